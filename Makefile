@@ -1,0 +1,37 @@
+# needling-analytics: the common commands. Needs only Python 3.11+ and make.
+#   make demo   set up, generate the demo clinic and run the main job on it
+#   make test   set up if needed and run the whole test suite
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CLI    := $(VENV)/bin/needling-analytics
+DEMO   ?= data/demo
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install lint clean-demo
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "needling-analytics needs Python 3.11 or newer; this is " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --editable '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name needling-analytics --display-name "Python (needling-analytics)" >/dev/null
+	@touch $@
+
+demo: install
+	$(CLI) demo-data --out $(DEMO) --seed 0
+	$(CLI) validate $(DEMO)
+	@echo "Demo clinic: $(DEMO)/  Data-quality report: reports/demo/validation/quality.md"
+
+test: install
+	MPLBACKEND=Agg $(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check needling_analytics tests
+	$(VENV)/bin/ruff format --check needling_analytics tests
+
+clean-demo:
+	rm -rf $(DEMO) reports/demo

@@ -1,0 +1,1 @@
+def make_messy(tables, *, seed=0): raise NotImplementedError

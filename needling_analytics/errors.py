@@ -1,0 +1,67 @@
+"""Exceptions and warnings raised by needling-analytics.
+
+Every error carries the context a user needs to fix the input (the file,
+and where known the line and column) as attributes, and says what to do in
+its message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NeedlingAnalyticsError(Exception):
+    """Base class of every error raised on purpose by needling-analytics."""
+
+
+class InputError(NeedlingAnalyticsError):
+    """The input cannot be read at all (as opposed to rows that are bad).
+
+    Attributes
+    ----------
+    path : Path or None
+        The file or folder concerned.
+    hint : str
+        What the user can do about it.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, hint: str = ""):
+        self.path = Path(path) if path is not None else None
+        self.hint = hint
+        text = f"{path}: {message}" if path is not None else message
+        if hint:
+            text = f"{text}\n  What to do: {hint}"
+        super().__init__(text)
+
+
+class MissingTableError(InputError):
+    """A required table (patients, episodes or sessions) has no file."""
+
+
+class UnreadableFileError(InputError):
+    """A file exists but is not a table we can read (binary, broken CSV...)."""
+
+
+class MissingColumnsError(InputError):
+    """A table lacks required columns after the mapping was applied.
+
+    Attributes
+    ----------
+    missing : list of str
+        The canonical columns that were not found.
+    found : list of str
+        The columns the file has.
+    """
+
+    def __init__(self, message: str, *, path=None, hint: str = "", missing=(), found=()):
+        self.missing = list(missing)
+        self.found = list(found)
+        super().__init__(message, path=path, hint=hint)
+
+
+class MappingError(InputError):
+    """The mapping file is malformed or refers to unknown tables or columns."""
+
+
+class DataQualityWarning(UserWarning):
+    """Rows were quarantined or values adjusted while loading."""

@@ -1,0 +1,183 @@
+"""Typing raw values: text to dates, numbers, times and canonical categories.
+
+Each parser takes a Series of raw values (text from CSV; numbers, dates and
+text from Excel or Parquet) and returns the typed Series plus a boolean
+mask of the cells that held something but could not be read. Nothing here
+decides whether a row is kept; :mod:`.rules` turns the masks into problems.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..schema import ColumnSpec, TableSpec
+from .mapping import TableMapping
+
+#: Cell contents read as "no value" in typed (non-text) columns.
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "#n/a", "nat"})
+
+#: Labels common in clinic exports, recognised without a mapping.
+SYNONYMS: dict[str, dict[str, str]] = {
+    "sex": {"female": "F", "woman": "F", "male": "M", "man": "M", "other": "X", "unknown": "U", "not_stated": "U"},
+    "status": {
+        "dna": "no_show", "did_not_attend": "no_show", "noshow": "no_show", "missed": "no_show",
+        "canceled": "cancelled", "cancelled_by_patient": "cancelled", "cancelled_by_clinic": "cancelled",
+        "completed": "attended", "arrived": "attended", "seen": "attended",
+    },  # fmt: skip
+    "twitch_response": {"y": "yes", "n": "no", "true": "yes", "false": "no", "1": "yes", "0": "no"},
+    "side": {"l": "left", "r": "right", "left_side": "left", "right_side": "right", "midline": "none"},
+    "joint": {"neck": "cervical_spine", "cervical": "cervical_spine", "lumbar": "lumbar_spine", "thoracic": "thoracic_spine"},
+}
+
+_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)(?::[0-5]\d)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T].*)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+
+
+def _cell_text(value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Values as stripped text (``string`` dtype), blanks as NA.
+
+    Whole numbers stored as floats (as Excel does) lose their ``.0``.
+    """
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        values = values.map(_cell_text)
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _blank(text: pd.Series) -> pd.Series:
+    return text.isna() | text.str.casefold().isin(MISSING_TOKENS).fillna(False)
+
+
+def parse_numbers(values: pd.Series, decimal: str = "auto") -> tuple[pd.Series, pd.Series]:
+    """Numbers as float64 and the mask of non-blank cells that are not numbers.
+
+    ``decimal=","`` reads ``7,5`` as 7.5; ``"auto"`` does so for any value
+    that is digits, one comma and digits (a decimal comma, since thousands
+    separators do not occur in clinical scores).
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64"), pd.Series(False, index=values.index)
+    text = as_text(values)
+    blank = _blank(text)
+    if decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    elif decimal == "auto":
+        text = text.where(~text.str.fullmatch(_DECIMAL_COMMA.pattern).fillna(False), text.str.replace(",", ".", regex=False))
+    numbers = pd.to_numeric(text.mask(blank), errors="coerce").astype("float64")
+    return numbers, numbers.isna() & ~blank
+
+
+def parse_dates(values: pd.Series, formats: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
+    """Dates as ``datetime64[ns]`` (time of day dropped) and the unreadable mask.
+
+    Without ``formats`` only ISO dates (``2026-03-09``, optionally with a
+    time) are accepted, so that day and month can never be swapped silently.
+    Date cells from Excel and Parquet are taken as they are.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
+        return dates.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=values.index)
+    is_date = values.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
+    result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    if is_date.any():
+        result[is_date] = pd.to_datetime(values[is_date].map(pd.Timestamp))
+    text = as_text(values.mask(is_date))
+    blank = _blank(text)
+    todo = ~blank & ~is_date
+    if formats:
+        for fmt in formats:
+            parsed = pd.to_datetime(text.where(todo & result.isna()), format=fmt, errors="coerce")
+            result = result.fillna(parsed.astype("datetime64[ns]"))
+    else:
+        iso = todo & text.str.match(_ISO_DATE.pattern).fillna(False)
+        parsed = pd.to_datetime(text.where(iso), format="ISO8601", errors="coerce")
+        result = result.fillna(parsed.astype("datetime64[ns]"))
+    return result.dt.normalize(), result.isna() & todo
+
+
+def parse_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Times of day as ``HH:MM`` text and the unreadable mask."""
+    is_time = values.map(lambda v: isinstance(v, (dt.time, dt.datetime)))
+    text = as_text(values.map(lambda v: v.strftime("%H:%M") if isinstance(v, (dt.time, dt.datetime)) else v))
+    blank = _blank(text)
+    parts = text.str.extract(_TIME)
+    times = (parts[0].str.zfill(2) + ":" + parts[1]).astype("string")
+    bad = times.isna() & ~blank & ~is_time
+    return times.mask(blank), bad
+
+
+def _key(text: pd.Series) -> pd.Series:
+    return text.str.casefold().str.replace(r"[\s\-/]+", "_", regex=True)
+
+
+def parse_categories(values: pd.Series, spec: ColumnSpec, labels: dict[str, str]) -> pd.Series:
+    """Labels mapped to the column's allowed values where recognised.
+
+    A label is recognised, in order, through the mapping's ``values``, the
+    built-in :data:`SYNONYMS`, or by matching an allowed value regardless of
+    case, spaces and hyphens. Unrecognised labels are returned unchanged so
+    that validation can report them as written.
+    """
+    text = as_text(values)
+    blank = _blank(text)
+    canonical = {re.sub(r"[\s\-/]+", "_", v.casefold()): v for v in spec.allowed or ()}
+    synonyms = {**SYNONYMS.get(spec.name, {}), **canonical}
+    mapped = text.str.strip().str.casefold().map(labels) if labels else pd.Series(pd.NA, index=text.index)
+    key = _key(text)
+    result = mapped.fillna(key.map(synonyms)).fillna(text).astype("string").mask(blank)
+    if spec.default is not None:
+        result = result.fillna(spec.default)
+    return result
+
+
+def coerce_table(frame: pd.DataFrame, spec: TableSpec, mapping: TableMapping) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Type every canonical column of ``frame``.
+
+    Returns
+    -------
+    typed : DataFrame
+        Every canonical column of ``spec`` (absent optional ones as blanks or
+        their default), typed, then any extra columns as text. Category
+        columns are still text here.
+    unreadable : dict of str to Series
+        For each typed column, the mask of cells that could not be read; the
+        rule is ``not_a_number``, ``not_a_whole_number``, ``not_a_date`` or
+        ``not_a_time`` according to the column's kind.
+    """
+    typed, unreadable = {}, {}
+    for column in spec.columns:
+        values = frame[column.name] if column.name in frame else pd.Series(None, index=frame.index, dtype=object)
+        if column.kind in ("id", "text"):
+            typed[column.name] = as_text(values)
+        elif column.kind == "category":
+            typed[column.name] = parse_categories(values, column, mapping.values.get(column.name, {}))
+        elif column.kind == "date":
+            typed[column.name], unreadable[column.name] = parse_dates(values, mapping.date_formats)
+        elif column.kind == "time":
+            typed[column.name], unreadable[column.name] = parse_times(values)
+        else:
+            numbers, bad = parse_numbers(values, mapping.decimal)
+            if column.kind == "integer":
+                fraction = numbers.notna() & (numbers % 1 != 0) & np.isfinite(numbers)
+                unreadable[column.name] = bad | fraction
+                numbers = numbers.mask(fraction).round().astype("Int64")
+            else:
+                unreadable[column.name] = bad
+            typed[column.name] = numbers
+    extras = {c: as_text(frame[c]) for c in frame.columns if c not in spec.column_names}
+    return pd.DataFrame({**typed, **extras}, index=frame.index), unreadable

@@ -1,0 +1,161 @@
+"""The data-quality report: what was read, kept, collapsed and quarantined."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..spreadsheet import write_csv
+from .rules import RULES
+
+TABLE_SUMMARY_COLUMNS = [
+    "table", "file", "supplied", "rows_read", "duplicates_collapsed",
+    "rows_quarantined", "rows_kept", "sha256", "notes",
+]  # fmt: skip
+PROBLEM_COLUMNS = ["table", "file", "line", "column", "value", "rule", "reason"]
+
+
+@dataclass
+class QualityReport:
+    """What loading a clinic found.
+
+    Attributes
+    ----------
+    tables : DataFrame
+        One row per table: ``table``, ``file``, ``supplied``, ``rows_read``,
+        ``duplicates_collapsed``, ``rows_quarantined``, ``rows_kept``,
+        ``sha256`` (of the source file), ``notes``.
+    problems : DataFrame
+        One row per broken rule: ``table``, ``file``, ``line`` (line of a
+        CSV, row of a sheet or Parquet file), ``column``, ``value`` (as
+        written), ``rule`` (see :data:`RULES`), ``reason``.
+    collapsed : DataFrame
+        One row per exact duplicate dropped: ``table``, ``file``, ``line``,
+        ``first_line`` (the copy kept).
+    quarantine : dict of str to DataFrame
+        Per table, the quarantined rows as written, each problem a row:
+        ``source_file``, ``line``, ``problem_column``, ``problem_value``,
+        ``rule``, ``reason`` then the row's own columns.
+    """
+
+    data_dir: Path
+    as_of: pd.Timestamp
+    tables: pd.DataFrame
+    problems: pd.DataFrame
+    collapsed: pd.DataFrame
+    quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
+    mapping: Path | None = None
+
+    @property
+    def rows_quarantined(self) -> int:
+        return int(self.tables["rows_quarantined"].sum())
+
+    @property
+    def is_clean(self) -> bool:
+        """True when no row was quarantined (collapsed exact duplicates are allowed)."""
+        return self.rows_quarantined == 0
+
+    def top_problems(self, n: int = 3) -> pd.DataFrame:
+        """The ``n`` commonest problems of each table.
+
+        Returns
+        -------
+        DataFrame
+            ``table``, ``rule``, ``column``, ``rows`` (how many), ``description``
+            (of the rule), ``example`` (one reason, with its line).
+        """
+        if self.problems.empty:
+            return pd.DataFrame(columns=["table", "rule", "column", "rows", "description", "example"])
+        p = self.problems.assign(example=self.problems["file"].map(lambda f: Path(f).name) + " line " + self.problems["line"].astype(str) + ": " + self.problems["reason"])
+        counts = p.groupby(["table", "rule", "column"], sort=False).agg(rows=("line", "size"), example=("example", "first")).reset_index()
+        counts = counts.sort_values(["table", "rows"], ascending=[True, False], kind="stable")
+        counts = counts.groupby("table", sort=False).head(n)
+        counts.insert(4, "description", counts["rule"].map(RULES))
+        return counts.reset_index(drop=True)
+
+    def summary(self) -> str:
+        """A plain-text summary for a terminal."""
+        lines = [f"Data quality for {self.data_dir} (as of {self.as_of:%Y-%m-%d})"]
+        width = max(len(t) for t in self.tables["table"])
+        lines.append(f"  {'table':<{width}}  {'read':>8}  {'kept':>8}  {'quarantined':>11}  {'duplicates':>10}")
+        for row in self.tables.itertuples():
+            if not row.supplied:
+                lines.append(f"  {row.table:<{width}}  {'not supplied':>8}")
+                continue
+            lines.append(
+                f"  {row.table:<{width}}  {row.rows_read:>8,}  {row.rows_kept:>8,}  {row.rows_quarantined:>11,}  {row.duplicates_collapsed:>10,}"
+            )
+        top = self.top_problems()
+        if not top.empty:
+            lines.append("Commonest problems:")
+            for row in top.itertuples():
+                lines.append(f"  {row.table}: {row.rows:,} x {row.rule} in {row.column} -- e.g. {row.example}")
+        notes = self.tables.loc[self.tables["notes"] != "", ["table", "notes"]]
+        if not notes.empty:
+            lines.append("Notes:")
+            lines.extend(f"  {r.table}: {r.notes}" for r in notes.itertuples())
+        verdict = "clean: every row was kept" if self.is_clean else f"{self.rows_quarantined:,} row(s) quarantined"
+        lines.append(f"Result: {verdict}.")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dictionary of the whole report."""
+
+        def records(frame):
+            return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+        return {
+            "data_dir": str(self.data_dir),
+            "mapping": str(self.mapping) if self.mapping else None,
+            "as_of": f"{self.as_of:%Y-%m-%d}",
+            "clean": self.is_clean,
+            "rows_quarantined": self.rows_quarantined,
+            "tables": records(self.tables),
+            "top_problems": records(self.top_problems()),
+            "problems": records(self.problems),
+            "duplicates_collapsed": records(self.collapsed),
+            "rules": RULES,
+        }
+
+    def to_markdown(self) -> str:
+        """A readable Markdown version of the report."""
+        shown = self.tables.drop(columns=["sha256"])
+        parts = [
+            f"# Data quality report\n\nData: `{self.data_dir}`; as of {self.as_of:%Y-%m-%d}.",
+            "**Clean: every row was kept.**" if self.is_clean else f"**{self.rows_quarantined:,} row(s) quarantined.** Each is listed in `quarantine/<table>.csv` with the reason; fix them in the source and load again.",
+            "## Tables\n\n" + _markdown_table(shown),
+        ]
+        top = self.top_problems(n=10)
+        if not top.empty:
+            parts.append("## Commonest problems\n\n" + _markdown_table(top))
+        return "\n\n".join(parts) + "\n"
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write ``quality.json``, ``quality.md`` and ``quarantine/<table>.csv``.
+
+        Returns the paths written, by name. Quarantine files of earlier runs
+        in ``out_dir`` are removed so that they never describe other data.
+        """
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = {"json": out_dir / "quality.json", "markdown": out_dir / "quality.md"}
+        paths["json"].write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        paths["markdown"].write_text(self.to_markdown(), encoding="utf-8")
+        quarantine_dir = out_dir / "quarantine"
+        for old in quarantine_dir.glob("*.csv") if quarantine_dir.is_dir() else ():
+            old.unlink()
+        for table, frame in self.quarantine.items():
+            if not frame.empty:
+                paths[f"quarantine/{table}"] = write_csv(frame, quarantine_dir / f"{table}.csv")
+        return paths
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    text = frame.astype(str).map(lambda v: v.replace("|", "\\|").replace("\n", " "))
+    header = "| " + " | ".join(text.columns) + " |"
+    rule = "|" + "---|" * len(text.columns)
+    rows = ["| " + " | ".join(r) + " |" for r in text.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
