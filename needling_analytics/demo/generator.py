@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ..reference import plausible_degrees
-from ..schema import TABLES
+from ..schema import SESSION_STATUSES, TABLES
 
 #: Last day of the demo period, fixed so that a seed always gives the same clinic.
 DEMO_END = "2026-10-31"
@@ -78,7 +78,12 @@ _REGIONS = tuple(_REGION_WEIGHTS)
 _CONDITIONS = {
     "neck": ("mechanical neck pain", "cervicogenic headache", "whiplash-associated disorder", "myofascial neck pain"),
     "low_back": ("non-specific low back pain", "lumbar myofascial pain", "chronic low back pain", "acute lumbago"),
-    "shoulder": ("rotator cuff tendinopathy", "subacromial pain syndrome", "frozen shoulder", "myofascial shoulder pain"),
+    "shoulder": (
+        "rotator cuff tendinopathy",
+        "subacromial pain syndrome",
+        "frozen shoulder",
+        "myofascial shoulder pain",
+    ),
     "upper_back": ("thoracic myofascial pain", "interscapular pain", "postural upper back pain"),
     "knee": ("patellofemoral pain", "knee osteoarthritis", "iliotibial band syndrome"),
     "hip": ("greater trochanteric pain syndrome", "hip osteoarthritis", "piriformis syndrome"),
@@ -90,7 +95,14 @@ _CONDITIONS = {
 }
 
 _MUSCLES = {
-    "neck": ("upper trapezius", "levator scapulae", "splenius capitis", "suboccipitals", "sternocleidomastoid", "scalenes"),
+    "neck": (
+        "upper trapezius",
+        "levator scapulae",
+        "splenius capitis",
+        "suboccipitals",
+        "sternocleidomastoid",
+        "scalenes",
+    ),
     "low_back": ("quadratus lumborum", "lumbar multifidus", "iliocostalis lumborum", "gluteus medius", "piriformis"),
     "shoulder": ("infraspinatus", "supraspinatus", "teres minor", "deltoid", "subscapularis", "pectoralis minor"),
     "upper_back": ("rhomboids", "middle trapezius", "thoracic multifidus", "serratus posterior superior"),
@@ -147,11 +159,14 @@ class _Event:
     days: tuple[int, int]  # resolved_days drawn uniformly in [low, high]
     p_significant: float
     notes: tuple[str, ...]
+    serious: bool = False
+    regions: tuple[str, ...] | None = None  # body regions at risk (None: all)
 
 
-#: Per-treatment rates from Brady 2014 (7,629 treatments); fainting,
-#: infection and nerve irritation from Boyce 2020; pneumothorax is the
-#: (rare) serious event.
+#: Per-treatment rates from Brady 2014 (7,629 treatments; "other" is its
+#: aggravation of symptoms); fainting, infection and nerve irritation from
+#: Boyce 2020; pneumothorax is the (very rare) serious event, only when
+#: needling near the chest wall.
 _EVENTS = (
     _Event("bruising", 0.0755, (3, 7), 0.006, ("bruise", "small bruise", "bruise 2 cm")),
     _Event("bleeding", 0.0465, (0, 0), 0.004, ("spot bleeding, pressure applied", "minor bleeding")),
@@ -165,8 +180,16 @@ _EVENTS = (
     _Event("fainting", 0.0005, (0, 0), 0.3, ("vasovagal episode, lay down",)),
     _Event("nerve_irritation", 0.0004, (2, 10), 0.25, ("tingling in the area",)),
     _Event("infection_signs", 0.0001, (7, 14), 0.6, ("redness at needle site",)),
+    _Event(
+        "pneumothorax",
+        0.00002,
+        (10, 21),
+        0.0,
+        ("admitted, chest drain",),
+        serious=True,
+        regions=("neck", "upper_back", "shoulder"),
+    ),
 )
-_PNEUMOTHORAX_RATE = 1e-5  # serious; only thoracic-adjacent regions
 
 _FIRST_NAMES_F = ("Ana", "Maria", "Sofia", "Emma", "Olivia", "Chloe", "Aoife", "Lucia", "Grace", "Hannah",
                   "Mia", "Sarah", "Laura", "Nora", "Ines", "Julia", "Claire", "Fatima", "Yuki", "Priya")  # fmt: skip
@@ -368,7 +391,7 @@ class _Calendar:
         start = end + pd.Timedelta(days=1) - pd.DateOffset(months=months)
         horizon = end + pd.Timedelta(days=60)
         days = pd.date_range(start, horizon, freq="D")
-        closed = (days.dayofweek >= 5) | days.isin(demo_holidays(start, horizon))
+        closed = (days.day_of_week >= 5) | days.isin(demo_holidays(start, horizon))
         first = _day_number(start)
         numbers = first + np.arange(len(days))
         # For each day, the next open day: a backward running minimum.
@@ -660,7 +683,9 @@ def _discharge(
 
 def _ids(prefix: str, numbers: np.ndarray, min_width: int) -> np.ndarray:
     """``prefix`` plus zero-padded ``numbers`` (1-based), e.g. ``P0001``."""
-    width = max(min_width, len(str(int(numbers.max(initial=0)))))
+    if len(numbers) == 0:
+        return np.array([], dtype=object)
+    width = max(min_width, len(str(int(numbers.max()))))
     return np.strings.add(prefix, np.strings.zfill(numbers.astype(str), width))
 
 
@@ -723,10 +748,12 @@ def _build_sessions(
     other = (practitioner + rng.integers(1, max(n_practitioners, 2), m)) % n_practitioners
     practitioner = np.where(rng.random(m) < 0.08, other, practitioner)
     time_slot = np.where(rng.random(m) < 0.7, ep["time_slot"][e], rng.choice(len(_SLOT_TIMES), m, p=_SLOT_P))
-    day = slots["day"][e, j]
-    before = slots["before"][e, j]
+    order = np.lexsort((e, time_slot, slots["day"][e, j]))  # session IDs follow the diary
+    e, j, practitioner, time_slot = e[order], j[order], practitioner[order], time_slot[order]
+    day, before, code = slots["day"][e, j], slots["before"][e, j], slots["status"][e, j]
     sessions = pd.DataFrame(
         {
+            "session_id": _ids("S", np.arange(1, m + 1), 6),
             "eidx": e,
             "episode_id": episodes["episode_id"].to_numpy()[e],
             "patient_id": episodes["patient_id"].to_numpy()[e],
@@ -735,22 +762,17 @@ def _build_sessions(
             "day": day,
             "session_date": _dates(day),
             "session_time": _SLOT_TIMES[time_slot],
-            "code": slots["status"][e, j],
+            "code": code,
+            "status": np.array(SESSION_STATUSES, dtype=object)[code],
             "before": before,
             "true_pain": _true_pain(ep["baseline"][e], ep["r"][e], ep["k"][e], before),
             "region": ep["body_region"][e],
         }
     )
-    sessions["status"] = np.array(SESSION_STATUS_NAMES, dtype=object)[sessions["code"].to_numpy()]
     sessions = _add_pain(rng, sessions)
-    sessions = _add_needling(rng, sessions, episodes["needle_base"].to_numpy()[e], episodes["muscle_start"].to_numpy()[e])
-    order = np.lexsort((e, time_slot, day))
-    sessions = sessions.iloc[order].reset_index(drop=True)
-    sessions.insert(0, "session_id", _ids("S", np.arange(1, m + 1), 6))
+    needle_base, muscle_start = episodes["needle_base"].to_numpy()[e], episodes["muscle_start"].to_numpy()[e]
+    sessions = _add_needling(rng, sessions, needle_base, muscle_start)
     return sessions
-
-
-SESSION_STATUS_NAMES = ("attended", "cancelled", "no_show")
 
 
 def _add_pain(rng: np.random.Generator, sessions: pd.DataFrame) -> pd.DataFrame:
@@ -785,8 +807,7 @@ def _add_needling(
     region = pd.Index(_REGIONS).get_indexer(sessions["region"])
     muscles = _MUSCLE_COMBOS[region, start, count]
     out = sessions.copy()
-    out["needles"] = pd.array(np.where(attended, needles, 0), dtype="Int64")
-    out.loc[~attended, "needles"] = pd.NA
+    out["needles"] = pd.arrays.IntegerArray(needles.astype(np.int64), ~attended)
     out["muscles"] = np.where(attended, muscles, None)
     out["first_muscle"] = _MUSCLE_COMBOS[region, start, 0]
     out["twitch_response"] = np.where(attended, np.where(rng.random(m) < 0.6, "yes", "no"), None)
@@ -820,84 +841,82 @@ def _build_rom(
 
     True ROM starts at ``rom_init`` (60-90%) of normal and recovers with the
     relative pain reduction; readings add noise SD = MDC / 2.77 for the
-    device, rounded to whole degrees and kept within plausible limits.
+    device, rounded to whole degrees and kept within plausible limits. The
+    rater is the treating practitioner, another one 10% of the time.
 
     Returns
     -------
     DataFrame
-        The schema's rom columns plus ``order`` (for sorting).
+        The schema's rom columns.
     """
-    measured = _rom_sessions(episodes, sessions)
+    at = _rom_sessions(episodes, sessions)
+    ses = {c: sessions[c].to_numpy() for c in ("eidx", "true_pain", "practitioner", "region")}
+    ep = {c: episodes[c].to_numpy() for c in ("rom_device", "rom_init", "baseline", "side", "rom_mode")}
     blocks = []
     for region, plan in _ROM_PLAN.items():
-        rows = measured[measured["region"].to_numpy() == region]
-        for number, (joint, movement, side, normal) in enumerate(plan):
-            blocks.append(_rom_block(rng, episodes, rows, joint, movement, side, normal, number))
-    rom = pd.concat(blocks, ignore_index=True)
+        rows = at[ses["region"][at] == region]
+        for number, reading in enumerate(plan):
+            blocks.append(_rom_block(rng, ep, ses, rows, reading, number))
+    rom = {key: np.concatenate([block[key] for block in blocks]) for key in blocks[0]}
+    order = np.lexsort((rom.pop("number"), rom["row"]))
+    rom = pd.DataFrame({key: values[order] for key, values in rom.items()})
+    taken = sessions.iloc[rom.pop("row").to_numpy()].reset_index(drop=True)
+    rom["session_id"] = taken["session_id"]
+    rom["measured_on"] = taken["session_date"]
+    rom["patient_id"], rom["episode_id"] = taken["patient_id"], taken["episode_id"]
     switch = rng.random(len(rom)) < 0.1
-    rater = rom["rater"].to_numpy()
+    rater = rom.pop("rater").to_numpy()
     rom["rater_id"] = _ids("PR", np.where(switch, (rater + 1) % n_practitioners, rater) + 1, 2)
-    return rom.sort_values("order", kind="stable").reset_index(drop=True)
+    return rom
 
 
-def _rom_sessions(episodes: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
-    """Attended sessions at which ROM is measured (episodes with ROM only)."""
+def _rom_sessions(episodes: pd.DataFrame, sessions: pd.DataFrame) -> np.ndarray:
+    """Positions of the attended sessions at which ROM is measured."""
     attended = sessions[sessions["code"].to_numpy() == 0]
     eidx = attended["eidx"].to_numpy()
     last = attended.groupby("eidx")["before"].transform("max").to_numpy() == attended["before"].to_numpy()
     finished = episodes["discharge_reason"].isin(["goals_met", "referred", "other"]).to_numpy()[eidx]
     keep = (attended["before"].to_numpy() % 3 == 0) | (last & finished)
-    keep &= episodes["rom"].to_numpy()[eidx]
-    out = attended[keep].copy()
-    out["order"] = np.flatnonzero(keep)
-    return out
+    keep = keep & episodes["rom"].to_numpy()[eidx]
+    return np.flatnonzero(sessions["code"].to_numpy() == 0)[keep]
 
 
 def _rom_block(
     rng: np.random.Generator,
-    episodes: pd.DataFrame,
-    rows: pd.DataFrame,
-    joint: str,
-    movement: str,
-    side: str,
-    normal: float,
+    ep: dict[str, np.ndarray],
+    ses: dict[str, np.ndarray],
+    rows: np.ndarray,
+    reading: tuple[str, str, str, float],
     number: int,
-) -> pd.DataFrame:
-    """Readings of one joint movement at the given sessions."""
-    e = rows["eidx"].to_numpy()
-    device_kind = episodes["rom_device"].to_numpy()[e]
-    usual = _ROM_DEVICE.get(joint, "goniometer")
-    device = np.where(device_kind == "usual", usual, device_kind)
-    mdc = np.where(device_kind == "usual", _ROM_MDC.get(joint, 8.0), 0.0)
-    for kind, value in _ROM_MDC_OTHER_DEVICE.items():
-        mdc = np.where(device_kind == kind, value, mdc)
-    baseline = episodes["baseline"].to_numpy()[e]
-    relief = np.clip((baseline - rows["true_pain"].to_numpy()) / baseline, 0, 1)
-    start = np.clip(episodes["rom_init"].to_numpy()[e] + rng.uniform(-0.05, 0.05, len(episodes))[e], 0.5, 0.95)
+) -> dict[str, np.ndarray]:
+    """Readings of one joint movement at the sessions in ``rows``."""
+    joint, movement, side, normal = reading
+    e = ses["eidx"][rows]
+    kind = ep["rom_device"][e]
+    device = np.where(kind == "usual", _ROM_DEVICE.get(joint, "goniometer"), kind)
+    mdc = np.where(kind == "usual", _ROM_MDC.get(joint, 8.0), 0.0)
+    for other, value in _ROM_MDC_OTHER_DEVICE.items():
+        mdc = np.where(kind == other, value, mdc)
+    baseline = ep["baseline"][e]
+    relief = np.clip((baseline - ses["true_pain"][rows]) / baseline, 0, 1)
+    start = np.clip(ep["rom_init"][e] + rng.uniform(-0.05, 0.05, len(ep["rom_init"]))[e], 0.5, 0.95)
     fraction = start + (1 - start) * np.minimum(1.0, 1.25 * relief)
     low, high = _PLAUSIBLE[(joint, movement)]
-    degrees = np.clip(np.rint(normal * fraction + rng.normal(0, 1, len(e)) * mdc / 2.77), low, high)
-    return pd.DataFrame(
-        {
-            "patient_id": rows["patient_id"].to_numpy(),
-            "episode_id": rows["episode_id"].to_numpy(),
-            "measured_on": rows["session_date"].to_numpy(),
-            "joint": joint,
-            "movement": movement,
-            "side": episodes["side"].to_numpy()[e] if side == "affected" else side,
-            "degrees": degrees,
-            "session_id": rows["session_id"].to_numpy(),
-            "mode": episodes["rom_mode"].to_numpy()[e],
-            "device": device,
-            "rater": rows["practitioner"].to_numpy(),
-            "order": rows["order"].to_numpy() * 10 + number,
-        }
-    )
+    n = len(rows)
+    return {
+        "row": rows,
+        "number": np.full(n, number),
+        "joint": np.full(n, joint, dtype=object),
+        "movement": np.full(n, movement, dtype=object),
+        "side": ep["side"][e] if side == "affected" else np.full(n, side, dtype=object),
+        "degrees": np.clip(np.rint(normal * fraction + rng.normal(0, 1, n) * mdc / 2.77), low, high),
+        "mode": ep["rom_mode"][e],
+        "device": device.astype(object),
+        "rater": ses["practitioner"][rows],
+    }
 
 
-_PLAUSIBLE = {
-    (row.joint, row.movement): (row.min_degrees, row.max_degrees) for row in plausible_degrees().itertuples()
-}
+_PLAUSIBLE = {(row.joint, row.movement): (row.min_degrees, row.max_degrees) for row in plausible_degrees().itertuples()}
 
 
 def _build_proms(rng: np.random.Generator, episodes: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
@@ -920,8 +939,9 @@ def _build_proms(rng: np.random.Generator, episodes: pd.DataFrame, sessions: pd.
     final = _true_pain(ep["baseline"].to_numpy(), ep["r"].to_numpy(), ep["k"].to_numpy(), n_attended)
     start = np.clip(0.08 + 0.07 * ep["baseline"].to_numpy() + rng.normal(0, 0.07, n), 0.03, 0.95)
     end = np.clip(start * final / ep["baseline"].to_numpy() * np.exp(rng.normal(0, 0.15, n)), 0, 1)
-    discharged = ep["discharge_reason"].isin(["goals_met", "referred", "other"]).to_numpy()
-    discharged &= ep["end_day"].to_numpy() > ep["start_day"].to_numpy()
+    discharged = ep["discharge_reason"].isin(["goals_met", "referred", "other"]).to_numpy() & (
+        ep["end_day"].to_numpy() > ep["start_day"].to_numpy()
+    )
     first = _prom_rows(ep, instrument, start, ep["start_date"].to_numpy(), np.ones(n, dtype=bool))
     last = _prom_rows(ep, instrument, end, ep["end_date"].to_numpy(), discharged)
     proms = pd.concat([first, last], ignore_index=True)
@@ -952,21 +972,25 @@ def _prom_rows(
 def _build_adverse_events(rng: np.random.Generator, sessions: pd.DataFrame) -> pd.DataFrame:
     """Adverse events after attended sessions at per-treatment rates.
 
+    Each event type is an independent draw per attended session; about 1%
+    of events are significant (resolve later) and serious ones are expected
+    less than once in the default clinic.
+
     Returns
     -------
     DataFrame
         session_id, patient_id, event_type, severity, resolved_days, notes.
     """
     treated = sessions[sessions["code"].to_numpy() == 0]
-    m = len(treated)
-    blocks = [_event_block(rng, treated, event, rng.random(m) < event.rate, order) for order, event in enumerate(_EVENTS)]
-    chest = treated["region"].isin(["neck", "upper_back", "shoulder"]).to_numpy()
-    pneumothorax = _Event("pneumothorax", _PNEUMOTHORAX_RATE, (10, 21), 0.0, ("admitted, chest drain",))
-    blocks.append(_event_block(rng, treated, pneumothorax, chest & (rng.random(m) < _PNEUMOTHORAX_RATE), 99))
+    region = treated["region"].to_numpy()
+    blocks = []
+    for order, event in enumerate(_EVENTS):
+        hit = rng.random(len(treated)) < event.rate
+        if event.regions is not None:
+            hit &= np.isin(region, event.regions)
+        blocks.append(_event_block(rng, treated, event, hit, order))
     events = pd.concat(blocks, ignore_index=True)
-    events.loc[events["event_type"] == "pneumothorax", "severity"] = "serious"
-    events = events.sort_values(["position", "order"], kind="stable").reset_index(drop=True)
-    return events
+    return events.sort_values(["position", "order"], kind="stable").reset_index(drop=True)
 
 
 def _event_block(
@@ -982,12 +1006,13 @@ def _event_block(
     if event.name == "bruising":
         notes = notes + ", " + rows["first_muscle"].to_numpy(dtype=object)
     notes = np.where(rng.random(n) < 0.2, None, notes)
+    severity = "serious" if event.serious else np.where(significant, "significant", "mild")
     return pd.DataFrame(
         {
             "session_id": rows["session_id"].to_numpy(),
             "patient_id": rows["patient_id"].to_numpy(),
             "event_type": event.name,
-            "severity": np.where(significant, "significant", "mild"),
+            "severity": severity,
             "resolved_days": days.astype(float),
             "notes": notes,
             "position": np.flatnonzero(hit),
@@ -996,7 +1021,9 @@ def _event_block(
     )
 
 
-def _build_journal(rng: np.random.Generator, cal: _Calendar, episodes: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+def _build_journal(
+    rng: np.random.Generator, cal: _Calendar, episodes: pd.DataFrame, sessions: pd.DataFrame
+) -> pd.DataFrame:
     """Daily diary entries over the episodes of the journal-keeping patients.
 
     Pain follows the episode's trajectory (true pain after the attended
@@ -1091,7 +1118,7 @@ def _to_schema(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         elif column.kind == "integer":
             out[column.name] = pd.Series(pd.array(values.to_numpy(), dtype="Int64"))
         else:
-            out[column.name] = pd.Series(pd.array(values.to_numpy(dtype=object), dtype="string"))
+            out[column.name] = values.astype("string").reset_index(drop=True)
     return pd.DataFrame(out)
 
 

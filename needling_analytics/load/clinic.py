@@ -137,7 +137,6 @@ def _cross_table_problems(name: str, active: pd.DataFrame, kept: dict, quarantin
 def _validate_table(raw: RawTable, spec: TableSpec, mapping: TableMapping, kept: dict, quarantined_keys: dict, as_of):
     """Type, check and split one table into kept rows and problems."""
     frame = raw.frame.reset_index(drop=True)
-    shown = frame.apply(as_text).fillna("")
     typed, unreadable = coerce_table(frame, spec, mapping)
     collapsed, duplicate_problems = rules.find_duplicates(frame, typed, spec, raw.lines, raw.line_label)
     active = typed.drop(index=collapsed["row"])
@@ -146,8 +145,8 @@ def _validate_table(raw: RawTable, spec: TableSpec, mapping: TableMapping, kept:
     )
     found = [
         malformed,
-        rules.unreadable_problems({k: v.loc[active.index] for k, v in unreadable.items()}, shown.loc[active.index], spec, mapping.date_formats),
-        rules.check_rows(active, shown, spec, as_of),
+        rules.unreadable_problems({k: v.loc[active.index] for k, v in unreadable.items()}, frame, spec, mapping.date_formats),
+        rules.check_rows(active, frame, spec, as_of),
         duplicate_problems,
         *_cross_table_problems(spec.name, active, kept, quarantined_keys),
     ]
@@ -159,10 +158,10 @@ def _validate_table(raw: RawTable, spec: TableSpec, mapping: TableMapping, kept:
     if spec.key:
         quarantined_keys[spec.name] = pd.Index(typed.loc[bad_rows, spec.key].dropna().unique())
     kept[spec.name] = active.drop(index=bad_rows)
-    return frame, shown, collapsed, problems
+    return frame, collapsed, problems
 
 
-def _quarantine_frame(raw: RawTable, shown: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+def _quarantine_frame(raw: RawTable, frame: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
     rows = problems["row"].to_numpy()
     head = pd.DataFrame(
         {
@@ -174,7 +173,7 @@ def _quarantine_frame(raw: RawTable, shown: pd.DataFrame, problems: pd.DataFrame
             "reason": problems["reason"].to_numpy(),
         }
     )
-    body = shown.iloc[rows].reset_index(drop=True)
+    body = frame.iloc[rows].apply(as_text).fillna("").reset_index(drop=True)
     body.columns = [f"{c} (source)" if c in head.columns else c for c in body.columns]
     return pd.concat([head, body], axis=1)
 
@@ -250,7 +249,7 @@ def load_clinic(path: str | Path, mapping: str | Path | dict | Mapping | None = 
             continue
         raw = read_table(file, name, table_mapping)
         _check_columns(raw, spec)
-        frame, shown, collapsed, problems = _validate_table(raw, spec, table_mapping, kept, quarantined_keys, as_of)
+        frame, collapsed, problems = _validate_table(raw, spec, table_mapping, kept, quarantined_keys, as_of)
         supplied.append(name)
         n_bad = problems["row"].nunique()
         summaries.append(
@@ -261,10 +260,10 @@ def load_clinic(path: str | Path, mapping: str | Path | dict | Mapping | None = 
             }
         )  # fmt: skip
         problem_frames.append(
-            problems.assign(table=name, file=str(file), line=raw.lines[problems["row"].to_numpy()] if len(problems) else [])[PROBLEM_COLUMNS]
+            problems.assign(table=name, file=str(file), line=raw.lines[problems["row"].to_numpy(dtype=np.int64)])[PROBLEM_COLUMNS]
         )
         collapsed_frames.append(pd.DataFrame({"table": name, "file": str(file), "line": raw.lines[collapsed["row"].to_numpy()], "first_line": collapsed["first_line"].to_numpy()}))
-        quarantine[name] = _quarantine_frame(raw, shown, problems)
+        quarantine[name] = _quarantine_frame(raw, frame, problems)
     tables = {}
     for name, spec in TABLES.items():
         tables[name] = _final_types(kept[name], spec) if name in kept else empty_table(spec)
@@ -273,7 +272,7 @@ def load_clinic(path: str | Path, mapping: str | Path | dict | Mapping | None = 
         data_dir=data_dir,
         as_of=as_of,
         tables=pd.DataFrame(summaries, columns=TABLE_SUMMARY_COLUMNS),
-        problems=pd.concat(problem_frames, ignore_index=True) if problem_frames else pd.DataFrame(columns=PROBLEM_COLUMNS),
+        problems=pd.concat(problem_frames, ignore_index=True).astype({"line": np.int64}),
         collapsed=pd.concat(collapsed_frames, ignore_index=True),
         quarantine=quarantine,
         mapping=mapping.source,

@@ -18,7 +18,7 @@ from ..schema import ColumnSpec, TableSpec
 from .mapping import TableMapping
 
 #: Cell contents read as "no value" in typed (non-text) columns.
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "#n/a", "nat"})
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "-", "--", "#n/a", "nat"})
 
 #: Labels common in clinic exports, recognised without a mapping.
 SYNONYMS: dict[str, dict[str, str]] = {
@@ -53,14 +53,27 @@ def as_text(values: pd.Series) -> pd.Series:
 
     Whole numbers stored as floats (as Excel does) lose their ``.0``.
     """
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+    if _has_objects(values):
         values = values.map(_cell_text)
     text = values.astype("string").str.strip()
     return text.mask(text == "")
 
 
+def is_in(values: pd.Series, options) -> pd.Series:
+    """Membership by hashing, fast on long text columns (NA is never in)."""
+    found = pd.Index(list(options), dtype=object).get_indexer(values.to_numpy(dtype=object, na_value=None)) >= 0
+    return pd.Series(found, index=values.index) & values.notna()
+
+
 def _blank(text: pd.Series) -> pd.Series:
-    return text.isna() | text.str.casefold().isin(MISSING_TOKENS).fillna(False)
+    codes, uniques = pd.factorize(text)
+    blank = np.array([u.casefold() in MISSING_TOKENS for u in uniques] + [True], dtype=bool)
+    return pd.Series(blank[codes], index=text.index)
+
+
+def _has_objects(values: pd.Series) -> bool:
+    """True when ``values`` holds something other than text (as Excel cells do)."""
+    return pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty")
 
 
 def parse_numbers(values: pd.Series, decimal: str = "auto") -> tuple[pd.Series, pd.Series]:
@@ -92,7 +105,10 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...] = ()) -> tuple[pd.Se
     if pd.api.types.is_datetime64_any_dtype(values):
         dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
         return dates.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=values.index)
-    is_date = values.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
+    if _has_objects(values):
+        is_date = values.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
+    else:
+        is_date = pd.Series(False, index=values.index)
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     if is_date.any():
         result[is_date] = pd.to_datetime(values[is_date].map(pd.Timestamp))
@@ -112,17 +128,16 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...] = ()) -> tuple[pd.Se
 
 def parse_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Times of day as ``HH:MM`` text and the unreadable mask."""
-    is_time = values.map(lambda v: isinstance(v, (dt.time, dt.datetime)))
-    text = as_text(values.map(lambda v: v.strftime("%H:%M") if isinstance(v, (dt.time, dt.datetime)) else v))
+    is_time = pd.Series(False, index=values.index)
+    if _has_objects(values):
+        is_time = values.map(lambda v: isinstance(v, (dt.time, dt.datetime)))
+        values = values.map(lambda v: v.strftime("%H:%M") if isinstance(v, (dt.time, dt.datetime)) else v)
+    text = as_text(values)
     blank = _blank(text)
     parts = text.str.extract(_TIME)
     times = (parts[0].str.zfill(2) + ":" + parts[1]).astype("string")
     bad = times.isna() & ~blank & ~is_time
     return times.mask(blank), bad
-
-
-def _key(text: pd.Series) -> pd.Series:
-    return text.str.casefold().str.replace(r"[\s\-/]+", "_", regex=True)
 
 
 def parse_categories(values: pd.Series, spec: ColumnSpec, labels: dict[str, str]) -> pd.Series:
@@ -131,18 +146,21 @@ def parse_categories(values: pd.Series, spec: ColumnSpec, labels: dict[str, str]
     A label is recognised, in order, through the mapping's ``values``, the
     built-in :data:`SYNONYMS`, or by matching an allowed value regardless of
     case, spaces and hyphens. Unrecognised labels are returned unchanged so
-    that validation can report them as written.
+    that validation can report them as written. Work is done once per
+    distinct label, so long columns cost little.
     """
-    text = as_text(values)
-    blank = _blank(text)
+    codes, uniques = pd.factorize(as_text(values))
     canonical = {re.sub(r"[\s\-/]+", "_", v.casefold()): v for v in spec.allowed or ()}
     synonyms = {**SYNONYMS.get(spec.name, {}), **canonical}
-    mapped = text.str.strip().str.casefold().map(labels) if labels else pd.Series(pd.NA, index=text.index)
-    key = _key(text)
-    result = mapped.fillna(key.map(synonyms)).fillna(text).astype("string").mask(blank)
-    if spec.default is not None:
-        result = result.fillna(spec.default)
-    return result
+
+    def recognise(label: str):
+        if label.casefold() in MISSING_TOKENS:
+            return spec.default
+        key = re.sub(r"[\s\-/]+", "_", label.casefold())
+        return labels.get(label.casefold(), synonyms.get(key, label))
+
+    recognised = np.array([recognise(u) for u in uniques] + [spec.default], dtype=object)
+    return pd.Series(recognised[codes], index=values.index, dtype="string")
 
 
 def coerce_table(frame: pd.DataFrame, spec: TableSpec, mapping: TableMapping) -> tuple[pd.DataFrame, dict[str, pd.Series]]:

@@ -1,11 +1,11 @@
 """Mapping files: how a clinic's own export maps onto the data model.
 
-A mapping is a YAML file::
+A mapping is a YAML file, for example:
 
     # defaults for every table, each optional
     delimiter: ";"            # CSV field separator; sniffed when absent
-    decimal: ","              # decimal mark; "auto" accepts a comma when the
-                              # delimiter is not a comma
+    decimal: ","              # decimal mark "." or ","; the default "auto"
+                              # reads both 7.5 and 7,5 as 7.5
     encoding: cp1252          # tried first; UTF-8 (with or without BOM) when absent
     date_format: "%d/%m/%Y"   # or a list of formats tried in order; ISO when absent
     tables:

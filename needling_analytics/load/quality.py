@@ -49,6 +49,9 @@ class QualityReport:
     quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
     mapping: Path | None = None
 
+    def __repr__(self) -> str:
+        return f"<QualityReport {self.data_dir}: {self.rows_quarantined:,} row(s) quarantined, {len(self.problems):,} problem(s)>"
+
     @property
     def rows_quarantined(self) -> int:
         return int(self.tables["rows_quarantined"].sum())

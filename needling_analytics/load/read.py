@@ -194,12 +194,12 @@ def _read_csv(path: Path, name: str, mapping: TableMapping) -> RawTable:
             starts.append(start)
             continue
         start, previous_end = previous_end + 1, reader.line_num
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():
             continue
         if header is None:
             header = [cell.strip() for cell in record]
             continue
-        if "\n" in "".join(record) and reader.line_num - start > 50:
+        if reader.line_num - start > 50:
             malformed[len(rows)] = (
                 f"this record runs from line {start} to line {reader.line_num}: probably a quote (\") that is never closed"
             )
@@ -209,9 +209,10 @@ def _read_csv(path: Path, name: str, mapping: TableMapping) -> RawTable:
         raise UnreadableFileError("the file has no header row", path=path)
     width = len(header)
     for position, record in enumerate(rows):
-        if len(record) > width and any(c.strip() for c in record[width:]):
-            malformed.setdefault(position, f"the record has {len(record)} fields but the header has {width}")
-        rows[position] = (record + [""] * width)[:width]
+        if len(record) != width:
+            if len(record) > width and "".join(record[width:]).strip():
+                malformed.setdefault(position, f"the record has {len(record)} fields but the header has {width}")
+            rows[position] = (record + [""] * width)[:width]
     frame = pd.DataFrame(rows, columns=_unique(header, path, notes), dtype=object)
     if frame.empty:
         frame = pd.DataFrame(columns=frame.columns, dtype=object)

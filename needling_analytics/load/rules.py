@@ -19,6 +19,7 @@ import pandera.pandas as pa
 
 from ..reference import DEFAULT_PLAUSIBLE_DEGREES, plausible_degrees
 from ..schema import INSTRUMENT_RANGES, TableSpec
+from .coerce import as_text, is_in
 
 #: Every rule, with the plain-English description used in reports and docs.
 RULES: dict[str, str] = {
@@ -114,7 +115,7 @@ def _frame_checks(spec: TableSpec) -> list[pa.Check]:
     if spec.name == "episodes":
         return [
             pa.Check(
-                lambda d: d["end_date"].isna() | (d["end_date"] >= d["start_date"]),
+                lambda d: d["end_date"].isna() | d["start_date"].isna() | (d["end_date"] >= d["start_date"]),
                 name="end_before_start",
                 ignore_na=False,
             )
@@ -154,7 +155,7 @@ def row_schema(spec: TableSpec, as_of: pd.Timestamp) -> pa.DataFrameSchema:
             lo, hi = _bounds(spec, column.name, as_of)
             checks.append(pa.Check(lambda s, lo=lo, hi=hi: s.between(lo, hi), name="out_of_range"))
         if column.kind == "category":
-            checks.append(pa.Check(lambda s, allowed=column.allowed: s.isin(allowed), name="not_allowed"))
+            checks.append(pa.Check(lambda s, allowed=column.allowed: is_in(s, allowed), name="not_allowed"))
         if column.kind == "date":
             checks.append(pa.Check(lambda s: s <= as_of, name="future_date"))
         columns[column.name] = pa.Column(nullable=not column.required, checks=checks)
@@ -189,10 +190,17 @@ def _reasons(rule: str, spec: TableSpec, column: str, typed: pd.DataFrame, shown
     raise KeyError(rule)
 
 
-def check_rows(typed: pd.DataFrame, shown: pd.DataFrame, spec: TableSpec, as_of: pd.Timestamp) -> pd.DataFrame:
+def as_written(raw: pd.DataFrame, rows, column: str) -> pd.Series:
+    """Cells of ``raw`` as the clinic wrote them, as text ('' when blank)."""
+    if column not in raw.columns:
+        return pd.Series("", index=pd.Index(rows), dtype="string")
+    return as_text(raw.loc[rows, column]).fillna("")
+
+
+def check_rows(typed: pd.DataFrame, raw: pd.DataFrame, spec: TableSpec, as_of: pd.Timestamp) -> pd.DataFrame:
     """Problems found by the table's pandera schema, validated lazily.
 
-    ``shown`` holds each cell as the clinic wrote it, for the messages.
+    ``raw`` holds each cell as the clinic wrote it, for the messages.
     """
     try:
         row_schema(spec, as_of).validate(typed, lazy=True)
@@ -210,13 +218,13 @@ def check_rows(typed: pd.DataFrame, shown: pd.DataFrame, spec: TableSpec, as_of:
     out = [empty_problems()]
     for (column, rule), group in cases.groupby(["column", "rule"], sort=False):
         rows = pd.Index(group["index"].astype(np.int64).unique())
-        values = shown.loc[rows, column]
+        values = as_written(raw, rows, column)
         reasons = _reasons(rule, spec, column, typed, values, as_of)
         out.append(problems_frame(rows, column, values, rule, reasons.to_numpy()))
     return pd.concat(out, ignore_index=True)
 
 
-def unreadable_problems(unreadable: dict[str, pd.Series], shown: pd.DataFrame, spec: TableSpec, formats: tuple[str, ...]) -> pd.DataFrame:
+def unreadable_problems(unreadable: dict[str, pd.Series], raw: pd.DataFrame, spec: TableSpec, formats: tuple[str, ...]) -> pd.DataFrame:
     """Problems for cells that could not be typed (see :func:`.coerce.coerce_table`)."""
     expected = {
         "date": f"a date written {' or '.join(formats)}" if formats else "an ISO date such as 2026-03-09 (set `date_format` in a mapping for other formats)",
@@ -230,7 +238,7 @@ def unreadable_problems(unreadable: dict[str, pd.Series], shown: pd.DataFrame, s
         if not mask.any():
             continue
         kind = spec.column(name).kind
-        values = shown.loc[mask, name]
+        values = as_written(raw, mask[mask].index, name)
         out.append(problems_frame(values.index, name, values, rules[kind], ("'" + values + f"' is not {expected[kind]}").to_numpy()))
     return pd.concat(out, ignore_index=True)
 
@@ -281,7 +289,7 @@ def check_reference(child: pd.DataFrame, column: str, parent: pd.DataFrame, pare
     the reason can point at the real cause.
     """
     values = child[column]
-    missing = values.notna() & ~values.isin(parent[column])
+    missing = values.notna() & ~is_in(values, parent[column].dropna().unique())
     bad = values[missing]
     was_quarantined = bad.isin(quarantined).to_numpy()
     reasons = np.where(
