@@ -230,3 +230,12 @@ def test_mapped_file_name(make_clinic):
     assert len(clinic.sessions) == 4
     with pytest.raises(UnreadableFileError, match=r"the mapping says table 'sessions' is in 'nope.csv', but there is no such file"):
         load_clinic(folder, {"tables": {"sessions": {"file": "nope.csv"}}}, as_of=AS_OF)
+
+
+def test_example_mapping_in_the_repository_is_valid():
+    from pathlib import Path
+
+    mapping = read_mapping(Path(__file__).resolve().parents[1] / "data" / "examples" / "mapping-example.yaml")
+    assert mapping.for_table("sessions").columns["outcome"] == "status"
+    assert mapping.for_table("sessions").values["status"]["did not attend"] == "no_show"
+    assert mapping.for_table("episodes").date_formats == ("%d/%m/%Y",)

@@ -27,14 +27,15 @@ episodes-by-slots matrix decide which slots happen.
 * **Confounding, built in on purpose.** Each episode has a visit plan
   (twice-weekly, weekly, fortnightly) whose patients also respond faster
   (twice-weekly) or slower (fortnightly), so *early frequency is associated
-  with faster improvement*. Responders are discharged (``goals_met``) once
-  85% of their achievable gain is reached, so slow responders get more
+  with faster improvement*. Rate and gain share a latent responsiveness, so
+  slow responders also gain less. Responders are discharged (``goals_met``)
+  once 85% of their achievable gain is reached, so slow responders get more
   sessions, and poor responders are kept on for a negative-binomial number
   of sessions before referral: *total sessions correlate negatively with
   improvement*, as in routine data (Hughes 2018).
 * **Attendance.** Each later slot is cancelled (7%) or missed (4%) at
-  random and followed by a rebooking 2-7 days later. Intervals lengthen as
-  the patient improves. Dates are moved forward to the next weekday that is
+  random and followed by a rebooking 2-7 days later. After the first four
+  weeks, intervals lengthen as the patient improves. Dates are moved forward to the next weekday that is
   not a public holiday (:func:`demo_holidays`). Some episodes stop early
   (dropouts, more often among poor responders): half are closed as
   ``self_discharged`` 30-60 days later, half left open. Episodes still
@@ -509,8 +510,9 @@ def _simulate_episodes(
         baseline, r, k, plus internal draws used by later tables.
     slots : dict of str to ndarray
         ``day``, ``status`` (0 attended, 1 cancelled, 2 no_show), ``before``
-        (attended sessions before the slot) and ``kept`` (slot happened),
-        each episodes x ``K_SLOTS``.
+        (attended sessions before the slot), ``planned`` (slot belongs to
+        the course) and ``kept`` (planned and inside the period), each
+        episodes x ``K_SLOTS``.
     """
     n = len(pidx)
     episodes = _draw_episode_traits(rng, n, region)
@@ -616,7 +618,8 @@ def _draw_slots(rng: np.random.Generator, cal: _Calendar, ep: pd.DataFrame, cour
     Returns
     -------
     dict of str to ndarray
-        ``day``, ``status``, ``before`` and ``kept`` (episodes x K_SLOTS).
+        ``day``, ``status``, ``before``, ``planned`` and ``kept``
+        (episodes x K_SLOTS), see :func:`_simulate_episodes`.
     """
     n = len(ep)
     u = rng.random((n, K_SLOTS))

@@ -89,16 +89,23 @@ def make_messy(tables: dict[str, pd.DataFrame], *, seed: int = 0) -> tuple[dict[
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Every column as text: dates ``YYYY-MM-DD``, whole numbers without ``.0``."""
-    out = {}
-    for name, values in frame.items():
-        if pd.api.types.is_datetime64_any_dtype(values):
-            text = values.dt.strftime("%Y-%m-%d")
-        elif pd.api.types.is_float_dtype(values):
-            text = values.astype(str).str.removesuffix(".0")
-        else:
-            text = values.astype(str)
-        out[name] = text.astype("str")
+    out = {name: _column_text(values) for name, values in frame.items()}
     return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+
+
+def _column_text(values: pd.Series) -> pd.Series:
+    """One column as ``str`` text, blanks missing (fast paths for dates and numbers)."""
+    blank = values.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        text = np.datetime_as_string(values.to_numpy().astype("datetime64[D]"))
+    elif pd.api.types.is_float_dtype(values):
+        numbers = np.where(blank, 0.0, values.to_numpy())
+        whole = numbers == np.round(numbers)
+        text = numbers.astype(np.int64).astype(str).astype(object)
+        text[~whole] = numbers[~whole].astype(str)
+    else:
+        return values.astype("str")
+    return pd.Series(text, index=values.index, dtype="str").mask(blank)
 
 
 # ----------------------------------------------------------------------------
@@ -110,16 +117,16 @@ def _pick_session_rows(rng: np.random.Generator, sessions: pd.DataFrame, episode
     """One session row per fault of ``_SESSION_FAULTS``, all in distinct episodes."""
     eligible = _eligibility(sessions, episodes)
     order = rng.permutation(len(sessions))
-    episode = sessions["episode_id"].to_numpy()
+    episode = pd.factorize(sessions["episode_id"])[0][order]
+    used = np.zeros(episode.max(initial=0) + 1, dtype=bool)
     taken: list[int] = []
-    used: set[str] = set()
     for fault, _, rule in _SESSION_FAULTS:
-        ok = eligible[rule][order] & ~np.isin(episode[order], list(used))
+        ok = eligible[rule][order] & ~used[episode]
         if not ok.any():
             raise ValueError(f"the clinic is too small to plant a {fault!r} fault; generate more patients")
-        row = int(order[np.argmax(ok)])
-        taken.append(row)
-        used.add(episode[row])
+        first = int(np.argmax(ok))
+        taken.append(int(order[first]))
+        used[episode[first]] = True
     return taken
 
 
@@ -139,20 +146,20 @@ def _eligibility(sessions: pd.DataFrame, episodes: pd.DataFrame) -> dict[str, np
 def _swap_leaves_episode(sessions: pd.DataFrame, episodes: pd.DataFrame, date: pd.Series) -> np.ndarray:
     """Rows whose day/month swap gives a real date, inside the period but
     outside the episode."""
-    swapped = _swap_day_month(sessions["session_date"])
-    swapped_date = pd.to_datetime(swapped, format="%Y-%m-%d", errors="coerce")
+    parts = pd.DataFrame({"year": date.dt.year, "month": date.dt.day, "day": date.dt.month})
+    swapped = pd.to_datetime(parts.where(parts["month"] <= 12), errors="coerce")
     limits = episodes.set_index("episode_id")[["start_date", "end_date"]]
     start = pd.to_datetime(sessions["episode_id"].map(limits["start_date"]), format="%Y-%m-%d")
     end = pd.to_datetime(sessions["episode_id"].map(limits["end_date"]), format="%Y-%m-%d").fillna(date.max())
-    outside = (swapped_date < start) | (swapped_date > end)
-    in_period = swapped_date.between(date.min(), date.max())  # only the episode check fails
-    return (outside & in_period & (swapped_date != date)).to_numpy()
+    outside = (swapped < start) | (swapped > end)
+    in_period = swapped.between(date.min(), date.max())  # only the episode check fails
+    return (outside & in_period & (swapped != date)).to_numpy()
 
 
-def _swap_day_month(dates: pd.Series) -> pd.Series:
+def _swap_day_month(text: str) -> str:
     """``YYYY-MM-DD`` written as ``YYYY-DD-MM`` (the classic export slip)."""
-    parts = dates.str.split("-", expand=True)
-    return parts[0] + "-" + parts[2] + "-" + parts[1]
+    year, month, day = text.split("-")
+    return f"{year}-{day}-{month}"
 
 
 # ----------------------------------------------------------------------------
@@ -183,7 +190,7 @@ def _faulty_value(
     if fault == "out_of_range":
         return {"pain_pre": "11", "needles": "150"}[column]
     if fault in ("unparseable_date", "outside_episode"):
-        return _swap_day_month(sessions.loc[[row], column]).iloc[0]
+        return _swap_day_month(current)
     if fault == "conflicting_duplicate":
         pain = int(current)
         return str(pain + 3 if pain <= 7 else pain - 3)
