@@ -285,6 +285,16 @@ def test_prom_scores_are_in_range(clinic):
     assert 0.35 < proms["episode_id"].nunique() / len(clinic["episodes"]) < 0.65
 
 
+def test_proms_track_the_pain_change(clinic, per_episode):
+    proms = clinic["proms"].sort_values(["episode_id", "completed_on"])
+    lower_better = proms[proms["instrument"].isin(["NDI", "ODI", "QuickDASH"])]
+    scores = lower_better.groupby("episode_id")["score"]
+    both = scores.size() == 2
+    change = (scores.first() - scores.last())[both] / scores.first()[both]
+    assert (change > 0).mean() > 0.6
+    assert change.corr(per_episode.loc[change.index, "percent"]) > 0.3
+
+
 def test_adverse_events_follow_published_rates(clinic, attended):
     events = clinic["adverse_events"]
     rate = events["event_type"].value_counts() / len(attended)
@@ -362,10 +372,12 @@ def test_other_arguments():
     assert not sessions.isin(pd.to_datetime(["2024-12-25", "2024-12-26"])).any()
 
 
-def test_a_single_patient_clinic_works():
-    tables = generate_clinic(n_patients=1, n_practitioners=1)
+def test_a_single_patient_clinic_has_the_same_columns_and_dtypes(clinic):
+    tables = generate_clinic(n_patients=1, n_practitioners=1, seed=3)
     assert len(tables["patients"]) == 1
     assert len(tables["sessions"]) >= 1
+    for name, frame in tables.items():
+        pd.testing.assert_series_equal(frame.dtypes, clinic[name].dtypes, obj=name)
 
 
 @pytest.mark.parametrize(
