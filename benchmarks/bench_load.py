@@ -9,9 +9,9 @@ Generates a demo clinic of the given size, writes it as CSV, then times
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
-import resource
 import warnings
 from pathlib import Path
 
@@ -42,7 +42,9 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     print(f"patients {args.patients:,}; rows in all tables {rows:,} ({args.format}{', messy' if args.messy else ''})")
     print(f"generate: {generated:6.2f} s")
-    print(f"load + validate: {loaded:6.2f} s  ({rows / loaded:,.0f} rows/s); peak resident memory of the process {peak / 2**20:,.0f} MiB")
+    print(
+        f"load + validate: {loaded:6.2f} s  ({rows / loaded:,.0f} rows/s); peak resident memory of the process {peak / 2**20:,.0f} MiB"
+    )
     print(f"quarantined rows: {clinic.quality.rows_quarantined:,}")
 
 

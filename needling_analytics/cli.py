@@ -44,31 +44,51 @@ def _demo_data(args) -> int:
         write_csv(faults, out / "injected_faults.csv")
     paths = write_clinic(tables, out, fmt=args.format)
     counts = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items())
-    print(f"Demo clinic (seed {args.seed}{', messy' if args.messy else ''}) written to {out}/: {counts} rows in {len(paths)} files.")
+    print(
+        f"Demo clinic (seed {args.seed}{', messy' if args.messy else ''}) written to {out}/: {counts} rows in {len(paths)} files."
+    )
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .demo import DEMO_END
 
-    parser = argparse.ArgumentParser(prog="needling-analytics", description="Outcome analytics and reports for dry-needling clinics.")
+    parser = argparse.ArgumentParser(
+        prog="needling-analytics", description="Outcome analytics and reports for dry-needling clinics."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="check a clinic's data and write a quality report", description="Load a clinic's data folder, quarantine bad rows and report what was found.")
-    validate.add_argument("data_dir", metavar="DATA_DIR", help="folder with patients, episodes, sessions (and optional) tables")
+    validate = commands.add_parser(
+        "validate",
+        help="check a clinic's data and write a quality report",
+        description="Load a clinic's data folder, quarantine bad rows and report what was found.",
+    )
+    validate.add_argument(
+        "data_dir", metavar="DATA_DIR", help="folder with patients, episodes, sessions (and optional) tables"
+    )
     validate.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export onto the data model")
-    validate.add_argument("--out", metavar="DIR", help="where to write the report (default: reports/<data folder name>/validation)")
-    validate.add_argument("--as-of", metavar="YYYY-MM-DD", help="date the data describes; later dates are errors (default: today)")
+    validate.add_argument(
+        "--out", metavar="DIR", help="where to write the report (default: reports/<data folder name>/validation)"
+    )
+    validate.add_argument(
+        "--as-of", metavar="YYYY-MM-DD", help="date the data describes; later dates are errors (default: today)"
+    )
     validate.add_argument("--strict", action="store_true", help="exit with status 1 when any row is quarantined")
     validate.set_defaults(run=_validate)
 
-    demo = commands.add_parser("demo-data", help="generate the synthetic demo clinic", description="Write a realistic synthetic clinic, deterministic for a seed.")
+    demo = commands.add_parser(
+        "demo-data",
+        help="generate the synthetic demo clinic",
+        description="Write a realistic synthetic clinic, deterministic for a seed.",
+    )
     demo.add_argument("--out", required=True, metavar="DIR", help="folder to write the tables to")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--patients", type=int, default=400, help="number of patients (default: 400)")
     demo.add_argument("--months", type=int, default=12, help="months of activity (default: 12)")
-    demo.add_argument("--end", default=DEMO_END, metavar="YYYY-MM-DD", help=f"last day of the period (default: {DEMO_END})")
+    demo.add_argument(
+        "--end", default=DEMO_END, metavar="YYYY-MM-DD", help=f"last day of the period (default: {DEMO_END})"
+    )
     demo.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
     demo.add_argument("--messy", action="store_true", help="add the faults real exports have, for validation to catch")
     demo.set_defaults(run=_demo_data)

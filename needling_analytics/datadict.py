@@ -64,7 +64,9 @@ def _limits(column: ColumnSpec) -> str:
         return ", ".join(f"`{v}`" for v in column.allowed)
     if column.minimum is not None or column.maximum is not None:
         low = "" if column.minimum is None else f"{column.minimum:g}"
-        high = "as-of year" if column.name == "birth_year" else ("" if column.maximum is None else f"{column.maximum:g}")
+        high = (
+            "as-of year" if column.name == "birth_year" else ("" if column.maximum is None else f"{column.maximum:g}")
+        )
         return f"{low} to {high}"
     return ""
 
@@ -95,7 +97,11 @@ def _references() -> str:
     lines += ["| joint | movement | lowest | highest |", "|---|---|---|---|"]
     lines += [f"| {r.joint} | {r.movement} | {r.min_degrees:g} | {r.max_degrees:g} |" for r in rom.itertuples()]
     lo, hi = DEFAULT_PLAUSIBLE_DEGREES
-    lines += ["", f"Any other joint and movement: {lo} to {hi}. These are limits of the possible, not normal ranges.", ""]
+    lines += [
+        "",
+        f"Any other joint and movement: {lo} to {hi}. These are limits of the possible, not normal ranges.",
+        "",
+    ]
     lines += ["### Questionnaire score ranges", "", "| instrument | lowest | highest |", "|---|---|---|"]
     lines += [f"| {i} | {lo:g} | {hi:g} |" for i, (lo, hi) in INSTRUMENT_RANGES.items() if i != "other"]
     lines += ["", "NDI is recorded as raw points (0-50); a clinic recording percent must halve it."]
@@ -112,7 +118,8 @@ def _mapping() -> str:
     doc = inspect.getdoc(mapping_module) or ""
     body = doc.split("\n", 2)[2] if doc.count("\n") >= 2 else doc
     synonyms = "\n".join(
-        f"- `{column}`: " + ", ".join(f"`{k}` -> `{v}`" for k, v in labels.items()) for column, labels in SYNONYMS.items()
+        f"- `{column}`: " + ", ".join(f"`{k}` -> `{v}`" for k, v in labels.items())
+        for column, labels in SYNONYMS.items()
     )
     return f"## Mapping files\n\n{body}\n\n### Built-in synonyms\n\n{synonyms}"
 

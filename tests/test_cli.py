@@ -29,7 +29,10 @@ def test_validate_with_quarantined_rows_exits_1_only_when_strict(make_clinic, tm
     assert main(["validate", str(folder), "--out", str(out), "--as-of", AS_OF]) == 0
     assert main(["validate", str(folder), "--out", str(out), "--as-of", AS_OF, "--strict"]) == 1
     printed = capsys.readouterr().out
-    assert "sessions: 1 x out_of_range in pain_pre -- e.g. sessions.csv line 6: 11 is outside the allowed range 0 to 10" in printed
+    assert (
+        "sessions: 1 x out_of_range in pain_pre -- e.g. sessions.csv line 6: 11 is outside the allowed range 0 to 10"
+        in printed
+    )
     assert "1 row(s) quarantined" in printed
     assert (out / "quarantine" / "sessions.csv").is_file()
 
@@ -39,7 +42,10 @@ def test_validate_with_quarantined_rows_exits_1_only_when_strict(make_clinic, tm
     [
         (lambda folder: folder / "missing", r"folder not found"),
         (lambda folder: (folder / "sessions.csv").unlink() or folder, r"required table 'sessions' not found"),
-        (lambda folder: (folder / "patients.csv").write_bytes(b"\x00\x01\x02") and folder, r"patients.csv: the file holds binary data"),
+        (
+            lambda folder: (folder / "patients.csv").write_bytes(b"\x00\x01\x02") and folder,
+            r"patients.csv: the file holds binary data",
+        ),
     ],
 )
 def test_unreadable_input_exits_2_with_a_message(make_clinic, tmp_path, capsys, setup, message):
@@ -56,6 +62,8 @@ def test_unreadable_input_exits_2_with_a_message(make_clinic, tmp_path, capsys, 
 def test_demo_data_then_validate_is_clean(tmp_path, capsys):
     folder = tmp_path / "demo"
     assert main(["demo-data", "--out", str(folder), "--patients", "40", "--seed", "3"]) == 0
-    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t}.csv" for t in ["patients", "episodes", "sessions", "rom", "proms", "adverse_events", "journal"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"{t}.csv" for t in ["patients", "episodes", "sessions", "rom", "proms", "adverse_events", "journal"]
+    )
     assert main(["validate", str(folder), "--out", str(tmp_path / "r"), "--strict"]) == 0
     assert "Result: clean" in capsys.readouterr().out

@@ -59,42 +59,276 @@ def test_optional_tables_may_be_missing(make_clinic):
 
 # Each case: table, bad row appended, its line, column, value as written, rule, reason pattern.
 RULE_CASES = [
-    ("sessions", "S9,E1,0012,PR1,,,attended,5,4,,,", 6, "session_date", "", "missing_required", r"session_date is required but is blank"),
-    ("sessions", "S9,E1,0012,PR1,2026-01-20,,attended,seven,4,,,", 6, "pain_pre", "seven", "not_a_number", r"'seven' is not a number"),
-    ("sessions", "S9,E1,0012,PR1,2026-01-20,,attended,5,4,2.5,,", 6, "needles", "2.5", "not_a_whole_number", r"'2.5' is not a whole number"),
-    ("sessions", "S9,E1,0012,PR1,2026-13-05,,attended,5,4,,,", 6, "session_date", "2026-13-05", "not_a_date", r"'2026-13-05' is not an ISO date"),
-    ("sessions", "S9,E1,0012,PR1,20/01/2026,,attended,5,4,,,", 6, "session_date", "20/01/2026", "not_a_date", r"set `date_format` in a mapping"),
-    ("sessions", "S9,E1,0012,PR1,2026-01-20,25:00,attended,5,4,,,", 6, "session_time", "25:00", "not_a_time", r"not a time of day"),
-    ("sessions", "S9,E1,0012,PR1,2026-01-20,,attnded,5,4,,,", 6, "status", "attnded", "not_allowed", r"'attnded' is not an allowed status; use one of: attended, cancelled, no_show"),
-    ("sessions", "S9,E1,0012,PR1,2026-01-20,,attended,11,4,,,", 6, "pain_pre", "11", "out_of_range", r"11 is outside the allowed range 0 to 10"),
-    ("sessions", "S9,E1,0012,PR1,2026-01-20,,attended,5,-1,,,", 6, "pain_post", "-1", "out_of_range", r"-1 is outside the allowed range 0 to 10"),
-    ("sessions", "S9,E2,P2,PR1,2031-01-20,,attended,5,4,,,", 6, "session_date", "2031-01-20", "future_date", r"after the as-of date 2026-11-28"),
-    ("sessions", "S9,E1,0012,PR1,2026-03-20,,attended,5,4,,,", 6, "session_date", "2026-03-20", "outside_episode", r"outside episode 'E1' \(2026-01-05 to 2026-03-01\)"),
-    ("sessions", "S9,E1,0012,PR1,2025-12-20,,attended,5,4,,,", 6, "session_date", "2025-12-20", "outside_episode", r"outside episode 'E1'"),
-    ("sessions", "S9,E7,0012,PR1,2026-01-20,,attended,5,4,,,", 6, "episode_id", "E7", "unknown_episode", r"episode_id 'E7' is not in the episodes table"),
-    ("sessions", "S9,E1,P2,PR1,2026-01-20,,attended,5,4,,,", 6, "patient_id", "P2", "patient_mismatch", r"patient_id 'P2' differs from the patient of episode 'E1' \('0012'\)"),
-    ("sessions", "S9,E1,P404,PR1,2026-01-20,,attended,5,4,,,", 6, "patient_id", "P404", "unknown_patient", r"patient_id 'P404' is not in the patients table"),
-    ("sessions", "S9,E1,0012,PR1,2026-01-20,,attended,5,4,,,,extra", 6, "(whole record)", "", "malformed_record", r"the record has 13 fields but the header has 12"),
-    ("patients", "P3,2030,F,,,", 4, "birth_year", "2030", "out_of_range", r"2030 is outside the allowed range 1900 to 2026"),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,,,attended,5,4,,,",
+        6,
+        "session_date",
+        "",
+        "missing_required",
+        r"session_date is required but is blank",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-01-20,,attended,seven,4,,,",
+        6,
+        "pain_pre",
+        "seven",
+        "not_a_number",
+        r"'seven' is not a number",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-01-20,,attended,5,4,2.5,,",
+        6,
+        "needles",
+        "2.5",
+        "not_a_whole_number",
+        r"'2.5' is not a whole number",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-13-05,,attended,5,4,,,",
+        6,
+        "session_date",
+        "2026-13-05",
+        "not_a_date",
+        r"'2026-13-05' is not an ISO date",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,20/01/2026,,attended,5,4,,,",
+        6,
+        "session_date",
+        "20/01/2026",
+        "not_a_date",
+        r"set `date_format` in a mapping",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-01-20,25:00,attended,5,4,,,",
+        6,
+        "session_time",
+        "25:00",
+        "not_a_time",
+        r"not a time of day",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-01-20,,attnded,5,4,,,",
+        6,
+        "status",
+        "attnded",
+        "not_allowed",
+        r"'attnded' is not an allowed status; use one of: attended, cancelled, no_show",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-01-20,,attended,11,4,,,",
+        6,
+        "pain_pre",
+        "11",
+        "out_of_range",
+        r"11 is outside the allowed range 0 to 10",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-01-20,,attended,5,-1,,,",
+        6,
+        "pain_post",
+        "-1",
+        "out_of_range",
+        r"-1 is outside the allowed range 0 to 10",
+    ),
+    (
+        "sessions",
+        "S9,E2,P2,PR1,2031-01-20,,attended,5,4,,,",
+        6,
+        "session_date",
+        "2031-01-20",
+        "future_date",
+        r"after the as-of date 2026-11-28",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-03-20,,attended,5,4,,,",
+        6,
+        "session_date",
+        "2026-03-20",
+        "outside_episode",
+        r"outside episode 'E1' \(2026-01-05 to 2026-03-01\)",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2025-12-20,,attended,5,4,,,",
+        6,
+        "session_date",
+        "2025-12-20",
+        "outside_episode",
+        r"outside episode 'E1'",
+    ),
+    (
+        "sessions",
+        "S9,E7,0012,PR1,2026-01-20,,attended,5,4,,,",
+        6,
+        "episode_id",
+        "E7",
+        "unknown_episode",
+        r"episode_id 'E7' is not in the episodes table",
+    ),
+    (
+        "sessions",
+        "S9,E1,P2,PR1,2026-01-20,,attended,5,4,,,",
+        6,
+        "patient_id",
+        "P2",
+        "patient_mismatch",
+        r"patient_id 'P2' differs from the patient of episode 'E1' \('0012'\)",
+    ),
+    (
+        "sessions",
+        "S9,E1,P404,PR1,2026-01-20,,attended,5,4,,,",
+        6,
+        "patient_id",
+        "P404",
+        "unknown_patient",
+        r"patient_id 'P404' is not in the patients table",
+    ),
+    (
+        "sessions",
+        "S9,E1,0012,PR1,2026-01-20,,attended,5,4,,,,extra",
+        6,
+        "(whole record)",
+        "",
+        "malformed_record",
+        r"the record has 13 fields but the header has 12",
+    ),
+    (
+        "patients",
+        "P3,2030,F,,,",
+        4,
+        "birth_year",
+        "2030",
+        "out_of_range",
+        r"2030 is outside the allowed range 1900 to 2026",
+    ),
     ("patients", "P3,1970,female?,,,", 4, "sex", "female?", "not_allowed", r"not an allowed sex"),
-    ("episodes", "E3,P2,2026-05-01,2026-04-01,knee,,,", 4, "end_date", "2026-04-01", "end_before_start", r"end_date 2026-04-01 is before start_date 2026-05-01"),
-    ("episodes", "E3,P404,2026-05-01,,knee,,,", 4, "patient_id", "P404", "unknown_patient", r"'P404' is not in the patients table"),
-    ("episodes", "E3,P2,2026-05-01,,sholder,,,", 4, "body_region", "sholder", "not_allowed", r"'sholder' is not an allowed body_region"),
-    ("rom", "0012,E1,2026-01-19,cervical_spine,rotation,left,400,S2,active,crom,PR1", 4, "degrees", "400", "implausible_degrees", r"400 degrees is not plausible for cervical_spine rotation \(accepted 0 to 110\)"),
-    ("rom", "0012,E1,2026-01-19,cervical_spine,rotation,left,60,S77,active,crom,PR1", 4, "session_id", "S77", "unknown_session", r"session_id 'S77' is not in the sessions table"),
-    ("rom", "0012,E1,2026-04-19,cervical_spine,rotation,left,60,,active,crom,PR1", 4, "measured_on", "2026-04-19", "outside_episode", r"outside episode 'E1'"),
-    ("proms", "0012,E1,2026-02-01,NDI,70", 4, "score", "70", "score_out_of_range", r"70 is outside the NDI range 0 to 50"),
-    ("proms", "P2,E1,2026-02-01,NDI,20", 4, "patient_id", "P2", "patient_mismatch", r"differs from the patient of episode 'E1'"),
-    ("adverse_events", "S3,0012,bruising,mild,,", 3, "session_id", "S3", "session_not_attended", r"session 'S3' has status cancelled, so no needling took place"),
-    ("adverse_events", "S1,P2,bruising,mild,,", 3, "patient_id", "P2", "patient_mismatch", r"differs from the patient of session 'S1' \('0012'\)"),
-    ("adverse_events", "S1,0012,bruising,catastrophic,,", 3, "severity", "catastrophic", "not_allowed", r"use one of: mild, significant, serious"),
-    ("journal", "0012,2026-01-07,9,4,6,", 4, "patient_id", "0012 / 2026-01-07", "duplicate_entry", r"is used by lines 3, 4 with different values"),
+    (
+        "episodes",
+        "E3,P2,2026-05-01,2026-04-01,knee,,,",
+        4,
+        "end_date",
+        "2026-04-01",
+        "end_before_start",
+        r"end_date 2026-04-01 is before start_date 2026-05-01",
+    ),
+    (
+        "episodes",
+        "E3,P404,2026-05-01,,knee,,,",
+        4,
+        "patient_id",
+        "P404",
+        "unknown_patient",
+        r"'P404' is not in the patients table",
+    ),
+    (
+        "episodes",
+        "E3,P2,2026-05-01,,sholder,,,",
+        4,
+        "body_region",
+        "sholder",
+        "not_allowed",
+        r"'sholder' is not an allowed body_region",
+    ),
+    (
+        "rom",
+        "0012,E1,2026-01-19,cervical_spine,rotation,left,400,S2,active,crom,PR1",
+        4,
+        "degrees",
+        "400",
+        "implausible_degrees",
+        r"400 degrees is not plausible for cervical_spine rotation \(accepted 0 to 110\)",
+    ),
+    (
+        "rom",
+        "0012,E1,2026-01-19,cervical_spine,rotation,left,60,S77,active,crom,PR1",
+        4,
+        "session_id",
+        "S77",
+        "unknown_session",
+        r"session_id 'S77' is not in the sessions table",
+    ),
+    (
+        "rom",
+        "0012,E1,2026-04-19,cervical_spine,rotation,left,60,,active,crom,PR1",
+        4,
+        "measured_on",
+        "2026-04-19",
+        "outside_episode",
+        r"outside episode 'E1'",
+    ),
+    (
+        "proms",
+        "0012,E1,2026-02-01,NDI,70",
+        4,
+        "score",
+        "70",
+        "score_out_of_range",
+        r"70 is outside the NDI range 0 to 50",
+    ),
+    (
+        "proms",
+        "P2,E1,2026-02-01,NDI,20",
+        4,
+        "patient_id",
+        "P2",
+        "patient_mismatch",
+        r"differs from the patient of episode 'E1'",
+    ),
+    (
+        "adverse_events",
+        "S3,0012,bruising,mild,,",
+        3,
+        "session_id",
+        "S3",
+        "session_not_attended",
+        r"session 'S3' has status cancelled, so no needling took place",
+    ),
+    (
+        "adverse_events",
+        "S1,P2,bruising,mild,,",
+        3,
+        "patient_id",
+        "P2",
+        "patient_mismatch",
+        r"differs from the patient of session 'S1' \('0012'\)",
+    ),
+    (
+        "adverse_events",
+        "S1,0012,bruising,catastrophic,,",
+        3,
+        "severity",
+        "catastrophic",
+        "not_allowed",
+        r"use one of: mild, significant, serious",
+    ),
+    (
+        "journal",
+        "0012,2026-01-07,9,4,6,",
+        4,
+        "patient_id",
+        "0012 / 2026-01-07",
+        "duplicate_entry",
+        r"is used by lines 3, 4 with different values",
+    ),
     ("journal", "P404,2026-01-07,5,,,", 4, "patient_id", "P404", "unknown_patient", r"not in the patients table"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("table", "row", "line", "column", "value", "rule", "reason"), RULE_CASES, ids=[f"{c[0]}-{c[5]}-{i}" for i, c in enumerate(RULE_CASES)]
+    ("table", "row", "line", "column", "value", "rule", "reason"),
+    RULE_CASES,
+    ids=[f"{c[0]}-{c[5]}-{i}" for i, c in enumerate(RULE_CASES)],
 )
 def test_each_rule_quarantines_the_row_with_its_reason(make_clinic, table, row, line, column, value, rule, reason):
     folder = make_clinic(**{table: plus(table, row)})
@@ -125,8 +359,13 @@ def test_problems_are_found_in_one_pass(make_clinic):
         patients=plus("patients", "P3,1850,F,,,"),
     )
     clinic = load(folder)
-    found = set(zip(clinic.quality.problems["table"], clinic.quality.problems["rule"]))
-    assert {("sessions", "out_of_range"), ("sessions", "not_a_date"), ("sessions", "not_allowed"), ("patients", "out_of_range")} <= found
+    found = set(zip(clinic.quality.problems["table"], clinic.quality.problems["rule"], strict=True))
+    assert {
+        ("sessions", "out_of_range"),
+        ("sessions", "not_a_date"),
+        ("sessions", "not_allowed"),
+        ("patients", "out_of_range"),
+    } <= found
     assert clinic.quality.rows_quarantined == 4
 
 
@@ -165,7 +404,12 @@ def test_quarantine_file_keeps_the_row_as_written(make_clinic, tmp_path):
     quarantine = pd.read_csv(paths["quarantine/sessions"], dtype=str, keep_default_na=False)
     assert list(quarantine.columns[:6]) == ["source_file", "line", "problem_column", "problem_value", "rule", "reason"]
     first = quarantine.iloc[0]
-    assert (first["source_file"], first["line"], first["problem_column"], first["problem_value"]) == ("sessions.csv", "6", "pain_pre", "11")
+    assert (first["source_file"], first["line"], first["problem_column"], first["problem_value"]) == (
+        "sessions.csv",
+        "6",
+        "pain_pre",
+        "11",
+    )
     assert first["session_id"] == "S9" and first["session_date"] == "2026-01-20"
     assert quarantine["pain_post"].tolist()[0] == "'=cmd()"  # a formula is neutralised, not run
     assert (tmp_path / "out" / "quality.json").is_file() and (tmp_path / "out" / "quality.md").is_file()
@@ -174,7 +418,9 @@ def test_quarantine_file_keeps_the_row_as_written(make_clinic, tmp_path):
 def test_blank_status_defaults_to_attended_and_common_labels_are_understood(make_clinic):
     clinic = load(
         make_clinic(
-            sessions=plus("sessions", "S9,E1,0012,PR1,2026-01-20,,,5,4,,,Y", "S10,E1,0012,PR1,2026-01-21,,Did not attend,,,,,"),
+            sessions=plus(
+                "sessions", "S9,E1,0012,PR1,2026-01-20,,,5,4,,,Y", "S10,E1,0012,PR1,2026-01-21,,Did not attend,,,,,"
+            ),
             patients=plus("patients", "P3,1970,female,,,"),
         )
     )
@@ -193,10 +439,17 @@ def test_missing_values_written_as_tokens_are_blank(make_clinic):
 
 
 def test_extra_columns_are_kept_with_a_note(make_clinic):
-    text = VALID["patients"].replace("postcode\n", "postcode,referrer\n").replace("02134\n", "02134,Dr X\n").replace("10001\n", "10001,\n")
+    text = (
+        VALID["patients"]
+        .replace("postcode\n", "postcode,referrer\n")
+        .replace("02134\n", "02134,Dr X\n")
+        .replace("10001\n", "10001,\n")
+    )
     clinic = load(make_clinic(patients=text))
     assert clinic.patients["referrer"].tolist()[0] == "Dr X"
-    assert "columns not in the data model were kept" in clinic.quality.tables.set_index("table").loc["patients", "notes"]
+    assert (
+        "columns not in the data model were kept" in clinic.quality.tables.set_index("table").loc["patients", "notes"]
+    )
 
 
 # -- input that cannot be read ----------------------------------------------
@@ -208,13 +461,18 @@ def test_missing_folder(tmp_path):
 
 
 def test_missing_required_table(make_clinic):
-    with pytest.raises(MissingTableError, match=r"required table 'sessions' not found.*\n.*What to do: add the sessions export"):
+    with pytest.raises(
+        MissingTableError, match=r"required table 'sessions' not found.*\n.*What to do: add the sessions export"
+    ):
         load(make_clinic(sessions=None))
 
 
 def test_missing_required_column_names_the_file_and_the_fix(make_clinic):
     text = VALID["sessions"].replace("session_date", "visit_day")
-    with pytest.raises(MissingColumnsError, match=r"sessions.csv: table 'sessions' lacks required column\(s\) \['session_date'\].*visit_day.*\n.*--mapping"):
+    with pytest.raises(
+        MissingColumnsError,
+        match=r"sessions.csv: table 'sessions' lacks required column\(s\) \['session_date'\].*visit_day.*\n.*--mapping",
+    ):
         load(make_clinic(sessions=text))
 
 

@@ -131,11 +131,18 @@ def test_semicolons_and_decimal_commas_are_sniffed_without_a_mapping(make_clinic
 
 
 def test_several_date_formats_are_tried_in_order(make_clinic, tmp_path):
-    sessions = textwrap.dedent(VALID["sessions"]).replace("2026-01-12", "12/01/2026").replace("2026-01-19", "19.01.2026")
+    sessions = (
+        textwrap.dedent(VALID["sessions"]).replace("2026-01-12", "12/01/2026").replace("2026-01-19", "19.01.2026")
+    )
     mapping = {"tables": {"sessions": {"date_format": ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"]}}}
     clinic = load_clinic(make_clinic(sessions=sessions), mapping, as_of=AS_OF)
     assert clinic.quality.is_clean
-    assert clinic.sessions["session_date"].dt.strftime("%Y-%m-%d").tolist() == ["2026-01-05", "2026-01-12", "2026-01-19", "2026-02-02"]
+    assert clinic.sessions["session_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2026-01-05",
+        "2026-01-12",
+        "2026-01-19",
+        "2026-02-02",
+    ]
 
 
 def _write_excel(path, header, rows, extra_sheet=False):
@@ -158,7 +165,10 @@ def test_excel_with_real_date_cells(make_clinic):
     _write_excel(
         folder / "episodes.xlsx",
         ["Episode ID", "Patient ID", "Start date", "End date", "Body region"],
-        [["E1", "0012", dt.datetime(2026, 1, 5), dt.date(2026, 3, 1), "Neck"], ["E2", "P2", dt.datetime(2026, 2, 2, 10, 30), None, "low back"]],
+        [
+            ["E1", "0012", dt.datetime(2026, 1, 5), dt.date(2026, 3, 1), "Neck"],
+            ["E2", "P2", dt.datetime(2026, 2, 2, 10, 30), None, "low back"],
+        ],
         extra_sheet=True,
     )
     clinic = load_clinic(folder, as_of=AS_OF)
@@ -197,7 +207,10 @@ def test_parquet_tables_keep_their_types(make_clinic):
     ("mapping", "message"),
     [
         ({"tables": {"visits": {}}}, r"unknown table 'visits'"),
-        ({"tables": {"sessions": {"columns": {"Date": "visit_date"}}}}, r"maps column 'Date' to 'visit_date', which is not a column of sessions"),
+        (
+            {"tables": {"sessions": {"columns": {"Date": "visit_date"}}}},
+            r"maps column 'Date' to 'visit_date', which is not a column of sessions",
+        ),
         ({"tables": {"sessions": {"colums": {}}}}, r"table 'sessions' has unknown keys \['colums'\]"),
         ({"date_format": "dd/mm/yyyy"}, r"`date_format` for \* must be a strptime format"),
         ({"decimal": ";"}, r"`decimal` must be '.', ',' or 'auto'"),
@@ -228,7 +241,9 @@ def test_mapped_file_name(make_clinic):
     (folder / "sessions.csv").rename(folder / "Appointments export.csv")
     clinic = load_clinic(folder, {"tables": {"sessions": {"file": "Appointments export.csv"}}}, as_of=AS_OF)
     assert len(clinic.sessions) == 4
-    with pytest.raises(UnreadableFileError, match=r"the mapping says table 'sessions' is in 'nope.csv', but there is no such file"):
+    with pytest.raises(
+        UnreadableFileError, match=r"the mapping says table 'sessions' is in 'nope.csv', but there is no such file"
+    ):
         load_clinic(folder, {"tables": {"sessions": {"file": "nope.csv"}}}, as_of=AS_OF)
 
 

@@ -62,7 +62,9 @@ def test_exact_duplicates_are_collapsed_and_nothing_else_is_lost(messy):
     # sessions untouched by a fault, directly or through a quarantined episode, are all kept
     bad_sessions = set(faults.loc[faults["table"] == "sessions", "key"])
     bad_episodes = set(faults.loc[faults["table"] == "episodes", "key"])
-    expected = clean["sessions"][~clean["sessions"]["session_id"].isin(bad_sessions) & ~clean["sessions"]["episode_id"].isin(bad_episodes)]
+    expected = clean["sessions"][
+        ~clean["sessions"]["session_id"].isin(bad_sessions) & ~clean["sessions"]["episode_id"].isin(bad_episodes)
+    ]
     kept = set(clinic.sessions["session_id"])
     assert set(expected["session_id"]) <= kept
 

@@ -25,7 +25,9 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pip_side = dict(map(_requirement, project["dependencies"] + project["optional-dependencies"]["dev"]))
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda_side = dict(_requirement(d) for d in conda["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip")))
+    conda_side = dict(
+        _requirement(d) for d in conda["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))
+    )
     assert conda_side == pip_side
     assert "conda-forge" in conda["channels"]
 
@@ -33,7 +35,19 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 def test_required_runtime_dependencies_are_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {_requirement(d)[0] for d in project["dependencies"]}
-    wanted = {"pandas", "matplotlib", "seaborn", "statsmodels", "papermill", "ipykernel", "nbconvert", "jupyterlab", "pandera", "pyarrow", "openpyxl"}
+    wanted = {
+        "pandas",
+        "matplotlib",
+        "seaborn",
+        "statsmodels",
+        "papermill",
+        "ipykernel",
+        "nbconvert",
+        "jupyterlab",
+        "pandera",
+        "pyarrow",
+        "openpyxl",
+    }
     assert wanted <= names
     assert project["scripts"]["needling-analytics"] == "needling_analytics.cli:main"
 
@@ -47,13 +61,28 @@ def test_data_dictionary_is_up_to_date():
 
 
 def test_python_dash_m_runs_the_command():
-    result = subprocess.run([sys.executable, "-m", "needling_analytics", "--version"], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "needling_analytics", "--version"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0
     assert result.stdout.startswith("needling-analytics ")
 
 
 def test_layout_is_in_place():
-    for name in ["needling_analytics", "notebooks", "data", "reports/README.md", "tests", "benchmarks", "docs", "environment.yml", "pyproject.toml", "Makefile", "README.md", ".ci/run"]:
+    for name in [
+        "needling_analytics",
+        "notebooks",
+        "data",
+        "reports/README.md",
+        "tests",
+        "benchmarks",
+        "docs",
+        "environment.yml",
+        "pyproject.toml",
+        "Makefile",
+        "README.md",
+        ".ci/run",
+    ]:
         assert (ROOT / name).exists(), name
     ignored = (ROOT / ".gitignore").read_text()
     assert "reports/*" in ignored and "data/demo/" in ignored

@@ -92,7 +92,9 @@ def _final_types(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     out = frame.copy()
     for column in spec.columns:
         if column.kind == "category":
-            out[column.name] = pd.Categorical(out[column.name].astype(object).where(out[column.name].notna(), None), categories=list(column.allowed))
+            out[column.name] = pd.Categorical(
+                out[column.name].astype(object).where(out[column.name].notna(), None), categories=list(column.allowed)
+            )
         else:
             out[column.name] = out[column.name].astype(column.dtype)
     return out.reset_index(drop=True)
@@ -123,7 +125,9 @@ def _cross_table_problems(name: str, active: pd.DataFrame, kept: dict, quarantin
     out = []
     for column, parent in REFERENCES.get(name, []):
         if parent in kept:
-            out.append(rules.check_reference(active, column, kept[parent], parent, quarantined_keys.get(parent, pd.Index([]))))
+            out.append(
+                rules.check_reference(active, column, kept[parent], parent, quarantined_keys.get(parent, pd.Index([])))
+            )
     if name in SAME_PATIENT:
         link, parent = SAME_PATIENT[name]
         out.append(rules.check_same_patient(active, link, kept[parent], parent))
@@ -141,18 +145,26 @@ def _validate_table(raw: RawTable, spec: TableSpec, mapping: TableMapping, kept:
     collapsed, duplicate_problems = rules.find_duplicates(frame, typed, spec, raw.lines, raw.line_label)
     active = typed.drop(index=collapsed["row"])
     malformed = rules.problems_frame(
-        list(raw.malformed), "(whole record)", [""] * len(raw.malformed), "malformed_record", list(raw.malformed.values())
+        list(raw.malformed),
+        "(whole record)",
+        [""] * len(raw.malformed),
+        "malformed_record",
+        list(raw.malformed.values()),
     )
     found = [
         malformed,
-        rules.unreadable_problems({k: v.loc[active.index] for k, v in unreadable.items()}, frame, spec, mapping.date_formats),
+        rules.unreadable_problems(
+            {k: v.loc[active.index] for k, v in unreadable.items()}, frame, spec, mapping.date_formats
+        ),
         rules.check_rows(active, frame, spec, as_of),
         duplicate_problems,
         *_cross_table_problems(spec.name, active, kept, quarantined_keys),
     ]
     problems = pd.concat(found, ignore_index=True).drop_duplicates(["row", "column"], keep="first")
     order = {name: i for i, name in enumerate(["(whole record)", *spec.column_names])}
-    problems = problems.sort_values(["row", "column"], key=lambda s: s.map(order).fillna(len(order)) if s.name == "column" else s, kind="stable")
+    problems = problems.sort_values(
+        ["row", "column"], key=lambda s: s.map(order).fillna(len(order)) if s.name == "column" else s, kind="stable"
+    )
     problems = problems.reset_index(drop=True)
     bad_rows = pd.Index(problems["row"].unique())
     if spec.key:
@@ -245,7 +257,19 @@ def load_clinic(path: str | Path, mapping: str | Path | dict | Mapping | None = 
                     path=data_dir,
                     hint=f"add the {name} export, or name its file with `file` in a mapping.",
                 )
-            summaries.append({"table": name, "file": "", "supplied": False, "rows_read": 0, "duplicates_collapsed": 0, "rows_quarantined": 0, "rows_kept": 0, "sha256": "", "notes": ""})
+            summaries.append(
+                {
+                    "table": name,
+                    "file": "",
+                    "supplied": False,
+                    "rows_read": 0,
+                    "duplicates_collapsed": 0,
+                    "rows_quarantined": 0,
+                    "rows_kept": 0,
+                    "sha256": "",
+                    "notes": "",
+                }
+            )
             continue
         raw = read_table(file, name, table_mapping)
         _check_columns(raw, spec)
@@ -260,9 +284,20 @@ def load_clinic(path: str | Path, mapping: str | Path | dict | Mapping | None = 
             }
         )  # fmt: skip
         problem_frames.append(
-            problems.assign(table=name, file=str(file), line=raw.lines[problems["row"].to_numpy(dtype=np.int64)])[PROBLEM_COLUMNS]
+            problems.assign(table=name, file=str(file), line=raw.lines[problems["row"].to_numpy(dtype=np.int64)])[
+                PROBLEM_COLUMNS
+            ]
         )
-        collapsed_frames.append(pd.DataFrame({"table": name, "file": str(file), "line": raw.lines[collapsed["row"].to_numpy()], "first_line": collapsed["first_line"].to_numpy()}))
+        collapsed_frames.append(
+            pd.DataFrame(
+                {
+                    "table": name,
+                    "file": str(file),
+                    "line": raw.lines[collapsed["row"].to_numpy()],
+                    "first_line": collapsed["first_line"].to_numpy(),
+                }
+            )
+        )
         quarantine[name] = _quarantine_frame(raw, frame, problems)
     tables = {}
     for name, spec in TABLES.items():

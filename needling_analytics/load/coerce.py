@@ -24,13 +24,25 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "-", "--", "#n/a", "
 SYNONYMS: dict[str, dict[str, str]] = {
     "sex": {"female": "F", "woman": "F", "male": "M", "man": "M", "other": "X", "unknown": "U", "not_stated": "U"},
     "status": {
-        "dna": "no_show", "did_not_attend": "no_show", "noshow": "no_show", "missed": "no_show",
-        "canceled": "cancelled", "cancelled_by_patient": "cancelled", "cancelled_by_clinic": "cancelled",
-        "completed": "attended", "arrived": "attended", "seen": "attended",
+        "dna": "no_show",
+        "did_not_attend": "no_show",
+        "noshow": "no_show",
+        "missed": "no_show",
+        "canceled": "cancelled",
+        "cancelled_by_patient": "cancelled",
+        "cancelled_by_clinic": "cancelled",
+        "completed": "attended",
+        "arrived": "attended",
+        "seen": "attended",
     },  # fmt: skip
     "twitch_response": {"y": "yes", "n": "no", "true": "yes", "false": "no", "1": "yes", "0": "no"},
     "side": {"l": "left", "r": "right", "left_side": "left", "right_side": "right", "midline": "none"},
-    "joint": {"neck": "cervical_spine", "cervical": "cervical_spine", "lumbar": "lumbar_spine", "thoracic": "thoracic_spine"},
+    "joint": {
+        "neck": "cervical_spine",
+        "cervical": "cervical_spine",
+        "lumbar": "lumbar_spine",
+        "thoracic": "thoracic_spine",
+    },
 }
 
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)(?::[0-5]\d)?$")
@@ -90,7 +102,9 @@ def parse_numbers(values: pd.Series, decimal: str = "auto") -> tuple[pd.Series, 
     if decimal == ",":
         text = text.str.replace(",", ".", regex=False)
     elif decimal == "auto":
-        text = text.where(~text.str.fullmatch(_DECIMAL_COMMA.pattern).fillna(False), text.str.replace(",", ".", regex=False))
+        text = text.where(
+            ~text.str.fullmatch(_DECIMAL_COMMA.pattern).fillna(False), text.str.replace(",", ".", regex=False)
+        )
     numbers = pd.to_numeric(text.mask(blank), errors="coerce").astype("float64")
     return numbers, numbers.isna() & ~blank
 
@@ -163,7 +177,9 @@ def parse_categories(values: pd.Series, spec: ColumnSpec, labels: dict[str, str]
     return pd.Series(recognised[codes], index=values.index, dtype="string")
 
 
-def coerce_table(frame: pd.DataFrame, spec: TableSpec, mapping: TableMapping) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+def coerce_table(
+    frame: pd.DataFrame, spec: TableSpec, mapping: TableMapping
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Type every canonical column of ``frame``.
 
     Returns

@@ -76,7 +76,9 @@ def _date_formats(value, path, where: str) -> tuple[str, ...]:
         return ()
     formats = [value] if isinstance(value, str) else value
     if not isinstance(formats, list) or not all(isinstance(f, str) and "%" in f for f in formats):
-        raise _fail(path, f"`date_format` {where} must be a strptime format such as '%d/%m/%Y' or a list of them, got {value!r}")
+        raise _fail(
+            path, f"`date_format` {where} must be a strptime format such as '%d/%m/%Y' or a list of them, got {value!r}"
+        )
     return tuple(formats)
 
 
@@ -89,7 +91,10 @@ def _table_mapping(name: str, spec: dict, defaults: dict, path) -> TableMapping:
     columns = {}
     for source, target in (spec.get("columns") or {}).items():
         if canonical and target not in canonical:
-            raise _fail(path, f"table {name!r} maps column {source!r} to {target!r}, which is not a column of {name}; columns are {canonical}")
+            raise _fail(
+                path,
+                f"table {name!r} maps column {source!r} to {target!r}, which is not a column of {name}; columns are {canonical}",
+            )
         columns[str(source).strip().casefold()] = target
     values = {}
     for column, labels in (spec.get("values") or {}).items():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..schema import TABLES
 from ..spreadsheet import write_csv
 from .rules import RULES
 
@@ -72,9 +73,25 @@ class QualityReport:
         """
         if self.problems.empty:
             return pd.DataFrame(columns=["table", "rule", "column", "rows", "description", "example"])
-        p = self.problems.assign(example=self.problems["file"].map(lambda f: Path(f).name) + " line " + self.problems["line"].astype(str) + ": " + self.problems["reason"])
-        counts = p.groupby(["table", "rule", "column"], sort=False).agg(rows=("line", "size"), example=("example", "first")).reset_index()
-        counts = counts.sort_values(["table", "rows"], ascending=[True, False], kind="stable")
+        p = self.problems.assign(
+            example=self.problems["file"].map(lambda f: Path(f).name)
+            + " line "
+            + self.problems["line"].astype(str)
+            + ": "
+            + self.problems["reason"]
+        )
+        counts = (
+            p.groupby(["table", "rule", "column"], sort=False)
+            .agg(rows=("line", "size"), example=("example", "first"))
+            .reset_index()
+        )
+        order = {name: i for i, name in enumerate(TABLES)}
+        counts = counts.sort_values(
+            ["table", "rows"],
+            ascending=[True, False],
+            key=lambda s: s.map(order) if s.name == "table" else s,
+            kind="stable",
+        )
         counts = counts.groupby("table", sort=False).head(n)
         counts.insert(4, "description", counts["rule"].map(RULES))
         return counts.reset_index(drop=True)
@@ -128,7 +145,9 @@ class QualityReport:
         shown = self.tables.drop(columns=["sha256"])
         parts = [
             f"# Data quality report\n\nData: `{self.data_dir}`; as of {self.as_of:%Y-%m-%d}.",
-            "**Clean: every row was kept.**" if self.is_clean else f"**{self.rows_quarantined:,} row(s) quarantined.** Each is listed in `quarantine/<table>.csv` with the reason; fix them in the source and load again.",
+            "**Clean: every row was kept.**"
+            if self.is_clean
+            else f"**{self.rows_quarantined:,} row(s) quarantined.** Each is listed in `quarantine/<table>.csv` with the reason; fix them in the source and load again.",
             "## Tables\n\n" + _markdown_table(shown),
         ]
         top = self.top_problems(n=10)

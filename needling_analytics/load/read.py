@@ -189,7 +189,9 @@ def _read_csv(path: Path, name: str, mapping: TableMapping) -> RawTable:
             previous_end = reader.line_num
             if header is None:
                 raise UnreadableFileError(f"the header row cannot be read: {exc}", path=path) from None
-            malformed[len(rows)] = f"the record could not be read ({exc}); fields longer than {MAX_FIELD_CHARS:,} characters are refused"
+            malformed[len(rows)] = (
+                f"the record could not be read ({exc}); fields longer than {MAX_FIELD_CHARS:,} characters are refused"
+            )
             rows.append([])
             starts.append(start)
             continue
@@ -201,7 +203,7 @@ def _read_csv(path: Path, name: str, mapping: TableMapping) -> RawTable:
             continue
         if reader.line_num - start > 50:
             malformed[len(rows)] = (
-                f"this record runs from line {start} to line {reader.line_num}: probably a quote (\") that is never closed"
+                f'this record runs from line {start} to line {reader.line_num}: probably a quote (") that is never closed'
             )
         rows.append(record)
         starts.append(start)
@@ -230,7 +232,9 @@ def _unique(header: list[str], path: Path, notes: list[str]) -> list[str]:
         key = column.casefold()
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
-            notes.append(f"column {column!r} appears {seen[key]} times; copy {seen[key]} is read as {column + f' ({seen[key]})'!r}.")
+            notes.append(
+                f"column {column!r} appears {seen[key]} times; copy {seen[key]} is read as {column + f' ({seen[key]})'!r}."
+            )
             column = f"{column} ({seen[key]})"
         out.append(column)
     return out

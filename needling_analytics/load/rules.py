@@ -66,7 +66,9 @@ def problems_frame(rows, column: str, values, rule: str, reasons) -> pd.DataFram
 
 def empty_problems() -> pd.DataFrame:
     """A problems frame with no rows."""
-    return pd.DataFrame({"row": pd.Series(dtype=np.int64), **{c: pd.Series(dtype="string") for c in PROBLEM_COLUMNS[1:]}})
+    return pd.DataFrame(
+        {"row": pd.Series(dtype=np.int64), **{c: pd.Series(dtype="string") for c in PROBLEM_COLUMNS[1:]}}
+    )
 
 
 def _show(values: pd.Series) -> pd.Series:
@@ -90,8 +92,8 @@ def _bounds(spec: TableSpec, name: str, as_of: pd.Timestamp) -> tuple[float, flo
 
 
 def _degree_limits(frame: pd.DataFrame) -> pd.DataFrame:
-    limits = frame[["joint", "movement"]].astype(object).merge(
-        plausible_degrees(), on=["joint", "movement"], how="left"
+    limits = (
+        frame[["joint", "movement"]].astype(object).merge(plausible_degrees(), on=["joint", "movement"], how="left")
     )
     lo, hi = DEFAULT_PLAUSIBLE_DEGREES
     limits = limits.fillna({"min_degrees": lo, "max_degrees": hi})
@@ -186,7 +188,15 @@ def _reasons(rule: str, spec: TableSpec, column: str, typed: pd.DataFrame, shown
     if rule == "score_out_of_range":
         sub = typed.loc[rows]
         limits = _score_limits(sub)
-        return shown + " is outside the " + _show(sub["instrument"]) + " range " + _show(limits["lo"]) + " to " + _show(limits["hi"])
+        return (
+            shown
+            + " is outside the "
+            + _show(sub["instrument"])
+            + " range "
+            + _show(limits["lo"])
+            + " to "
+            + _show(limits["hi"])
+        )
     raise KeyError(rule)
 
 
@@ -224,10 +234,14 @@ def check_rows(typed: pd.DataFrame, raw: pd.DataFrame, spec: TableSpec, as_of: p
     return pd.concat(out, ignore_index=True)
 
 
-def unreadable_problems(unreadable: dict[str, pd.Series], raw: pd.DataFrame, spec: TableSpec, formats: tuple[str, ...]) -> pd.DataFrame:
+def unreadable_problems(
+    unreadable: dict[str, pd.Series], raw: pd.DataFrame, spec: TableSpec, formats: tuple[str, ...]
+) -> pd.DataFrame:
     """Problems for cells that could not be typed (see :func:`.coerce.coerce_table`)."""
     expected = {
-        "date": f"a date written {' or '.join(formats)}" if formats else "an ISO date such as 2026-03-09 (set `date_format` in a mapping for other formats)",
+        "date": f"a date written {' or '.join(formats)}"
+        if formats
+        else "an ISO date such as 2026-03-09 (set `date_format` in a mapping for other formats)",
         "time": "a time of day such as 14:30",
         "number": "a number",
         "integer": "a whole number",
@@ -239,7 +253,11 @@ def unreadable_problems(unreadable: dict[str, pd.Series], raw: pd.DataFrame, spe
             continue
         kind = spec.column(name).kind
         values = as_written(raw, mask[mask].index, name)
-        out.append(problems_frame(values.index, name, values, rules[kind], ("'" + values + f"' is not {expected[kind]}").to_numpy()))
+        out.append(
+            problems_frame(
+                values.index, name, values, rules[kind], ("'" + values + f"' is not {expected[kind]}").to_numpy()
+            )
+        )
     return pd.concat(out, ignore_index=True)
 
 
@@ -282,7 +300,9 @@ def find_duplicates(raw: pd.DataFrame, typed: pd.DataFrame, spec: TableSpec, lin
 # -- rules across tables -----------------------------------------------------
 
 
-def check_reference(child: pd.DataFrame, column: str, parent: pd.DataFrame, parent_table: str, quarantined: pd.Index) -> pd.DataFrame:
+def check_reference(
+    child: pd.DataFrame, column: str, parent: pd.DataFrame, parent_table: str, quarantined: pd.Index
+) -> pd.DataFrame:
     """``unknown_*`` problems for values of ``column`` missing from ``parent``.
 
     ``quarantined`` holds the parent keys whose rows were quarantined, so
@@ -294,7 +314,9 @@ def check_reference(child: pd.DataFrame, column: str, parent: pd.DataFrame, pare
     was_quarantined = bad.isin(quarantined).to_numpy()
     reasons = np.where(
         was_quarantined,
-        (f"{column} '" + bad + f"' was quarantined in {parent_table} (see quarantine/{parent_table}.csv)").to_numpy(dtype=object),
+        (f"{column} '" + bad + f"' was quarantined in {parent_table} (see quarantine/{parent_table}.csv)").to_numpy(
+            dtype=object
+        ),
         (f"{column} '" + bad + f"' is not in the {parent_table} table").to_numpy(dtype=object),
     )
     rule = "unknown_" + column.removesuffix("_id")
@@ -306,17 +328,29 @@ def check_same_patient(child: pd.DataFrame, link: str, parent: pd.DataFrame, par
     parents = parent[[link, "patient_id"]].rename(columns={"patient_id": "parent_patient"})
     merged = child[[link, "patient_id"]].reset_index(names="_row").merge(parents, on=link, how="inner")
     bad = merged[merged["patient_id"].notna() & (merged["patient_id"] != merged["parent_patient"])]
-    reasons = "patient_id '" + bad["patient_id"] + f"' differs from the patient of {parent_table[:-1]} '" + bad[link] + "' ('" + bad["parent_patient"] + "')"
+    reasons = (
+        "patient_id '"
+        + bad["patient_id"]
+        + f"' differs from the patient of {parent_table[:-1]} '"
+        + bad[link]
+        + "' ('"
+        + bad["parent_patient"]
+        + "')"
+    )
     return problems_frame(bad["_row"], "patient_id", bad["patient_id"], "patient_mismatch", reasons.to_numpy())
 
 
 def check_within_episode(child: pd.DataFrame, date_column: str, episodes: pd.DataFrame) -> pd.DataFrame:
     """``outside_episode`` where ``date_column`` lies outside the episode's dates."""
-    merged = child[["episode_id", date_column]].reset_index(names="_row").merge(
-        episodes[["episode_id", "start_date", "end_date"]], on="episode_id", how="inner"
+    merged = (
+        child[["episode_id", date_column]]
+        .reset_index(names="_row")
+        .merge(episodes[["episode_id", "start_date", "end_date"]], on="episode_id", how="inner")
     )
     date = merged[date_column]
-    outside = date.notna() & ((date < merged["start_date"]) | (merged["end_date"].notna() & (date > merged["end_date"])))
+    outside = date.notna() & (
+        (date < merged["start_date"]) | (merged["end_date"].notna() & (date > merged["end_date"]))
+    )
     bad = merged[outside]
     end = _show(bad["end_date"]).replace("(blank)", "ongoing")
     reasons = (
@@ -330,5 +364,11 @@ def check_attended(events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame
     """``session_not_attended`` for adverse events on cancelled or missed sessions."""
     merged = events[["session_id"]].reset_index(names="_row").merge(sessions[["session_id", "status"]], on="session_id")
     bad = merged[merged["status"].astype("string") != "attended"]
-    reasons = "session '" + bad["session_id"] + "' has status " + bad["status"].astype("string") + ", so no needling took place"
+    reasons = (
+        "session '"
+        + bad["session_id"]
+        + "' has status "
+        + bad["status"].astype("string")
+        + ", so no needling took place"
+    )
     return problems_frame(bad["_row"], "session_id", bad["session_id"], "session_not_attended", reasons.to_numpy())
