@@ -64,6 +64,51 @@ class Clinic:
     adverse_events = property(lambda self: self.tables["adverse_events"])
     journal = property(lambda self: self.tables["journal"])
 
+    @classmethod
+    def from_frames(cls, *, as_of=None, **frames: pd.DataFrame) -> Clinic:
+        """A clinic built from DataFrames already in memory, without validation.
+
+        Each frame is given by table name (``sessions=...``); absent optional
+        columns are added blank (``status`` defaults to attended) and every
+        column gets its loaded dtype. Meant for tests, notebooks and
+        benchmarks whose data is known to be valid; use :func:`load_clinic`
+        for a clinic's files.
+
+        Examples
+        --------
+        >>> clinic = Clinic.from_frames(
+        ...     patients=pd.DataFrame({"patient_id": ["P1"]}),
+        ...     episodes=pd.DataFrame({"episode_id": ["E1"], "patient_id": ["P1"], "start_date": ["2026-01-05"]}),
+        ...     sessions=pd.DataFrame({"session_id": ["S1"], "episode_id": ["E1"], "patient_id": ["P1"],
+        ...                            "practitioner_id": ["PR1"], "session_date": ["2026-01-05"], "pain_pre": [6]}),
+        ... )
+        >>> clinic.sessions["status"].tolist()
+        ['attended']
+        """
+        unknown = set(frames) - set(TABLES)
+        if unknown:
+            raise ValueError(f"unknown table(s) {sorted(unknown)}; tables are {list(TABLES)}")
+        tables = {}
+        for name, spec in TABLES.items():
+            if name not in frames:
+                tables[name] = empty_table(spec)
+                continue
+            frame = frames[name].copy()
+            for column in spec.columns:
+                if column.name not in frame:
+                    frame[column.name] = column.default
+                elif column.default is not None:
+                    frame[column.name] = frame[column.name].fillna(column.default)
+                if column.kind == "date":
+                    frame[column.name] = pd.to_datetime(frame[column.name])
+            tables[name] = _final_types(
+                frame[spec.column_names + [c for c in frame if c not in spec.column_names]], spec
+            )
+        as_of = _parse_as_of(as_of)
+        empty = pd.DataFrame(columns=TABLE_SUMMARY_COLUMNS)
+        report = QualityReport(Path("."), as_of, empty, pd.DataFrame(columns=PROBLEM_COLUMNS), pd.DataFrame())
+        return cls(tables=tables, quality=report, data_dir=Path("."), as_of=as_of, supplied=tuple(frames))
+
     def has(self, table: str) -> bool:
         """True when the clinic supplied ``table`` and at least one row was kept."""
         return table in self.supplied and not self.tables[table].empty
