@@ -1,0 +1,592 @@
+"""Comparing practitioners fairly: funnel plots, overdispersion, case-mix adjustment.
+
+Never a league table (DOMAIN.md, "Comparing practitioners fairly"). Each
+practitioner's responder rate is set against its number of episodes with
+95% ("alert") and 99.8% ("alarm") control limits around the clinic's rate
+(Spiegelhalter 2005, "Funnel plots for comparing institutional
+performance", Stat Med 24:1185); overdispersion is checked before a limit
+is read as a signal; and the responder rate expected from each
+practitioner's case mix (baseline pain, chronicity, age, sex, body region)
+is set beside the observed one. A minimum volume applies to every
+comparison (WebPT shows no benchmark below 10 visits a month). No output
+has a rank.
+
+Attribution: an episode belongs to the practitioner who gave most of its
+attended sessions; on a tie, to the tied practitioner who saw the patient
+first.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from ._common import attended_sessions
+from .pain import DEFAULT_RULE, ResponderRule, episode_pain
+
+#: Control limits (two-sided coverage) drawn by default: 95% alert, 99.8% alarm (Spiegelhalter 2005).
+DEFAULT_LIMITS = (0.95, 0.998)
+#: Symptom duration bands, weeks: acute under 6, subacute 6-12, chronic over 12.
+DURATION_BANDS = ("acute (<6 weeks)", "subacute (6-12 weeks)", "chronic (>12 weeks)")
+#: Age bands, years at the episode start.
+AGE_EDGES = (0, 30, 45, 60, 75, np.inf)
+AGE_BANDS = ("<30", "30-44", "45-59", "60-74", "75+")
+#: Label of a missing covariate value (a category of its own).
+UNKNOWN = "unknown"
+
+FUNNEL_COLUMNS = ["practitioner_id", "n", "responders", "indicator", "target"]
+CASE_MIX_COLUMNS = [
+    "practitioner_id", "n", "observed", "expected", "observed_rate", "expected_rate", "o_minus_e", "o_over_e",
+]  # fmt: skip
+
+
+def _level_name(level: float) -> str:
+    """0.95 -> '95', 0.998 -> '998' (column suffix)."""
+    return f"{100 * level:g}".replace(".", "")
+
+
+def _level_label(level: float) -> str:
+    return f"{100 * level:g}%"
+
+
+def _check_limits(limits) -> tuple[float, ...]:
+    try:
+        levels = tuple(sorted(float(x) for x in limits))
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`limits` must be coverage levels between 0 and 1, such as (0.95, 0.998), got {limits!r}"
+        ) from None
+    if not levels or not all(0 < x < 1 for x in levels) or len(set(levels)) != len(levels):
+        raise ValueError(f"`limits` must be coverage levels between 0 and 1, such as (0.95, 0.998), got {limits!r}")
+    return levels
+
+
+def _check_min_episodes(min_episodes) -> None:
+    if isinstance(min_episodes, bool) or not isinstance(min_episodes, (int, np.integer)) or min_episodes < 1:
+        raise ValueError(f"`min_episodes` must be a whole number, 1 or more, got {min_episodes!r}")
+
+
+def _check_dispersion(dispersion) -> None:
+    if not (isinstance(dispersion, (int, float, np.floating)) and np.isfinite(dispersion) and dispersion > 0):
+        raise ValueError(f"`dispersion` must be a positive number (1 means none), got {dispersion!r}")
+
+
+def attribute_episodes(clinic) -> pd.DataFrame:
+    """The practitioner each episode is attributed to.
+
+    An episode belongs to the practitioner who gave the most of its
+    attended sessions; on a tie, to the tied practitioner whose first
+    session in the episode came earliest (sessions ordered by date, time,
+    then ID, as in :func:`attended_sessions`). Sessions without a
+    practitioner are not counted; an episode with none is left out.
+
+    Returns
+    -------
+    DataFrame
+        One row per episode with an attributed practitioner, by episode:
+        ``episode_id``, ``practitioner_id``, ``practitioner_sessions``
+        (attended sessions given by that practitioner), ``attended_sessions``
+        (all attended sessions of the episode).
+    """
+    sessions = attended_sessions(clinic)
+    total = sessions.groupby("episode_id", sort=False).size().rename("attended_sessions")
+    known = sessions[sessions["practitioner_id"].notna()]
+    counts = known.groupby(["episode_id", "practitioner_id"], sort=False, observed=True).agg(
+        practitioner_sessions=("session_id", "size"), first_session=("session_number", "min")
+    )
+    counts = counts.reset_index().sort_values(
+        ["episode_id", "practitioner_sessions", "first_session"], ascending=[True, False, True], kind="stable"
+    )
+    out = counts.drop_duplicates("episode_id", keep="first").merge(total, left_on="episode_id", right_index=True)
+    out = out[["episode_id", "practitioner_id", "practitioner_sessions", "attended_sessions"]]
+    return out.astype({"practitioner_sessions": "int64", "attended_sessions": "int64"}).reset_index(drop=True)
+
+
+def _assessable_by_practitioner(clinic, rule: ResponderRule) -> tuple[pd.DataFrame, int]:
+    """Assessable episodes with their practitioner, and how many had none."""
+    episodes = episode_pain(clinic, rule=rule)
+    episodes = episodes[episodes["assessable"]]
+    attributed = episodes.merge(
+        attribute_episodes(clinic)[["episode_id", "practitioner_id"]], on="episode_id", how="left"
+    )
+    unattributed = int(attributed["practitioner_id"].isna().sum())
+    return attributed, unattributed
+
+
+def _binomial_limit(probability: float, n: np.ndarray, target: float) -> np.ndarray:
+    """Spiegelhalter's interpolated exact binomial control limit, as a proportion.
+
+    With r the ``probability`` quantile of Binomial(n, target) (the smallest
+    r with P(R <= r) >= probability), alpha = (P(R <= r) - probability) /
+    (P(R <= r) - P(R <= r - 1)) and the limit is (r - alpha) / n
+    (Spiegelhalter 2005, Appendix A.1.1), clipped to [0, 1].
+    """
+    n = np.asarray(n, dtype=float)
+    if target <= 0 or target >= 1:
+        return np.full(n.shape, float(target))
+    r = stats.binom.ppf(probability, n, target)
+    at_r = stats.binom.cdf(r, n, target)
+    below_r = stats.binom.cdf(r - 1, n, target)
+    alpha = (at_r - probability) / (at_r - below_r)
+    return np.clip((r - alpha) / n, 0.0, 1.0)
+
+
+def _limits_frame(target: float, n: np.ndarray, levels: tuple[float, ...], dispersion: float) -> dict[str, np.ndarray]:
+    out = {}
+    for level in levels:
+        tail = (1 - level) / 2
+        for side, probability in (("lower", tail), ("upper", 1 - tail)):
+            limit = _binomial_limit(probability, n, target)
+            if dispersion != 1:
+                limit = np.clip(target + np.sqrt(dispersion) * (limit - target), 0.0, 1.0)
+            out[f"{side}_{_level_name(level)}"] = limit
+    return out
+
+
+def funnel_limits(target: float, n_max: int, *, limits=DEFAULT_LIMITS, dispersion: float = 1.0) -> pd.DataFrame:
+    """The funnel's control limits for every sample size from 1 to ``n_max``, for plotting.
+
+    Exact binomial limits around ``target`` with Spiegelhalter's
+    interpolation (Spiegelhalter 2005, Stat Med 24:1185, Appendix A.1.1):
+    with *r* the *p*-th quantile of Binomial(*n*, target), the limit is
+    (*r* - alpha) / *n* where alpha = (F(*r*) - *p*) / (F(*r*) - F(*r* - 1)),
+    for *p* = (1 - level) / 2 (lower) and 1 - (1 - level) / 2 (upper);
+    limits are clipped to [0, 1]. With ``dispersion`` phi > 1 (an
+    overdispersion factor from :func:`overdispersion`) each limit's
+    distance from the target is multiplied by sqrt(phi), the
+    multiplicative widening of Spiegelhalter 2005 section 6.
+
+    Parameters
+    ----------
+    target : float
+        The target proportion, 0-1 (e.g. the clinic's responder rate).
+    n_max : int
+        Largest sample size.
+    limits : sequence of float
+        Two-sided coverage levels, default 95% and 99.8%.
+    dispersion : float
+        Multiplicative overdispersion factor phi (1: none).
+
+    Returns
+    -------
+    DataFrame
+        ``n`` (1 to n_max) and, per level, ``lower_<level>`` and
+        ``upper_<level>`` (proportions 0-1; ``lower_95``, ``upper_95``,
+        ``lower_998``, ``upper_998`` by default).
+
+    Examples
+    --------
+    >>> round(float(funnel_limits(0.5, 4).loc[3, "upper_95"]), 6)  # Binomial(4, 0.5): (4 - 0.4) / 4
+    0.9
+    """
+    if not (isinstance(target, (int, float, np.floating)) and 0 <= target <= 1):
+        raise ValueError(f"`target` must be a proportion from 0 to 1, got {target!r}")
+    if isinstance(n_max, bool) or not isinstance(n_max, (int, np.integer)) or n_max < 1:
+        raise ValueError(f"`n_max` must be a whole number, 1 or more, got {n_max!r}")
+    levels = _check_limits(limits)
+    _check_dispersion(dispersion)
+    n = np.arange(1, n_max + 1, dtype=np.int64)
+    return pd.DataFrame({"n": n, **_limits_frame(float(target), n, levels, float(dispersion))})
+
+
+def _flags(indicator: np.ndarray, bounds: dict[str, np.ndarray], levels: tuple[float, ...]) -> np.ndarray:
+    """'within', or the widest limit crossed: 'above 99.8%', 'below 95%', ..."""
+    flag = np.full(len(indicator), "within", dtype=object)
+    for level in levels:  # ascending: a wider limit crossed overrides a narrower one
+        name, label = _level_name(level), _level_label(level)
+        flag = np.where(indicator > bounds[f"upper_{name}"], f"above {label}", flag)
+        flag = np.where(indicator < bounds[f"lower_{name}"], f"below {label}", flag)
+    return flag
+
+
+def practitioner_funnel(
+    clinic,
+    *,
+    rule: ResponderRule = DEFAULT_RULE,
+    min_episodes: int = 10,
+    limits=DEFAULT_LIMITS,
+    target: float | None = None,
+    dispersion: float = 1.0,
+) -> pd.DataFrame:
+    """Each practitioner's responder rate against the clinic's, with funnel control limits.
+
+    Episodes are the assessable ones of :func:`episode_pain` under ``rule``,
+    each attributed to one practitioner (:func:`attribute_episodes`: most
+    attended sessions; ties to the one who saw the patient first).
+    Practitioners with fewer than ``min_episodes`` assessable episodes are
+    left out (too few to judge; their count is in
+    ``attrs["excluded_practitioners"]``) and do not enter the target.
+
+    The control limits are exact binomial limits at the practitioner's
+    *n* around the target, with Spiegelhalter's interpolation (see
+    :func:`funnel_limits`; Spiegelhalter 2005, Stat Med 24:1185). A
+    practitioner outside the 95% limits is an alert, outside 99.8% an
+    alarm: a prompt to look at the case mix and the data, not a verdict.
+    Check :func:`overdispersion` first; if the practitioners vary more than
+    chance allows, pass its ``inflation`` as ``dispersion``.
+
+    Parameters
+    ----------
+    clinic : Clinic
+        The loaded clinic.
+    rule : ResponderRule
+        Responder definition (recorded in ``attrs["responder_rule"]``).
+    min_episodes : int
+        Least number of assessable episodes for a practitioner to be shown.
+    limits : sequence of float
+        Two-sided coverage levels of the control limits.
+    target : float, optional
+        The target proportion; default the responder rate over the
+        compared practitioners' episodes (responders / n, pooled).
+    dispersion : float
+        Multiplicative overdispersion factor phi widening the limits (1: none).
+
+    Returns
+    -------
+    DataFrame
+        One row per compared practitioner, by practitioner ID (never by
+        rate): ``practitioner_id``, ``n`` (assessable episodes),
+        ``responders``, ``indicator`` (responders / n, 0-1), ``target``
+        (0-1), per level ``lower_<level>`` and ``upper_<level>``
+        (proportions; ``lower_95``, ``upper_95``, ``lower_998``,
+        ``upper_998`` by default) and ``flag`` (``within``,
+        ``above 95%``, ``below 95%``, ``above 99.8%``, ``below 99.8%``:
+        the widest limit crossed; higher is better for a responder rate).
+        ``attrs`` holds ``responder_rule``, ``target``, ``min_episodes``,
+        ``limits``, ``dispersion``, ``excluded_practitioners`` and
+        ``excluded_episodes`` (below the minimum), ``unattributed_episodes``
+        (assessable, no practitioner recorded).
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=400, seed=0))
+    >>> funnel = practitioner_funnel(clinic)
+    >>> check = overdispersion(funnel)
+    >>> funnel = practitioner_funnel(clinic, dispersion=float(check.loc[0, "inflation"]))
+    >>> funnel.columns[-5:].tolist()
+    ['lower_95', 'upper_95', 'lower_998', 'upper_998', 'flag']
+    """
+    _check_min_episodes(min_episodes)
+    levels = _check_limits(limits)
+    _check_dispersion(dispersion)
+    if target is not None and not (isinstance(target, (int, float, np.floating)) and 0 <= target <= 1):
+        raise ValueError(f"`target` must be a proportion from 0 to 1 or None, got {target!r}")
+    episodes, unattributed = _assessable_by_practitioner(clinic, rule)
+    episodes = episodes[episodes["practitioner_id"].notna()]
+    table = (
+        episodes.assign(_responder=episodes["responder"].astype(bool).astype("int64"))
+        .groupby("practitioner_id", sort=True, observed=True)
+        .agg(n=("episode_id", "size"), responders=("_responder", "sum"))
+        .reset_index()
+    )
+    small = table["n"] < min_episodes
+    excluded = (int(small.sum()), int(table.loc[small, "n"].sum()))
+    table = table[~small].reset_index(drop=True).astype({"n": "int64", "responders": "int64"})
+    table["indicator"] = table["responders"] / table["n"]
+    pooled = table["responders"].sum() / table["n"].sum() if len(table) else np.nan
+    table["target"] = float(pooled if target is None else target)
+    bounds = (
+        _limits_frame(float(table["target"].iloc[0]), table["n"].to_numpy(), levels, float(dispersion))
+        if len(table)
+        else {f"{s}_{_level_name(x)}": np.array([], dtype=float) for x in levels for s in ("lower", "upper")}
+    )
+    for name, values in bounds.items():
+        table[name] = values
+    table["flag"] = pd.Series(_flags(table["indicator"].to_numpy(), bounds, levels), index=table.index, dtype="string")
+    table = table[[*FUNNEL_COLUMNS, *bounds, "flag"]]
+    table.attrs.update(
+        responder_rule=rule.to_dict(),
+        target=float(pooled if target is None else target),
+        min_episodes=min_episodes,
+        limits=levels,
+        dispersion=float(dispersion),
+        excluded_practitioners=excluded[0],
+        excluded_episodes=excluded[1],
+        unattributed_episodes=unattributed,
+    )
+    return table
+
+
+def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float = 0.05) -> pd.DataFrame:
+    """Whether practitioners vary more than chance allows (Spiegelhalter 2005, section 6).
+
+    With target theta, z_i = (y_i - theta) / sqrt(theta (1 - theta) / n_i)
+    for each practitioner's rate y_i; phi = sum(z_i^2) / k. Under no
+    overdispersion k x phi is chi-square with k - 1 degrees of freedom
+    (one lost because the target is estimated from the same episodes).
+    When overdispersed, the limits are widened by sqrt(phi): pass
+    ``inflation`` as ``dispersion`` to :func:`practitioner_funnel`.
+
+    The z-scores are winsorised (the ``winsorize`` share at each end set to
+    the quantile there; Spiegelhalter recommends 10%) before the estimate
+    of phi used for widening and of the additive random-effects variance
+    tau^2 = (k phi_w - (k - 1)) / (sum w_i - sum w_i^2 / sum w_i), with
+    w_i = n_i / (theta (1 - theta)), 0 when negative (Spiegelhalter 2005,
+    section 6.2). The test itself uses the raw z-scores.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        The output of :func:`practitioner_funnel` (``n``, ``indicator``,
+        ``target`` are used).
+    winsorize : float
+        Share of z-scores winsorised at each end, 0 to under 0.5.
+    alpha : float
+        Significance level of the chi-square test.
+
+    Returns
+    -------
+    DataFrame
+        One row: ``practitioners`` (k), ``phi`` (sum z^2 / k), ``chi2``
+        (k phi), ``df`` (k - 1), ``p_value``, ``overdispersed`` (bool:
+        p_value < alpha), ``phi_winsorized``, ``inflation`` (phi_winsorized,
+        at least 1, when overdispersed, else 1: the factor to widen by),
+        ``tau2`` (additive between-practitioner variance, proportion
+        squared). NaN where k < 2 or the target is 0 or 1.
+    """
+    if not (isinstance(winsorize, (int, float)) and 0 <= winsorize < 0.5):
+        raise ValueError(f"`winsorize` must be a share from 0 to under 0.5 (0.1 means 10%), got {winsorize!r}")
+    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+        raise ValueError(f"`alpha` must be between 0 and 1, got {alpha!r}")
+    n = funnel["n"].to_numpy(dtype=float)
+    y = funnel["indicator"].to_numpy(dtype=float)
+    theta = funnel["target"].to_numpy(dtype=float)
+    k = len(n)
+    row = {"practitioners": k, "phi": np.nan, "chi2": np.nan, "df": max(k - 1, 0), "p_value": np.nan,
+           "overdispersed": False, "phi_winsorized": np.nan, "inflation": 1.0, "tau2": np.nan}  # fmt: skip
+    if k >= 2 and np.all((theta > 0) & (theta < 1)):
+        variance = theta * (1 - theta) / n
+        z = (y - theta) / np.sqrt(variance)
+        phi = float(np.mean(z**2))
+        if winsorize > 0:
+            low, high = np.quantile(z, [winsorize, 1 - winsorize])
+            z = np.clip(z, low, high)
+        phi_w = float(np.mean(z**2))
+        w = 1 / variance
+        tau2 = max((k * phi_w - (k - 1)) / (w.sum() - (w**2).sum() / w.sum()), 0.0)
+        p_value = float(stats.chi2.sf(k * phi, k - 1))
+        over = p_value < alpha
+        row.update(phi=phi, chi2=k * phi, p_value=p_value, overdispersed=over, phi_winsorized=phi_w,
+                   inflation=max(phi_w, 1.0) if over else 1.0, tau2=float(tau2))  # fmt: skip
+    out = pd.DataFrame([row]).astype({"practitioners": "int64", "df": "int64", "overdispersed": bool})
+    out.attrs.update(winsorize=winsorize, alpha=alpha)
+    return out
+
+
+def _covariates(clinic, episodes: pd.DataFrame) -> pd.DataFrame:
+    """Case-mix covariates of ``episodes``; a missing value becomes the level ``unknown``."""
+    info = episodes[["episode_id", "patient_id", "baseline"]].merge(
+        clinic.episodes[["episode_id", "start_date", "body_region", "symptom_duration_weeks"]],
+        on="episode_id",
+        how="left",
+    )
+    info = info.merge(
+        clinic.patients[["patient_id", "birth_year", "sex"]].drop_duplicates("patient_id"), on="patient_id", how="left"
+    )
+    weeks = info["symptom_duration_weeks"].to_numpy(dtype=float)
+    duration = np.select([weeks < 6, weeks <= 12, weeks > 12], list(DURATION_BANDS), default=UNKNOWN)
+    age = (info["start_date"].dt.year - info["birth_year"].astype("Float64")).to_numpy(dtype=float, na_value=np.nan)
+    age = np.where(age >= 0, age, np.nan)
+    band = pd.cut(age, list(AGE_EDGES), right=False, labels=list(AGE_BANDS)).astype(object)
+    sex = info["sex"].astype(object).where(info["sex"].isin(["F", "M"]), "X or unknown")
+    return pd.DataFrame(
+        {
+            "baseline": info["baseline"].to_numpy(dtype=float),
+            "duration_band": duration,
+            "age_band": np.where(pd.isna(band), UNKNOWN, band),
+            "sex": sex.to_numpy(dtype=object),
+            "body_region": info["body_region"].astype(object).fillna(UNKNOWN).to_numpy(dtype=object),
+        },
+        index=episodes.index,
+    )
+
+
+def _merge_rare(values: pd.Series, min_category: int, pooled: str) -> tuple[pd.Series, list[str]]:
+    """Levels seen fewer than ``min_category`` times pooled into ``pooled``; a pool still that
+    small joins the most common level."""
+    counts = values.value_counts()
+    rare = sorted(counts.index[counts < min_category])
+    if not rare:
+        return values, []
+    out = values.where(~values.isin(rare), pooled)
+    if (out == pooled).sum() < min_category:
+        common = out[out != pooled].value_counts()
+        out = out.where(out != pooled, common.index[0] if len(common) else pooled)
+    return out, rare
+
+
+def _design(covariates: pd.DataFrame, min_category: int) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Intercept, baseline, and treatment-coded dummies (reference: the most common level)."""
+    columns = {"intercept": np.ones(len(covariates)), "baseline": covariates["baseline"].to_numpy(dtype=float)}
+    merged = {}
+    for name in ("duration_band", "age_band", "sex", "body_region"):
+        values, rare = _merge_rare(
+            covariates[name].astype(str), min_category, "other" if name == "body_region" else "other (merged)"
+        )
+        if rare:
+            merged[name] = rare
+        counts = values.value_counts()
+        for level in sorted(counts.index[1:]):
+            columns[f"{name}[{level}]"] = (values == level).to_numpy(dtype=float)
+    return pd.DataFrame(columns, index=covariates.index), merged
+
+
+def _normal_limits(expected_rate, variance, n, levels, dispersion) -> dict[str, np.ndarray]:
+    out = {}
+    se = np.sqrt(dispersion * variance) / n
+    for level in levels:
+        z = stats.norm.ppf(1 - (1 - level) / 2)
+        out[f"lower_{_level_name(level)}"] = np.clip(expected_rate - z * se, 0.0, 1.0)
+        out[f"upper_{_level_name(level)}"] = np.clip(expected_rate + z * se, 0.0, 1.0)
+    return out
+
+
+def case_mix_adjusted(
+    clinic,
+    *,
+    rule: ResponderRule = DEFAULT_RULE,
+    min_episodes: int = 10,
+    min_category: int = 10,
+    limits=DEFAULT_LIMITS,
+    dispersion: float = 1.0,
+) -> pd.DataFrame:
+    """Observed against case-mix-expected responders, per practitioner.
+
+    A logistic model (statsmodels GLM, binomial family, logit link) of
+    responder on the episode's case mix is fitted on **all** assessable
+    episodes (every practitioner, attributed or not): baseline pain
+    (points, linear), symptom duration band (acute under 6 weeks, subacute
+    6-12, chronic over 12), age band at the episode start (start year minus
+    birth year: under 30, 30-44, 45-59, 60-74, 75 and over), sex (F, M, X
+    or unknown) and body region. Baseline severity dominates outcome; age,
+    sex, chronicity and region complete the usual case mix (DOMAIN.md; the
+    MIPS "risk-adjusted MCID proportional difference" works the same way).
+    A practitioner's expected responders are the sum of the fitted
+    probabilities of their episodes.
+
+    Missing covariates are a level of their own (``unknown``), never
+    dropped or imputed. A level seen in fewer than ``min_category``
+    assessable episodes is pooled (body regions into ``other``, other
+    covariates into ``other (merged)``); a pool still that small joins the
+    covariate's most common level. The merged levels are in
+    ``attrs["merged_levels"]``. When every episode has the same outcome no
+    model is fitted and each expected probability is that outcome's share.
+
+    Control limits for the observed rate are the normal approximation
+    around the expected rate: expected_rate +- z sqrt(phi sum p_i (1 -
+    p_i)) / n (Spiegelhalter 2005, Stat Med 24:1185, section on risk
+    adjustment), with phi = ``dispersion``.
+
+    Parameters
+    ----------
+    clinic : Clinic
+        The loaded clinic.
+    rule : ResponderRule
+        Responder definition.
+    min_episodes : int
+        Least number of assessable episodes for a practitioner to be shown
+        (the model still uses every assessable episode).
+    min_category : int
+        Least number of episodes for a covariate level of its own.
+    limits : sequence of float
+        Two-sided coverage levels.
+    dispersion : float
+        Multiplicative overdispersion factor widening the limits (1: none).
+
+    Returns
+    -------
+    DataFrame
+        One row per practitioner with at least ``min_episodes`` assessable
+        episodes, by practitioner ID (never by rate): ``practitioner_id``,
+        ``n`` (assessable episodes), ``observed`` (responders),
+        ``expected`` (sum of fitted probabilities, responders),
+        ``observed_rate`` and ``expected_rate`` (proportions 0-1),
+        ``o_minus_e`` (observed_rate - expected_rate, a proportion: 0.05 is
+        5 percentage points more responders than the case mix predicts),
+        ``o_over_e`` (observed / expected; NaN when expected is 0), per
+        level ``lower_<level>`` and ``upper_<level>`` (limits of the
+        observed rate, proportions) and ``flag`` (``within``, ``above
+        95%``, ...). ``attrs`` holds ``responder_rule``, ``covariates``,
+        ``coefficients`` (log-odds per model column), ``model_episodes``,
+        ``merged_levels``, ``converged``, ``excluded_practitioners``,
+        ``excluded_episodes`` and ``unattributed_episodes``.
+    """
+    _check_min_episodes(min_episodes)
+    if isinstance(min_category, bool) or not isinstance(min_category, (int, np.integer)) or min_category < 1:
+        raise ValueError(f"`min_category` must be a whole number, 1 or more, got {min_category!r}")
+    levels = _check_limits(limits)
+    _check_dispersion(dispersion)
+    episodes, unattributed = _assessable_by_practitioner(clinic, rule)
+    episodes = episodes.reset_index(drop=True)
+    y = episodes["responder"].astype(bool).to_numpy(dtype=float)
+    design, merged = _design(_covariates(clinic, episodes), min_category)
+    coefficients, converged = {}, True
+    if len(y) and 0 < y.sum() < len(y):
+        # Episodes sharing one covariate pattern are fitted as one binomial row (same estimates, far faster).
+        patterns, inverse = np.unique(design.to_numpy(), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        successes = np.bincount(inverse, weights=y, minlength=len(patterns))
+        trials = np.bincount(inverse, minlength=len(patterns)).astype(float)
+        exog = pd.DataFrame(patterns, columns=design.columns)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*separation.*")
+            fit = sm.GLM(np.column_stack([successes, trials - successes]), exog, family=sm.families.Binomial()).fit()
+        probability = np.asarray(fit.predict(exog), dtype=float)[inverse]
+        coefficients = {name: float(value) for name, value in fit.params.items()}
+        converged = bool(fit.converged)
+    else:
+        probability = np.full(len(y), y.mean() if len(y) else np.nan)
+    frame = pd.DataFrame(
+        {
+            "practitioner_id": episodes["practitioner_id"],
+            "observed": y,
+            "expected": probability,
+            "variance": probability * (1 - probability),
+        }
+    )
+    frame = frame[frame["practitioner_id"].notna()]
+    table = frame.groupby("practitioner_id", sort=True, observed=True).agg(
+        n=("observed", "size"), observed=("observed", "sum"), expected=("expected", "sum"), variance=("variance", "sum")
+    )
+    table = table.reset_index()
+    small = table["n"] < min_episodes
+    excluded = (int(small.sum()), int(table.loc[small, "n"].sum()))
+    table = table[~small].reset_index(drop=True).astype({"n": "int64", "observed": "int64"})
+    table["observed_rate"] = table["observed"] / table["n"]
+    table["expected_rate"] = table["expected"] / table["n"]
+    table["o_minus_e"] = table["observed_rate"] - table["expected_rate"]
+    table["o_over_e"] = table["observed"] / table["expected"].where(table["expected"] > 0)
+    bounds = _normal_limits(
+        table["expected_rate"].to_numpy(dtype=float),
+        table["variance"].to_numpy(dtype=float),
+        table["n"].to_numpy(dtype=float),
+        levels,
+        float(dispersion),
+    )
+    for name, values in bounds.items():
+        table[name] = values
+    table["flag"] = pd.Series(
+        _flags(table["observed_rate"].to_numpy(dtype=float), bounds, levels), index=table.index, dtype="string"
+    )
+    table = table[[*CASE_MIX_COLUMNS, *bounds, "flag"]]
+    table.attrs.update(
+        responder_rule=rule.to_dict(),
+        covariates=["baseline", "duration_band", "age_band", "sex", "body_region"],
+        coefficients=coefficients,
+        model_episodes=len(y),
+        merged_levels=merged,
+        converged=converged,
+        min_episodes=min_episodes,
+        limits=levels,
+        dispersion=float(dispersion),
+        excluded_practitioners=excluded[0],
+        excluded_episodes=excluded[1],
+        unattributed_episodes=unattributed,
+    )
+    return table

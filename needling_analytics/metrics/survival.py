@@ -1,0 +1,318 @@
+"""Time to a clinically important improvement: Kaplan-Meier and the log-rank test.
+
+An episode "responds" at the first attended session after its baseline
+session whose ``pain_pre`` meets the :class:`~needling_analytics.metrics.pain.ResponderRule`
+(by default at least 2 points and 30% below baseline: Farrar 2001, Pain
+94:149; Childs 2005, Spine 30:1331). Episodes that never meet it are
+censored at their last scored session. Kaplan-Meier curves of time to first
+MCID, censored at the last observation, follow Areerak 2018. Censoring by
+self-discharge is likely informative (patients who feel better, or who
+give up, stop coming): read the curves as a description of the clinic's
+records, not of what would have happened with continued care.
+
+The estimates come from statsmodels (``SurvfuncRight``, ``survdiff``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+from ._common import attended_sessions
+from .pain import DEFAULT_RULE, ResponderRule, episode_pain
+
+_RESPONSE_COLUMNS = ["episode_id", "patient_id", "event", "sessions", "days", "baseline"]
+_KM_COLUMNS = ["time", "at_risk", "events", "survival", "std_error", "share_responded", "ci_lower", "ci_upper"]
+
+
+def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
+    """When each episode first reached a clinically important pain improvement.
+
+    Sessions are the attended ones, ordered by date, time and ID (see
+    :func:`~needling_analytics.metrics._common.attended_sessions`). The
+    baseline is the episode's first recorded ``pain_pre``; every later
+    scored session is compared with it by ``rule.met``. Only episodes that
+    :func:`~needling_analytics.metrics.pain.episode_pain` calls assessable
+    are kept: episodes without a baseline, with no later pain score (there
+    is nothing to observe) or whose baseline makes the rule unreachable
+    (e.g. baseline 1 under the default 2-point rule) are left out; their
+    counts by reason are in ``attrs["excluded"]``. Sessions without a
+    ``pain_pre`` are skipped (missing is not "no improvement").
+
+    Parameters
+    ----------
+    clinic : Clinic
+        The loaded clinic (sessions and episodes are used).
+    rule : ResponderRule
+        The responder definition; recorded in ``attrs["responder_rule"]``.
+
+    Returns
+    -------
+    DataFrame
+        One row per assessable episode, in the order of ``clinic.episodes``:
+        ``episode_id``, ``patient_id``, ``event`` (bool: the rule was met),
+        ``sessions`` (the ``session_number`` of the attended session at
+        which it was first met, or of the last scored session when
+        censored; count of attended sessions, 1 = first),
+        ``days`` (days from the episode's ``start_date`` to that session),
+        ``baseline`` (NPRS points).
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> times = time_to_response(Clinic.from_frames(**generate_clinic(n_patients=100, seed=0)))
+    >>> times.columns.tolist()
+    ['episode_id', 'patient_id', 'event', 'sessions', 'days', 'baseline']
+    """
+    episodes = episode_pain(clinic, rule)
+    assessable = episodes[episodes["assessable"]]
+    baseline = assessable.set_index("episode_id")["baseline"]
+
+    sessions = attended_sessions(clinic)
+    scored = sessions[sessions["pain_pre"].notna()]
+    scored = scored.assign(baseline=scored["episode_id"].map(baseline))  # NaN outside assessable episodes
+    scored = scored[scored["baseline"].notna()]
+    later = scored[scored.groupby("episode_id", sort=False).cumcount() > 0]
+    met = rule.met(later["baseline"].to_numpy(dtype=float), later["pain_pre"].to_numpy(dtype=float))
+    first_met = later[met].groupby("episode_id", sort=False).head(1).set_index("episode_id")
+    last_scored = later.groupby("episode_id", sort=False).tail(1).set_index("episode_id")
+
+    out = assessable[["episode_id", "patient_id"]].copy()
+    key = out["episode_id"]
+    out["event"] = first_met.index.get_indexer(key) >= 0
+    for column, source in (("sessions", "session_number"), ("days", "days_since_start")):
+        out[column] = key.map(first_met[source]).fillna(key.map(last_scored[source]))
+    out = out.astype({"sessions": "int64", "days": "float64"})
+    out["baseline"] = key.map(baseline).astype("float64")
+    out = out[_RESPONSE_COLUMNS].reset_index(drop=True)
+    excluded = episodes.loc[~episodes["assessable"], "assessment"].value_counts()
+    out.attrs["responder_rule"] = rule.to_dict()
+    out.attrs["excluded"] = {r: int(excluded.get(r, 0)) for r in ("no_baseline", "no_follow_up", "baseline_too_low")}
+    return out
+
+
+def _survival_frame(data: pd.DataFrame, time: str, event: str, group: str | None) -> pd.DataFrame:
+    """Checked copy of the time, event (and group) columns, rows with missing values dropped."""
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"`data` must be a DataFrame, got {type(data).__name__!r}")
+    for parameter, column in (("time", time), ("event", event), ("group", group)):
+        if column is not None and column not in data.columns:
+            raise ValueError(f"`{parameter}` column {column!r} is not in `data`; its columns are {list(data.columns)}")
+    columns = [time, event] if group is None else [group, time, event]
+    frame = data[columns].dropna()
+    if not pd.api.types.is_numeric_dtype(frame[time]) or pd.api.types.is_bool_dtype(frame[time]):
+        raise ValueError(f"`time` column {time!r} must be numeric, got dtype {str(data[time].dtype)!r}")
+    times = frame[time].to_numpy(dtype=float)
+    if (times < 0).any():
+        raise ValueError(f"`time` column {time!r} has negative values, e.g. {float(times[times < 0][0])!r}")
+    try:
+        values = frame[event].to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        values = np.full(len(frame), np.nan)
+    bad = ~np.isin(values, [0.0, 1.0])
+    if bad.any():
+        example = frame[event].to_numpy()[bad][0]
+        raise ValueError(f"`event` column {event!r} must be True/False (or 1/0), got {example!r}")
+    return frame.assign(**{time: times, event: values.astype(bool)})
+
+
+def _groups(frame: pd.DataFrame, group: str | None):
+    if group is None:
+        return [((), frame)]
+    return [((key,), part) for key, part in frame.groupby(group, observed=True, sort=True)]
+
+
+def kaplan_meier(
+    data: pd.DataFrame,
+    *,
+    time: str = "days",
+    event: str = "event",
+    group: str | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Kaplan-Meier estimate of the share responded over time, overall or by group.
+
+    Survival here is the share *not yet responded*; ``share_responded`` is
+    its complement (the cumulative incidence of response when censoring is
+    independent). Standard errors are Greenwood's. The pointwise bands use
+    the log(-log) transform (Kalbfleisch & Prentice; Stata's ``sts list``
+    and SAS ``PROC LIFETEST`` default, R's ``conf.type="log-log"``): with
+    ``v = se / (S |log S|)``, survival lies in
+    ``[S ** exp(z v), S ** exp(-z v)]`` and share responded in one minus
+    that. Bands are 0 to 0 while survival is 1, and missing once it reaches
+    0 (no standard error there).
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per subject, e.g. :func:`time_to_response`. Rows with a
+        missing time, event or group are left out.
+    time : str
+        Time to the event or to censoring (any unit, >= 0).
+    event : str
+        True (or 1) when the event happened at ``time``, False (or 0) when
+        censored there.
+    group : str, optional
+        Estimate a curve per value of this column (in sorted order).
+    confidence : float
+        Level of the pointwise bands.
+
+    Returns
+    -------
+    DataFrame
+        Per group (the ``group`` column first when given), a row at time 0
+        and one per distinct event time: ``time`` (unit of the input),
+        ``at_risk`` (subjects still under observation just before it),
+        ``events`` (at that time), ``survival`` (share not yet responded,
+        0-1), ``std_error`` (Greenwood SE of survival), ``share_responded``
+        (1 - survival), ``ci_lower``, ``ci_upper`` (bands for share_responded).
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
+    frame = _survival_frame(data, time, event, group)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    keys = [] if group is None else [group]
+    parts = []
+    for key, part in _groups(frame, group):
+        if part.empty:
+            continue
+        fit = SurvfuncRight(part[time].to_numpy(), part[event].to_numpy(dtype=float))
+        table = pd.DataFrame(
+            {
+                "time": np.asarray(fit.surv_times, dtype=float),
+                "at_risk": np.asarray(fit.n_risk, dtype=np.int64),
+                "events": np.asarray(fit.n_events, dtype=np.int64),
+                "survival": np.asarray(fit.surv_prob, dtype=float),
+                "std_error": np.asarray(fit.surv_prob_se, dtype=float),
+            }
+        )
+        if table.empty or table["time"].iloc[0] > 0:
+            start = pd.DataFrame(
+                {"time": [0.0], "at_risk": [len(part)], "events": [0], "survival": [1.0], "std_error": [0.0]}
+            )
+            table = pd.concat([start, table], ignore_index=True)
+        for name, value in zip(keys, key, strict=True):
+            table.insert(0, name, value)
+        parts.append(table)
+    if not parts:
+        return pd.DataFrame(
+            {
+                **{k: pd.Series(dtype=frame[k].dtype) for k in keys},
+                **{c: pd.Series(dtype="float64") for c in _KM_COLUMNS},
+            }
+        )
+    out = pd.concat(parts, ignore_index=True)
+    s = out["survival"].to_numpy()
+    se = out["std_error"].to_numpy()
+    inside = (s > 0) & (s < 1) & np.isfinite(se)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(inside, se / (s * np.abs(np.log(s))), np.nan)
+        surv_lower = s ** np.exp(z * v)
+        surv_upper = s ** np.exp(-z * v)
+    out["share_responded"] = 1.0 - s
+    out["ci_lower"] = np.where(s == 1, 0.0, 1.0 - surv_upper)
+    out["ci_upper"] = np.where(s == 1, 0.0, 1.0 - surv_lower)
+    out = out.astype({"at_risk": "int64", "events": "int64"})
+    return out[[*keys, *_KM_COLUMNS]]
+
+
+def logrank_test(data: pd.DataFrame, *, time: str = "days", event: str = "event", group: str) -> pd.DataFrame:
+    """Log-rank test that the time-to-event curves of all groups are equal.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per subject, e.g. :func:`time_to_response` with a group
+        column added. Rows with a missing time, event or group are left out.
+    time, event : str
+        As in :func:`kaplan_meier`.
+    group : str
+        The column whose values are compared (two or more groups).
+
+    Returns
+    -------
+    DataFrame
+        One row: ``statistic`` (log-rank chi-square), ``df`` (degrees of
+        freedom, groups - 1), ``p_value``, ``groups`` (number of groups
+        compared). Statistic and p-value are missing when there are no
+        events at all (nothing to compare).
+    """
+    frame = _survival_frame(data, time, event, group)
+    n_groups = int(frame[group].nunique())
+    if n_groups < 2:
+        raise ValueError(
+            f"`group` column {group!r} has {n_groups} group(s) with complete rows; the log-rank test compares 2 or more"
+        )
+    labels = (
+        frame[group].astype(str).to_numpy(dtype=object)
+        if not pd.api.types.is_numeric_dtype(frame[group])
+        else frame[group].to_numpy()
+    )
+    if frame[event].any():
+        statistic, p_value = survdiff(frame[time].to_numpy(), frame[event].to_numpy(dtype=float), labels)
+    else:
+        statistic, p_value = np.nan, np.nan
+    return pd.DataFrame(
+        {"statistic": [float(statistic)], "df": [n_groups - 1], "p_value": [float(p_value)], "groups": [n_groups]}
+    )
+
+
+def median_time(
+    data: pd.DataFrame,
+    *,
+    time: str = "days",
+    event: str = "event",
+    group: str | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Median time to the event from the Kaplan-Meier curve, overall or by group.
+
+    The median is the first event time at which survival falls below 0.5
+    (the SAS convention; statsmodels ``SurvfuncRight.quantile``); it is
+    missing when fewer than half of the subjects had the event. Its
+    interval inverts log(-log) tests at each event time (Brookmeyer &
+    Crowley 1982, as SAS ``PROC LIFETEST``): the upper bound is missing
+    (unbounded) when the curve does not fall far enough.
+
+    Returns
+    -------
+    DataFrame
+        One row per group (the ``group`` column first when given):
+        ``subjects``, ``events``, ``median`` (time unit of the input),
+        ``ci_lower``, ``ci_upper``.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
+    frame = _survival_frame(data, time, event, group)
+    keys = [] if group is None else [group]
+    rows = []
+    for key, part in _groups(frame, group):
+        if part.empty:
+            continue
+        fit = SurvfuncRight(part[time].to_numpy(), part[event].to_numpy(dtype=float))
+        median, lower, upper = np.nan, np.nan, np.nan
+        if part[event].any():
+            with np.errstate(
+                divide="ignore", invalid="ignore"
+            ):  # log(0) at survival 1 or 0: those times are not in the interval
+                median = fit.quantile(0.5)
+                lower, upper = fit.quantile_ci(0.5, alpha=1 - confidence, method="cloglog")
+        upper = np.nan if np.isinf(upper) else upper
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "subjects": len(part),
+                "events": int(part[event].sum()),
+                "median": median,
+                "ci_lower": lower,
+                "ci_upper": upper,
+            }
+        )
+    columns = [*keys, "subjects", "events", "median", "ci_lower", "ci_upper"]
+    out = pd.DataFrame(rows, columns=columns)
+    return out.astype(
+        {"subjects": "int64", "events": "int64", "median": "float64", "ci_lower": "float64", "ci_upper": "float64"}
+    )

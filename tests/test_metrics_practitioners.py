@@ -1,0 +1,329 @@
+"""Comparing practitioners: attribution, funnel limits, overdispersion, case-mix adjustment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+from needling_analytics.demo import generate_clinic
+from needling_analytics.load import Clinic
+from needling_analytics.metrics.pain import episode_pain
+from needling_analytics.metrics.practitioners import (
+    attribute_episodes,
+    case_mix_adjusted,
+    funnel_limits,
+    overdispersion,
+    practitioner_funnel,
+)
+
+
+def clinic_of(episodes, patients=None):
+    """A clinic from episodes given as (practitioner, baseline, latest[, extra episode columns]).
+
+    Each episode gets two attended sessions a week apart, both with that
+    practitioner: pain_pre is the baseline, then the latest score.
+    """
+    rows, sessions = [], []
+    for i, (practitioner, baseline, latest, *extra) in enumerate(episodes):
+        episode, patient = f"E{i:04d}", f"P{i:04d}"
+        rows.append(
+            {"episode_id": episode, "patient_id": patient, "start_date": "2026-01-05", **(extra[0] if extra else {})}
+        )
+        for k, (date, pain) in enumerate([("2026-01-05", baseline), ("2026-01-12", latest)]):
+            sessions.append((f"S{i:04d}{k}", episode, patient, practitioner, date, pain))
+    episodes = pd.DataFrame(rows)
+    sessions = pd.DataFrame(
+        sessions, columns=["session_id", "episode_id", "patient_id", "practitioner_id", "session_date", "pain_pre"]
+    )
+    if patients is None:
+        patients = pd.DataFrame({"patient_id": episodes["patient_id"]})
+    return Clinic.from_frames(patients=patients, episodes=episodes, sessions=sessions)
+
+
+def responders(practitioner, n_yes, n_no):
+    """n_yes responders (8 -> 2) and n_no non-responders (8 -> 7)."""
+    return [(practitioner, 8, 2)] * n_yes + [(practitioner, 8, 7)] * n_no
+
+
+def spiegelhalter_limit(p, n, theta):
+    """The interpolated exact limit, straight from scipy.stats.binom (Spiegelhalter 2005, Appendix A.1.1)."""
+    r = stats.binom.ppf(p, n, theta)
+    f_r, f_below = stats.binom.cdf(r, n, theta), stats.binom.cdf(r - 1, n, theta)
+    return max(0.0, (r - (f_r - p) / (f_r - f_below)) / n)
+
+
+# --- attribution --------------------------------------------------------------------------------
+
+
+def test_episode_goes_to_the_practitioner_seen_most_and_ties_to_the_earliest():
+    sessions = pd.DataFrame(
+        [
+            ("S1", "E1", "PR1", "2026-01-05", None), ("S2", "E1", "PR2", "2026-01-12", None), ("S3", "E1", "PR2", "2026-01-19", None),
+            ("S4", "E2", "PR2", "2026-01-05", None), ("S5", "E2", "PR1", "2026-01-12", None),
+            ("S6", "E3", "PR1", "2026-01-05", "10:00"), ("S7", "E3", "PR2", "2026-01-05", "09:00"),
+            ("S8", "E4", None, "2026-01-05", None),
+            ("S9", "E5", "PR1", "2026-01-05", None), ("S10", "E5", "PR2", "2026-01-06", None),
+            ("S11", "E5", "PR2", "2026-01-07", None),
+        ],
+        columns=["session_id", "episode_id", "practitioner_id", "session_date", "session_time"],
+    )  # fmt: skip
+    sessions["patient_id"] = "P1"
+    sessions["status"] = ["attended"] * 9 + ["cancelled", "no_show"]  # E5: PR2's two sessions were not attended
+    episodes = pd.DataFrame(
+        {"episode_id": [f"E{i}" for i in range(1, 6)], "patient_id": "P1", "start_date": "2026-01-05"}
+    )
+    clinic = Clinic.from_frames(patients=pd.DataFrame({"patient_id": ["P1"]}), episodes=episodes, sessions=sessions)
+    out = attribute_episodes(clinic).set_index("episode_id")
+    assert out["practitioner_id"].to_dict() == {"E1": "PR2", "E2": "PR2", "E3": "PR2", "E5": "PR1"}  # E4: nobody
+    assert out.loc["E1", ["practitioner_sessions", "attended_sessions"]].tolist() == [2, 3]
+    assert out.loc["E5", ["practitioner_sessions", "attended_sessions"]].tolist() == [1, 1]
+
+
+# --- funnel limits ------------------------------------------------------------------------------
+
+
+def test_limits_worked_by_hand_for_n_4_and_target_one_half():
+    # Binomial(4, 0.5) cdf: 1/16, 5/16, 11/16, 15/16, 1.
+    # upper 95%: p = 0.975 -> r = 4, alpha = (1 - 0.975) / (1 - 15/16) = 0.4 -> (4 - 0.4) / 4 = 0.9
+    # upper 99.8%: p = 0.999 -> r = 4, alpha = 0.001 / (1/16) = 0.016 -> 3.984 / 4 = 0.996
+    # lower: r = 0 and alpha > 0, so the limit is below 0 and clipped to 0
+    row = funnel_limits(0.5, 4).iloc[3]
+    assert row["n"] == 4
+    assert row["upper_95"] == pytest.approx(0.9, abs=1e-12) and row["upper_998"] == pytest.approx(0.996, abs=1e-12)
+    assert row["lower_95"] == 0 and row["lower_998"] == 0
+
+
+def test_limits_match_scipy_binomial_for_one_n():
+    n, theta = 57, 0.62
+    limits = funnel_limits(theta, 100).set_index("n").loc[n]
+    for column, p in [("lower_95", 0.025), ("upper_95", 0.975), ("lower_998", 0.001), ("upper_998", 0.999)]:
+        expected = spiegelhalter_limit(p, n, theta)
+        assert limits[column] == pytest.approx(expected, abs=1e-12), column
+        # the interpolated limit lies between the neighbouring attainable proportions
+        r = stats.binom.ppf(p, n, theta)
+        assert (r - 1) / n <= limits[column] <= r / n
+    # and the funnel narrows as n grows
+    curve = funnel_limits(theta, 400)
+    assert (
+        curve["upper_998"].iloc[-1] < curve["upper_998"].iloc[50]
+        and curve["lower_95"].iloc[-1] > curve["lower_95"].iloc[50]
+    )
+
+
+def test_widening_by_dispersion_scales_the_distance_from_the_target():
+    plain, wide = funnel_limits(0.4, 60), funnel_limits(0.4, 60, dispersion=2.25)
+    np.testing.assert_allclose(wide["upper_95"].iloc[49] - 0.4, 1.5 * (plain["upper_95"].iloc[49] - 0.4), atol=1e-12)
+    assert (wide["lower_998"] <= plain["lower_998"]).all() and (wide["lower_998"] >= 0).all()
+
+
+def test_target_zero_or_one_gives_flat_limits():
+    assert (funnel_limits(1.0, 5)[["lower_95", "upper_998"]] == 1.0).all().all()
+    assert (funnel_limits(0.0, 5)[["lower_998", "upper_95"]] == 0.0).all().all()
+
+
+def test_custom_levels_name_their_columns():
+    assert funnel_limits(0.5, 3, limits=(0.9,)).columns.tolist() == ["n", "lower_90", "upper_90"]
+
+
+# --- practitioner_funnel ------------------------------------------------------------------------
+
+
+def test_a_clearly_better_practitioner_is_flagged_above_and_small_volume_is_excluded():
+    episodes = (
+        responders("PR1", 29, 1) + responders("PR2", 12, 18) + responders("PR3", 12, 18) + responders("PR4", 5, 0)
+    )
+    episodes += [("PR2", 1, 0)]  # baseline too low: not assessable, not counted
+    funnel = practitioner_funnel(clinic_of(episodes), min_episodes=10)
+    assert funnel["practitioner_id"].tolist() == ["PR1", "PR2", "PR3"]  # PR4 has 5 episodes: left out
+    assert funnel["n"].tolist() == [30, 30, 30] and funnel["responders"].tolist() == [29, 12, 12]
+    target = (29 + 12 + 12) / 90  # PR4's episodes do not enter the target
+    np.testing.assert_allclose(funnel["target"], target, atol=1e-12)
+    np.testing.assert_allclose(funnel["indicator"], [29 / 30, 12 / 30, 12 / 30], atol=1e-12)
+    upper_998 = spiegelhalter_limit(0.999, 30, target)
+    lower_95 = spiegelhalter_limit(0.025, 30, target)
+    assert funnel["upper_998"].iloc[0] == pytest.approx(upper_998, abs=1e-12)
+    assert 29 / 30 > upper_998 and 12 / 30 > lower_95  # PR1 an alarm above; PR2 and PR3 (0.4 > 0.393) within
+    assert funnel["flag"].tolist() == ["above 99.8%", "within", "within"]
+    assert funnel.attrs["excluded_practitioners"] == 1 and funnel.attrs["excluded_episodes"] == 5
+    assert not any("rank" in c for c in funnel.columns)
+    assert funnel.attrs["responder_rule"]["abs_threshold"] == 2
+
+
+def test_flags_read_the_widest_limit_crossed():
+    # target 0.5 fixed; n = 40: 20 is within, 29/40 = 0.725 is above 95% but not 99.8%, 33/40 above 99.8%
+    episodes = (
+        responders("PR1", 20, 20) + responders("PR2", 29, 11) + responders("PR3", 33, 7) + responders("PR4", 11, 29)
+    )
+    funnel = practitioner_funnel(clinic_of(episodes), target=0.5).set_index("practitioner_id")
+    up95, up998 = spiegelhalter_limit(0.975, 40, 0.5), spiegelhalter_limit(0.999, 40, 0.5)
+    low95, low998 = spiegelhalter_limit(0.025, 40, 0.5), spiegelhalter_limit(0.001, 40, 0.5)
+    assert up95 < 29 / 40 < up998 and 33 / 40 > up998 and low998 < 11 / 40 < low95
+    assert funnel["flag"].to_dict() == {"PR1": "within", "PR2": "above 95%", "PR3": "above 99.8%", "PR4": "below 95%"}
+    assert (funnel["target"] == 0.5).all()
+
+
+def test_no_assessable_episode_gives_an_empty_funnel():
+    funnel = practitioner_funnel(clinic_of([("PR1", 1, 0), ("PR1", 0, 0)]))
+    assert funnel.empty and "upper_998" in funnel.columns and np.isnan(funnel.attrs["target"])
+    assert overdispersion(funnel)["practitioners"].iloc[0] == 0 and np.isnan(overdispersion(funnel)["phi"].iloc[0])
+    assert case_mix_adjusted(clinic_of([("PR1", 1, 0)])).empty
+
+
+# --- overdispersion -----------------------------------------------------------------------------
+
+
+def test_overdispersion_worked_by_hand_for_three_practitioners():
+    # target 0.6 = (50 + 120 + 70) / 400; se = sqrt(0.24 / n): 0.04899 for n = 100, 0.03464 for n = 200
+    funnel = pd.DataFrame({"n": [100, 200, 100], "indicator": [0.5, 0.6, 0.7], "target": 0.6})
+    z = 0.1 / np.sqrt(0.24 / 100)  # 2.0412 for the first and third, 0 for the second
+    phi = 2 * z**2 / 3  # 2.7778
+    result = overdispersion(funnel, winsorize=0).iloc[0]
+    assert result["practitioners"] == 3 and result["df"] == 2
+    assert result["phi"] == pytest.approx(phi, abs=1e-12) and result["chi2"] == pytest.approx(3 * phi, abs=1e-12)
+    assert result["p_value"] == pytest.approx(np.exp(-3 * phi / 2), abs=1e-12)  # chi-square, 2 df: exp(-x/2)
+    assert result["overdispersed"] and result["inflation"] == pytest.approx(phi, abs=1e-12)
+    w = np.array([100, 200, 100]) / 0.24
+    assert result["tau2"] == pytest.approx((3 * phi - 2) / (w.sum() - (w**2).sum() / w.sum()), abs=1e-12)
+    # winsorised at 10%: the z-scores -2.04, 0, 2.04 are clipped at their 10th / 90th percentiles, +-0.8 x 2.04
+    winsorised = overdispersion(funnel).iloc[0]
+    assert winsorised["phi"] == pytest.approx(phi, abs=1e-12)
+    assert winsorised["phi_winsorized"] == pytest.approx(2 * (0.8 * z) ** 2 / 3, abs=1e-12)
+
+
+def test_no_overdispersion_when_rates_sit_on_the_target():
+    funnel = pd.DataFrame({"n": [50, 80, 120, 60], "indicator": [0.61, 0.59, 0.6, 0.6], "target": 0.6})
+    result = overdispersion(funnel).iloc[0]
+    assert not result["overdispersed"] and result["inflation"] == 1.0 and result["tau2"] == 0.0
+    assert result["p_value"] > 0.9
+
+
+def test_dispersion_widens_the_practitioner_limits():
+    episodes = responders("PR1", 20, 10) + responders("PR2", 10, 20)
+    plain = practitioner_funnel(clinic_of(episodes))
+    wide = practitioner_funnel(clinic_of(episodes), dispersion=4.0)
+    np.testing.assert_allclose(wide["upper_95"] - wide["target"], 2 * (plain["upper_95"] - plain["target"]), atol=1e-12)
+    assert wide.attrs["dispersion"] == 4.0
+
+
+# --- case mix -----------------------------------------------------------------------------------
+
+
+def simulated_case_mix(seed=11, n=300):
+    """PR_A sees high-baseline patients, PR_B low-baseline ones; responding depends on baseline only."""
+    rng = np.random.default_rng(seed)
+    episodes = []
+    for practitioner, low, high in (("PR_A", 7, 10), ("PR_B", 3, 6)):
+        baseline = rng.integers(low, high + 1, n)
+        respond = rng.random(n) < 1 / (1 + np.exp(-(-4.5 + 0.75 * baseline)))
+        drop = np.maximum(2, np.ceil(0.3 * baseline))
+        latest = np.where(respond, baseline - drop, baseline)
+        episodes += [(practitioner, int(b), float(v)) for b, v in zip(baseline, latest, strict=True)]
+    return clinic_of(episodes)
+
+
+def test_case_mix_explains_the_raw_difference():
+    clinic = simulated_case_mix()
+    adjusted = case_mix_adjusted(clinic).set_index("practitioner_id")
+    raw = adjusted["observed_rate"]
+    assert raw["PR_A"] - raw["PR_B"] > 0.3  # the raw rates differ a lot
+    assert adjusted["o_minus_e"].abs().max() < 0.05  # but not once baseline is accounted for
+    np.testing.assert_allclose(adjusted["o_over_e"], adjusted["observed"] / adjusted["expected"], rtol=1e-12)
+    # Logistic regression with an intercept reproduces the total: sum observed = sum expected
+    assert adjusted["expected"].sum() == pytest.approx(adjusted["observed"].sum(), abs=1e-6)
+    # Same expected counts from an independent per-episode logistic fit of responder on baseline
+    episodes = episode_pain(clinic)
+    episodes = episodes[episodes["assessable"]]
+    y = episodes["responder"].astype(bool).to_numpy(dtype=float)
+    fitted = sm.Logit(y, sm.add_constant(episodes["baseline"].to_numpy(dtype=float))).fit(disp=0).predict()
+    practitioner = clinic.sessions.drop_duplicates("episode_id").set_index("episode_id")["practitioner_id"]
+    by_practitioner = pd.Series(fitted).groupby(episodes["episode_id"].map(practitioner).to_numpy()).sum()
+    np.testing.assert_allclose(adjusted["expected"], by_practitioner.loc[["PR_A", "PR_B"]].to_numpy(), rtol=1e-6)
+    assert not any("rank" in c for c in adjusted.columns)
+
+
+def test_missing_covariates_are_a_category_and_rare_levels_are_merged():
+    rng = np.random.default_rng(2)
+    regions = ["neck"] * 40 + ["low_back"] * 40 + ["jaw"] * 3 + [None] * 17
+    episodes = []
+    for i, region in enumerate(regions):
+        baseline = int(rng.integers(4, 10))
+        latest = baseline - 3 if rng.random() < 0.5 else baseline
+        extra = {"body_region": region, "symptom_duration_weeks": None if i % 5 == 0 else float(rng.integers(1, 40))}
+        episodes.append(("PR1" if i % 2 else "PR2", baseline, latest, extra))
+    patients = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:04d}" for i in range(len(regions))],
+            "birth_year": [None if i % 7 == 0 else 1960 + i % 40 for i in range(100)],
+        }
+    )
+    adjusted = case_mix_adjusted(clinic_of(episodes, patients=patients), min_category=10)
+    coefficients = adjusted.attrs["coefficients"]
+    # 17 episodes without a region are a level of their own; so are those without a duration or birth year
+    assert {"body_region[unknown]", "duration_band[unknown]", "age_band[unknown]"} <= set(coefficients)
+    # jaw (3 episodes) is pooled into 'other', itself too small, so into the most common region
+    assert adjusted.attrs["merged_levels"]["body_region"] == ["jaw"]
+    assert not any("jaw" in name for name in coefficients)
+    assert adjusted.attrs["model_episodes"] == 100 and adjusted["n"].sum() == 100
+    assert adjusted["expected"].sum() == pytest.approx(adjusted["observed"].sum(), abs=1e-6)
+
+
+def test_everyone_responding_needs_no_model():
+    adjusted = case_mix_adjusted(clinic_of(responders("PR1", 12, 0)))
+    row = adjusted.iloc[0]
+    assert (
+        row["expected"] == 12
+        and row["o_minus_e"] == 0
+        and row["o_over_e"] == 1
+        and adjusted.attrs["coefficients"] == {}
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: practitioner_funnel(c, min_episodes=0), r"`min_episodes` must be a whole number, 1 or more, got 0"),
+        (
+            lambda c: practitioner_funnel(c, limits=(0.95, 1.2)),
+            r"`limits` must be coverage levels between 0 and 1, such as \(0.95, 0.998\), got \(0.95, 1.2\)",
+        ),
+        (lambda c: practitioner_funnel(c, limits="high"), r"`limits` must be coverage levels .* got 'high'"),
+        (
+            lambda c: practitioner_funnel(c, dispersion=0),
+            r"`dispersion` must be a positive number \(1 means none\), got 0",
+        ),
+        (lambda c: practitioner_funnel(c, target=1.5), r"`target` must be a proportion from 0 to 1 or None, got 1.5"),
+        (lambda c: case_mix_adjusted(c, min_category=0), r"`min_category` must be a whole number, 1 or more, got 0"),
+        (lambda c: funnel_limits(0.5, 0), r"`n_max` must be a whole number, 1 or more, got 0"),
+        (lambda c: funnel_limits(-0.1, 10), r"`target` must be a proportion from 0 to 1, got -0.1"),
+        (
+            lambda c: overdispersion(practitioner_funnel(c), winsorize=0.5),
+            r"`winsorize` must be a share from 0 to under 0.5 \(0.1 means 10%\), got 0.5",
+        ),
+        (lambda c: overdispersion(practitioner_funnel(c), alpha=0), r"`alpha` must be between 0 and 1, got 0"),
+    ],
+)
+def test_options_are_checked(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(clinic_of(responders("PR1", 6, 6)))
+
+
+def test_generated_clinic_invariants():
+    clinic = Clinic.from_frames(**generate_clinic(n_patients=400, seed=0))
+    funnel = practitioner_funnel(clinic, min_episodes=20)
+    assessable = episode_pain(clinic)["assessable"].sum()
+    assert funnel["n"].sum() + funnel.attrs["excluded_episodes"] + funnel.attrs["unattributed_episodes"] == assessable
+    assert funnel["indicator"].between(0, 1).all() and funnel["responders"].le(funnel["n"]).all()
+    assert (funnel["lower_998"] <= funnel["lower_95"]).all() and (funnel["lower_95"] <= funnel["target"]).all()
+    assert (funnel["target"] <= funnel["upper_95"]).all() and (funnel["upper_95"] <= funnel["upper_998"]).all()
+    assert funnel["target"].iloc[0] == pytest.approx(funnel["responders"].sum() / funnel["n"].sum(), abs=1e-12)
+    assert set(funnel["flag"]) <= {"within", "above 95%", "below 95%", "above 99.8%", "below 99.8%"}
+    dispersion = overdispersion(funnel).iloc[0]
+    assert dispersion["practitioners"] == len(funnel) and 0 <= dispersion["p_value"] <= 1
+    adjusted = case_mix_adjusted(clinic, min_episodes=20)
+    assert adjusted["practitioner_id"].tolist() == funnel["practitioner_id"].tolist()
+    assert adjusted["observed"].tolist() == funnel["responders"].tolist()
+    assert adjusted["expected_rate"].between(0, 1).all() and adjusted.attrs["converged"]
+    np.testing.assert_allclose(adjusted["o_minus_e"], adjusted["observed_rate"] - adjusted["expected_rate"], atol=1e-12)
