@@ -202,7 +202,7 @@ session = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(session, min_size=1, max_size=30),
     st.randoms(use_true_random=False),

@@ -213,7 +213,8 @@ def summarize_proms(
     """
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
-    keys = [*([by] if isinstance(by, str) else list(by or [])), "instrument"]
+    extra = [by] if isinstance(by, str) else list(by or [])
+    keys = [*dict.fromkeys(k for k in extra if k != "instrument"), "instrument"]
     missing = [
         c for c in [*keys, "latest_score", "improvement", "assessable", "reached_mcid"] if c not in changes.columns
     ]
