@@ -4,14 +4,33 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 
-def attended_sessions(clinic) -> pd.DataFrame:
+def positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """Position of each of ``values`` in ``keys`` (-1 when absent or missing).
+
+    One hash pass in Arrow: fast on the long ID columns of a clinic network.
+    """
+    found = pc.index_in(pa.array(values, type=pa.string(), from_pandas=True), value_set=pa.array(keys, type=pa.string(), from_pandas=True))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def attended_sessions(clinic, *, with_episode_row: bool = False) -> pd.DataFrame:
     """Attended sessions in episode order, with their place in the episode.
 
     Sessions are ordered within an episode by date, then time, then ID, so
-    two sessions on one day get a stable order.
+    two sessions on one day get a stable order whatever the row order of
+    the input.
+
+    Parameters
+    ----------
+    with_episode_row : bool
+        Add ``episode_row``, the position of the session's episode in
+        ``clinic.episodes`` (at least ``len(clinic.episodes)`` when the
+        episode is not in the table), for fast grouping.
 
     Returns
     -------
@@ -24,26 +43,33 @@ def attended_sessions(clinic) -> pd.DataFrame:
         episode's start date).
     """
     sessions = clinic.sessions
-    columns = [
-        "session_id",
-        "episode_id",
-        "patient_id",
-        "practitioner_id",
-        "session_date",
-        "session_time",
-        "pain_pre",
-        "pain_post",
-        "needles",
-    ]
-    out = sessions.loc[sessions["status"] == "attended", columns]
-    out = out.merge(clinic.episodes[["episode_id", "start_date"]], on="episode_id", how="left")
-    out = out.sort_values(
-        ["episode_id", "session_date", "session_time", "session_id"], na_position="last", kind="stable"
-    )
-    out = out.drop(columns="session_time").reset_index(drop=True)
-    out["session_number"] = out.groupby("episode_id", sort=False).cumcount().astype("int64") + 1
+    columns = ["session_id", "episode_id", "patient_id", "practitioner_id", "session_date", "session_time", "pain_pre", "pain_post", "needles"]
+    attended = np.flatnonzero((sessions["status"] == "attended").to_numpy())
+    out = sessions[columns]
+    row = positions(out["episode_id"].iloc[attended], clinic.episodes["episode_id"])
+    unknown = row < 0
+    if unknown.any():  # sessions of episodes not in the table still group by their own ID
+        row[unknown] = len(clinic.episodes) + pd.factorize(out["episode_id"].to_numpy()[attended][unknown])[0]
+    time_codes, _ = pd.factorize(out["session_time"].iloc[attended], sort=True, use_na_sentinel=True)
+    time_codes = np.where(time_codes < 0, np.iinfo(np.int64).max, time_codes)
+    dates = out["session_date"].to_numpy(dtype="datetime64[ns]")[attended].view("int64")
+    order = np.lexsort((time_codes, dates, row))
+    keys = pd.DataFrame({"row": row[order], "date": dates[order], "time": time_codes[order]})
+    if keys.duplicated().any():  # same episode, day and time: break the tie by session ID
+        ids = pd.factorize(out["session_id"].iloc[attended], sort=True)[0]
+        order = np.lexsort((ids, time_codes, dates, row))
+    out = out.iloc[attended[order]].drop(columns="session_time").reset_index(drop=True)
+    row = row[order]
+    start = clinic.episodes["start_date"].to_numpy(dtype="datetime64[ns]")
+    known = row < len(start)
+    out["start_date"] = np.where(known, start[np.where(known, row, 0)] if len(start) else np.datetime64("NaT"), np.datetime64("NaT"))
+    boundaries = np.r_[True, row[1:] != row[:-1]] if len(row) else np.array([], dtype=bool)
+    first_of_group = np.maximum.accumulate(np.where(boundaries, np.arange(len(row)), 0)) if len(row) else np.array([], dtype=np.int64)
+    out["session_number"] = (np.arange(len(row)) - first_of_group + 1).astype("int64")
     out["days_since_start"] = (out["session_date"] - out["start_date"]).dt.days.astype("float64")
     out["weeks_since_start"] = out["days_since_start"] / 7.0
+    if with_episode_row:
+        out["episode_row"] = row
     return out
 
 

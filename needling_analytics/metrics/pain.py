@@ -118,15 +118,17 @@ def session_pain(clinic) -> pd.DataFrame:
     return sessions[columns]
 
 
-def _slopes(scored: pd.DataFrame) -> pd.Series:
-    """Least-squares slope of pain_pre per week since start, per episode."""
-    x = scored["weeks_since_start"]
-    y = scored["pain_pre"]
-    sums = pd.DataFrame({"episode_id": scored["episode_id"], "n": 1.0, "x": x, "y": y, "xx": x * x, "xy": x * y})
-    sums = sums.groupby("episode_id", sort=False).sum()
-    denominator = sums["n"] * sums["xx"] - sums["x"] ** 2
-    slope = (sums["n"] * sums["xy"] - sums["x"] * sums["y"]) / denominator.where(denominator > 1e-12)
-    return slope.rename("slope_per_week")
+def _slopes(scored: pd.DataFrame, n_episodes: int) -> np.ndarray:
+    """Least-squares slope of pain_pre per week since start, per episode row."""
+    row = scored["episode_row"].to_numpy()
+    x = scored["weeks_since_start"].to_numpy(dtype=float)
+    y = scored["pain_pre"].to_numpy(dtype=float)
+    count = np.bincount(row, minlength=n_episodes).astype(float)
+    sx, sy = np.bincount(row, x, n_episodes), np.bincount(row, y, n_episodes)
+    sxx, sxy = np.bincount(row, x * x, n_episodes), np.bincount(row, x * y, n_episodes)
+    denominator = count * sxx - sx**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 1e-12, (count * sxy - sx * sy) / denominator, np.nan)
 
 
 def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
@@ -155,32 +157,32 @@ def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
         ``baseline_too_low``), ``responder`` (nullable boolean: NA when not
         assessable).
     """
-    sessions = attended_sessions(clinic)
+    sessions = attended_sessions(clinic, with_episode_row=True)
+    n = len(clinic.episodes)
+    sessions = sessions[sessions["episode_row"] < n]
     scored = sessions[sessions["pain_pre"].notna()]
-    grouped = scored.groupby("episode_id", sort=False)
-    first = grouped.head(1).set_index("episode_id")
-    last = grouped.tail(1).set_index("episode_id")
-    last = last[last["session_id"] != first.loc[last.index, "session_id"]]
+    row = scored["episode_row"].to_numpy()
+    is_first = np.r_[True, row[1:] != row[:-1]] if len(row) else np.array([], dtype=bool)
+    is_last = np.r_[row[1:] != row[:-1], True] if len(row) else np.array([], dtype=bool)
+    first, last = scored[is_first], scored[is_last & ~is_first]
 
-    out = clinic.episodes[["episode_id", "patient_id"]].copy()
-    key = out["episode_id"]
+    def per_episode(part: pd.DataFrame, column: str) -> np.ndarray:
+        values = part[column].to_numpy()
+        out = np.full(n, np.datetime64("NaT") if values.dtype.kind == "M" else np.nan, dtype=values.dtype if values.dtype.kind == "M" else float)
+        out[part["episode_row"].to_numpy()] = values
+        return out
 
-    def per_episode(values: pd.Series, dtype: str) -> np.ndarray:
-        return values.reindex(key.to_numpy()).to_numpy(
-            dtype=dtype, na_value=np.nan if dtype != "datetime64[ns]" else None
-        )
-
-    out["n_sessions"] = per_episode(sessions.groupby("episode_id", sort=False).size(), "float64")
-    out["n_scored"] = per_episode(grouped.size(), "float64")
-    out = out.fillna({"n_sessions": 0, "n_scored": 0}).astype({"n_sessions": "int64", "n_scored": "int64"})
-    out["baseline"] = per_episode(first["pain_pre"], "float64")
-    out["latest"] = per_episode(last["pain_pre"], "float64")
-    out["baseline_date"] = per_episode(first["session_date"], "datetime64[ns]")
-    out["latest_date"] = per_episode(last["session_date"], "datetime64[ns]")
+    out = clinic.episodes[["episode_id", "patient_id"]].reset_index(drop=True)
+    out["n_sessions"] = np.bincount(sessions["episode_row"].to_numpy(), minlength=n).astype("int64")
+    out["n_scored"] = np.bincount(row, minlength=n).astype("int64")
+    out["baseline"] = per_episode(first, "pain_pre")
+    out["latest"] = per_episode(last, "pain_pre")
+    out["baseline_date"] = per_episode(first, "session_date")
+    out["latest_date"] = per_episode(last, "session_date")
     out["weeks"] = (out["latest_date"] - out["baseline_date"]).dt.days / 7.0
     out["reduction"] = out["baseline"] - out["latest"]
     out["pct_reduction"] = 100.0 * out["reduction"] / out["baseline"].where(out["baseline"] > 0)
-    out["slope_per_week"] = per_episode(_slopes(scored), "float64")
+    out["slope_per_week"] = _slopes(scored, n)
 
     reachable = rule.reachable(out["baseline"])
     met = rule.met(out["baseline"], out["latest"])
@@ -192,7 +194,6 @@ def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
     out["assessable"] = np.isin(assessment, ["responder", "not_improved"])
     out["assessment"] = pd.Series(assessment, index=out.index, dtype="string")
     out["responder"] = pd.array(np.where(out["assessable"], assessment == "responder", None), dtype="boolean")
-    out = out.reset_index(drop=True)
     out.attrs["responder_rule"] = rule.to_dict()
     return out
 
