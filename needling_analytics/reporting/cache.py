@@ -1,0 +1,200 @@
+"""The metrics cache: computed once per run, read in slices by each report.
+
+``write_cache`` loads nothing itself: it takes a loaded clinic, computes the
+patient-level metrics once, and writes them with the cleaned tables as
+Parquet under one folder. A patient report then reads only its own rows
+(``read_patient``, a filtered Parquet read), so no other patient's data
+ever enters its notebook; the clinic report reads the whole clinic
+(``read_clinic``).
+
+Direct identifiers (names, postcode, free-text notes) are never written to
+the cache: reports identify a patient by ID only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .. import metrics
+from ..load import Clinic
+from ..metrics import DEFAULT_RULE, ResponderRule
+
+#: Columns never written to the cache (identifying).
+IDENTIFYING = {
+    "patients": ("first_name", "last_name", "postcode"),
+    "adverse_events": ("notes",),
+    "journal": ("activity_note",),
+}
+#: Per-patient metric tables, each with a ``patient_id`` column.
+PATIENT_TABLES = (
+    "patient",
+    "sessions",
+    "pain",
+    "episodes",
+    "rom",
+    "proms",
+    "prom_change",
+    "journal",
+    "soreness",
+    "adverse_events",
+)
+CACHE_VERSION = 1
+
+
+@dataclass
+class PatientData:
+    """One patient's slice of the metrics cache: every frame holds that patient only.
+
+    Attributes
+    ----------
+    patient : one row: ``patient_id``, ``birth_year``, ``sex``.
+    sessions : every booked session (attended or not).
+    pain : :func:`metrics.session_pain` rows.
+    episodes : :func:`metrics.episode_pain` joined with episode details,
+        :func:`metrics.attendance` counts and :func:`metrics.time_to_response`
+        (``reached_after_sessions``, ``reached_after_days``, ``event``).
+    rom, prom_change : :func:`metrics.rom_change`, :func:`metrics.prom_change` rows.
+    proms : questionnaire scores as recorded.
+    journal : :func:`metrics.journal_trend` rows.
+    soreness : :func:`metrics.post_session_soreness` rows.
+    adverse_events : events with session date and practitioner (no notes).
+    rule : the responder rule the metrics used.
+    """
+
+    patient_id: str
+    rule: ResponderRule
+    as_of: pd.Timestamp
+    clinic_name: str
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        frames = self.__dict__.get("frames", {})
+        if name in frames:
+            return frames[name]
+        raise AttributeError(name)
+
+
+def _patient_tables(clinic: Clinic, rule: ResponderRule) -> dict[str, pd.DataFrame]:
+    episodes = metrics.episode_pain(clinic, rule=rule)
+    details = clinic.episodes[["episode_id", "start_date", "end_date", "body_region", "condition", "discharge_reason"]]
+    visits = metrics.attendance(clinic)[["episode_id", "booked", "attended", "cancelled", "no_show", "self_discharged"]]
+    response = metrics.time_to_response(clinic, rule=rule)[["episode_id", "event", "sessions", "days"]]
+    response = response.rename(
+        columns={"event": "reached", "sessions": "reached_after_sessions", "days": "reached_after_days"}
+    )
+    episodes = (
+        episodes.merge(details, on="episode_id", how="left")
+        .merge(visits, on="episode_id", how="left")
+        .merge(response, on="episode_id", how="left")
+    )
+    sessions = clinic.sessions[
+        [
+            "session_id",
+            "episode_id",
+            "patient_id",
+            "practitioner_id",
+            "session_date",
+            "status",
+            "pain_pre",
+            "pain_post",
+            "needles",
+        ]
+    ]
+    events = clinic.adverse_events.drop(columns=list(IDENTIFYING["adverse_events"]))
+    events = events.merge(
+        clinic.sessions[["session_id", "session_date", "practitioner_id"]], on="session_id", how="left"
+    )
+    return {
+        "patient": clinic.patients[["patient_id", "birth_year", "sex"]],
+        "sessions": sessions,
+        "pain": metrics.session_pain(clinic),
+        "episodes": episodes,
+        "rom": metrics.rom_change(clinic),
+        "proms": clinic.proms,
+        "prom_change": metrics.prom_change(clinic),
+        "journal": metrics.journal_trend(clinic),
+        "soreness": metrics.post_session_soreness(clinic),
+        "adverse_events": events,
+    }
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categories as text so that Parquet filters and round trips stay simple."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("string")
+    return out
+
+
+def write_cache(
+    clinic: Clinic, out_dir: str | Path, *, rule: ResponderRule = DEFAULT_RULE, clinic_name: str = ""
+) -> Path:
+    """Compute the patient-level metrics once and write them, with the cleaned tables, as Parquet.
+
+    Layout: ``patients/<table>.parquet`` (per-patient metric tables, sorted
+    by patient so a filtered read touches few row groups),
+    ``tables/<table>.parquet`` (the validated clinic without identifying
+    columns) and ``cache.json`` (rule, as-of date, clinic name, version).
+
+    Returns the cache folder.
+    """
+    out_dir = Path(out_dir)
+    (out_dir / "patients").mkdir(parents=True, exist_ok=True)
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    for name, frame in _patient_tables(clinic, rule).items():
+        _plain(frame).sort_values("patient_id", kind="stable").to_parquet(
+            out_dir / "patients" / f"{name}.parquet", index=False, row_group_size=50_000
+        )
+    for name, frame in clinic.tables.items():
+        frame = frame.drop(columns=[c for c in IDENTIFYING.get(name, ()) if c in frame.columns])
+        _plain(frame).to_parquet(out_dir / "tables" / f"{name}.parquet", index=False)
+    info = {
+        "version": CACHE_VERSION,
+        "rule": rule.to_dict(),
+        "as_of": f"{clinic.as_of:%Y-%m-%d}",
+        "clinic_name": clinic_name,
+        "supplied": list(clinic.supplied),
+    }
+    (out_dir / "cache.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    return out_dir
+
+
+def _info(cache_dir: Path) -> dict:
+    path = cache_dir / "cache.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{cache_dir} is not a metrics cache (no cache.json); build it with write_cache")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_patient(cache_dir: str | Path, patient_id: str) -> PatientData:
+    """Read one patient's rows of every per-patient table (a filtered Parquet read)."""
+    cache_dir = Path(cache_dir)
+    info = _info(cache_dir)
+    frames = {
+        name: pq.read_table(
+            cache_dir / "patients" / f"{name}.parquet", filters=[("patient_id", "=", patient_id)]
+        ).to_pandas()
+        for name in PATIENT_TABLES
+    }
+    return PatientData(
+        patient_id=patient_id,
+        rule=ResponderRule(**info["rule"]),
+        as_of=pd.Timestamp(info["as_of"]),
+        clinic_name=info.get("clinic_name", ""),
+        frames=frames,
+    )
+
+
+def read_clinic(cache_dir: str | Path) -> tuple[Clinic, ResponderRule, str]:
+    """The cleaned clinic from the cache (no identifying columns), its rule and name."""
+    cache_dir = Path(cache_dir)
+    info = _info(cache_dir)
+    frames = {name: pd.read_parquet(cache_dir / "tables" / f"{name}.parquet") for name in info["supplied"]}
+    clinic = Clinic.from_frames(as_of=info["as_of"], **frames)
+    return clinic, ResponderRule(**info["rule"]), info.get("clinic_name", "")
