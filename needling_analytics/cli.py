@@ -1,7 +1,8 @@
 """The ``needling-analytics`` command.
 
-Exit status: 0 success; 1 rows were quarantined and ``--strict`` was given;
-2 the input could not be read (the message names the file and what to do).
+Exit status: 0 success; 1 rows were quarantined and ``--strict`` was given,
+or a report could not be made; 2 the input could not be read (the message
+names the file and what to do); 130 a monthly run was interrupted.
 """
 
 from __future__ import annotations
@@ -50,6 +51,80 @@ def _demo_data(args) -> int:
     return EXIT_OK
 
 
+def _run_config(args):
+    from .runner import RunConfig, load_config
+
+    config = load_config(args.config) if getattr(args, "config", None) else None
+    if config is None and not args.data:
+        raise InputError("give the clinic's data folder with --data, or a configuration file with --config")
+    values = {} if config is None else {f: getattr(config, f) for f in config.__dataclass_fields__}
+    if args.data:
+        values["data_dir"] = Path(args.data)
+    if getattr(args, "mapping", None):
+        values["mapping"] = Path(args.mapping)
+    if args.out:
+        values["out_dir"] = Path(args.out)
+    if getattr(args, "workers", None):
+        values["workers"] = args.workers
+    return RunConfig(**values)
+
+
+def _report(args) -> int:
+    import tempfile
+
+    from .load import load_clinic
+    from .reporting import write_cache
+    from .runner import ReportError, run_report, safe_name
+
+    config = _run_config(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        clinic = load_clinic(config.data_dir, config.mapping)
+    out = config.out_dir / config.clinic_slug
+    with tempfile.TemporaryDirectory(prefix="needling-cache-") as cache:
+        write_cache(clinic, cache, rule=config.rule, clinic_name=config.clinic_name)
+        if args.kind == "patient":
+            if args.patient_id not in set(clinic.patients["patient_id"]):
+                raise InputError(
+                    f"patient {args.patient_id!r} is not in the data (or all their rows were quarantined)",
+                    path=config.data_dir,
+                )
+            parameters = {
+                "patient_id": args.patient_id,
+                "cache_dir": cache,
+                "data_dir": str(config.data_dir),
+                "as_of": f"{clinic.as_of:%Y-%m-%d}",
+            }
+            html = out / "patients" / f"{safe_name(args.patient_id)}.html"
+            title = f"Patient {args.patient_id}"
+        else:
+            rule = config.rule
+            parameters = {
+                "month": args.month, "cache_dir": cache, "data_dir": str(config.data_dir), "clinic_name": config.clinic_name,
+                "abs_threshold": float(rule.abs_threshold), "pct_threshold": float(rule.pct_threshold), "require": rule.require,
+                "min_cell_size": config.min_cell_size, "min_episodes": config.min_episodes,
+            }  # fmt: skip
+            html = out / args.month / "clinic" / "clinic_report.html"
+            title = f"Clinic report, {args.month}"
+        try:
+            result = run_report(args.kind, parameters, html, title=title, timeout=config.timeout)
+        except ReportError as exc:
+            print(f"needling-analytics: the report could not be made: {exc.reason}", file=sys.stderr)
+            return EXIT_QUARANTINED
+    print(f"Report: {result.html} ({result.seconds:.1f} s)")
+    return EXIT_OK
+
+
+def _monthly(args) -> int:
+    from .runner import run_monthly
+
+    run = run_monthly(_run_config(args), month=args.month, force=args.force)
+    counts = {s: sum(r.status == s for r in run.results) for s in ("ok", "skipped", "failed")}
+    print(f"Monthly run: {counts['ok']} made, {counts['skipped']} unchanged, {counts['failed']} failed.")
+    print(f"Index: {run.index}")
+    return run.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .demo import DEMO_END
 
@@ -92,6 +167,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
     demo.add_argument("--messy", action="store_true", help="add the faults real exports have, for validation to catch")
     demo.set_defaults(run=_demo_data)
+
+    report = commands.add_parser(
+        "report", help="make one report", description="Make one patient or clinic report as HTML."
+    )
+    kinds = report.add_subparsers(dest="kind", required=True, metavar="KIND")
+    patient = kinds.add_parser("patient", help="one patient's report")
+    patient.add_argument("patient_id", metavar="PATIENT_ID")
+    clinic = kinds.add_parser("clinic", help="the clinic report for a month")
+    clinic.add_argument("--month", required=True, metavar="YYYY-MM")
+    for sub in (patient, clinic):
+        sub.add_argument("--data", metavar="DIR", help="the clinic's data folder")
+        sub.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
+        sub.add_argument("--out", metavar="DIR", help="output folder (default: reports)")
+        sub.add_argument("--config", metavar="FILE", help="TOML run configuration")
+        sub.set_defaults(run=_report)
+
+    monthly = commands.add_parser(
+        "monthly",
+        help="the scheduled monthly report run",
+        description="Make the clinic report and every patient's report for a month, with an index, a manifest and a log.",
+    )
+    monthly.add_argument("--month", metavar="YYYY-MM", help="default: the previous calendar month")
+    monthly.add_argument("--data", metavar="DIR", help="the clinic's data folder (or data_dir in --config)")
+    monthly.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
+    monthly.add_argument("--out", metavar="DIR", help="output folder (default: reports)")
+    monthly.add_argument("--workers", type=int, metavar="N", help="parallel reports (default: the number of cores)")
+    monthly.add_argument("--config", metavar="FILE", help="TOML run configuration")
+    monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")
+    monthly.set_defaults(run=_monthly)
     return parser
 
 

@@ -1,0 +1,112 @@
+"""Run configuration: one TOML file so that cron needs one short line.
+
+Example ``clinic.toml``::
+
+    clinic_name = "Harbour Physio"
+    data_dir = "/srv/clinic/exports"      # relative paths are taken from this file's folder
+    mapping = "mapping.yaml"              # optional
+    out_dir = "/srv/clinic/reports"
+    workers = 2                           # default: the number of cores
+    min_cell_size = 11                    # counts below are suppressed in clinic reports
+    min_episodes = 10                     # practitioners below are not compared
+    timeout = 300                         # seconds per notebook step
+
+    [responder_rule]
+    abs_threshold = 2.0
+    pct_threshold = 30.0
+    require = "both"
+    min_baseline = 0.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from ..errors import InputError
+from ..metrics import ResponderRule
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a scheduled run needs."""
+
+    data_dir: Path
+    clinic_name: str = ""
+    mapping: Path | None = None
+    out_dir: Path = Path("reports")
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    min_cell_size: int = 11
+    min_episodes: int = 10
+    timeout: int = 300
+    rule: ResponderRule = ResponderRule()
+
+    @property
+    def clinic_slug(self) -> str:
+        return safe_name(self.clinic_name or self.data_dir.resolve().name)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML run configuration, with paths relative to the file.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not TOML, or has unknown or mistyped keys.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("configuration file not found", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", path=path) from None
+    allowed = {f.name for f in fields(RunConfig)} - {"rule"} | {"responder_rule"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise InputError(f"unknown setting(s) {unknown}; allowed: {sorted(allowed)}", path=path)
+    if "data_dir" not in raw:
+        raise InputError("`data_dir` is required: the folder holding the clinic's exports", path=path)
+    base = path.parent
+    values = dict(raw)
+    for key in ("data_dir", "mapping", "out_dir"):
+        if key in values:
+            values[key] = (base / Path(values[key]).expanduser()).resolve()
+    rule = values.pop("responder_rule", {})
+    try:
+        values["rule"] = ResponderRule(**rule)
+        for key in ("workers", "min_cell_size", "min_episodes", "timeout"):
+            if key in values and (not isinstance(values[key], int) or values[key] < 1):
+                raise ValueError(f"`{key}` must be a whole number of at least 1, got {values[key]!r}")
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc), path=path) from None
+    return RunConfig(**values)
+
+
+def safe_name(identifier: str, *, max_length: int = 80) -> str:
+    """A file-name-safe form of an ID that cannot leave its folder.
+
+    Keeps letters, digits, ``-`` and ``_``; anything else becomes ``_``.
+    When that changed the ID (or it was empty, too long, or a reserved
+    Windows name), a short hash of the original is appended, so two IDs
+    that clean to the same text still get different names.
+    """
+    text = unicodedata.normalize("NFKC", str(identifier))
+    clean = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:max_length]
+    reserved = clean.upper().split(".")[0] in {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        *(f"COM{i}" for i in range(10)),
+        *(f"LPT{i}" for i in range(10)),
+    }
+    if clean != text or not clean or reserved:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        clean = f"{clean or 'id'}-{digest}"
+    return clean

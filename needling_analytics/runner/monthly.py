@@ -1,0 +1,338 @@
+"""The scheduled monthly report: load once, compute once, fan out, record everything.
+
+``run_monthly`` validates and loads the clinic once, writes the quality
+report and the metrics cache, then runs the clinic report and one patient
+report per patient with an attended session in the month, in parallel
+worker processes. One failing report never stops the others: its row in
+the index says why in one sentence, the traceback goes to the log and the
+manifest, and the run ends with a non-zero exit status. Reports whose
+inputs, parameters and code are unchanged are skipped (``force`` redoes
+them), so an interrupted run can simply be started again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..errors import DataQualityWarning
+from ..load import load_clinic
+from ..metrics import parse_month
+from ..reporting import write_cache
+from .config import RunConfig, safe_name
+from .execute import ReportError, ReportResult, notebook_path, run_report
+from .index import write_index
+
+log = logging.getLogger("needling_analytics.runner")
+DEPENDENCIES = (
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "seaborn",
+    "statsmodels",
+    "papermill",
+    "nbconvert",
+    "pandera",
+    "pyarrow",
+)
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report to make."""
+
+    name: str
+    kind: str
+    label: str
+    parameters: dict
+    html: Path
+    key: str
+
+
+@dataclass
+class MonthlyRun:
+    run_dir: Path
+    results: list[ReportResult]
+    exit_code: int
+
+    @property
+    def index(self) -> Path:
+        return self.run_dir / "index.html"
+
+
+def previous_month(today: pd.Timestamp | None = None) -> pd.Period:
+    """The calendar month before ``today``."""
+    today = pd.Timestamp.today() if today is None else pd.Timestamp(today)
+    return today.to_period("M") - 1
+
+
+def patients_seen(clinic, month: pd.Period) -> list[str]:
+    """IDs of patients with an attended session in ``month``, sorted."""
+    sessions = clinic.sessions
+    seen = (sessions["status"] == "attended") & (sessions["session_date"].dt.to_period("M") == month)
+    return sorted(sessions.loc[seen.to_numpy(), "patient_id"].dropna().unique().tolist())
+
+
+def _hash(*parts) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _setup_log(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    if not sys.stderr.isatty():
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(console)
+    return handler
+
+
+def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Path, fingerprint: str) -> list[Job]:
+    rule = config.rule
+    clinic_parameters = {
+        "month": str(month),
+        "cache_dir": str(cache),
+        "data_dir": str(config.data_dir),
+        "clinic_name": config.clinic_name,
+        "abs_threshold": float(rule.abs_threshold),
+        "pct_threshold": float(rule.pct_threshold),
+        "require": rule.require,
+        "min_cell_size": int(config.min_cell_size),
+        "min_episodes": int(config.min_episodes),
+    }
+    code = {kind: notebook_path(kind).read_bytes() for kind in ("clinic", "patient")}
+    jobs = [
+        Job(
+            "clinic_report",
+            "clinic",
+            f"Clinic report, {month:%B %Y}",
+            clinic_parameters,
+            run_dir / "clinic" / "clinic_report.html",
+            _hash(code["clinic"], clinic_parameters, fingerprint, __version__),
+        )
+    ]
+    used = set()
+    for patient_id in patients_seen(clinic, month):
+        name = safe_name(patient_id)
+        while name in used:  # distinct IDs never share a file
+            name = f"{name}_"
+        used.add(name)
+        parameters = {
+            "patient_id": patient_id,
+            "cache_dir": str(cache),
+            "data_dir": str(config.data_dir),
+            "as_of": f"{clinic.as_of:%Y-%m-%d}",
+        }
+        html = run_dir / "patients" / f"{name}.html"
+        jobs.append(
+            Job(
+                name,
+                "patient",
+                f"Patient {patient_id}",
+                parameters,
+                html,
+                _hash(code["patient"], parameters, fingerprint, __version__),
+            )
+        )
+    return jobs
+
+
+def _up_to_date(job: Job) -> bool:
+    key_file = job.html.with_suffix(".key")
+    return job.html.is_file() and key_file.is_file() and key_file.read_text() == job.key
+
+
+def _run_job(job: Job, timeout: int) -> ReportResult:
+    """Run one job in a worker; never raises."""
+    started = time.perf_counter()
+    try:
+        result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout)
+        job.html.with_suffix(".key").write_text(job.key)
+        result.name = job.name
+        return result
+    except ReportError as exc:
+        return ReportResult(
+            job.name,
+            "failed",
+            time.perf_counter() - started,
+            reason=exc.reason,
+            error=exc.detail or traceback.format_exc(),
+        )
+    except Exception as exc:  # a bug must still not stop the other reports
+        return ReportResult(
+            job.name,
+            "failed",
+            time.perf_counter() - started,
+            reason=f"an unexpected error: {type(exc).__name__}: {exc}",
+            error=traceback.format_exc(),
+        )
+
+
+def _remove_partial_files(run_dir: Path) -> int:
+    partial = [p for p in run_dir.rglob(".*.tmp-*") if p.is_file()]
+    for path in partial:
+        path.unlink()
+    return len(partial)
+
+
+def run_monthly(config: RunConfig, *, month=None, force: bool = False) -> MonthlyRun:
+    """Make the month's clinic report and patient reports; see the module docstring.
+
+    Returns
+    -------
+    MonthlyRun
+        The run folder, one :class:`ReportResult` per report, and the exit
+        code: 0 when every report was made, 1 when any failed, 130 when
+        interrupted.
+    """
+    month = previous_month() if month is None else parse_month(month)
+    run_dir = config.out_dir / config.clinic_slug / str(month)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handler = _setup_log(run_dir)
+    started_at = datetime.now(UTC)
+    results: list[ReportResult] = []
+    exit_code = EXIT_OK
+    try:
+        removed = _remove_partial_files(run_dir)
+        if removed:
+            log.info("removed %d half-written file(s) left by an interrupted run", removed)
+        log.info("monthly run for %s, data %s", month, config.data_dir)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            clinic = load_clinic(config.data_dir, config.mapping)
+        quality_paths = clinic.quality.write(run_dir / "quality")
+        log.info("loaded: %s", clinic)
+        fingerprint = _hash(
+            clinic.quality.tables[["table", "sha256"]].to_dict("records"),
+            str(config.mapping),
+            asdict(config.rule),
+            f"{clinic.as_of:%Y-%m-%d}",
+        )
+        cache = write_cache(clinic, run_dir / "cache", rule=config.rule, clinic_name=config.clinic_name)
+        jobs = _jobs(config, month, clinic, cache, run_dir, fingerprint)
+        todo = [j for j in jobs if force or not _up_to_date(j)]
+        results += [
+            ReportResult(
+                j.name,
+                "skipped",
+                0.0,
+                str(j.html),
+                str(j.html.with_suffix(".ipynb")),
+                reason="unchanged since the last run",
+            )
+            for j in jobs
+            if j not in todo
+        ]
+        log.info("%d report(s): %d to make, %d unchanged", len(jobs), len(todo), len(jobs) - len(todo))
+        results += _fan_out(todo, config)
+        exit_code = EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+    except KeyboardInterrupt:
+        log.warning("interrupted: finished reports are kept; run again to make the rest")
+        exit_code = EXIT_INTERRUPTED
+        quality_paths, jobs = {}, []
+    finally:
+        manifest = _manifest(config, month, started_at, results, exit_code, locals().get("fingerprint", ""), run_dir)
+        (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        write_index(run_dir, manifest, jobs=locals().get("jobs", []), quality=locals().get("clinic") and clinic.quality)
+        log.info("done: exit %d; index %s", exit_code, run_dir / "index.html")
+        log.removeHandler(handler)
+        handler.close()
+    return MonthlyRun(run_dir, results, exit_code)
+
+
+def _fan_out(jobs: list[Job], config: RunConfig) -> list[ReportResult]:
+    if not jobs:
+        return []
+    results = []
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(jobs), unit="report", desc="reports")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, min(config.workers, len(jobs))), mp_context=context) as pool:
+        futures = {pool.submit(_run_job, job, config.timeout): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                results.append(result)
+                if result.status == "failed":
+                    log.error("%s failed: %s\n%s", result.name, result.reason, result.error)
+                else:
+                    log.info("%s made in %.1f s", result.name, result.seconds)
+                if progress is not None:
+                    progress.update(1)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    if progress is not None:
+        progress.close()
+    order = {job.name: i for i, job in enumerate(jobs)}
+    return sorted(results, key=lambda r: order.get(r.name, 0))
+
+
+def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerprint, run_dir: Path) -> dict:
+    def dependency(name):
+        try:
+            return version(name)
+        except Exception:
+            return None
+
+    return {
+        "clinic": config.clinic_name,
+        "month": str(month),
+        "parameters": {
+            "data_dir": str(config.data_dir),
+            "mapping": str(config.mapping) if config.mapping else None,
+            "out_dir": str(config.out_dir),
+            "workers": config.workers,
+            "min_cell_size": config.min_cell_size,
+            "min_episodes": config.min_episodes,
+            "timeout": config.timeout,
+            "responder_rule": asdict(config.rule),
+        },
+        "data_fingerprint": fingerprint,
+        "started": started_at.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exit_code": exit_code,
+        "versions": {
+            "needling-analytics": __version__,
+            "python": platform.python_version(),
+            **{d: dependency(d) for d in DEPENDENCIES},
+        },
+        "counts": {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "failed")},
+        "reports": [
+            {
+                "name": r.name,
+                "status": r.status,
+                "seconds": round(r.seconds, 2),
+                "html": os.path.relpath(r.html, run_dir) if r.html else None,
+                "notebook": os.path.relpath(r.notebook, run_dir) if r.notebook else None,
+                "reason": r.reason or None,
+                "error": r.error or None,
+            }
+            for r in results
+        ],
+    }
