@@ -1,0 +1,78 @@
+"""Run configuration, safe file names and the choice of patients for a month."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from needling_analytics.errors import InputError
+from needling_analytics.load import Clinic
+from needling_analytics.metrics import ResponderRule
+from needling_analytics.runner import load_config, patients_seen, previous_month, safe_name
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["../../etc/x", "a/b\\c", "nul\x00byte", "CON", "con.txt", "x" * 300, "", "  ", "Ünïcødé id", "..", "-rf"],
+)
+def test_safe_name_stays_inside_its_folder(tmp_path, identifier):
+    name = safe_name(identifier)
+    assert name and len(name) <= 100
+    assert set(name) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+    path = (tmp_path / f"{name}.html").resolve()
+    assert path.parent == tmp_path.resolve()
+    path.write_text("ok")  # a real file can be made with it
+
+
+def test_safe_name_keeps_plain_ids_and_separates_lookalikes():
+    assert safe_name("P0001") == "P0001"
+    assert safe_name("a/b") != safe_name("a_b") != safe_name("a?b")
+    assert safe_name("a/b") == safe_name("a/b")  # stable between runs
+
+
+def test_config_file_with_relative_paths_and_rule(tmp_path):
+    (tmp_path / "clinic.toml").write_text(
+        'clinic_name = "Harbour Physio"\ndata_dir = "exports"\nout_dir = "out"\nworkers = 3\n[responder_rule]\npct_threshold = 50.0\nrequire = "either"\n'
+    )
+    config = load_config(tmp_path / "clinic.toml")
+    assert config.data_dir == (tmp_path / "exports").resolve() and config.out_dir == (tmp_path / "out").resolve()
+    assert config.workers == 3 and config.rule == ResponderRule(pct_threshold=50.0, require="either")
+    assert config.clinic_slug == "Harbour_Physio-" + config.clinic_slug.split("-")[-1]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('data_dir = "x"\nworker = 2\n', r"unknown setting\(s\) \['worker'\]"),
+        ('clinic_name = "x"\n', r"`data_dir` is required"),
+        ('data_dir = "x"\nworkers = 0\n', r"`workers` must be a whole number of at least 1, got 0"),
+        ('data_dir = "x"\n[responder_rule]\nrequire = "all"\n', r"`require` must be 'both' or 'either'"),
+        ("data_dir = \n", r"not valid TOML"),
+    ],
+)
+def test_config_mistakes_are_explained(tmp_path, text, message):
+    (tmp_path / "clinic.toml").write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_config(tmp_path / "clinic.toml")
+
+
+def test_previous_month():
+    assert str(previous_month(pd.Timestamp("2026-11-28"))) == "2026-10"
+    assert str(previous_month(pd.Timestamp("2026-01-03"))) == "2025-12"
+
+
+def test_patients_seen_are_those_with_an_attended_session_in_the_month():
+    sessions = pd.DataFrame(
+        [
+            ("S1", "E1", "P1", "2026-10-05", "attended"),
+            ("S2", "E2", "P2", "2026-10-06", "cancelled"),
+            ("S3", "E3", "P3", "2026-09-30", "attended"),
+            ("S4", "E4", "P4", "2026-10-31", "attended"),
+        ],
+        columns=["session_id", "episode_id", "patient_id", "session_date", "status"],
+    ).assign(practitioner_id="PR1")
+    episodes = sessions[["episode_id", "patient_id"]].assign(start_date="2026-09-01")
+    clinic = Clinic.from_frames(patients=sessions[["patient_id"]], episodes=episodes, sessions=sessions)
+    assert patients_seen(clinic, pd.Period("2026-10", "M")) == ["P1", "P4"]
