@@ -1,0 +1,540 @@
+"""Plots for the clinic report: outcomes, time to response, practitioners, activity, safety.
+
+Each function takes the tidy frame of a metric and returns the matplotlib
+``Axes`` it drew on; nothing is shown or saved here. Wording is for a
+clinic owner: plain units, "association" where the data cannot show cause,
+and no ranking of practitioners.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
+from statsmodels.nonparametric.smoothers_lowess import lowess
+
+from ..metrics.frequency import BAND_LABELS
+from .theme import (
+    BENCHMARKS,
+    GOOD,
+    GREY,
+    LIGHT_BAND,
+    MAIN,
+    PALETTE,
+    SECOND,
+    add_legend,
+    check_frame,
+    get_axes,
+    label_axes,
+    legend_below,
+)
+from .theme import show_no_data as _no_data
+
+#: IMMPACT (Dworkin 2008, J Pain 9:105): >= 30% moderate, >= 50% substantial pain improvement.
+IMMPACT_GUIDES = ((30.0, "moderate"), (50.0, "substantial"))
+_KM_COLUMNS = ["time", "at_risk", "events", "survival", "std_error", "share_responded", "ci_lower", "ci_upper"]
+#: Plain names of the benchmarked adverse-event rows (event_type, severity).
+_EVENT_NAMES = {
+    ("any", "mild"): "Any minor event",
+    ("any", "major"): "Any major event",
+    ("any", "any"): "Any event",
+    ("pain_during", "mild"): "Pain during needling",
+    ("pain_after", "mild"): "Pain after needling",
+}
+
+
+def _percent_axis(ax: Axes, which: str = "y") -> None:
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+
+
+def plot_responder_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """The cumulative responder curve: share of patients whose pain improved by at least x%.
+
+    Light vertical guides mark 30% ("moderate") and 50% ("substantial")
+    improvement, the IMMPACT benchmarks (Dworkin 2008, J Pain 9:105), with
+    the share reached at each.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        The output of :func:`~needling_analytics.metrics.responder_curve`
+        (``threshold_pct``, ``share``; ``episodes`` for the count shown).
+    ax : Axes, optional
+        Where to draw; a new A4-wide figure when None.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.metrics import episode_pain, responder_curve
+    >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=20, seed=1))
+    >>> ax = plot_responder_curve(responder_curve(episode_pain(clinic)))
+    """
+    labels = {
+        "title": "How many patients improved, and by how much",
+        "xlabel": "Improvement in pain of at least (%)",
+        "ylabel": "Share of patients (%)",
+    }
+    ax = get_axes(ax)
+    has_rows = check_frame(curve, "curve", ["threshold_pct", "share"])
+    data = curve.dropna(subset=["threshold_pct", "share"]).sort_values("threshold_pct") if has_rows else None
+    if not has_rows or data.empty:
+        return _no_data(ax, **labels)
+
+    x = data["threshold_pct"].to_numpy(dtype=float)
+    y = 100.0 * data["share"].to_numpy(dtype=float)
+    ax.plot(x, y, color=MAIN, lw=2.2, clip_on=False, zorder=3)
+    for k, (threshold, name) in enumerate(IMMPACT_GUIDES):
+        ax.axvline(threshold, color=GREY, lw=1, alpha=0.6, zorder=1, gid=name)
+        left = k % 2 == 0  # labels face away from each other so that neighbours never collide
+        ax.text(threshold + (-1 if left else 1), 99, name, color=GREY, fontsize=9, va="top",
+                ha="right" if left else "left")  # fmt: skip
+        if x.min() <= threshold <= x.max():
+            share = float(np.interp(threshold, x, y))
+            ax.plot([threshold], [share], "o", color=MAIN, ms=6, zorder=4)
+            ax.annotate(
+                f"{share:.0f}%", (threshold, share), xytext=(6, 4), textcoords="offset points", fontsize=9,
+                color=MAIN, fontweight="bold",
+            )  # fmt: skip
+    if "episodes" in data.columns:
+        n = int(data["episodes"].iloc[0])
+        ax.text(0.99, 0.75, f"{n:,} courses of care with\na follow-up pain score", transform=ax.transAxes, ha="right",
+                va="top", fontsize=8, color=GREY)  # fmt: skip
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    _percent_axis(ax, "x")
+    _percent_axis(ax, "y")
+    return label_axes(ax, **labels)
+
+
+def _group_order(values: pd.Series) -> list:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return [c for c in values.cat.categories if (values == c).any()]
+    present = list(dict.fromkeys(values.dropna()))
+    if set(present) <= set(BAND_LABELS):
+        return [b for b in BAND_LABELS if b in present]
+    return sorted(present, key=str)
+
+
+def plot_time_to_response(
+    km: pd.DataFrame, *, group: str | None = None, min_at_risk: int = 10, ax: Axes | None = None
+) -> Axes:
+    """Kaplan-Meier share of episodes that reached a clinically important improvement, over time.
+
+    A step line per group with its shaded pointwise confidence band.
+    Episodes that stopped coming are counted until their last visit
+    (censored), so the curve describes the clinic's records, not what
+    continued care would have achieved. Each curve stops once fewer than
+    ``min_at_risk`` episodes are still under observation: beyond that the
+    estimate rests on a handful of patients and one late responder makes
+    the curve leap (often to 100%). A group that never has that many is
+    named in the legend as too small to show.
+
+    Parameters
+    ----------
+    km : DataFrame
+        The output of :func:`~needling_analytics.metrics.kaplan_meier`
+        (``time`` in days, ``share_responded``, ``ci_lower``, ``ci_upper``).
+    group : str, optional
+        The grouping column passed to ``kaplan_meier``: one curve per value.
+        Required when ``km`` has one.
+    min_at_risk : int
+        Least number of episodes under observation for a step to be drawn
+        (uses ``at_risk``; default 10; 1 draws the whole curve).
+    ax : Axes, optional
+        Where to draw; a new A4-wide figure when None.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.metrics import kaplan_meier, time_to_response
+    >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=20, seed=1))
+    >>> ax = plot_time_to_response(kaplan_meier(time_to_response(clinic)))
+    """
+    labels = {
+        "title": "Time to a clinically important improvement",
+        "xlabel": "Days since first visit",
+        "ylabel": "Reached clinically important\nimprovement (%)",
+    }
+    if isinstance(min_at_risk, bool) or not isinstance(min_at_risk, int | np.integer) or min_at_risk < 1:
+        raise ValueError(f"`min_at_risk` must be a whole number of episodes, 1 or more, got {min_at_risk!r}")
+    needed = ["time", "share_responded", "ci_lower", "ci_upper"]
+    has_rows = check_frame(km, "km", needed if group is None else [group, *needed])
+    if has_rows and group is None:
+        extra = [c for c in km.columns if c not in _KM_COLUMNS]
+        if extra:
+            raise ValueError(
+                f"`km` has rows for several groups (column {extra[0]!r}); pass group={extra[0]!r} to draw one curve each"
+            )
+    ax = get_axes(ax)
+    data = km.dropna(subset=["time", "share_responded"]) if has_rows else None
+    if not has_rows or data.empty:
+        return _no_data(ax, **labels)
+
+    if "at_risk" in data.columns:
+        data = data[data["at_risk"] >= min_at_risk]
+    keys = [None] if group is None else _group_order(km[group])
+    if data.empty and group is None:
+        return _no_data(ax, **labels)
+    names = ["share of episodes" if key is None else str(key) for key in keys]
+    banded = False
+    for k, (key, name) in enumerate(zip(keys, names, strict=True)):
+        part = data if key is None else data[data[group] == key]
+        part = part.sort_values("time", kind="stable")
+        color = PALETTE[k % len(PALETTE)]
+        if part.empty:
+            ax.plot([], [], color=color, lw=2, label=f"{name}: too few episodes to show")
+            continue
+        t = part["time"].to_numpy(dtype=float)
+        ax.step(t, 100 * part["share_responded"], where="post", color=color, lw=2, label=name)
+        ax.fill_between(t, 100 * part["ci_lower"], 100 * part["ci_upper"], step="post", color=color, alpha=0.18,
+                        lw=0, label=None if banded else "shaded: 95% confidence band")  # fmt: skip
+        banded = True
+    ax.set_xlim(0, None)
+    ax.set_ylim(0, 100)
+    _percent_axis(ax, "y")
+    label_axes(ax, **labels)
+    title = None if group is None else group.replace("_", " ").capitalize()
+    legend_below(ax, ncols=2 if group is not None and len(names) > 2 else 4, order=names, title=title)
+    return ax
+
+
+def _limit_levels(funnel: pd.DataFrame, limits: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column suffix, label) of each pair of limits, narrowest first."""
+    names = {f"{100 * float(x):g}".replace(".", ""): f"{100 * float(x):g}%" for x in funnel.attrs.get("limits", ())}
+    names = {"95": "95%", "998": "99.8%", **names}
+    suffixes = [c[len("upper_") :] for c in limits.columns if c.startswith("upper_") and f"lower_{c[6:]}" in limits]
+    return sorted(((s, names.get(s, s)) for s in suffixes), key=lambda pair: float(pair[1].rstrip("%") or 0))
+
+
+def plot_funnel(funnel: pd.DataFrame, limits: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Funnel plot: each practitioner's responder rate against their number of assessed episodes.
+
+    The horizontal line is the clinic's rate; the curves are the 95%
+    ("alert") and 99.8% ("alarm") control limits within which a rate is
+    expected to fall by chance alone (Spiegelhalter 2005, Stat Med
+    24:1185). A point outside them is a prompt to look at case mix and
+    data, not a verdict. Practitioners are not ranked.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        The output of :func:`~needling_analytics.metrics.practitioner_funnel`
+        (``practitioner_id``, ``n``, ``indicator``, ``target``).
+    limits : DataFrame
+        The output of :func:`~needling_analytics.metrics.funnel_limits`
+        (``n``, ``lower_<level>``, ``upper_<level>``, proportions).
+    ax : Axes, optional
+        Where to draw; a new A4-wide figure when None.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.metrics import funnel_limits, practitioner_funnel
+    >>> funnel = practitioner_funnel(Clinic.from_frames(**generate_clinic(n_patients=100, seed=1)), min_episodes=5)
+    >>> ax = plot_funnel(funnel, funnel_limits(funnel.attrs["target"], int(funnel["n"].max()) + 10))
+    """
+    labels = {
+        "title": "Responder rate by practitioner, against the range expected by chance",
+        "xlabel": "Assessed episodes",
+        "ylabel": "Responder rate (%)",
+    }
+    has_rows = check_frame(funnel, "funnel", ["practitioner_id", "n", "indicator", "target"])
+    has_limits = check_frame(limits, "limits", ["n"])
+    ax = get_axes(ax)
+    data = funnel.dropna(subset=["n", "indicator"]) if has_rows else None
+    if not has_rows or data.empty:
+        return _no_data(ax, **labels)
+
+    n_max = float(data["n"].max())
+    target = float(data["target"].iloc[0])
+    if has_limits:
+        shown = limits[limits["n"] <= 1.15 * n_max + 1].sort_values("n")
+        for (suffix, label), style in zip(_limit_levels(funnel, limits), ["--", ":", "-."], strict=False):
+            word = {"95%": " (alert)", "99.8%": " (alarm)"}.get(label, "")
+            ax.plot(shown["n"], 100 * shown[f"upper_{suffix}"], color=GREY, ls=style, lw=1.4,
+                    label=f"{label} limits{word}")  # fmt: skip
+            ax.plot(shown["n"], 100 * shown[f"lower_{suffix}"], color=GREY, ls=style, lw=1.4)
+    ax.axhline(100 * target, color=GOOD, lw=1.6, label=f"clinic rate ({100 * target:.0f}%)", zorder=2)
+    ax.scatter(data["n"], 100 * data["indicator"], s=45, color=MAIN, zorder=4, label="practitioner")
+    for pid, n, rate in zip(data["practitioner_id"], data["n"], data["indicator"], strict=True):
+        ax.annotate(str(pid), (n, 100 * rate), xytext=(5, 4), textcoords="offset points", fontsize=8, color=MAIN)
+    ax.set_xlim(0, 1.15 * n_max + 1)
+    ax.set_ylim(0, 100)
+    _percent_axis(ax, "y")
+    label_axes(ax, **labels)
+    legend_below(ax, ncols=4, order=["practitioner", "clinic rate"])
+    return ax
+
+
+def _month_labels(months: pd.Series) -> list[str]:
+    if not isinstance(months.dtype, pd.PeriodDtype):
+        months = pd.to_datetime(months.astype(str)).dt.to_period("M")
+    return months.dt.strftime("%b %Y").tolist()
+
+
+def plot_monthly_activity(monthly: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Sessions attended per month (bars) and patients seen per month (line), on one count axis.
+
+    Parameters
+    ----------
+    monthly : DataFrame
+        The output of :func:`~needling_analytics.metrics.monthly_activity`
+        (``month``, ``sessions_attended``, ``active_patients``).
+    ax : Axes, optional
+        Where to draw; a new A4-wide figure when None.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.metrics import monthly_activity
+    >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=20, seed=1))
+    >>> ax = plot_monthly_activity(monthly_activity(clinic, "2026-10"))
+    """
+    labels = {"title": "Sessions and patients per month", "xlabel": "Month", "ylabel": "Number per month"}
+    ax = get_axes(ax)
+    has_rows = check_frame(monthly, "monthly", ["month", "sessions_attended", "active_patients"])
+    data = monthly.dropna(subset=["month"]).sort_values("month") if has_rows else None
+    if not has_rows or data.empty:
+        return _no_data(ax, **labels)
+
+    x = np.arange(len(data))
+    sessions = data["sessions_attended"].to_numpy(dtype=float)
+    bars = ax.bar(x, sessions, width=0.7, color=MAIN, alpha=0.85, label="sessions attended", zorder=2)
+    ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=2, color=GREY)
+    ax.plot(x, data["active_patients"].to_numpy(dtype=float), color=SECOND, marker="o", lw=2.2,
+            label="patients seen (at least one session)", zorder=3)  # fmt: skip
+    ax.set_xticks(
+        x, _month_labels(data["month"]), rotation=45 if len(x) > 7 else 0, ha="right" if len(x) > 7 else "center"
+    )
+    ax.set_xlim(-0.6, len(x) - 0.4)
+    ax.set_ylim(0, max(1.0, np.nanmax(sessions), float(data["active_patients"].max())) * 1.3)
+    ax.grid(False, axis="x")
+    add_legend(ax, loc="upper left", ncols=2, order=["sessions"])
+    return label_axes(ax, **labels)
+
+
+def plot_frequency_association(exposures: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Pain reduction against early session frequency: points and a smoothed trend (an association).
+
+    Each point is an episode (nudged sideways a little so that equal
+    values do not hide each other); the line is a lowess smooth
+    (statsmodels, two thirds of the points per local fit). Routine clinic
+    data is confounded (slow responders are seen more often: Hughes 2018),
+    so the plot shows an association, not a dose-response effect.
+
+    Parameters
+    ----------
+    exposures : DataFrame
+        ``FrequencyAnalysis.exposures`` from
+        :func:`~needling_analytics.metrics.analyze_frequency`
+        (``early_frequency``: sessions per week in the first 28 days;
+        ``reduction``: pain points). Rows missing either are left out.
+    ax : Axes, optional
+        Where to draw; a new A4-wide figure when None.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.metrics import analyze_frequency
+    >>> analysis = analyze_frequency(Clinic.from_frames(**generate_clinic(n_patients=60, seed=1)))
+    >>> ax = plot_frequency_association(analysis.exposures)
+    """
+    labels = {
+        "title": "Session frequency and pain reduction: an association, not proof of cause",
+        "xlabel": "Sessions per week in the first 4 weeks",
+        "ylabel": "Pain reduction (points)",
+    }
+    ax = get_axes(ax)
+    has_rows = check_frame(exposures, "exposures", ["early_frequency", "reduction"])
+    data = exposures[["early_frequency", "reduction"]].dropna() if has_rows else None
+    if not has_rows or data.empty:
+        return _no_data(ax, **labels)
+
+    x = data["early_frequency"].to_numpy(dtype=float)
+    y = data["reduction"].to_numpy(dtype=float)
+    jitter = np.random.default_rng(0).uniform(-0.06, 0.06, size=len(x))
+    ax.axhline(0, color=GREY, lw=1, zorder=1, label="no change (above it: less pain than at the start)")
+    ax.scatter(x + jitter, y, s=16, color=MAIN, alpha=0.35, lw=0, label="one episode", zorder=2)
+    if len(x) >= 10 and len(np.unique(x)) >= 3:
+        grid = np.linspace(x.min(), x.max(), 60)
+        smooth = lowess(y, x, frac=2 / 3, it=0, xvals=grid)
+        ax.plot(grid, smooth, color=SECOND, lw=2.5, label="average trend (smoothed)", zorder=3)
+    ax.set_xlim(max(0.0, x.min() - 0.2), x.max() + 0.2)
+    label_axes(ax, **labels)
+    legend_below(ax, ncols=2, order=["one episode", "average"])
+    return ax
+
+
+def _event_name(event_type: str, severity: str) -> str:
+    name = _EVENT_NAMES.get((event_type, severity))
+    if name is None:
+        name = str(event_type).replace("_", " ").capitalize()
+        if severity not in ("mild", "any"):
+            name += f" ({severity})"
+    return name
+
+
+def plot_adverse_event_rates(comparison: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """The clinic's adverse-event rates, with their exact intervals, beside published rates.
+
+    The x axis is logarithmic (1, 10, 100 equally spaced) so that rare
+    major events and common bruising are both readable; zero sits at the
+    left edge. Benchmarks: Brady 2014 (J Man Manip Ther 22:134) and Boyce
+    2020 (Int J Sports Phys Ther 15:103).
+
+    Parameters
+    ----------
+    comparison : DataFrame
+        The output of :func:`~needling_analytics.metrics.compare_to_benchmarks`.
+    ax : Axes, optional
+        Where to draw; a new A4-wide figure when None.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.metrics import adverse_event_rates, compare_to_benchmarks
+    >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=60, seed=1))
+    >>> ax = plot_adverse_event_rates(compare_to_benchmarks(adverse_event_rates(clinic)))
+    """
+    labels = {
+        "title": "Adverse events compared with published rates",
+        "xlabel": "Events per 100 treatments (each step on this scale is ten times the one before)",
+        "ylabel": "Type of event",
+    }
+    columns = ["event_type", "severity", "study", "benchmark_rate_per_100", "rate_per_100", "ci_lower", "ci_upper"]
+    has_rows = check_frame(comparison, "comparison", columns)
+    data = comparison.dropna(subset=["rate_per_100"]) if has_rows else None
+    ax = get_axes(ax, height=max(3.2, 0.5 * data[["event_type", "severity"]].drop_duplicates().shape[0] + 1.4)
+                  if has_rows else None)  # fmt: skip
+    if not has_rows or data.empty:
+        return _no_data(ax, **labels)
+
+    keys = data[["event_type", "severity"]].astype(str).drop_duplicates().reset_index(drop=True)
+    first = data.drop_duplicates(["event_type", "severity"]).astype({"event_type": str, "severity": str})
+    clinic = keys.merge(first, on=["event_type", "severity"], how="left")
+    position = pd.Series(np.arange(len(keys)), index=pd.MultiIndex.from_frame(keys))
+    studies = list(dict.fromkeys(data["study"].dropna().astype(str)))
+    step = 0.7 / (len(studies) + 1)  # clinic on top of its row, then one sub-row per study
+    y = np.arange(len(keys), dtype=float)
+    rate = clinic["rate_per_100"].to_numpy(dtype=float)
+    low = np.fmin(clinic["ci_lower"].to_numpy(dtype=float), rate)
+    high = np.fmax(clinic["ci_upper"].to_numpy(dtype=float), rate)
+    y_clinic = y - 0.35 + step / 2
+    ax.errorbar(rate, y_clinic, xerr=np.nan_to_num([rate - low, high - rate]), fmt="o", color=MAIN, ms=7,
+                capsize=4, lw=2, label="this clinic (95% interval)", zorder=3, clip_on=False)  # fmt: skip
+    text_x = np.where(np.isfinite(high), high, rate)
+    for x_text, y_text, value in zip(text_x, y_clinic, rate, strict=True):  # one per event type: a handful
+        ax.annotate(f"{value:.1f}" if value >= 1 else f"{value:.2g}", (x_text, y_text), xytext=(6, 0), textcoords="offset points", va="center",
+                    fontsize=8, color=MAIN)  # fmt: skip
+    for k, study in enumerate(studies):
+        rows = data[data["study"].astype(str) == study]
+        where = pd.MultiIndex.from_arrays([rows["event_type"].astype(str), rows["severity"].astype(str)])
+        rows_y = position.reindex(where).to_numpy(dtype=float) - 0.35 + step * (k + 1.5)
+        ax.scatter(rows["benchmark_rate_per_100"], rows_y, marker="D^sv"[k % 4], s=34, clip_on=False,
+                   color=BENCHMARKS[k % len(BENCHMARKS)], label=f"{study} (published)", zorder=2)  # fmt: skip
+    ax.set_xscale("symlog", linthresh=0.1, linscale=0.4)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    top = np.nanmax(np.r_[high, data["benchmark_rate_per_100"].to_numpy(dtype=float), 1.0])
+    ax.set_xlim(0, 10 ** np.ceil(np.log10(top)))
+    ax.set_yticks(y, [_event_name(t, s) for t, s in zip(keys["event_type"], keys["severity"], strict=True)])
+    ax.set_ylim(len(y) - 0.5, -0.5)
+    ax.grid(False, axis="y")
+    for boundary in y[1:] - 0.5:
+        ax.axhline(boundary, color=LIGHT_BAND, lw=0.8, zorder=0)
+    label_axes(ax, **labels)
+    legend_below(ax, ncols=3, order=["this clinic"])
+    return ax
+
+
+def plot_pain_change_distribution(episodes: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Histogram of the percent change in pain over each assessable episode, with the 30% line.
+
+    Bars of 10 percentage points; episodes improved by 30% or more (a
+    moderate improvement, IMMPACT: Dworkin 2008) are coloured, the others
+    grey. A worsening beyond -100% is counted in the leftmost bar.
+
+    Parameters
+    ----------
+    episodes : DataFrame
+        The output of :func:`~needling_analytics.metrics.episode_pain`
+        (``pct_reduction``, ``assessable``).
+    ax : Axes, optional
+        Where to draw; a new A4-wide figure when None.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from needling_analytics.demo import generate_clinic
+    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.metrics import episode_pain
+    >>> ax = plot_pain_change_distribution(episode_pain(Clinic.from_frames(**generate_clinic(n_patients=20, seed=1))))
+    """
+    labels = {
+        "title": "How much pain changed over each course of care",
+        "xlabel": "Reduction in pain, first to latest score (%; below 0 = worse)",
+        "ylabel": "Number of episodes",
+    }
+    ax = get_axes(ax)
+    has_rows = check_frame(episodes, "episodes", ["pct_reduction", "assessable"])
+    if has_rows:
+        assessable = episodes["assessable"].fillna(False).to_numpy(dtype=bool)
+        values = episodes.loc[assessable, "pct_reduction"].dropna().to_numpy(dtype=float)
+    if not has_rows or len(values) == 0:
+        return _no_data(ax, **labels)
+
+    low = max(-100.0, 10 * np.floor(min(values.min(), 0.0) / 10))
+    edges = np.arange(low, 110.0, 10.0)
+    counts, _ = np.histogram(np.clip(values, low, 100.0), bins=edges)
+    moderate = edges[:-1] >= 30
+    for mask, color, label in (
+        (moderate, MAIN, "improved 30% or more"),
+        (~moderate, LIGHT_BAND, "improved less, or worse"),
+    ):
+        ax.bar(edges[:-1][mask], counts[mask], width=10, align="edge", color=color, edgecolor="white", label=label,
+               zorder=2)  # fmt: skip
+    ax.axvline(30, color=GOOD, ls="--", lw=1.6, label="moderate improvement (30%)", zorder=3)
+    share = float(np.mean(values >= 30 - 1e-9))
+    ax.text(0.01, 0.97, f"{100 * share:.0f}% of {len(values):,} episodes improved by 30% or more",
+            transform=ax.transAxes, va="top", fontsize=9, color=MAIN, zorder=4,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5})  # fmt: skip
+    ax.set_xlim(low, 100)
+    ax.set_ylim(0, counts.max() * 1.15 + 1)
+    _percent_axis(ax, "x")
+    label_axes(ax, **labels)
+    legend_below(ax, ncols=3)
+    return ax
