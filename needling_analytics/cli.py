@@ -66,6 +66,8 @@ def _run_config(args):
         values["out_dir"] = Path(args.out)
     if getattr(args, "workers", None):
         values["workers"] = args.workers
+    if getattr(args, "clinic_name", None):
+        values["clinic_name"] = args.clinic_name
     return RunConfig(**values)
 
 
@@ -193,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
     monthly.add_argument("--out", metavar="DIR", help="output folder (default: reports)")
     monthly.add_argument("--workers", type=int, metavar="N", help="parallel reports (default: the number of cores)")
+    monthly.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, shown on every report")
     monthly.add_argument("--config", metavar="FILE", help="TOML run configuration")
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")
     monthly.set_defaults(run=_monthly)

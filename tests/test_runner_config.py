@@ -39,7 +39,7 @@ def test_config_file_with_relative_paths_and_rule(tmp_path):
     config = load_config(tmp_path / "clinic.toml")
     assert config.data_dir == (tmp_path / "exports").resolve() and config.out_dir == (tmp_path / "out").resolve()
     assert config.workers == 3 and config.rule == ResponderRule(pct_threshold=50.0, require="either")
-    assert config.clinic_slug == "Harbour_Physio-" + config.clinic_slug.split("-")[-1]
+    assert config.clinic_slug == "harbour-physio"
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,10 @@ class RunConfig:
 
     @property
     def clinic_slug(self) -> str:
-        return safe_name(self.clinic_name or self.data_dir.resolve().name)
+        """The clinic's folder name under ``out_dir``: ``Harbour Physio`` is ``harbour-physio``."""
+        name = unicodedata.normalize("NFKD", self.clinic_name or self.data_dir.resolve().name)
+        slug = re.sub(r"[^a-z0-9]+", "-", name.encode("ascii", "ignore").decode().casefold()).strip("-")[:60]
+        return slug or "clinic"
 
 
 def load_config(path: str | Path) -> RunConfig:

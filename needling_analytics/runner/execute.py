@@ -24,8 +24,9 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from ..errors import NeedlingAnalyticsError
 
 KERNEL = "needling-analytics"
-#: Where the report notebooks live (the repository's ``notebooks/``).
-NOTEBOOK_DIR = Path(os.environ.get("NEEDLING_NOTEBOOKS", Path(__file__).resolve().parents[2] / "notebooks"))
+#: Where the report notebooks live: the repository's ``notebooks/`` unless
+#: the environment variable ``NEEDLING_NOTEBOOKS`` names another folder.
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = {"patient": "patient_report.ipynb", "clinic": "clinic_report.ipynb", "research": "treatment_response.ipynb"}
 
 
@@ -46,7 +47,7 @@ def notebook_path(kind: str) -> Path:
     """The notebook of a report kind (``patient``, ``clinic``, ``research``)."""
     if kind not in NOTEBOOKS:
         raise ValueError(f"`kind` must be one of {sorted(NOTEBOOKS)}, got {kind!r}")
-    path = NOTEBOOK_DIR / NOTEBOOKS[kind]
+    path = Path(os.environ.get("NEEDLING_NOTEBOOKS", NOTEBOOK_DIR)) / NOTEBOOKS[kind]
     if not path.is_file():
         raise ReportError(
             f"the {kind} report notebook is missing ({path})", "set NEEDLING_NOTEBOOKS to the notebooks folder"
@@ -142,7 +143,7 @@ def run_report(
     out_html = Path(out_html)
     out_html.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     out_ipynb = out_html.with_suffix(".ipynb")
-    tmp_ipynb = out_html.with_name(f".{out_ipynb.name}.tmp-{os.getpid()}")
+    tmp_ipynb = out_html.with_name(f".{out_html.stem}.tmp-{os.getpid()}.ipynb")
     try:
         executed = papermill.execute_notebook(
             str(notebook),

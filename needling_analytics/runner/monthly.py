@@ -169,7 +169,9 @@ def _run_job(job: Job, timeout: int) -> ReportResult:
     started = time.perf_counter()
     try:
         result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout)
-        job.html.with_suffix(".key").write_text(job.key)
+        key_file = job.html.with_suffix(".key")
+        key_file.write_text(job.key)
+        key_file.chmod(0o600)
         result.name = job.name
         return result
     except ReportError as exc:
