@@ -497,3 +497,21 @@ def test_pain_change_histogram_counts_assessable_episodes():
     assert min(p.get_x() for p in improved.patches) == 30
     assert line_labelled(ax, "moderate improvement (30%)").get_xdata()[0] == 30
     assert any(t.startswith("50% of 4 episodes") for t in texts(ax))
+
+
+def test_palette_and_style_match_seaborn_colorblind_whitegrid():
+    import matplotlib as mpl
+    import seaborn as sns
+
+    from needling_analytics.plots import PALETTE, set_theme
+    from needling_analytics.plots.theme import _WHITEGRID
+
+    assert list(PALETTE) == sns.color_palette("colorblind").as_hex()
+    with mpl.rc_context():
+        sns.set_theme(context="notebook", style="whitegrid")
+        expected = {k: mpl.rcParams[k] for k in _WHITEGRID}
+    with mpl.rc_context():
+        set_theme()
+        for key, value in expected.items():
+            assert mpl.rcParams[key] == value, key
+        assert mpl.rcParams["axes.prop_cycle"].by_key()["color"] == list(PALETTE)

@@ -3,58 +3,67 @@
 Every function takes the loaded clinic (or a frame derived from it) and
 returns a new DataFrame whose columns are listed in its docstring; nothing
 mutates its input. Definitions, units and sources: ``docs/metrics.md``.
+
+Submodules are imported on first use, so a report that needs only pain and
+range of motion never pays for importing statsmodels.
 """
 
-from .activity import monthly_activity, parse_month
-from .attendance import attendance, summarize_attendance
-from .frequency import FrequencyAnalysis, analyze_frequency, session_exposures
-from .journal import journal_trend, post_session_soreness, summarize_soreness
-from .models import ModelWarning, TrajectoryResult, fit_trajectory
-from .norms import instrument_table, mdc_table, normal_rom
-from .pain import DEFAULT_RULE, ResponderRule, episode_pain, responder_curve, session_pain, summarize_responders
-from .practitioners import attribute_episodes, case_mix_adjusted, funnel_limits, overdispersion, practitioner_funnel
-from .proms import prom_change, summarize_proms
-from .rom import rom_change
-from .safety import adverse_event_rates, compare_to_benchmarks, published_benchmarks, serious_events
-from .survival import kaplan_meier, logrank_test, median_time, time_to_response
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_RULE",
-    "FrequencyAnalysis",
-    "ModelWarning",
-    "ResponderRule",
-    "TrajectoryResult",
-    "adverse_event_rates",
-    "analyze_frequency",
-    "attendance",
-    "attribute_episodes",
-    "case_mix_adjusted",
-    "compare_to_benchmarks",
-    "episode_pain",
-    "fit_trajectory",
-    "funnel_limits",
-    "instrument_table",
-    "journal_trend",
-    "kaplan_meier",
-    "logrank_test",
-    "mdc_table",
-    "median_time",
-    "monthly_activity",
-    "normal_rom",
-    "overdispersion",
-    "parse_month",
-    "post_session_soreness",
-    "practitioner_funnel",
-    "prom_change",
-    "published_benchmarks",
-    "responder_curve",
-    "rom_change",
-    "serious_events",
-    "session_exposures",
-    "session_pain",
-    "summarize_attendance",
-    "summarize_proms",
-    "summarize_responders",
-    "summarize_soreness",
-    "time_to_response",
-]
+import importlib
+
+#: Public name -> the submodule that defines it.
+_WHERE = {
+    "DEFAULT_RULE": "pain",
+    "FrequencyAnalysis": "frequency",
+    "ModelWarning": "models",
+    "ResponderRule": "pain",
+    "TrajectoryResult": "models",
+    "adverse_event_rates": "safety",
+    "analyze_frequency": "frequency",
+    "attendance": "attendance",
+    "attribute_episodes": "practitioners",
+    "case_mix_adjusted": "practitioners",
+    "compare_to_benchmarks": "safety",
+    "episode_pain": "pain",
+    "fit_trajectory": "models",
+    "funnel_limits": "practitioners",
+    "instrument_table": "norms",
+    "journal_trend": "journal",
+    "kaplan_meier": "survival",
+    "logrank_test": "survival",
+    "mdc_table": "norms",
+    "median_time": "survival",
+    "monthly_activity": "activity",
+    "normal_rom": "norms",
+    "overdispersion": "practitioners",
+    "parse_month": "activity",
+    "post_session_soreness": "journal",
+    "practitioner_funnel": "practitioners",
+    "prom_change": "proms",
+    "published_benchmarks": "safety",
+    "responder_curve": "pain",
+    "rom_change": "rom",
+    "serious_events": "safety",
+    "session_exposures": "frequency",
+    "session_pain": "pain",
+    "summarize_attendance": "attendance",
+    "summarize_proms": "proms",
+    "summarize_responders": "pain",
+    "summarize_soreness": "journal",
+    "time_to_response": "survival",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_WHERE])

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats
 
 
 def positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
@@ -84,6 +83,8 @@ def clopper_pearson(events, trials, *, confidence: float = 0.95) -> tuple[np.nda
     -------
     lower, upper : arrays of proportions in [0, 1]
     """
+    from scipy import stats  # imported here: scipy.stats costs about a second to import
+
     events = np.asarray(events, dtype=float)
     trials = np.asarray(trials, dtype=float)
     alpha = 1.0 - confidence

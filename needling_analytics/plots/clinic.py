@@ -12,9 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
-from statsmodels.nonparametric.smoothers_lowess import lowess
 
-from ..metrics.frequency import BAND_LABELS
 from .theme import (
     BENCHMARKS,
     GOOD,
@@ -116,6 +114,8 @@ def plot_responder_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes
 def _group_order(values: pd.Series) -> list:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return [c for c in values.cat.categories if (values == c).any()]
+    from ..metrics.frequency import BAND_LABELS  # imported here: frequency pulls in statsmodels
+
     present = list(dict.fromkeys(values.dropna()))
     if set(present) <= set(BAND_LABELS):
         return [b for b in BAND_LABELS if b in present]
@@ -384,6 +384,8 @@ def plot_frequency_association(exposures: pd.DataFrame, *, ax: Axes | None = Non
     ax.scatter(x + jitter, y, s=16, color=MAIN, alpha=0.35, lw=0, label="one episode", zorder=2)
     if len(x) >= 10 and len(np.unique(x)) >= 3:
         grid = np.linspace(x.min(), x.max(), 60)
+        from statsmodels.nonparametric.smoothers_lowess import lowess  # imported here: only this chart needs it
+
         smooth = lowess(y, x, frac=2 / 3, it=0, xvals=grid)
         ax.plot(grid, smooth, color=SECOND, lw=2.5, label="average trend (smoothed)", zorder=3)
     ax.set_xlim(max(0.0, x.min() - 0.2), x.max() + 0.2)
