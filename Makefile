@@ -7,6 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CLI    := $(VENV)/bin/needling-analytics
 DEMO   ?= data/demo
+DEMO_MONTH ?= 2026-10
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install lint clean-demo
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 demo: install
 	$(CLI) demo-data --out $(DEMO) --seed 0
 	$(CLI) validate $(DEMO)
-	@echo "Demo clinic: $(DEMO)/  Data-quality report: reports/demo/validation/quality.md"
+	$(CLI) monthly --month $(DEMO_MONTH) --data $(DEMO) --out reports --clinic-name "Demo clinic"
 
 test: install
 	MPLBACKEND=Agg $(PY) -m pytest -q

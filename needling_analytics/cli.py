@@ -66,6 +66,8 @@ def _run_config(args):
         values["out_dir"] = Path(args.out)
     if getattr(args, "workers", None):
         values["workers"] = args.workers
+    if getattr(args, "isolation", None):
+        values["isolation"] = args.isolation
     if getattr(args, "clinic_name", None):
         values["clinic_name"] = args.clinic_name
     return RunConfig(**values)
@@ -195,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
     monthly.add_argument("--out", metavar="DIR", help="output folder (default: reports)")
     monthly.add_argument("--workers", type=int, metavar="N", help="parallel reports (default: the number of cores)")
+    monthly.add_argument(
+        "--isolation",
+        choices=["warm", "strict"],
+        help="warm: each worker's kernel serves many reports, wiped clean between them (default); strict: a fresh kernel per report",
+    )
     monthly.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, shown on every report")
     monthly.add_argument("--config", metavar="FILE", help="TOML run configuration")
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")

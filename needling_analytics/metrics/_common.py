@@ -13,7 +13,10 @@ def positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
 
     One hash pass in Arrow: fast on the long ID columns of a clinic network.
     """
-    found = pc.index_in(pa.array(values, type=pa.string(), from_pandas=True), value_set=pa.array(keys, type=pa.string(), from_pandas=True))
+    found = pc.index_in(
+        pa.array(values, type=pa.string(), from_pandas=True),
+        value_set=pa.array(keys, type=pa.string(), from_pandas=True),
+    )
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -42,7 +45,17 @@ def attended_sessions(clinic, *, with_episode_row: bool = False) -> pd.DataFrame
         episode's start date).
     """
     sessions = clinic.sessions
-    columns = ["session_id", "episode_id", "patient_id", "practitioner_id", "session_date", "session_time", "pain_pre", "pain_post", "needles"]
+    columns = [
+        "session_id",
+        "episode_id",
+        "patient_id",
+        "practitioner_id",
+        "session_date",
+        "session_time",
+        "pain_pre",
+        "pain_post",
+        "needles",
+    ]
     attended = np.flatnonzero((sessions["status"] == "attended").to_numpy())
     out = sessions[columns]
     row = positions(out["episode_id"].iloc[attended], clinic.episodes["episode_id"])
@@ -61,9 +74,15 @@ def attended_sessions(clinic, *, with_episode_row: bool = False) -> pd.DataFrame
     row = row[order]
     start = clinic.episodes["start_date"].to_numpy(dtype="datetime64[ns]")
     known = row < len(start)
-    out["start_date"] = np.where(known, start[np.where(known, row, 0)] if len(start) else np.datetime64("NaT"), np.datetime64("NaT"))
+    out["start_date"] = np.where(
+        known, start[np.where(known, row, 0)] if len(start) else np.datetime64("NaT"), np.datetime64("NaT")
+    )
     boundaries = np.r_[True, row[1:] != row[:-1]] if len(row) else np.array([], dtype=bool)
-    first_of_group = np.maximum.accumulate(np.where(boundaries, np.arange(len(row)), 0)) if len(row) else np.array([], dtype=np.int64)
+    first_of_group = (
+        np.maximum.accumulate(np.where(boundaries, np.arange(len(row)), 0))
+        if len(row)
+        else np.array([], dtype=np.int64)
+    )
     out["session_number"] = (np.arange(len(row)) - first_of_group + 1).astype("int64")
     out["days_since_start"] = (out["session_date"] - out["start_date"]).dt.days.astype("float64")
     out["weeks_since_start"] = out["days_since_start"] / 7.0

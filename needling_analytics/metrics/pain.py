@@ -168,7 +168,11 @@ def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
 
     def per_episode(part: pd.DataFrame, column: str) -> np.ndarray:
         values = part[column].to_numpy()
-        out = np.full(n, np.datetime64("NaT") if values.dtype.kind == "M" else np.nan, dtype=values.dtype if values.dtype.kind == "M" else float)
+        out = np.full(
+            n,
+            np.datetime64("NaT") if values.dtype.kind == "M" else np.nan,
+            dtype=values.dtype if values.dtype.kind == "M" else float,
+        )
         out[part["episode_row"].to_numpy()] = values
         return out
 

@@ -10,6 +10,7 @@ Example ``clinic.toml``::
     min_cell_size = 11                    # counts below are suppressed in clinic reports
     min_episodes = 10                     # practitioners below are not compared
     timeout = 300                         # seconds per notebook step
+    isolation = "warm"                    # or "strict": a fresh kernel for every report
 
     [responder_rule]
     abs_threshold = 2.0
@@ -44,7 +45,14 @@ class RunConfig:
     min_cell_size: int = 11
     min_episodes: int = 10
     timeout: int = 300
+    isolation: str = "warm"
     rule: ResponderRule = ResponderRule()
+
+    def __post_init__(self):
+        if self.isolation not in ("warm", "strict"):
+            raise InputError(
+                f"`isolation` must be 'warm' (a kernel serves many reports, wiped between them) or 'strict' (a fresh kernel per report), got {self.isolation!r}"
+            )
 
     @property
     def clinic_slug(self) -> str:

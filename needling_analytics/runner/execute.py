@@ -129,13 +129,30 @@ class ReportResult:
     error: str = ""
 
 
+def _run_warm(kernel, notebook: Path, parameters: dict, timeout: int) -> nbformat.NotebookNode:
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    try:
+        return kernel.run(nbformat.read(notebook, as_version=4), parameters, timeout=timeout)
+    except CellExecutionError as exc:
+        first = str(exc.evalue).splitlines()[0] if exc.evalue else ""
+        raise ReportError(f"a step of the report failed: {exc.ename}: {first}".strip(), str(exc)) from None
+    except CellTimeoutError as exc:
+        raise ReportError(f"the report took longer than the time limit ({timeout} s per step)", str(exc)) from None
+    except DeadKernelError as exc:
+        raise ReportError(f"the Python kernel '{KERNEL}' died while making the report", str(exc)) from None
+
+
 def run_report(
-    kind: str, parameters: dict, out_html: Path, *, title: str, timeout: int = 300, start_timeout: int = 60
+    kind: str, parameters: dict, out_html: Path, *, title: str, timeout: int = 300, start_timeout: int = 60, kernel=None
 ) -> ReportResult:
     """Execute the ``kind`` notebook with ``parameters`` and write HTML plus the executed notebook.
 
     The executed ``.ipynb`` is kept beside the HTML for audit. Both are
-    written under temporary names and renamed when complete.
+    written under temporary names and renamed when complete. With
+    ``kernel`` (a :class:`~.pool.WarmKernel`) the notebook runs in that
+    already-started kernel, which is wiped clean afterwards; without it,
+    papermill starts a fresh kernel for this report alone.
     """
     started = time.perf_counter()
     notebook = notebook_path(kind)
@@ -144,6 +161,12 @@ def run_report(
     out_html.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     out_ipynb = out_html.with_suffix(".ipynb")
     tmp_ipynb = out_html.with_name(f".{out_html.stem}.tmp-{os.getpid()}.ipynb")
+    if kernel is not None:
+        executed = _run_warm(kernel, notebook, parameters, timeout)
+        html = render_html(executed, title=title)
+        _atomic_write(out_ipynb, nbformat.writes(executed))
+        _atomic_write(out_html, html)
+        return ReportResult(out_html.stem, "ok", time.perf_counter() - started, str(out_html), str(out_ipynb))
     try:
         executed = papermill.execute_notebook(
             str(notebook),
@@ -154,6 +177,7 @@ def run_report(
             start_timeout=start_timeout,
             execution_timeout=timeout,
             cwd=str(notebook.parent),
+            extra_arguments=["--HistoryManager.enabled=False"],  # no patient IDs in IPython's history file
         )
     except papermill.PapermillExecutionError as exc:
         tmp_ipynb.unlink(missing_ok=True)

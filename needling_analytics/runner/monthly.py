@@ -164,11 +164,28 @@ def _up_to_date(job: Job) -> bool:
     return job.html.is_file() and key_file.is_file() and key_file.read_text() == job.key
 
 
+_KERNEL = None  # this worker process's warm kernel, when isolation is "warm"
+
+
+def _start_worker(isolation: str) -> None:
+    """Worker initialiser: start a warm kernel for patient reports."""
+    global _KERNEL
+    if isolation == "warm":
+        from multiprocessing.util import Finalize
+
+        from .execute import KERNEL
+        from .pool import WarmKernel
+
+        _KERNEL = WarmKernel(KERNEL)
+        Finalize(_KERNEL, _KERNEL.shutdown, exitpriority=10)
+
+
 def _run_job(job: Job, timeout: int) -> ReportResult:
     """Run one job in a worker; never raises."""
     started = time.perf_counter()
     try:
-        result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout)
+        kernel = _KERNEL if job.kind == "patient" else None
+        result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
         key_file = job.html.with_suffix(".key")
         key_file.write_text(job.key)
         key_file.chmod(0o600)
@@ -274,7 +291,10 @@ def _fan_out(jobs: list[Job], config: RunConfig) -> list[ReportResult]:
 
         progress = tqdm(total=len(jobs), unit="report", desc="reports")
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(config.workers, len(jobs))), mp_context=context) as pool:
+    workers = max(1, min(config.workers, len(jobs)))
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(config.isolation,)
+    ) as pool:
         futures = {pool.submit(_run_job, job, config.timeout): job for job in jobs}
         try:
             for future in as_completed(futures):
@@ -313,6 +333,7 @@ def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerpr
             "min_cell_size": config.min_cell_size,
             "min_episodes": config.min_episodes,
             "timeout": config.timeout,
+            "isolation": config.isolation,
             "responder_rule": asdict(config.rule),
         },
         "data_fingerprint": fingerprint,

@@ -1,0 +1,86 @@
+"""Reports per minute: warm kernels versus a fresh kernel per report, 1 versus all workers.
+
+    python benchmarks/bench_reports.py --patients 30
+
+Generates the demo clinic, picks the first ``--patients`` patients seen in
+October 2026, and times: plain ``papermill`` on the patient notebook (one
+fresh kernel per report, one after another), then the monthly runner's
+fan-out with ``isolation`` "strict" and "warm", each with 1 worker and with
+all cores. Load, validation and the metrics cache are done once and not
+timed, as in a real run. Prints reports per minute and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import papermill
+
+from needling_analytics import DataQualityWarning, load_clinic
+from needling_analytics.demo import generate_clinic, write_clinic
+from needling_analytics.reporting import write_cache
+from needling_analytics.runner import RunConfig, patients_seen
+from needling_analytics.runner.execute import KERNEL, notebook_path
+from needling_analytics.runner.monthly import Job, _fan_out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=30, help="patient reports per configuration")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_clinic(generate_clinic(n_patients=400, seed=0), tmp / "data")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            clinic = load_clinic(tmp / "data")
+        cache = write_cache(clinic, tmp / "cache", clinic_name="Benchmark clinic")
+        patients = patients_seen(clinic, pd.Period("2026-10", "M"))[: args.patients]
+        n = len(patients)
+        print(f"{n} patient reports per configuration, {cores} cores")
+
+        def parameters(pid):
+            return {
+                "patient_id": pid,
+                "cache_dir": str(cache),
+                "data_dir": str(tmp / "data"),
+                "as_of": f"{clinic.as_of:%Y-%m-%d}",
+            }
+
+        rates = {}
+        start = time.perf_counter()
+        for pid in patients:
+            papermill.execute_notebook(
+                str(notebook_path("patient")),
+                str(tmp / f"plain-{pid}.ipynb"),
+                parameters=parameters(pid),
+                kernel_name=KERNEL,
+                progress_bar=False,
+            )
+        rates["plain papermill, 1 process"] = n / (time.perf_counter() - start) * 60
+        for isolation in ("strict", "warm"):
+            for workers in sorted({1, cores}):
+                out = tmp / f"{isolation}-{workers}"
+                jobs = [Job(pid, "patient", pid, parameters(pid), out / f"{pid}.html", "") for pid in patients]
+                config = RunConfig(data_dir=tmp / "data", out_dir=out, workers=workers, isolation=isolation)
+                start = time.perf_counter()
+                results = _fan_out(jobs, config)
+                seconds = time.perf_counter() - start
+                failed = [r for r in results if r.status != "ok"]
+                if failed:
+                    raise SystemExit(f"{len(failed)} report(s) failed: {failed[0].reason}")
+                rates[f"{isolation}, {workers} worker(s)"] = n / seconds * 60
+        base = rates["plain papermill, 1 process"]
+        for label, rate in rates.items():
+            print(f"  {label:<28} {rate:6.1f} reports/min  ({rate / base:4.1f}x plain papermill)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,501 @@
+"""Plain-language sentences and small HTML blocks for reports read by people who are not statisticians.
+
+Every function is pure: values in, a string out. Sentences are returned as
+:class:`Paragraph` and HTML blocks as :class:`Html`, both ordinary ``str``
+subclasses that a notebook displays as a paragraph or as HTML (they carry
+``_repr_html_``). Any text inserted into HTML is escaped with
+:func:`html.escape`.
+
+The thresholds quoted come from the responder rule the report used
+(:class:`~needling_analytics.metrics.ResponderRule`; default 2 points and
+30%, Farrar 2001, Pain 94:149; Childs 2005, Spine 30:1331).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+from ..metrics import ResponderRule, parse_month
+
+#: Words for the codes of the data model, where replacing "_" by " " is not enough.
+LABELS = {
+    "low_back": "low back",
+    "upper_back": "upper back",
+    "wrist_hand": "wrist and hand",
+    "ankle_foot": "ankle and foot",
+    "cervical_spine": "neck (cervical spine)",
+    "thoracic_spine": "mid back (thoracic spine)",
+    "lumbar_spine": "low back (lumbar spine)",
+    "pain_during": "pain during treatment",
+    "pain_after": "pain after treatment",
+    "infection_signs": "signs of infection",
+    "goals_met": "goals met",
+    "self_discharged": "stopped coming",
+    "no_show": "missed",
+    "none": "–",
+    "no_baseline": "no pain score",
+    "no_follow_up": "no follow-up score",
+    "baseline_too_low": "starting pain too low to measure",
+    "not_improved": "not improved enough",
+    "responder": "clinically important improvement",
+    "reached_mcid": "reached the important change",
+    "not_reached_mcid": "did not reach the important change",
+    "too_little_room": "too little room to improve",
+    "no_mcid": "no threshold for this questionnaire",
+}
+
+#: One sentence per report section, shown instead of a chart or table when there is too little data.
+UNAVAILABLE = {
+    # patient report
+    "episode": "No course of care has been recorded for this patient.",
+    "pain": "No pain scores were recorded at this patient's sessions.",
+    "rom": "No range-of-motion measurements were recorded for this patient.",
+    "proms": "This patient has not completed any questionnaires.",
+    "journal": "This patient has not kept a home journal during this course of care.",
+    "adverse_events": "No side effects or adverse events were recorded after this patient's sessions.",
+    "attendance": "No sessions have been booked for this course of care yet.",
+    # clinic and research reports
+    "activity": "No appointments were recorded in this period.",
+    "outcomes": "No course of care in this period has both a first and a follow-up pain score, so outcomes cannot be shown yet.",
+    "responder_curve": "No course of care in this period has both a first and a follow-up pain score, so the curve cannot be drawn.",
+    "rom_summary": "No range-of-motion measurements were recorded in this period.",
+    "prom_summary": "No questionnaires were completed in this period.",
+    "frequency": "Too few courses of care have a complete first four weeks and a follow-up pain score to relate session frequency to improvement.",
+    "time_to_response": "Too few courses of care could be assessed to show how long improvement took.",
+    "safety": "No treatments were recorded in this period, so adverse-event rates cannot be calculated.",
+    "serious_events": "No significant or serious adverse events were recorded in this period.",
+    "funnel": "No practitioner has enough assessed courses of care in this period to be shown on the funnel plot.",
+    "subgroups": "There are no groups to compare in this period.",
+    "model": "There are too few measurements to fit a trajectory model.",
+}
+
+
+class Paragraph(str):
+    """A sentence or paragraph of plain text; notebooks display it as an HTML paragraph (escaped)."""
+
+    def _repr_html_(self) -> str:
+        return f'<p class="na-text">{html.escape(self)}</p>'
+
+
+class Headline(Paragraph):
+    """A paragraph shown larger and in bold: the report's key message."""
+
+    def _repr_html_(self) -> str:
+        return f'<p class="na-headline" style="font-size:1.2em;font-weight:600;">{html.escape(self)}</p>'
+
+
+class Html(str):
+    """A block of HTML (already escaped where needed); notebooks display it as HTML."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def paragraph(text: str) -> Paragraph:
+    """``text`` as a :class:`Paragraph`, e.g. ``FrequencyAnalysis.interpretation`` for display."""
+    return Paragraph(text)
+
+
+def _missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def label(value) -> str:
+    """A data-model code in words: ``"low_back"`` -> ``"low back"``, ``"no_show"`` -> ``"missed"``."""
+    if _missing(value):
+        return ""
+    text = str(value)
+    return LABELS.get(text, text.replace("_", " "))
+
+
+def format_points(value, *, decimals: int = 1) -> str:
+    """A score in points, without needless decimals: 7.0 -> ``"7"``, 6.5 -> ``"6.5"``; missing -> ``"not recorded"``."""
+    if _missing(value):
+        return "not recorded"
+    step = Decimal(1).scaleb(-decimals)
+    rounded = Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP)  # 6.55 -> 6.6
+    rounded = abs(rounded) if rounded == 0 else rounded  # no "-0"
+    text = f"{rounded:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_pct(value, *, decimals: int = 0, share: bool = False) -> str:
+    """A percentage: 57.14 -> ``"57%"``; with ``share=True`` the value is a fraction (0.5714 -> ``"57%"``).
+
+    Missing -> ``"not available"``.
+    """
+    if _missing(value):
+        return "not available"
+    number = Decimal(repr(float(value))) * (100 if share else 1)
+    rounded = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)  # 12.5 -> 13, as taught
+    return f"{(rounded if rounded != 0 else abs(rounded)):f}%"
+
+
+def format_count(value, *, threshold: int | None = None) -> str:
+    """A count with thousands separators; with ``threshold``, 1 to threshold-1 -> ``"fewer than 11"``.
+
+    Zero is shown (the CMS small-cell rule allows it). Missing -> ``"not available"``.
+    """
+    if _missing(value):
+        return "not available"
+    number = int(value)
+    if threshold is not None and 0 < number < threshold:
+        return f"fewer than {threshold}"
+    return f"{number:,}"
+
+
+def format_date(value) -> str:
+    """``"3 Mar 2026"`` (no leading zero); missing -> ``""``."""
+    if _missing(value):
+        return ""
+    day = pd.Timestamp(value)
+    return f"{day.day} {day:%b %Y}"
+
+
+def period_label(month) -> str:
+    """A report month in words: ``"2026-10"`` -> ``"October 2026"`` (a monthly Period or a date also works)."""
+    if not isinstance(month, (str, pd.Period)):
+        month = pd.Timestamp(month).to_period("M")
+    period = parse_month(month)
+    return f"{period:%B %Y}"
+
+
+def date_range(start="", end="") -> str:
+    """A range of dates in words: ``"3 Mar 2026 to 5 Oct 2026"``, ``"from 3 Mar 2026"``, ``"up to ..."``, ``"all dates"``.
+
+    Empty or missing ends are open.
+    """
+    start = "" if _missing(start) or start == "" else format_date(start)
+    end = "" if _missing(end) or end == "" else format_date(end)
+    if start and end:
+        return f"{start} to {end}"
+    if start:
+        return f"from {start}"
+    return f"up to {end}" if end else "all dates"
+
+
+def _rule(rule) -> ResponderRule:
+    if isinstance(rule, ResponderRule):
+        return rule
+    if isinstance(rule, Mapping):
+        return ResponderRule(**rule)
+    raise ValueError(f"`rule` must be a ResponderRule or a dict of its fields, got {rule!r}")
+
+
+def describe_rule(rule) -> Paragraph:
+    """The responder rule as one sentence: what counts as a clinically important improvement."""
+    return Paragraph(f"A clinically important improvement means {_rule(rule).describe()}.")
+
+
+def _sessions(n) -> str:
+    n = 0 if _missing(n) else int(n)
+    return f"{n:,} session" + ("" if n == 1 else "s")
+
+
+def _pct_near(pct: float, threshold: float) -> str:
+    """Percent reduction as text, never rounded across the rule's threshold (29.6 -> "29.6%" against 30)."""
+    text = format_pct(pct)
+    if (pct < threshold) != (float(text[:-1]) < threshold):
+        text = format_pct(math.floor(pct * 10) / 10, decimals=1)
+    return text
+
+
+def _episode(episode_row) -> pd.Series:
+    if isinstance(episode_row, pd.DataFrame):
+        if len(episode_row) != 1:
+            raise ValueError(f"`episode_row` must be one episode, got a frame of {len(episode_row)} rows")
+        return episode_row.iloc[0]
+    if isinstance(episode_row, pd.Series):
+        return episode_row
+    if isinstance(episode_row, Mapping):
+        return pd.Series(dict(episode_row))
+    raise ValueError(f"`episode_row` must be a row of the episodes table, got {type(episode_row).__name__!r}")
+
+
+def patient_headline(episode_row, rule) -> Headline:
+    """One or two sentences on how the patient's pain changed over the course of care.
+
+    Parameters
+    ----------
+    episode_row : Series, one-row DataFrame or dict
+        A row of ``PatientData.episodes``: ``baseline``, ``latest``,
+        ``n_sessions``, ``reduction``, ``pct_reduction``, ``assessment``
+        (from :func:`~needling_analytics.metrics.episode_pain`), and
+        ``reached``, ``reached_after_sessions`` (first session at which the
+        rule was met; from :func:`~needling_analytics.metrics.time_to_response`).
+    rule : ResponderRule
+        The rule the cache used.
+
+    Returns
+    -------
+    Headline
+        A :class:`Paragraph` shown in bold. For example "Pain went from 7 to 3 over 5 sessions, a 57% reduction:
+        a clinically important improvement, first reached at session 3."
+        Variants: no pain score, no follow-up score yet, a starting score too
+        low to measure a clinically important change, improved but not by
+        enough, no change, worse, and reached once but risen again since.
+    """
+    row, rule = _episode(episode_row), _rule(rule)
+    baseline, latest = row.get("baseline"), row.get("latest")
+    n = row.get("n_sessions")
+    assessment = "" if _missing(row.get("assessment")) else str(row.get("assessment"))
+    reached_at = row.get("reached_after_sessions")
+    reached = not _missing(row.get("reached")) and bool(row.get("reached")) and not _missing(reached_at)
+    b, latest_text, over = format_points(baseline), format_points(latest), _sessions(n)
+
+    if assessment == "no_baseline" or _missing(baseline):
+        return Headline(
+            f"No pain scores have been recorded in this course of care yet ({over} attended), "
+            "so the change in pain cannot be described."
+        )
+    if assessment == "no_follow_up" or _missing(latest):
+        return Headline(f"Pain was {b} at the first session; there is no follow-up score yet to compare it with.")
+    if assessment == "baseline_too_low":
+        return Headline(
+            f"Pain started at {b}, too low to measure a clinically important change "
+            f"({rule.describe()}); the latest score is {latest_text}, over {over}."
+        )
+    reduction = float(row.get("reduction", float(baseline) - float(latest)))
+    pct = row.get("pct_reduction")
+    pct = 100.0 * reduction / float(baseline) if _missing(pct) else float(pct)
+    went = f"Pain went from {b} to {latest_text} over {over}"
+    if assessment == "responder":
+        first = f", first reached at session {int(reached_at)}" if reached else ""
+        return Headline(
+            f"{went}, a {_pct_near(pct, rule.pct_threshold)} reduction: a clinically important improvement{first}."
+        )
+    if reduction > 0:
+        change = f"a {_pct_near(pct, rule.pct_threshold)} reduction"
+    elif reduction == 0:
+        change = "no change overall"
+    else:
+        change = f"{format_points(-reduction)} points worse ({format_pct(-pct)} higher than at the start)"
+    if reached:
+        return Headline(
+            f"{went}, {change}. Pain fell by a clinically important amount at session {int(reached_at)}, "
+            "but has risen again since."
+        )
+    if reduction > 0:
+        return Headline(
+            f"{went}, {change}: an improvement, but smaller than a clinically important one ({rule.describe()})."
+        )
+    if reduction == 0:
+        return Headline(f"Pain was {b} at the first session and is still {latest_text} after {over}: no change.")
+    return Headline(f"{went}: {change}.")
+
+
+def episode_period(episode_row) -> str:
+    """The course of care's dates: ``"5 Nov 2025 to 29 Dec 2025"`` or ``"from 5 Nov 2025 (ongoing)"``."""
+    row = _episode(episode_row)
+    start, end = format_date(row.get("start_date")), format_date(row.get("end_date"))
+    return f"{start} to {end}" if end else f"from {start} (ongoing)"
+
+
+def episode_subtitle(patient_id: str, episode_row) -> str:
+    """``"Patient P0001 · low back (acute lumbago) · 5 Nov 2025 to 29 Dec 2025"``."""
+    row = _episode(episode_row)
+    region = label(row.get("body_region")) or "region not recorded"
+    condition = "" if _missing(row.get("condition")) else f" ({row.get('condition')})"
+    return f"Patient {patient_id} · {region}{condition} · {episode_period(row)}"
+
+
+def attendance_sentence(episode_row) -> Paragraph:
+    """``"8 sessions booked: 7 attended, 1 cancelled and 0 missed."`` plus how the course ended."""
+    row = _episode(episode_row)
+    booked = 0 if _missing(row.get("booked")) else int(row.get("booked"))
+    if booked == 0:
+        return Paragraph(UNAVAILABLE["attendance"])
+    counts = {k: 0 if _missing(row.get(k)) else int(row.get(k)) for k in ("attended", "cancelled", "no_show")}
+    text = (
+        f"{_sessions(booked)} booked: {counts['attended']:,} attended, {counts['cancelled']:,} cancelled "
+        f"and {counts['no_show']:,} missed."
+    )
+    reason = None if _missing(row.get("discharge_reason")) else str(row.get("discharge_reason"))
+    if not _missing(row.get("end_date")):
+        ended = format_date(row.get("end_date"))
+        text += {
+            "goals_met": f" The course of care ended on {ended} with its goals met.",
+            "self_discharged": f" The patient stopped attending; the course of care was closed on {ended}.",
+            "referred": f" The patient was referred elsewhere on {ended}.",
+        }.get(reason, f" The course of care ended on {ended}.")
+    elif not _missing(row.get("self_discharged")) and bool(row.get("self_discharged")):
+        text += " There has been no visit for a month or more, so the course of care counts as stopped."
+    return Paragraph(text)
+
+
+def section_unavailable(section: str) -> Paragraph:
+    """The one sentence a report shows for a section without enough data.
+
+    Sections: see :data:`UNAVAILABLE` (e.g. ``"rom"`` -> "No range-of-motion
+    measurements were recorded for this patient.").
+    """
+    if section not in UNAVAILABLE:
+        raise ValueError(f"`section` must be one of {sorted(UNAVAILABLE)}, got {section!r}")
+    return Paragraph(UNAVAILABLE[section])
+
+
+def responder_summary(summary: pd.DataFrame, rule, *, threshold: int | None = 11) -> Paragraph:
+    """The clinic's responder rate and its 95% interval in words.
+
+    ``summary`` is the one-row output of
+    :func:`~needling_analytics.metrics.summarize_responders`. Counts from 1
+    to ``threshold - 1`` are written "fewer than 11" (CMS small-cell rule;
+    None shows every count). The total number of episodes is not given, so
+    that the number not assessed cannot be worked out by subtraction.
+    """
+    row, rule = summary.iloc[0], _rule(rule)
+    assessable, responders = int(row["assessable"]), int(row["responders"])
+    if assessable == 0:
+        return Paragraph(UNAVAILABLE["outcomes"])
+    limit = threshold or 0
+    courses = f"Of the {format_count(assessable, threshold=threshold)} courses of care that could be assessed, "
+    reached = f"reached a clinically important improvement ({rule.describe()})."
+    if assessable < limit:
+        text = f"Only {format_count(assessable, threshold=threshold)} courses of care could be assessed: too few to give a rate."
+    elif 0 < responders < limit:
+        text = courses + f"fewer than {limit} " + reached
+    elif 0 < assessable - responders < limit:
+        text = courses + f"all but fewer than {limit} " + reached
+    else:
+        text = (
+            courses
+            + f"{responders:,} ({format_pct(row['responder_rate'], share=True)}) "
+            + reached
+            + " Allowing for chance, the clinic's underlying rate is likely between "
+            f"{format_pct(row['ci_lower'], share=True)} and {format_pct(row['ci_upper'], share=True)} "
+            "(95% confidence interval)."
+        )
+    left_out = int(row["no_baseline"] + row["no_follow_up"] + row["baseline_too_low"])
+    if left_out:
+        text += (
+            f" {format_count(left_out, threshold=threshold).capitalize()} more could not be assessed: they had no "
+            "follow-up pain score yet, or started too low to show a clinically important change."
+        )
+    return Paragraph(text)
+
+
+def median_sentence(median: pd.DataFrame) -> Paragraph:
+    """Median time to a clinically important improvement in words (``median_time(..., time="days")``, one row)."""
+    row = median.iloc[0] if len(median) else None
+    if row is None or int(row["subjects"]) == 0:
+        return Paragraph(UNAVAILABLE["time_to_response"])
+    if _missing(row["median"]):
+        return Paragraph(
+            "Fewer than half of the assessed courses of care have reached a clinically important improvement so far, "
+            "so the typical time to get there cannot be given yet."
+        )
+    days = float(row["median"])
+    text = (
+        f"Half of the assessed courses of care reached a clinically important improvement within {days:,.0f} days "
+        f"(about {days / 7:,.0f} weeks) of their first visit"
+    )
+    if not _missing(row["ci_lower"]) and not _missing(row["ci_upper"]):
+        text += f"; allowing for chance, somewhere between {row['ci_lower']:,.0f} and {row['ci_upper']:,.0f} days"
+    return Paragraph(text + ".")
+
+
+def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
+    """What the funnel plot shows, in words: who is shown, who is outside the limits, overdispersion."""
+    excluded = int(funnel.attrs.get("excluded_practitioners", 0))
+    minimum = funnel.attrs.get("min_episodes", 10)
+    if funnel.empty:
+        return Paragraph(UNAVAILABLE["funnel"][:-1] + f" (at least {minimum} are needed).")
+    shown = len(funnel)
+    text = f"{shown} practitioner{'s' if shown != 1 else ''} with at least {minimum} assessed courses of care "
+    text += "are shown" if shown != 1 else "is shown"
+    if excluded:
+        text += f"; {excluded} with fewer {'are' if excluded != 1 else 'is'} left out because so few cases say little"
+    outside = funnel[funnel["flag"].astype(str) != "within"]
+    if outside.empty:
+        text += (
+            ". Every practitioner is within the 95% limits: the differences are no bigger than chance alone produces."
+        )
+    else:
+        names = "; ".join(f"{r.practitioner_id} ({r.flag} limit)" for r in outside.itertuples())
+        text += (
+            f". Outside the limits: {names}. This is a prompt to look at the case mix and the records, not a verdict."
+        )
+    row = spread.iloc[0] if len(spread) else None
+    if row is not None and not _missing(row["p_value"]):
+        if bool(row["overdispersed"]):
+            text += (
+                " Practitioners vary more than chance allows, so the limits have been widened "
+                f"(by a factor of {math.sqrt(float(row['inflation'])):.2f})."
+            )
+        else:
+            text += " Practitioners vary no more than chance allows, so the limits are not widened."
+    return Paragraph(text)
+
+
+def fit_summary(fit) -> Paragraph:
+    """How a trajectory model was fitted (``TrajectoryResult``), in words, with its warnings."""
+    text = (
+        f"Fitted {fit.formula} by {fit.method} on {fit.n_observations:,} measurements from "
+        f"{fit.n_subjects:,} subjects ({fit.n_dropped:,} rows left out for missing values). "
+    )
+    text += (
+        "The fit converged cleanly."
+        if fit.converged
+        else "The fit did not converge cleanly: treat the estimates with care."
+    )
+    if fit.fit_warnings:
+        text += " Fitting reported: " + "; ".join(fit.fit_warnings) + "."
+    return Paragraph(text)
+
+
+def data_quality_note(quality) -> Html:
+    """The data-quality appendix: the loader's summary, or where to find it when the data came from a cache.
+
+    ``quality`` is ``Clinic.quality`` (a ``QualityReport``); a clinic read
+    from a metrics cache has an empty one.
+    """
+    if quality is None or quality.tables is None or len(quality.tables) == 0:
+        return Html(
+            '<p class="na-text">This report was built from the run\'s metrics cache; the data-quality report '
+            "(rows read, kept and set aside, and why) is listed in the run's index.</p>"
+        )
+    return Html(f'<pre class="na-quality">{html.escape(quality.summary())}</pre>')
+
+
+def report_header(title: str, subtitle: str = "") -> Html:
+    """The report's title block (HTML)."""
+    sub = f'<p class="na-subtitle" style="margin:0;color:#555;">{html.escape(subtitle)}</p>' if subtitle else ""
+    return Html(
+        '<header class="na-header" style="border-bottom:2px solid #0173b2;margin-bottom:1em;padding-bottom:0.4em;">'
+        f'<h1 style="margin:0 0 0.2em 0;">{html.escape(title)}</h1>{sub}</header>'
+    )
+
+
+def report_footer(*, title: str, clinic_name: str, period: str, as_of, rule, version: str) -> Html:
+    """The report's footer (HTML): title, clinic, period, as-of date, responder rule in words, package version.
+
+    A row whose value is empty (e.g. no clinic name) is left out.
+    """
+    rows = [
+        ("Report", title),
+        ("Clinic", clinic_name),
+        ("Period", period),
+        ("Data complete to", format_date(as_of) if not isinstance(as_of, str) else as_of),
+        ("Clinically important improvement", _rule(rule).describe()),
+        ("Produced with", f"needling-analytics {version}"),
+    ]
+    rows = [(k, v) for k, v in rows if v]  # e.g. no clinic name: no row
+    cells = "".join(
+        f'<tr><th style="text-align:left;padding-right:1em;font-weight:600;">{html.escape(k)}</th>'
+        f'<td style="text-align:left;">{html.escape(str(v))}</td></tr>'
+        for k, v in rows
+    )
+    return Html(
+        '<footer class="na-footer" style="margin-top:2em;border-top:1px solid #ccc;padding-top:0.5em;'
+        f'font-size:0.85em;color:#444;"><table>{cells}</table></footer>'
+    )

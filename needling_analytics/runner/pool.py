@@ -1,0 +1,117 @@
+"""Warm kernels: one Jupyter kernel serves many patient reports, wiped clean between them.
+
+Starting a kernel and importing the scientific stack costs several seconds
+per report; the report itself takes about one. A :class:`WarmKernel` is
+started once per worker, imports what reports need, and then runs report
+after report. Between two reports it forgets everything: ``%reset -f``
+empties the user namespace (variables, imported names, the In/Out history),
+every matplotlib figure is closed, the input history is emptied (and never
+written to disk: kernels run with IPython's history database switched off)
+and the garbage collector runs; a check
+then confirms the namespace is empty before the next report starts. The
+kernel is replaced after ``recycle_after`` reports and after any error, so
+one broken report cannot leave state behind. ``--isolation strict`` skips
+all this and gives every report a fresh kernel (see :mod:`.execute`).
+"""
+
+from __future__ import annotations
+
+import nbformat
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from papermill.parameterize import parameterize_notebook
+
+#: Run once when a kernel starts: the imports every report makes anyway.
+PRELUDE = "import needling_analytics, needling_analytics.plots, needling_analytics.reporting\nimport matplotlib\nmatplotlib.use('Agg')"
+#: Run after every report: forget the report completely.
+RESET = (
+    "import matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n"
+    "get_ipython().run_line_magic('reset', '-f')\n"
+    "_history = get_ipython().history_manager\n"
+    "_history.input_hist_parsed[:] = ['']\n_history.input_hist_raw[:] = ['']\n_history.output_hist.clear()\n"
+    "del _history\nimport gc as _gc\n_gc.collect()\ndel _gc"
+)
+#: Kernel options: keep no history on disk (parameters name a patient).
+KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False"]
+#: Names that may remain in a clean namespace (IPython's own).
+_BUILTIN_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+class KernelStateError(RuntimeError):
+    """The kernel did not come back clean after a reset."""
+
+
+class WarmKernel:
+    """A running kernel that executes notebooks one after another, reset in between."""
+
+    def __init__(self, kernel_name: str, *, start_timeout: int = 60, recycle_after: int = 25):
+        self.kernel_name = kernel_name
+        self.start_timeout = start_timeout
+        self.recycle_after = recycle_after
+        self.km = None
+        self.kc = None
+        self.served = 0
+
+    def _start(self) -> None:
+        self.km = KernelManager(kernel_name=self.kernel_name)
+        self.km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=self.start_timeout)
+        self._run_code(PRELUDE)
+        self._run_code(RESET)  # the modules stay loaded; the names go
+        self.served = 0
+
+    def shutdown(self) -> None:
+        if self.kc is not None:
+            self.kc.stop_channels()
+        if self.km is not None and self.km.has_kernel:
+            self.km.shutdown_kernel(now=True)
+        self.km = self.kc = None
+
+    def _run_code(self, code: str, timeout: int = 60) -> list[dict]:
+        """Execute ``code`` and return its display outputs; raise on error."""
+        book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        client = NotebookClient(book, km=self.km, timeout=timeout, allow_errors=False)
+        client.kc = self.kc
+        client.execute(reset_kc=False, cleanup_kc=False)
+        return book.cells[0].outputs
+
+    def user_names(self) -> set[str]:
+        """The names a report could see in the kernel's namespace right now."""
+        outputs = self._run_code("print(sorted(k for k in globals() if not k.startswith('_')))")
+        text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+        return set(eval(text)) - _BUILTIN_NAMES if text else set()  # noqa: S307 - our own print of a list of str
+
+    def run(self, notebook: nbformat.NotebookNode, parameters: dict, *, timeout: int) -> nbformat.NotebookNode:
+        """Execute a copy of ``notebook`` with ``parameters``; the kernel is left clean.
+
+        Raises nbclient's errors as they come; the kernel is replaced after any of them.
+        """
+        if self.km is None or self.served >= self.recycle_after or not self.km.is_alive():
+            self.shutdown()
+            self._start()
+        leftovers = self.user_names()
+        if leftovers:
+            self.shutdown()
+            raise KernelStateError(f"the kernel was not clean before a report: {sorted(leftovers)}")
+        book = nbformat.from_dict(notebook)
+        for cell in book.cells:
+            cell.metadata.setdefault("tags", [])
+        book.metadata.setdefault("papermill", {})
+        book = parameterize_notebook(
+            book, parameters, report_mode=False, kernel_name=self.kernel_name, language="python"
+        )
+        client = NotebookClient(book, km=self.km, timeout=timeout, allow_errors=False, record_timing=False)
+        client.kc = self.kc
+        try:
+            client.execute(reset_kc=False, cleanup_kc=False)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError):
+            self.shutdown()
+            raise
+        finally:
+            if self.km is not None:
+                self._run_code(RESET)
+        self.served += 1
+        return book

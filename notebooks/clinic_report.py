@@ -1,0 +1,403 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python (needling-analytics)
+#     language: python
+#     name: needling-analytics
+# ---
+
+# %%
+import warnings
+
+import needling_analytics
+from needling_analytics import metrics, plots
+from needling_analytics.reporting import tables, text
+
+warnings.filterwarnings("ignore")
+plots.set_theme()
+
+# %% tags=["parameters"]
+month: str = "2026-10"  # the month to report, YYYY-MM
+cache_dir: str = ""  # the run's metrics cache; empty: load the clinic from data_dir
+data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
+clinic_name: str = "Demo clinic"  # the clinic's name, printed on the report
+abs_threshold: float = 2.0  # improvement rule: least fall in pain, points (Farrar 2001)
+pct_threshold: float = 30.0  # improvement rule: least fall in pain, percent of the first score (Farrar 2001)
+require: str = "both"  # improvement rule: "both" thresholds must be met, or "either"
+min_cell_size: int = 11  # smallest count shown in tables (CMS small-cell rule: 1-10 hidden)
+min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
+
+# %%
+clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
+
+# %%
+rule = metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require)
+
+# %%
+cohort = tables.clinic_window(clinic, month, months=12)
+
+# %%
+text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_label(month)}")
+
+# %% [markdown]
+# How the clinic is doing: activity this month, patients' outcomes, how
+# session frequency relates to improvement, safety, a fair comparison of
+# practitioners, attendance, and the quality of the data behind it all.
+#
+# Activity figures are for the month. Everything else covers the courses of
+# care that **started in the 12 months up to the end of the month**, using
+# the records up to that day.
+
+# %%
+text.describe_rule(rule)
+
+# %% [markdown]
+# ## Activity this month
+#
+# The month beside the month before. Small counts are hidden to protect
+# patients' privacy (see the note at the end of the report).
+
+# %%
+monthly = metrics.monthly_activity(clinic, month, months_before=12, rule=rule)
+
+# %%
+kpis = tables.kpi_table(monthly, month, threshold=min_cell_size)
+
+# %%
+tables.table_or_note(
+    kpis, {"indicator": "", "this_month": "This month", "previous_month": "Month before", "change": "Change"}
+)
+
+# %% [markdown]
+# The last 12 months (for the clinic's own use: this chart is not
+# privacy-protected).
+
+# %%
+tables.chart_or_note(plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked")
+
+# %% [markdown]
+# ## Outcomes
+#
+# A course of care is *assessed* when it has a first pain score, a later
+# one, and a first score high enough for a clinically important fall to be
+# possible. Courses without a later score are not counted as failures.
+# In the tables, "<11" marks a count from 1 to 10 and "*" a figure hidden so
+# that such a count cannot be worked out (see the note at the end).
+
+# %%
+outcomes = tables.episode_outcomes(cohort, rule=rule)
+
+# %%
+overall = metrics.summarize_responders(outcomes)
+
+# %%
+text.responder_summary(overall, rule, threshold=min_cell_size)
+
+# %% [markdown]
+# The curve below shows, for every size of improvement, the share of
+# patients whose pain fell by at least that much: a 30% fall is a moderate
+# improvement and 50% a substantial one (IMMPACT, Dworkin 2008).
+
+# %%
+curve = metrics.responder_curve(outcomes)
+
+# %%
+tables.chart_or_note(plots.plot_responder_curve, curve, section="responder_curve", needs="share")
+
+# %%
+tables.chart_or_note(plots.plot_pain_change_distribution, outcomes, section="outcomes", needs="pct_reduction")
+
+# %% [markdown]
+# ### By body region
+
+# %%
+by_region = tables.responders_by(outcomes, "body_region", threshold=min_cell_size)
+
+# %%
+tables.table_or_note(
+    by_region,
+    {
+        "body_region": "Body region",
+        "assessable": "Assessed",
+        "responders": "Improved",
+        "responder_rate": "Share improved",
+        "ci_lower": "Likely range from",
+        "ci_upper": "to",
+    },
+    section="subgroups",
+)
+
+# %% [markdown]
+# ### Range of motion
+#
+# Each measured movement is compared from its first to its latest
+# measurement. A change smaller than the measurement error of the device
+# cannot be told apart from error, so it is counted as "within".
+
+# %%
+rom = metrics.rom_change(cohort)
+
+# %%
+rom_table = tables.rom_summary(rom, threshold=min_cell_size)
+
+# %%
+tables.table_or_note(
+    rom_table,
+    {
+        "joint": "Joint",
+        "series": "Movements measured",
+        "improved": "Improved beyond error",
+        "within": "Within error",
+        "worse": "Worse beyond error",
+        "not_compared": "Not compared yet",
+    },
+    section="rom_summary",
+)
+
+# %% [markdown]
+# ### Questionnaires
+#
+# Improvement in each questionnaire's own points (positive is better,
+# whichever way the scale runs), and the share reaching its published
+# clinically important change.
+
+# %%
+proms = metrics.prom_change(cohort)
+
+# %%
+prom_table = tables.prom_summary(proms, threshold=min_cell_size)
+
+# %%
+tables.table_or_note(
+    prom_table,
+    {
+        "instrument": "Questionnaire",
+        "episodes": "Courses of care",
+        "with_follow_up": "With a follow-up",
+        "mean_improvement": "Average improvement (points)",
+        "assessable": "Assessed",
+        "reached_mcid": "Important improvement",
+        "share_reached_mcid": "Share",
+        "ci_lower": "Likely range from",
+        "ci_upper": "to",
+    },
+    section="prom_summary",
+)
+
+# %% [markdown]
+# ## Session frequency and improvement
+#
+# Do patients seen more often in their first four weeks improve more? The
+# table is a regression of the fall in pain on sessions per week in the
+# first four weeks, allowing for starting pain and how long symptoms had
+# lasted. Read the paragraph under it: this is an association in routine
+# care, not proof of cause and effect.
+
+# %%
+frequency = metrics.analyze_frequency(cohort, rule=rule)
+
+# %%
+tables.table_or_note(
+    frequency.patient_level,
+    {
+        "term": "",
+        "estimate": "Effect on the fall in pain (points)",
+        "ci_lower": "95% CI from",
+        "ci_upper": "to",
+        "p_value": "p-value",
+    },
+    values={
+        "term": {
+            "Intercept": "Starting point (intercept)",
+            "early_frequency": "Each extra session a week (first 4 weeks)",
+            "baseline": "Each extra point of starting pain",
+            "log_duration": "Longer-lasting symptoms (log of weeks + 1)",
+        }
+    },
+    section="frequency",
+    decimals=2,
+)
+
+# %%
+tables.chart_or_note(
+    plots.plot_frequency_association, frequency.exposures, section="frequency", needs="early_frequency"
+)
+
+# %%
+text.paragraph(frequency.interpretation)
+
+# %% [markdown]
+# ## Time to a clinically important improvement
+#
+# The share of assessed courses of care that had reached a clinically
+# important improvement, by days since the first visit. Patients who stopped
+# coming count until their last visit.
+
+# %%
+times = metrics.time_to_response(cohort, rule=rule)
+
+# %%
+km = metrics.kaplan_meier(times, time="days")
+
+# %%
+tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response")
+
+# %%
+median = metrics.median_time(times, time="days")
+
+# %%
+text.median_sentence(median)
+
+# %% [markdown]
+# ## Safety
+#
+# Adverse events per 100 treatments, with the range the true rate is likely
+# to lie in, beside two published surveys of dry needling (Brady 2014:
+# 7,629 treatments; Boyce 2020: 20,464 treatments). A clinic that records
+# events carefully shows higher rates than one that does not.
+
+# %%
+rates = metrics.adverse_event_rates(cohort)
+
+# %%
+versus = metrics.compare_to_benchmarks(rates)
+
+# %%
+tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety")
+
+# %%
+tables.table_or_note(
+    versus,
+    {
+        "event_type": "Event",
+        "severity": "Severity",
+        "events": "Events here",
+        "rate_per_100": "Rate here per 100",
+        "ci_lower": "Likely range from",
+        "ci_upper": "to",
+        "study": "Published study",
+        "benchmark_rate_per_100": "Published rate per 100",
+        "comparison": "Here compared with published",
+    },
+    values={
+        "event_type": {"any": "any event"},
+        "severity": {"major": "significant or serious"},
+        "comparison": {"within": "similar", "above": "higher here", "below": "lower here"},
+    },
+    section="safety",
+    decimals=2,
+)
+
+# %% [markdown]
+# ### Significant and serious events
+#
+# Each one, for the clinic's safety review (the notes are left out; look
+# them up in the clinic's own records).
+
+# %%
+serious = metrics.serious_events(cohort)
+
+# %%
+tables.table_or_note(
+    serious,
+    {
+        "session_date": "Session date",
+        "practitioner_id": "Practitioner",
+        "event_type": "Event",
+        "severity": "Severity",
+        "resolved_days": "Days to resolve",
+    },
+    section="serious_events",
+    missing="not recorded",
+)
+
+# %% [markdown]
+# ## Comparing practitioners fairly
+#
+# Each dot is a practitioner: their share of assessed courses of care that
+# improved, against how many they assessed. The curves show how far from the
+# clinic's rate a practitioner can be by chance alone; they narrow as the
+# number of patients grows. Practitioners are not ranked, and those with too
+# few assessed courses of care are not shown. A dot outside the curves is a
+# prompt to look at the case mix and the records, not a verdict.
+
+# %%
+first_pass = metrics.practitioner_funnel(cohort, rule=rule, min_episodes=min_episodes)
+
+# %%
+spread = metrics.overdispersion(first_pass)
+
+# %%
+funnel = metrics.practitioner_funnel(
+    cohort, rule=rule, min_episodes=min_episodes, dispersion=float(spread["inflation"].iloc[0])
+)
+
+# %%
+limits = tables.funnel_curve(funnel)
+
+# %%
+tables.chart_or_note(plots.plot_funnel, funnel, limits, section="funnel")
+
+# %%
+text.funnel_summary(funnel, spread)
+
+# %% [markdown]
+# ## Attendance and self-discharge
+#
+# A course of care counts as *self-discharged* when the clinic recorded it
+# so, or when the patient has not been seen for 30 days without being
+# discharged. Patients who stop coming may have improved or given up, so
+# outcomes measured only on those who stayed can look better or worse than
+# they are.
+
+# %%
+visits = metrics.attendance(cohort)
+
+# %%
+attendance = tables.attendance_table(visits, threshold=min_cell_size)
+
+# %%
+tables.table_or_note(
+    attendance,
+    {
+        "booked": "Sessions booked",
+        "attended": "Attended",
+        "cancelled": "Cancelled",
+        "no_show": "Missed",
+        "attendance_rate": "Attendance rate",
+        "episodes": "Courses of care",
+        "self_discharged": "Self-discharged",
+        "self_discharge_rate": "Self-discharge rate",
+    },
+)
+
+# %% [markdown]
+# ## About the figures
+#
+# ### Privacy
+
+# %%
+tables.suppression_note(min_cell_size)
+
+# %% [markdown]
+# ### Data quality
+
+# %%
+text.data_quality_note(clinic.quality)
+
+# %%
+text.report_footer(
+    title="Monthly clinic report",
+    clinic_name=clinic_name,
+    period=text.period_label(month),
+    as_of=cohort.as_of,
+    rule=rule,
+    version=needling_analytics.__version__,
+)

@@ -1,0 +1,222 @@
+"""The report notebooks: they run on a small generated clinic, and their committed form stays clean.
+
+The executed runs use papermill with the ``needling-analytics`` kernel
+(``make install`` registers it). One small clinic (60 patients) is written
+once for the module, with three patients edited to have a single session,
+no range-of-motion data and no pain scores.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import papermill
+import pytest
+
+from needling_analytics import load_clinic
+from needling_analytics.demo import generate_clinic, write_clinic
+from needling_analytics.reporting import read_clinic, read_patient, write_cache
+from needling_analytics.reporting.tables import clinic_window, select_cohort, select_episode
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = ("patient_report", "clinic_report", "treatment_response")
+KERNEL = "needling-analytics"
+AS_OF = "2026-11-28"
+
+
+def _pick(tables: dict[str, pd.DataFrame], n: int) -> list[str]:
+    """Patients with one episode, at least 3 attended sessions and some ROM readings, in ID order."""
+    episodes = tables["episodes"].groupby("patient_id").size()
+    attended = tables["sessions"][tables["sessions"]["status"].fillna("attended") == "attended"]
+    sessions = attended.groupby("patient_id").size()
+    measured = set(tables["rom"]["patient_id"])
+    ids = [p for p in sorted(episodes.index) if episodes[p] == 1 and sessions.get(p, 0) >= 3 and p in measured]
+    return ids[:n]
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    """A 60-patient clinic on disk and its metrics cache; IDs of the edited patients."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    tables = generate_clinic(n_patients=60, seed=1)
+    single, no_rom, no_pain = _pick(tables, 3)
+    sessions = tables["sessions"]
+    first = sessions[sessions["patient_id"] == single].sort_values("session_date").index[0]
+    sessions = sessions[(sessions["patient_id"] != single) | (sessions.index == first)].copy()
+    sessions.loc[sessions["patient_id"] == no_pain, ["pain_pre", "pain_post"]] = np.nan
+    kept = set(sessions["session_id"])
+    tables["sessions"] = sessions
+    rom = tables["rom"]
+    tables["rom"] = rom[(rom["patient_id"] != no_rom) & (rom["session_id"].isna() | rom["session_id"].isin(kept))]
+    tables["adverse_events"] = tables["adverse_events"][tables["adverse_events"]["session_id"].isin(kept)]
+    write_clinic(tables, folder / "data")
+    cache = write_cache(load_clinic(folder / "data", as_of=AS_OF), folder / "cache", clinic_name="Test clinic")
+    return {"data": folder / "data", "cache": cache, "single": single, "no_rom": no_rom, "no_pain": no_pain}
+
+
+def _run(name: str, out: Path, **parameters) -> nbformat.NotebookNode:
+    """Execute a notebook; papermill raises PapermillExecutionError when any cell fails."""
+    papermill.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(out),
+        parameters={key: str(value) if isinstance(value, Path) else value for key, value in parameters.items()},
+        kernel_name=KERNEL,
+        progress_bar=False,
+        execution_timeout=300,
+    )
+    return nbformat.read(out, as_version=4)
+
+
+def _shown_text(notebook: nbformat.NotebookNode) -> str:
+    """Every text and HTML output of the executed notebook (images left out)."""
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            assert output.get("output_type") != "error", output
+            data = output.get("data", {})
+            parts += [data.get("text/html", ""), data.get("text/plain", ""), output.get("text", "")]
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+def _images(notebook: nbformat.NotebookNode) -> int:
+    return sum("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
+
+
+# ------------------------------------------------------------------ executed
+
+
+@pytest.mark.slow
+def test_patient_report_single_session(clinic, tmp_path):
+    patient = clinic["single"]
+    shown = _shown_text(_run("patient_report", tmp_path / "out.ipynb", patient_id=patient, cache_dir=clinic["cache"]))
+    assert "there is no follow-up score yet" in shown
+    assert "1 session booked: 1 attended" in shown
+    assert set(re.findall(r"P\d{4}", shown)) == {patient}  # no other patient's data
+
+
+@pytest.mark.slow
+def test_patient_report_without_range_of_motion(clinic, tmp_path):
+    patient = clinic["no_rom"]
+    notebook = _run("patient_report", tmp_path / "out.ipynb", patient_id=patient, cache_dir=clinic["cache"])
+    shown = _shown_text(notebook)
+    assert "No range-of-motion measurements were recorded for this patient." in shown
+    assert "Pain went from" in shown or "Pain was" in shown
+    assert _images(notebook) >= 1  # the pain chart
+    assert set(re.findall(r"P\d{4}", shown)) == {patient}
+
+
+@pytest.mark.slow
+def test_patient_report_without_pain_scores_from_a_data_folder(clinic, tmp_path):
+    patient = clinic["no_pain"]
+    shown = _shown_text(
+        _run("patient_report", tmp_path / "out.ipynb", patient_id=patient, data_dir=clinic["data"], as_of=AS_OF)
+    )
+    assert "No pain scores have been recorded in this course of care yet" in shown
+    assert "No pain scores were recorded at this patient's sessions." in shown
+    assert "Range of motion: first and latest" not in shown  # charts are images, not text
+    assert set(re.findall(r"P\d{4}", shown)) == {patient}
+
+
+@pytest.mark.slow
+def test_clinic_report_runs_with_suppression_and_quality_appendix(clinic, tmp_path):
+    notebook = _run("clinic_report", tmp_path / "out.ipynb", data_dir=clinic["data"], clinic_name="Test & clinic")
+    shown = _shown_text(notebook)
+    assert "Test &amp; clinic" in shown  # escaped in the header and footer
+    assert "&lt;11" in shown  # a 60-patient clinic has small cells
+    assert "Data quality for" in shown  # built from data_dir: the loader's summary
+    assert "not proof that more frequent sessions cause more improvement" in shown
+    assert _images(notebook) >= 5
+    assert not re.search(r"P\d{4}", shown)  # an aggregate report names no patient
+
+
+@pytest.mark.slow
+def test_treatment_response_runs_on_a_cache(clinic, tmp_path):
+    notebook = _run("treatment_response", tmp_path / "out.ipynb", cache_dir=clinic["cache"])
+    shown = _shown_text(notebook)
+    assert "weeks_since_start" in shown
+    assert "fitted_from" in shown
+
+
+# ------------------------------------------------------------------ episode selection
+
+
+def test_select_episode_picks_the_latest_and_explains_mistakes(clinic):
+    patient = read_patient(clinic["cache"], clinic["single"])
+    chosen = select_episode(patient)
+    assert (
+        chosen.episodes["episode_id"].tolist()
+        == patient.episodes.sort_values("start_date")["episode_id"].tail(1).tolist()
+    )
+    assert set(chosen.sessions["episode_id"]) <= set(chosen.episodes["episode_id"])
+    with pytest.raises(ValueError, match=r"`episode_id` 'E99999' is not an episode of patient"):
+        select_episode(patient, "E99999")
+    with pytest.raises(ValueError, match=r"`patient_id` 'NOPE' is not in the metrics cache"):
+        select_episode(read_patient(clinic["cache"], "NOPE"))
+
+
+# ------------------------------------------------------------------ committed form
+
+
+def _py_code_cells(path: Path) -> list[str]:
+    """Code cells of a jupytext py:percent file (its YAML header and markdown cells left out)."""
+    cells, current, kind = [], None, None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# %%"):
+            if current is not None and kind == "code":
+                cells.append("\n".join(current).strip("\n"))
+            current, kind = [], "markdown" if "[markdown]" in line else "code"
+        elif current is not None:
+            current.append(line)
+    if current is not None and kind == "code":
+        cells.append("\n".join(current).strip("\n"))
+    return cells
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_is_clean_thin_and_paired(name):
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata["kernelspec"]["name"] == KERNEL
+    assert f"name: {KERNEL}" in (NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8")
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), "commit notebooks without outputs"
+    tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    for line in tagged[0].source.splitlines():
+        match = re.fullmatch(r"(\w+): ([\w\[\]]+) = (.+?)  # .+", line)
+        assert match, f"parameter line is not a typed, commented literal: {line!r}"
+        ast.literal_eval(match.group(3))
+    for cell in code:
+        tree = ast.parse(cell.source)
+        banned = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.For, ast.While, ast.If)
+        assert not [type(n).__name__ for n in ast.walk(tree) if isinstance(n, banned)], cell.source
+    assert [c.source.strip("\n") for c in code] == _py_code_cells(NOTEBOOKS / f"{name}.py")
+
+
+def test_clinic_window_and_research_cohort(clinic):
+    loaded = read_clinic(clinic["cache"])[0]
+    window = clinic_window(loaded, "2026-06", months=3)
+    assert window.as_of == pd.Timestamp("2026-06-30")
+    assert window.episodes["start_date"].between("2026-04-01", "2026-06-30").all()
+    assert (window.sessions["session_date"] <= "2026-06-30").all()
+    assert set(window.sessions["episode_id"]) <= set(window.episodes["episode_id"])
+    assert not (window.episodes["end_date"] > "2026-06-30").any()
+    with pytest.raises(
+        ValueError, match=r"`month` '2020-01': no course of care started between 2019-02-01 and 2020-01-31"
+    ):
+        clinic_window(loaded, "2020-01")
+    cohort = select_cohort(loaded, body_regions=["neck"], min_baseline=5)
+    assert set(cohort.episodes["body_region"].astype(str)) == {"neck"}
+    assert set(cohort.sessions["episode_id"]) <= set(cohort.episodes["episode_id"])
+    firsts = (
+        cohort.sessions.dropna(subset=["pain_pre"])
+        .sort_values("session_date")
+        .groupby("episode_id")["pain_pre"]
+        .first()
+    )
+    assert (firsts >= 5).all()

@@ -1,0 +1,63 @@
+"""Warm kernels: many reports in one kernel, and nothing of one report visible in the next."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from needling_analytics.runner.execute import KERNEL
+from needling_analytics.runner.pool import WarmKernel
+
+pytestmark = pytest.mark.slow
+
+
+def notebook(*sources, parameters='patient_id = "nobody"'):
+    cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def printed(book) -> str:
+    return "".join(
+        o.get("text", "")
+        for c in book.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.get("output_type") == "stream"
+    )
+
+
+@pytest.fixture
+def kernel():
+    warm = WarmKernel(KERNEL, recycle_after=3)
+    yield warm
+    warm.shutdown()
+
+
+def test_nothing_of_one_report_is_visible_in_the_next(kernel):
+    first = notebook(
+        "import numpy as np\nimport matplotlib.pyplot as plt\nsecret_rows = [patient_id] * 3\nfigure = plt.figure()\nprint('made', len(plt.get_fignums()))",
+    )
+    assert "made 1" in printed(kernel.run(first, {"patient_id": "P-ALICE"}, timeout=60))
+    assert kernel.user_names() == set()
+    probe = notebook(
+        "import matplotlib.pyplot as plt\n"
+        "print('names', sorted(k for k in globals() if not k.startswith('_') and k not in {'In', 'Out', 'get_ipython', 'exit', 'quit', 'open', 'plt', 'patient_id', 'needle'}))\n"
+        "print('figures', plt.get_fignums())\n"
+        "needle = 'P-AL' + 'ICE'\n"
+        "print('history', [line for line in In if needle in line])"
+    )
+    out = printed(kernel.run(probe, {"patient_id": "P-BOB"}, timeout=60))
+    assert "names []" in out and "figures []" in out and "history []" in out
+    assert "P-ALICE" not in out
+
+
+def test_kernel_is_recycled_after_n_reports_and_after_an_error(kernel):
+    book = notebook("import os\nprint('pid', os.getpid())")
+    pids = [printed(kernel.run(book, {"patient_id": f"P{i}"}, timeout=60)).split()[-1] for i in range(4)]
+    assert pids[0] == pids[1] == pids[2] != pids[3]  # a fresh kernel after 3 reports
+    broken = notebook("raise ValueError('boom')")
+    with pytest.raises(Exception, match="boom"):
+        kernel.run(broken, {"patient_id": "P9"}, timeout=60)
+    after = printed(kernel.run(book, {"patient_id": "P10"}, timeout=60)).split()[-1]
+    assert after != pids[3]  # the kernel that saw the error was replaced

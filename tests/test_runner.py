@@ -1,0 +1,159 @@
+"""The monthly run end to end on a tiny clinic: reports, index, manifest, failures, resuming."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from needling_analytics.cli import main
+from needling_analytics.demo import generate_clinic, write_clinic
+from needling_analytics.load import Clinic
+from needling_analytics.runner import ParameterError, RunConfig, patients_seen, run_monthly, run_report
+from needling_analytics.runner.execute import NOTEBOOK_DIR
+
+MONTH = "2026-10"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    write_clinic(generate_clinic(n_patients=12, seed=1), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def first_run(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    config = RunConfig(data_dir=data_dir, clinic_name="Tiny Physio", out_dir=out, workers=2)
+    return config, run_monthly(config, month=MONTH)
+
+
+def _expected_patients(data_dir):
+    tables = {p.stem: pd.read_csv(p, dtype=str) for p in data_dir.glob("*.csv")}
+    return patients_seen(Clinic.from_frames(**tables), pd.Period(MONTH, "M"))
+
+
+def test_monthly_run_makes_every_report_with_index_and_manifest(first_run, data_dir):
+    config, run = first_run
+    assert run.exit_code == 0
+    assert run.run_dir == config.out_dir / "tiny-physio" / MONTH
+    expected = _expected_patients(data_dir)
+    assert expected  # the fixture has patients in the month
+    made = sorted(p.stem for p in (run.run_dir / "patients").glob("*.html"))
+    assert made == sorted(expected)
+    assert (run.run_dir / "clinic" / "clinic_report.html").is_file()
+    for html in [run.run_dir / "clinic" / "clinic_report.html", *(run.run_dir / "patients").glob("*.html")]:
+        assert html.with_suffix(".ipynb").is_file()  # the executed notebook, kept for audit
+        assert oct(html.stat().st_mode & 0o777) == "0o600"
+    manifest = json.loads((run.run_dir / "manifest.json").read_text())
+    assert manifest["counts"] == {"ok": len(expected) + 1, "skipped": 0, "failed": 0}
+    assert manifest["month"] == MONTH and manifest["exit_code"] == 0
+    assert {"pandas", "papermill", "statsmodels"} <= set(manifest["versions"])
+    assert manifest["parameters"]["responder_rule"]["pct_threshold"] == 30.0
+    assert len(manifest["data_fingerprint"]) == 64
+    index = (run.run_dir / "index.html").read_text()
+    assert "Every report was made." in index
+    for patient in expected:
+        assert f'href="patients/{patient}.html"' in index
+    assert (run.run_dir / "run.log").read_text().count(" made in ") == len(expected) + 1
+
+
+def test_reports_show_no_code_prompts_or_tracebacks(first_run):
+    _, run = first_run
+    patient = sorted((run.run_dir / "patients").glob("*.html"))[0]
+    for html in (patient, run.run_dir / "clinic" / "clinic_report.html"):
+        text = html.read_text()
+        assert "data:image/png;base64" in text  # charts embedded: the page stands alone
+        for forbidden in (
+            "Traceback",
+            "import needling_analytics",
+            "from needling_analytics",
+            "injected-parameters",
+            "In&nbsp;[",
+            "Warning:",
+        ):
+            assert forbidden not in text, (html.name, forbidden)
+    patient_text = patient.read_text()
+    assert re.search(r"Pain before and after", patient_text)
+    assert patient.stem in patient_text
+
+
+def test_a_rerun_skips_unchanged_reports_and_finishes_an_interrupted_one(first_run):
+    config, run = first_run
+    patients = sorted((run.run_dir / "patients").glob("*.html"))
+    lost = patients[0]
+    kept = {p: p.stat().st_mtime_ns for p in patients[1:]}
+    lost.unlink()  # as if the run had been killed before this report was written
+    stale = run.run_dir / "patients" / f".{lost.stem}.tmp-99999.ipynb"
+    stale.write_text("{half written")
+    again = run_monthly(config, month=MONTH)
+    assert again.exit_code == 0
+    statuses = {r.name: r.status for r in again.results}
+    assert statuses[lost.stem] == "ok" and statuses["clinic_report"] == "skipped"
+    assert all(statuses[p.stem] == "skipped" for p in kept)
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())
+    assert lost.is_file() and not stale.exists()
+    assert sorted(p.stem for p in (run.run_dir / "patients").glob("*.html")) == sorted(p.stem for p in patients)
+    forced = {
+        r.name: r.status for r in run_monthly(config, month=MONTH, force=True).results if r.name == "clinic_report"
+    }
+    assert forced == {"clinic_report": "ok"}
+
+
+def test_one_broken_patient_fails_alone(data_dir, tmp_path, monkeypatch):
+    victim = _expected_patients(data_dir)[0]
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, notebooks, ignore=shutil.ignore_patterns("*.py", "README.md"))
+    book = nbformat.read(notebooks / "patient_report.ipynb", as_version=4)
+    position = next(i for i, c in enumerate(book.cells) if "parameters" in c.metadata.get("tags", [])) + 1
+    book.cells.insert(
+        position,
+        nbformat.v4.new_code_cell(f"if patient_id == {victim!r}:\n    raise RuntimeError('simulated failure')"),
+    )
+    nbformat.write(book, notebooks / "patient_report.ipynb")
+    monkeypatch.setenv("NEEDLING_NOTEBOOKS", str(notebooks))
+    config = RunConfig(data_dir=data_dir, clinic_name="Tiny Physio", out_dir=tmp_path / "out", workers=2)
+    run = run_monthly(config, month=MONTH)
+    assert run.exit_code == 1
+    statuses = {r.name: r.status for r in run.results}
+    assert statuses.pop(victim) == "failed"
+    assert set(statuses.values()) == {"ok"}
+    failed = next(r for r in run.results if r.status == "failed")
+    assert "simulated failure" in failed.reason and "RuntimeError" in failed.error
+    assert not (run.run_dir / "patients" / f"{victim}.html").exists()
+    assert not list((run.run_dir / "patients").glob(".*tmp*"))
+    index = (run.run_dir / "index.html").read_text()
+    assert "1 report(s) could not be made" in index and "simulated failure" in index
+    manifest = json.loads((run.run_dir / "manifest.json").read_text())
+    assert manifest["counts"]["failed"] == 1 and manifest["exit_code"] == 1
+    assert "simulated failure" in (run.run_dir / "run.log").read_text()
+
+
+def test_unknown_parameters_are_refused_before_running(tmp_path):
+    with pytest.raises(
+        ParameterError, match=r"patient_report.ipynb: unknown parameter\(s\) \['colour'\]; it accepts \[.*'patient_id'"
+    ):
+        run_report("patient", {"patient_id": "P1", "colour": "red"}, tmp_path / "x.html", title="x")
+    with pytest.raises(ParameterError, match=r"missing parameter\(s\) \['patient_id'\]"):
+        run_report("patient", {}, tmp_path / "x.html", title="x")
+    assert not list(tmp_path.iterdir())
+
+
+def test_report_command_for_an_unknown_patient_exits_2(data_dir, tmp_path, capsys):
+    assert main(["report", "patient", "NOBODY", "--data", str(data_dir), "--out", str(tmp_path)]) == 2
+    assert "patient 'NOBODY' is not in the data" in capsys.readouterr().err
+
+
+def test_notebooks_in_the_repository_have_no_outputs():
+    for path in Path(NOTEBOOK_DIR).glob("*.ipynb"):
+        book = nbformat.read(path, as_version=4)
+        assert all(
+            not c.get("outputs") and not c.get("execution_count") for c in book.cells if c.cell_type == "code"
+        ), path.name
