@@ -77,8 +77,10 @@ def _report(args) -> int:
     import tempfile
 
     from .load import load_clinic
+    from .metrics import parse_month
     from .reporting import write_cache
     from .runner import ReportError, run_report, safe_name
+    from .runner.config import clinic_parameters, patient_parameters
 
     config = _run_config(args)
     with warnings.catch_warnings():
@@ -93,21 +95,11 @@ def _report(args) -> int:
                     f"patient {args.patient_id!r} is not in the data (or all their rows were quarantined)",
                     path=config.data_dir,
                 )
-            parameters = {
-                "patient_id": args.patient_id,
-                "cache_dir": cache,
-                "data_dir": str(config.data_dir),
-                "as_of": f"{clinic.as_of:%Y-%m-%d}",
-            }
+            parameters = patient_parameters(config, args.patient_id, cache, clinic.as_of)
             html = out / "patients" / f"{safe_name(args.patient_id)}.html"
             title = f"Patient {args.patient_id}"
         else:
-            rule = config.rule
-            parameters = {
-                "month": args.month, "cache_dir": cache, "data_dir": str(config.data_dir), "clinic_name": config.clinic_name,
-                "abs_threshold": float(rule.abs_threshold), "pct_threshold": float(rule.pct_threshold), "require": rule.require,
-                "min_cell_size": config.min_cell_size, "min_episodes": config.min_episodes,
-            }  # fmt: skip
+            parameters = clinic_parameters(config, parse_month(args.month), cache)
             html = out / args.month / "clinic" / "clinic_report.html"
             title = f"Clinic report, {args.month}"
         try:

@@ -157,3 +157,14 @@ def test_notebooks_in_the_repository_have_no_outputs():
         assert all(
             not c.get("outputs") and not c.get("execution_count") for c in book.cells if c.cell_type == "code"
         ), path.name
+
+
+def test_report_command_makes_one_patient_report(data_dir, tmp_path, capsys):
+    patient = _expected_patients(data_dir)[0]
+    assert main(["report", "patient", patient, "--data", str(data_dir), "--out", str(tmp_path)]) == 0
+    html = tmp_path / data_dir.name / "patients" / f"{patient}.html"
+    assert f"Report: {html}" in capsys.readouterr().out
+    text = html.read_text()
+    assert patient in text and "Traceback" not in text
+    others = set(pd.read_csv(data_dir / "patients.csv", dtype=str)["patient_id"]) - {patient}
+    assert not any(f">{other}<" in text or f" {other} " in text for other in others)

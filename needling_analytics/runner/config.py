@@ -62,6 +62,32 @@ class RunConfig:
         return slug or "clinic"
 
 
+def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
+    """Parameters of the clinic report notebook for ``month``."""
+    rule = config.rule
+    return {
+        "month": str(month),
+        "cache_dir": str(cache_dir),
+        "data_dir": str(config.data_dir),
+        "clinic_name": config.clinic_name,
+        "abs_threshold": float(rule.abs_threshold),
+        "pct_threshold": float(rule.pct_threshold),
+        "require": rule.require,
+        "min_cell_size": int(config.min_cell_size),
+        "min_episodes": int(config.min_episodes),
+    }
+
+
+def patient_parameters(config: RunConfig, patient_id: str, cache_dir, as_of) -> dict:
+    """Parameters of the patient report notebook: IDs and paths only, never names."""
+    return {
+        "patient_id": patient_id,
+        "cache_dir": str(cache_dir),
+        "data_dir": str(config.data_dir),
+        "as_of": f"{as_of:%Y-%m-%d}",
+    }
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read a TOML run configuration, with paths relative to the file.
 

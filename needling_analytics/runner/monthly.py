@@ -35,7 +35,7 @@ from ..errors import DataQualityWarning
 from ..load import load_clinic
 from ..metrics import parse_month
 from ..reporting import write_cache
-from .config import RunConfig, safe_name
+from .config import RunConfig, clinic_parameters, patient_parameters, safe_name
 from .execute import ReportError, ReportResult, notebook_path, run_report
 from .index import write_index
 
@@ -110,27 +110,16 @@ def _setup_log(run_dir: Path) -> logging.Handler:
 
 
 def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Path, fingerprint: str) -> list[Job]:
-    rule = config.rule
-    clinic_parameters = {
-        "month": str(month),
-        "cache_dir": str(cache),
-        "data_dir": str(config.data_dir),
-        "clinic_name": config.clinic_name,
-        "abs_threshold": float(rule.abs_threshold),
-        "pct_threshold": float(rule.pct_threshold),
-        "require": rule.require,
-        "min_cell_size": int(config.min_cell_size),
-        "min_episodes": int(config.min_episodes),
-    }
+    parameters = clinic_parameters(config, month, cache)
     code = {kind: notebook_path(kind).read_bytes() for kind in ("clinic", "patient")}
     jobs = [
         Job(
             "clinic_report",
             "clinic",
             f"Clinic report, {month:%B %Y}",
-            clinic_parameters,
+            parameters,
             run_dir / "clinic" / "clinic_report.html",
-            _hash(code["clinic"], clinic_parameters, fingerprint, __version__),
+            _hash(code["clinic"], parameters, fingerprint, __version__),
         )
     ]
     used = set()
@@ -139,12 +128,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
         while name in used:  # distinct IDs never share a file
             name = f"{name}_"
         used.add(name)
-        parameters = {
-            "patient_id": patient_id,
-            "cache_dir": str(cache),
-            "data_dir": str(config.data_dir),
-            "as_of": f"{clinic.as_of:%Y-%m-%d}",
-        }
+        parameters = patient_parameters(config, patient_id, cache, clinic.as_of)
         html = run_dir / "patients" / f"{name}.html"
         jobs.append(
             Job(
