@@ -86,3 +86,16 @@ def test_layout_is_in_place():
         assert (ROOT / name).exists(), name
     ignored = (ROOT / ".gitignore").read_text()
     assert "reports/*" in ignored and "data/demo/" in ignored
+
+
+def test_every_public_metric_name_is_the_function_not_its_module():
+    import importlib
+    import pkgutil
+    import types
+
+    from needling_analytics import metrics
+
+    for module in pkgutil.iter_modules(metrics.__path__):
+        importlib.import_module(f"needling_analytics.metrics.{module.name}")  # as other code may
+    for name in metrics.__all__:
+        assert not isinstance(getattr(metrics, name), types.ModuleType), name

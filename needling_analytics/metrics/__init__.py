@@ -56,6 +56,11 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
+# A function named like its own module must be bound now: importing the
+# submodule later (as other metrics do) would otherwise leave the module,
+# not the function, under this name.
+from .attendance import attendance  # noqa: E402
+
 
 def __getattr__(name: str):
     if name in _WHERE:
