@@ -22,6 +22,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from ..errors import NeedlingAnalyticsError
+from .pool import KERNEL_ARGUMENTS
 
 KERNEL = "needling-analytics"
 #: Where the report notebooks live: the repository's ``notebooks/`` unless
@@ -177,7 +178,7 @@ def run_report(
             start_timeout=start_timeout,
             execution_timeout=timeout,
             cwd=str(notebook.parent),
-            extra_arguments=["--HistoryManager.enabled=False"],  # no patient IDs in IPython's history file
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     except papermill.PapermillExecutionError as exc:
         tmp_ipynb.unlink(missing_ok=True)

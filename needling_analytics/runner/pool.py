@@ -32,8 +32,9 @@ RESET = (
     "_history.input_hist_parsed[:] = ['']\n_history.input_hist_raw[:] = ['']\n_history.output_hist.clear()\n"
     "del _history\nimport gc as _gc\n_gc.collect()\ndel _gc"
 )
-#: Kernel options: keep no history on disk (parameters name a patient).
-KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False"]
+#: Kernel options: keep no history on disk (parameters name a patient), and
+#: keep the kernel's start-up chatter out of the run's log.
+KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"]
 #: Names that may remain in a clean namespace (IPython's own).
 _BUILTIN_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
