@@ -121,6 +121,20 @@ def _monthly(args) -> int:
     return run.exit_code
 
 
+def _export(args) -> int:
+    from .load import load_clinic
+    from .privacy import export_research, load_key
+
+    key = load_key(key_file=args.key_file)  # refuses to run without a key, and says how to make one
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        clinic = load_clinic(args.data, args.mapping)
+    allowed = set(args.allow_zip3.split(",")) if args.allow_zip3 else None
+    paths = export_research(clinic, Path(args.out), key=key, allowed_zip3=allowed)
+    print(f"De-identified research export: {len(paths)} files in {args.out} (what was removed and how: README.md)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .demo import DEMO_END
 
@@ -198,6 +212,20 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument("--config", metavar="FILE", help="TOML run configuration")
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")
     monthly.set_defaults(run=_monthly)
+
+    export = commands.add_parser(
+        "export",
+        help="write a de-identified research dataset",
+        description="Write the clinic's data de-identified (HIPAA Safe Harbor): keyed pseudonyms, days instead of dates, age bands.",
+    )
+    export.add_argument("--data", required=True, metavar="DIR", help="the clinic's data folder")
+    export.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder for the export")
+    export.add_argument("--key-file", metavar="FILE", help="secret key for the pseudonyms (else $NEEDLING_EXPORT_KEY)")
+    export.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
+    export.add_argument(
+        "--allow-zip3", metavar="LIST", help="comma-separated 3-digit postcode prefixes of areas over 20,000 people"
+    )
+    export.set_defaults(run=_export)
     return parser
 
 

@@ -59,7 +59,7 @@ __all__ = sorted(_WHERE)
 # A function named like its own module must be bound now: importing the
 # submodule later (as other metrics do) would otherwise leave the module,
 # not the function, under this name.
-from .attendance import attendance  # noqa: E402
+from .attendance import attendance  # noqa: E402, F401
 
 
 def __getattr__(name: str):
