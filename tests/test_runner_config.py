@@ -74,3 +74,12 @@ def test_patients_seen_are_those_with_an_attended_session_in_the_month():
     episodes = sessions[["episode_id", "patient_id"]].assign(start_date="2026-09-01")
     clinic = Clinic.from_frames(patients=sessions[["patient_id"]], episodes=episodes, sessions=sessions)
     assert patients_seen(clinic, pd.Period("2026-10", "M")) == ["P1", "P4"]
+
+
+def test_paths_become_absolute_because_notebooks_run_in_their_own_folder(tmp_path, monkeypatch):
+    from needling_analytics.runner import RunConfig
+
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(data_dir="data/demo", out_dir="reports", mapping="map.yaml")
+    assert config.data_dir == tmp_path / "data" / "demo"
+    assert config.out_dir == tmp_path / "reports" and config.mapping == tmp_path / "map.yaml"

@@ -49,6 +49,11 @@ class RunConfig:
     rule: ResponderRule = ResponderRule()
 
     def __post_init__(self):
+        # Notebooks run in their own folder: every path they are given must be absolute.
+        for name in ("data_dir", "out_dir", "mapping"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value).expanduser().resolve())
         if self.isolation not in ("warm", "strict"):
             raise InputError(
                 f"`isolation` must be 'warm' (a kernel serves many reports, wiped between them) or 'strict' (a fresh kernel per report), got {self.isolation!r}"
