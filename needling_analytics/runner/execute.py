@@ -11,6 +11,7 @@ report.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -94,8 +95,9 @@ class _DropStderr(Preprocessor):
         return cell, resources
 
 
-def render_html(notebook: nbformat.NotebookNode, *, title: str) -> str:
-    """A self-contained HTML page: outputs and text only, no code, prompts or parameters."""
+@functools.cache
+def _exporter() -> HTMLExporter:
+    """One HTML exporter per process: loading its templates costs more than a report's export."""
     exporter = HTMLExporter(
         template_name="lab", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )
@@ -104,9 +106,14 @@ def render_html(notebook: nbformat.NotebookNode, *, title: str) -> str:
         enabled=True,
     )
     exporter.register_preprocessor(_DropStderr(), enabled=True)
+    return exporter
+
+
+def render_html(notebook: nbformat.NotebookNode, *, title: str) -> str:
+    """A self-contained HTML page: outputs and text only, no code, prompts or parameters."""
     notebook = nbformat.from_dict(notebook)
     notebook.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    body, _ = _exporter().from_notebook_node(notebook, resources={"metadata": {"name": title}})
     return body
 
 
