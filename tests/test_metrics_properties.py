@@ -86,3 +86,31 @@ def test_rates_are_proportions_and_order_does_not_matter(rows, event_picks, seed
     )
     pd.testing.assert_frame_equal(times, time_to_response(shuffled))
     pd.testing.assert_frame_equal(rates, adverse_event_rates(shuffled))
+
+
+def test_a_clinic_without_episodes_gives_empty_results_not_errors():
+    from needling_analytics import metrics
+
+    empty = {"dtype": "string"}
+    clinic = Clinic.from_frames(
+        patients=pd.DataFrame({"patient_id": ["P1"]}),
+        episodes=pd.DataFrame({c: pd.Series([], **empty) for c in ["episode_id", "patient_id", "start_date"]}),
+        sessions=pd.DataFrame(
+            {
+                c: pd.Series([], **empty)
+                for c in ["session_id", "episode_id", "patient_id", "practitioner_id", "session_date"]
+            }
+        ),
+    )
+    for name in [
+        "session_pain",
+        "episode_pain",
+        "time_to_response",
+        "attendance",
+        "session_exposures",
+        "rom_change",
+        "prom_change",
+        "journal_trend",
+    ]:
+        assert getattr(metrics, name)(clinic).empty, name
+    assert (metrics.adverse_event_rates(clinic)["events"] == 0).all()

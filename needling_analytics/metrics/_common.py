@@ -75,7 +75,7 @@ def attended_sessions(clinic, *, with_episode_row: bool = False) -> pd.DataFrame
     start = clinic.episodes["start_date"].to_numpy(dtype="datetime64[ns]")
     known = row < len(start)
     out["start_date"] = np.where(
-        known, start[np.where(known, row, 0)] if len(start) else np.datetime64("NaT"), np.datetime64("NaT")
+        known, start[np.where(known, row, 0)] if len(start) else np.datetime64("NaT", "ns"), np.datetime64("NaT", "ns")
     )
     boundaries = np.r_[True, row[1:] != row[:-1]] if len(row) else np.array([], dtype=bool)
     first_of_group = (

@@ -126,8 +126,8 @@ def attendance(clinic, *, self_discharge_days: float = 30, as_of=None) -> pd.Dat
         out[column] = key.map(counts[column]).fillna(0).astype("int64")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["attendance_rate"] = out["attended"] / out["booked"].where(out["booked"] > 0)
-    out["first_session"] = key.map(first).astype("datetime64[ns]")
-    out["last_attended"] = key.map(last).astype("datetime64[ns]")
+    out["first_session"] = first.reindex(key.to_numpy()).to_numpy(dtype="datetime64[ns]")
+    out["last_attended"] = last.reindex(key.to_numpy()).to_numpy(dtype="datetime64[ns]")
     out["days_since_last_visit"] = (as_of - out["last_attended"]).dt.days.astype("float64")
     out["ended"] = episodes["end_date"].notna().to_numpy()
 

@@ -170,7 +170,7 @@ def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
         values = part[column].to_numpy()
         out = np.full(
             n,
-            np.datetime64("NaT") if values.dtype.kind == "M" else np.nan,
+            np.datetime64("NaT", "ns") if values.dtype.kind == "M" else np.nan,
             dtype=values.dtype if values.dtype.kind == "M" else float,
         )
         out[part["episode_row"].to_numpy()] = values
