@@ -217,6 +217,7 @@ def run_monthly(config: RunConfig, *, month=None, force: bool = False) -> Monthl
     started_at = datetime.now(UTC)
     results: list[ReportResult] = []
     exit_code = EXIT_OK
+    clinic, jobs, fingerprint = None, [], ""  # what the index and manifest can show if loading fails
     try:
         removed = _remove_partial_files(run_dir)
         if removed:
@@ -225,7 +226,7 @@ def run_monthly(config: RunConfig, *, month=None, force: bool = False) -> Monthl
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)
             clinic = load_clinic(config.data_dir, config.mapping)
-        quality_paths = clinic.quality.write(run_dir / "quality")
+        clinic.quality.write(run_dir / "quality")
         log.info("loaded: %s", clinic)
         fingerprint = _hash(
             clinic.quality.tables[["table", "sha256"]].to_dict("records"),
@@ -254,11 +255,10 @@ def run_monthly(config: RunConfig, *, month=None, force: bool = False) -> Monthl
     except KeyboardInterrupt:
         log.warning("interrupted: finished reports are kept; run again to make the rest")
         exit_code = EXIT_INTERRUPTED
-        quality_paths, jobs = {}, []
     finally:
-        manifest = _manifest(config, month, started_at, results, exit_code, locals().get("fingerprint", ""), run_dir)
+        manifest = _manifest(config, month, started_at, results, exit_code, fingerprint, run_dir)
         (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        write_index(run_dir, manifest, jobs=locals().get("jobs", []), quality=locals().get("clinic") and clinic.quality)
+        write_index(run_dir, manifest, jobs=jobs, quality=clinic.quality if clinic is not None else None)
         log.info("done: exit %d; index %s", exit_code, run_dir / "index.html")
         log.removeHandler(handler)
         handler.close()
