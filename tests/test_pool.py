@@ -61,3 +61,26 @@ def test_kernel_is_recycled_after_n_reports_and_after_an_error(kernel):
         kernel.run(broken, {"patient_id": "P9"}, timeout=60)
     after = printed(kernel.run(book, {"patient_id": "P10"}, timeout=60)).split()[-1]
     assert after != pids[3]  # the kernel that saw the error was replaced
+
+
+def test_a_reports_unreachable_objects_are_freed_before_the_next(kernel):
+    """A cycle holding patient data (a figure, a frame pointing to itself) is collected by the reset."""
+    first = notebook(
+        "import sys, weakref\n"
+        "class Rows(list):\n    pass\n"
+        "rows = Rows([patient_id])\nrows.append(rows)  # a reference cycle: only the collector frees it\n"
+        "sys.modules['weakref'].probe = weakref.ref(rows)  # survives the reset on purpose, to observe"
+    )
+    kernel.run(first, {"patient_id": "P-ALICE"}, timeout=60)
+    probe = notebook("import weakref\nprint('alive', weakref.probe() is not None)\ndel weakref.probe")
+    assert "alive False" in printed(kernel.run(probe, {"patient_id": "P-BOB"}, timeout=60))
+
+
+def test_a_kernel_left_unclean_is_refused_and_replaced(kernel):
+    book = notebook("import os\nprint('pid', os.getpid())")
+    before = printed(kernel.run(book, {"patient_id": "P1"}, timeout=60)).split()[-1]
+    kernel.leftovers = {"secret_rows"}  # as if the reset had failed to remove a name
+    with pytest.raises(Exception, match="not clean"):
+        kernel.run(book, {"patient_id": "P2"}, timeout=60)
+    after = printed(kernel.run(book, {"patient_id": "P3"}, timeout=60)).split()[-1]
+    assert after != before
