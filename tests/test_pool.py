@@ -84,3 +84,20 @@ def test_a_kernel_left_unclean_is_refused_and_replaced(kernel):
         kernel.run(book, {"patient_id": "P2"}, timeout=60)
     after = printed(kernel.run(book, {"patient_id": "P3"}, timeout=60)).split()[-1]
     assert after != before
+
+
+def test_kernels_listen_on_private_unix_sockets_not_tcp(kernel):
+    """Any local account can read a TCP kernel's output channel; our kernels use sockets in a 0700 folder."""
+    import os
+    import stat
+
+    book = notebook("print('ok')")
+    assert "ok" in printed(kernel.run(book, {"patient_id": "P1"}, timeout=60))
+    info = kernel.km.get_connection_info()
+    assert info["transport"] == "ipc"
+    folder = os.path.dirname(kernel.km.ip)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    sockets = os.listdir(folder)
+    assert sockets and all(stat.S_ISSOCK(os.stat(os.path.join(folder, s)).st_mode) for s in sockets)
+    kernel.shutdown()
+    assert not os.path.exists(folder)

@@ -23,7 +23,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from ..errors import NeedlingAnalyticsError
-from .pool import KERNEL_ARGUMENTS
+from .pool import KERNEL_ARGUMENTS, PrivateKernelManager
 
 KERNEL = "needling-analytics"
 #: Where the report notebooks live: the repository's ``notebooks/`` unless
@@ -186,6 +186,7 @@ def run_report(
             execution_timeout=timeout,
             cwd=str(notebook.parent),
             extra_arguments=KERNEL_ARGUMENTS,
+            kernel_manager_class=PrivateKernelManager,
         )
     except papermill.PapermillExecutionError as exc:
         tmp_ipynb.unlink(missing_ok=True)

@@ -17,12 +17,16 @@ all this and gives every report a fresh kernel (see :mod:`.execute`).
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import tempfile
 
 import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from papermill.parameterize import parameterize_notebook
+from traitlets import default
 
 #: Run once when a kernel starts: the imports every report makes anyway.
 PRELUDE = "import needling_analytics, needling_analytics.plots, needling_analytics.reporting\nimport matplotlib\nmatplotlib.use('Agg')"
@@ -46,6 +50,30 @@ KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False", "--IPKernelApp.log_level=E
 _BUILTIN_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
 
+class PrivateKernelManager(KernelManager):
+    """A kernel reached through Unix sockets in a folder only this user can open.
+
+    Jupyter's default transport is TCP on localhost: messages are signed but
+    not encrypted, and any local account can subscribe to a kernel's output
+    channel and read every report as it is made. Unix sockets in a private
+    temporary folder (mode 0700) close that door; the folder is removed when
+    the kernel shuts down.
+    """
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return os.path.join(tempfile.mkdtemp(prefix="needling-kernel-"), "kernel")
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and self.transport == "ipc":
+            shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+
+
 class KernelStateError(RuntimeError):
     """The kernel did not come back clean after a reset."""
 
@@ -63,7 +91,7 @@ class WarmKernel:
         self.leftovers: set[str] = set()
 
     def _start(self) -> None:
-        self.km = KernelManager(kernel_name=self.kernel_name)
+        self.km = PrivateKernelManager(kernel_name=self.kernel_name)
         self.km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
         self.kc = self.km.client()
         self.kc.start_channels()
