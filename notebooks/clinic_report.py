@@ -31,11 +31,16 @@ clinic_name: str = "Demo clinic"  # the clinic's name, printed on the report
 abs_threshold: float = 2.0  # improvement rule: least fall in pain, points (Farrar 2001)
 pct_threshold: float = 30.0  # improvement rule: least fall in pain, percent of the first score (Farrar 2001)
 require: str = "both"  # improvement rule: "both" thresholds must be met, or "either"
-min_cell_size: int = 11  # smallest count shown in tables (CMS small-cell rule: 1-10 hidden)
+min_cell_size: int = 11  # smallest count shown in tables and charts (CMS small-cell rule: 1-10 hidden)
 min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
+show_practitioner_ids: bool = False  # True: name practitioners by their IDs; False: keyed pseudonyms
+practitioner_key_file: str = ""  # secret key file that keeps pseudonyms stable; empty: a one-off key
 
 # %%
 clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
+
+# %%
+practitioners = tables.practitioner_labels(clinic, key_file=practitioner_key_file, show_ids=show_practitioner_ids)
 
 # %%
 rule = metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require)
@@ -76,11 +81,13 @@ tables.table_or_note(
 )
 
 # %% [markdown]
-# The last 12 months (for the clinic's own use: this chart is not
-# privacy-protected).
+# The last 12 months. A month's figure is hidden when the table above
+# would hide it.
 
 # %%
-tables.chart_or_note(plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked")
+tables.chart_or_note(
+    plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=min_cell_size
+)
 
 # %% [markdown]
 # ## Outcomes
@@ -103,16 +110,26 @@ text.responder_summary(overall, rule, threshold=min_cell_size)
 # %% [markdown]
 # The curve below shows, for every size of improvement, the share of
 # patients whose pain fell by at least that much: a 30% fall is a moderate
-# improvement and 50% a substantial one (IMMPACT, Dworkin 2008).
+# improvement and 50% a substantial one (IMMPACT, Dworkin 2008). Both
+# charts below describe single patients' results, so they are drawn in
+# steps and bars of at least 11 courses of care.
 
 # %%
 curve = metrics.responder_curve(outcomes)
 
 # %%
-tables.chart_or_note(plots.plot_responder_curve, curve, section="responder_curve", needs="share")
+tables.chart_or_note(
+    plots.plot_responder_curve, curve, section="responder_curve", needs="share", min_cell_size=min_cell_size
+)
 
 # %%
-tables.chart_or_note(plots.plot_pain_change_distribution, outcomes, section="outcomes", needs="pct_reduction")
+tables.chart_or_note(
+    plots.plot_pain_change_distribution,
+    outcomes,
+    section="outcomes",
+    needs="pct_reduction",
+    min_cell_size=min_cell_size,
+)
 
 # %% [markdown]
 # ### By body region
@@ -197,8 +214,9 @@ tables.table_or_note(
 # Do patients seen more often in their first four weeks improve more? The
 # table is a regression of the fall in pain on sessions per week in the
 # first four weeks, allowing for starting pain and how long symptoms had
-# lasted. Read the paragraph under it: this is an association in routine
-# care, not proof of cause and effect.
+# lasted. The chart shows the average fall in pain of each frequency band
+# and the smoothed trend. Read the paragraph under it: this is an
+# association in routine care, not proof of cause and effect.
 
 # %%
 frequency = metrics.analyze_frequency(cohort, rule=rule)
@@ -227,7 +245,11 @@ tables.table_or_note(
 
 # %%
 tables.chart_or_note(
-    plots.plot_frequency_association, frequency.exposures, section="frequency", needs="early_frequency"
+    plots.plot_frequency_association,
+    frequency.exposures,
+    section="frequency",
+    needs="early_frequency",
+    min_cell_size=min_cell_size,
 )
 
 # %%
@@ -247,7 +269,7 @@ times = metrics.time_to_response(cohort, rule=rule)
 km = metrics.kaplan_meier(times, time="days")
 
 # %%
-tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response")
+tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=min_cell_size)
 
 # %%
 median = metrics.median_time(times, time="days")
@@ -261,7 +283,9 @@ text.median_sentence(median)
 # Adverse events per 100 treatments, with the range the true rate is likely
 # to lie in, beside two published surveys of dry needling (Brady 2014:
 # 7,629 treatments; Boyce 2020: 20,464 treatments). A clinic that records
-# events carefully shows higher rates than one that does not.
+# events carefully shows higher rates than one that does not. A rate built
+# on fewer than 11 events is hidden; each significant or serious event is
+# listed after the table.
 
 # %%
 rates = metrics.adverse_event_rates(cohort)
@@ -270,11 +294,14 @@ rates = metrics.adverse_event_rates(cohort)
 versus = metrics.compare_to_benchmarks(rates)
 
 # %%
-tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety")
+tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=min_cell_size)
+
+# %%
+safety = tables.adverse_event_table(versus, threshold=min_cell_size)
 
 # %%
 tables.table_or_note(
-    versus,
+    safety,
     {
         "event_type": "Event",
         "severity": "Severity",
@@ -305,6 +332,9 @@ tables.table_or_note(
 serious = metrics.serious_events(cohort)
 
 # %%
+serious = tables.label_practitioners(serious, practitioners)
+
+# %%
 tables.table_or_note(
     serious,
     {
@@ -325,8 +355,10 @@ tables.table_or_note(
 # improved, against how many they assessed. The curves show how far from the
 # clinic's rate a practitioner can be by chance alone; they narrow as the
 # number of patients grows. Practitioners are not ranked, and those with too
-# few assessed courses of care are not shown. A dot outside the curves is a
-# prompt to look at the case mix and the records, not a verdict.
+# few assessed courses of care are not shown, nor those whose dot would
+# reveal fewer than 11 patients who improved, or did not. A dot outside the
+# curves is a prompt to look at the case mix and the records, not a
+# verdict. Practitioners are named as explained at the end of the report.
 
 # %%
 first_pass = metrics.practitioner_funnel(cohort, rule=rule, min_episodes=min_episodes)
@@ -340,13 +372,19 @@ funnel = metrics.practitioner_funnel(
 )
 
 # %%
-limits = tables.funnel_curve(funnel)
+shown = tables.protect_funnel(funnel, threshold=min_cell_size)
 
 # %%
-tables.chart_or_note(plots.plot_funnel, funnel, limits, section="funnel")
+shown = tables.label_practitioners(shown, practitioners)
 
 # %%
-text.funnel_summary(funnel, spread)
+limits = tables.funnel_curve(shown)
+
+# %%
+tables.chart_or_note(plots.plot_funnel, shown, limits, section="funnel")
+
+# %%
+text.funnel_summary(shown, spread)
 
 # %% [markdown]
 # ## Attendance and self-discharge
@@ -385,6 +423,9 @@ tables.table_or_note(
 
 # %%
 tables.suppression_note(min_cell_size)
+
+# %%
+tables.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner_ids)
 
 # %% [markdown]
 # ### Data quality

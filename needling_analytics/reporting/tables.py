@@ -8,13 +8,16 @@ cells of an aggregate table must be hidden.
 Sections of this module:
 
 - display: :func:`for_display`, :func:`table_or_note`, :func:`chart_or_note`;
-- privacy: :func:`suppress_small_counts`, :func:`suppression_note`;
 - report inputs: :func:`open_patient`, :func:`select_episode`,
   :func:`open_clinic`, :func:`restrict_clinic`, :func:`clinic_window`,
-  :func:`episode_outcomes`, :func:`select_cohort`, :func:`outcome_series`;
-- clinic summaries, suppressed: :func:`kpi_table`, :func:`responders_by`,
-  :func:`attendance_table`, :func:`rom_summary`, :func:`prom_summary`;
-  and :func:`funnel_curve`, :func:`residual_table`.
+  :func:`episode_outcomes`, :func:`select_cohort`, :func:`outcome_series`.
+
+The notebooks reach everything through this module, which also re-exports
+small-cell suppression (:mod:`.suppression`: :func:`suppress_small_counts`,
+:func:`suppression_note`), the suppressed clinic summaries
+(:mod:`.summaries`: :func:`kpi_table`, :func:`responders_by`, ...) and
+practitioner pseudonyms (:mod:`.pseudonyms`: :func:`practitioner_labels`,
+:func:`label_practitioners`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import dataclasses
 import io
 import re
 import tempfile
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,7 +34,52 @@ import pandas as pd
 from .. import metrics
 from ..load import Clinic, load_clinic
 from .cache import PatientData, read_clinic, read_patient, write_cache
-from .text import Paragraph, format_date, label, period_label, section_unavailable
+from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
+from .summaries import (
+    KPIS,
+    adverse_event_table,
+    attendance_table,
+    funnel_curve,
+    kpi_table,
+    prom_summary,
+    protect_funnel,
+    residual_table,
+    responders_by,
+    rom_summary,
+)
+from .suppression import COMPLEMENT, SUPPRESSION_NOTE, suppress_small_counts, suppression_note
+from .text import format_date, label, period_label, section_unavailable
+
+__all__ = [
+    "COMPLEMENT",
+    "KPIS",
+    "SUPPRESSION_NOTE",
+    "adverse_event_table",
+    "attendance_table",
+    "chart_or_note",
+    "clinic_window",
+    "episode_outcomes",
+    "for_display",
+    "funnel_curve",
+    "kpi_table",
+    "label_practitioners",
+    "open_clinic",
+    "open_patient",
+    "outcome_series",
+    "practitioner_labels",
+    "prom_summary",
+    "protect_funnel",
+    "pseudonym_note",
+    "residual_table",
+    "responders_by",
+    "restrict_clinic",
+    "rom_summary",
+    "select_cohort",
+    "select_episode",
+    "suppress_small_counts",
+    "suppression_note",
+    "table_or_note",
+]
 
 # ---------------------------------------------------------------- display
 
@@ -178,191 +226,6 @@ def chart_or_note(plot: Callable, data: pd.DataFrame, *args, section: str, needs
     figure.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(figure)
     return Image(data=buffer.getvalue(), format="png")
-
-
-# ---------------------------------------------------------------- privacy
-
-#: Marker of a cell hidden to protect another (complementary suppression).
-COMPLEMENT = "*"
-
-
-def suppression_note(threshold: int = 11) -> Paragraph:
-    """The sentence a report prints under suppressed tables."""
-    return Paragraph(
-        f'To protect patients\' privacy, counts from 1 to {threshold - 1} are shown as "<{threshold}" (zero is shown), '
-        f'and cells marked "{COMPLEMENT}" are hidden too, so that a small count cannot be worked out from a total '
-        "or from a rate."
-    )
-
-
-#: :func:`suppression_note` for the CMS threshold of 11.
-SUPPRESSION_NOTE = suppression_note(11)
-
-
-def _pinned(hidden_sum: float, n_primary: int, n_complement: int, threshold: int) -> bool:
-    """Whether a reader who knows the sum of a group's hidden cells can pin one of them down exactly.
-
-    Primary cells lie in 1..threshold-1, complementary ones at threshold or
-    more (zeros are never hidden). The sum pins every cell when it is the
-    smallest possible (all at their minimum) or, without complementary
-    cells, the largest possible; one hidden cell is always pinned.
-    """
-    if n_primary + n_complement < 2:
-        return True
-    if np.isclose(hidden_sum, n_primary + n_complement * threshold):
-        return True
-    return n_complement == 0 and bool(np.isclose(hidden_sum, n_primary * (threshold - 1)))
-
-
-def suppress_small_counts(
-    table: pd.DataFrame,
-    count_columns: Sequence[str],
-    *,
-    threshold: int = 11,
-    rate_columns: Sequence[str] | Mapping[str, str | Sequence[str]] = (),
-    totals: Mapping[str, Sequence[str]] | None = None,
-    total_row: Hashable | None = None,
-    rate_format: str | Mapping[str, str] = "{:.1f}",
-) -> pd.DataFrame:
-    """Hide small counts (CMS cell-size rule) and the cells from which they could be worked out.
-
-    What is implemented, exactly:
-
-    1. **Primary suppression**: a count from 1 to ``threshold - 1`` is
-       shown as ``"<11"`` (for the default threshold). Zero is shown (the
-       CMS rule allows it); missing counts are blank.
-    2. **Complementary suppression**, for the totals you declare:
-       ``totals={"booked": ["attended", "cancelled", "no_show"]}`` says that
-       in every row ``booked`` is the sum of those columns; ``total_row``
-       names the row (index label) whose counts are the sums of all other
-       rows. In each such group whose total is shown, a reader can work
-       out the sum of the hidden cells. While that sum pins a hidden cell
-       down exactly (one hidden cell; or every hidden cell at its smallest
-       possible value, e.g. two hidden cells summing to 2; or, with only
-       small cells hidden, at their largest), the smallest shown non-zero
-       part is hidden too and marked ``"*"`` (when no part is left, the
-       total itself). This repeats until no group pins a cell. Zeros are
-       never used as complements (hiding a 0 next to a small cell would
-       give both away).
-    3. **Rates**: a rate (or mean) column is hidden (``"*"``) in every row
-       where a count it is derived from is hidden (``rate_columns`` as a dict
-       ``{rate: counts}``; as a list, a rate depends on every count column).
-
-    Limits: each declared total is protected on its own. A reader who solves
-    row and column totals together (a linear program) may still narrow a
-    hidden cell to a range; a guarantee needs a full audit (e.g. with
-    tau-ARGUS). Counts shown in other tables, or in earlier months' reports
-    (differencing), are not taken into account; totals not declared are not
-    protected. Columns needed only to declare a total (e.g. "not
-    responders") can be included and dropped afterwards.
-
-    Parameters
-    ----------
-    table : DataFrame
-        Counts (whole numbers) and rates, one row per group.
-    count_columns : sequence of str
-        Columns holding counts of people, episodes, sessions or events.
-    threshold : int
-        Smallest count that may be shown (CMS: 11).
-    rate_columns : list, or dict of rate column to the count column(s) it is derived from
-    totals : dict of total column to its part columns, optional
-    total_row : index label, optional
-        The row holding each count column's total.
-    rate_format : str or dict of str
-        Format of shown rates (``"{:.1f}"``; ``"{:.0%}"`` for fractions).
-
-    Returns
-    -------
-    DataFrame
-        A copy with count and rate columns as text; other columns unchanged.
-        ``attrs``: ``threshold``, ``suppressed`` (primary cells),
-        ``complementary`` (cells hidden to protect them).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"booked": [30, 25], "attended": [25, 25], "missed": [5, 0]})
-    >>> suppress_small_counts(t, ["booked", "attended", "missed"], totals={"booked": ["attended", "missed"]})
-      booked attended missed
-    0     30        *    <11
-    1     25       25      0
-    """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
-        raise ValueError(f"`threshold` must be a whole number, 1 or more, got {threshold!r}")
-    count_columns = [count_columns] if isinstance(count_columns, str) else list(count_columns)
-    totals = dict(totals or {})
-    rates = (
-        {r: [s] if isinstance(s, str) else list(s) for r, s in rate_columns.items()}
-        if isinstance(rate_columns, Mapping)
-        else {r: count_columns for r in rate_columns}
-    )
-    named = [*count_columns, *rates, *totals, *[p for parts in totals.values() for p in parts]]
-    named += [s for sources in rates.values() for s in sources]
-    unknown = sorted({c for c in named if c not in table.columns})
-    if unknown:
-        raise ValueError(f"columns {unknown!r} are not in `table`; its columns are {list(table.columns)}")
-    outside = sorted({c for c in [*totals, *[p for ps in totals.values() for p in ps]] if c not in count_columns})
-    if outside:
-        raise ValueError(f"`totals` must use count columns only; {outside!r} are not in `count_columns`")
-    if total_row is not None and total_row not in table.index:
-        raise ValueError(f"`total_row` {total_row!r} is not a row label of `table`; its labels are {list(table.index)}")
-
-    values = table[count_columns].to_numpy(dtype=float, na_value=np.nan)
-    if np.any(values[np.isfinite(values)] < 0):
-        raise ValueError("`count_columns` must hold counts (0 or more); found a negative value")
-    primary = (values >= 1) & (values < threshold)
-    complement = np.zeros_like(primary)
-    col = {c: j for j, c in enumerate(count_columns)}
-    groups = [((i, col[t]), [(i, col[p]) for p in parts]) for t, parts in totals.items() for i in range(len(table))]
-    if total_row is not None:
-        r = table.index.get_loc(total_row)
-        groups += [((r, j), [(i, j) for i in range(len(table)) if i != r]) for j in range(len(count_columns))]
-    changed = True
-    while changed:
-        changed = False
-        for total, parts in groups:
-            hidden = primary | complement
-            if hidden[total] or not np.isfinite(values[total]):
-                continue
-            gone = [p for p in parts if hidden[p]]
-            if not gone:
-                continue
-            shown = sum(values[p] for p in parts if not hidden[p] and np.isfinite(values[p]))
-            n_primary = sum(bool(primary[p]) for p in gone)
-            if not _pinned(values[total] - shown, n_primary, len(gone) - n_primary, threshold):
-                continue
-            candidates = [p for p in parts if not hidden[p] and np.isfinite(values[p]) and values[p] > 0]
-            chosen = min(candidates, key=lambda p: values[p]) if candidates else total
-            complement[chosen] = True
-            changed = True
-
-    out = table.copy()
-    hidden = primary | complement
-    for j, column in enumerate(count_columns):
-        cells = [
-            f"<{threshold}"
-            if primary[i, j]
-            else COMPLEMENT
-            if complement[i, j]
-            else ""
-            if not np.isfinite(v)
-            else f"{int(v):,}"
-            for i, v in enumerate(values[:, j])
-        ]
-        out[column] = pd.Series(cells, index=out.index, dtype=object)
-    for rate, sources in rates.items():
-        fmt = rate_format.get(rate, "{:.1f}") if isinstance(rate_format, Mapping) else rate_format
-        blocked = hidden[:, [col[s] for s in sources if s in col]].any(axis=1)
-        numbers = table[rate].to_numpy(dtype=float, na_value=np.nan)
-        out[rate] = pd.Series(
-            [
-                COMPLEMENT if b else "" if not np.isfinite(v) else fmt.format(v)
-                for b, v in zip(blocked, numbers, strict=True)
-            ],
-            index=out.index,
-            dtype=object,
-        )
-    out.attrs.update(threshold=int(threshold), suppressed=int(primary.sum()), complementary=int(complement.sum()))
-    return out
 
 
 # ---------------------------------------------------------------- report inputs
@@ -631,269 +494,3 @@ def outcome_series(clinic: Clinic, outcome: str = "pain_pre") -> pd.DataFrame:
     out = rows.assign(subject=subject, weeks_since_start=weeks, value=rows["degrees"])[columns]
     out.attrs.update(outcome=f"{label(joint)} {label(movement)}", unit="degrees")
     return out.reset_index(drop=True)
-
-
-# ---------------------------------------------------------------- clinic summaries
-
-#: Indicators of the monthly KPI table: column of monthly_activity -> (words, kind).
-KPIS = {
-    "active_patients": ("Patients seen", "count"),
-    "new_patients": ("New patients", "count"),
-    "new_episodes": ("New courses of care", "count"),
-    "sessions_booked": ("Sessions booked", "count"),
-    "sessions_attended": ("Sessions attended", "count"),
-    "cancelled": ("Sessions cancelled", "count"),
-    "no_show": ("Sessions missed", "count"),
-    "attendance_rate": ("Attendance rate", "share"),
-    "discharges": ("Courses of care completed", "count"),
-    "discharged_responder_rate": ("Completed with a clinically important improvement", "share"),
-    "mean_pain_reduction": ("Average fall in pain at completion (points)", "points"),
-    "adverse_events": ("Adverse events", "count"),
-    "ae_rate_per_100": ("Adverse events per 100 sessions", "points"),
-}
-
-
-def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFrame:
-    """The month's activity beside the month before, with the change, small counts suppressed.
-
-    ``monthly`` is :func:`~needling_analytics.metrics.monthly_activity`.
-    Suppression (:func:`suppress_small_counts`) treats sessions booked as the
-    total of attended, cancelled and missed, and responders plus the others
-    as the discharged episodes assessed; a rate is hidden (``"*"``) when a
-    count it comes from is hidden, and so is the change when either month's
-    figure is hidden. Blank cells are missing (e.g. no discharge that month).
-
-    Returns
-    -------
-    DataFrame
-        ``indicator`` (words), ``this_month``, ``previous_month``, ``change``
-        (text cells; shares as percentages, changes in percentage points).
-    """
-    period = metrics.parse_month(month)
-    rows = monthly.set_index("month").reindex([period - 1, period])
-    if rows.isna().all(axis=None):
-        raise ValueError(
-            f"`monthly` has no row for {period} or the month before; pass monthly_activity(clinic, {str(period)!r})"
-        )
-    rows = rows.reset_index(drop=True)
-    rows["not_responders"] = rows["discharged_assessable"] - rows["discharged_responders"]
-    counts = [k for k, (_, kind) in KPIS.items() if kind == "count"] + [
-        "discharged_assessable",
-        "discharged_responders",
-        "not_responders",
-    ]
-    hidden = suppress_small_counts(
-        rows,
-        counts,
-        threshold=threshold,
-        totals={
-            "sessions_booked": ["sessions_attended", "cancelled", "no_show"],
-            "discharged_assessable": ["discharged_responders", "not_responders"],
-        },
-        rate_columns={
-            "attendance_rate": ["sessions_attended", "sessions_booked"],
-            "discharged_responder_rate": ["discharged_responders", "discharged_assessable", "not_responders"],
-            "mean_pain_reduction": ["discharges"],
-            "ae_rate_per_100": ["adverse_events", "sessions_attended"],
-        },
-        rate_format={
-            "attendance_rate": "{:.0%}",
-            "discharged_responder_rate": "{:.0%}",
-            "mean_pain_reduction": "{:.1f}",
-            "ae_rate_per_100": "{:.1f}",
-        },
-    )
-    out = []
-    for column, (words, kind) in KPIS.items():
-        now, before = hidden.loc[1, column], hidden.loc[0, column]
-        hidden_cell = any(v == COMPLEMENT or v.startswith("<") for v in (now, before))
-        change = COMPLEMENT if hidden_cell else ""
-        if not hidden_cell and now and before:
-            delta = float(rows.loc[1, column]) - float(rows.loc[0, column])
-            formats = {"count": f"{delta:+,.0f}", "share": f"{100 * delta:+.0f} percentage points"}
-            change = formats.get(kind, f"{delta:+.1f}")
-        out.append({"indicator": words, "this_month": now, "previous_month": before, "change": change})
-    table = pd.DataFrame(out)
-    table.attrs.update(hidden.attrs, months=(str(period), str(period - 1)))
-    return table
-
-
-def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int = 11, total_label: str = "all") -> pd.DataFrame:
-    """Responder rates by a subgroup (body region, practitioner...), with an overall row, small counts suppressed.
-
-    ``outcomes`` is :func:`episode_outcomes` (or :func:`metrics.episode_pain`
-    with the ``by`` column). Rates and their exact 95% intervals come from
-    :func:`~needling_analytics.metrics.summarize_responders`. The number of
-    episodes that could not be assessed is not shown (it is often small and
-    would follow from the episodes and assessable counts).
-
-    Returns
-    -------
-    DataFrame
-        ``by`` (in words), ``assessable``, ``responders``, ``responder_rate``,
-        ``ci_lower``, ``ci_upper`` (text; rates as percentages), with a last
-        row labelled ``total_label``. Totals protected: assessable =
-        responders + the others, in every row; each column's overall row.
-    """
-    groups = metrics.summarize_responders(outcomes, by=by)
-    overall = metrics.summarize_responders(outcomes).assign(**{by: total_label})
-    table = pd.concat([groups.astype({by: "string"}), overall], ignore_index=True)
-    table[by] = table[by].astype("string").map(lambda v: v if v == total_label else label(v))
-    table["others"] = table["assessable"] - table["responders"]
-    hidden = suppress_small_counts(
-        table,
-        ["assessable", "responders", "others"],
-        threshold=threshold,
-        totals={"assessable": ["responders", "others"]},
-        total_row=len(table) - 1,
-        rate_columns={c: ["responders", "assessable", "others"] for c in ("responder_rate", "ci_lower", "ci_upper")},
-        rate_format="{:.0%}",
-    )
-    return hidden[[by, "assessable", "responders", "responder_rate", "ci_lower", "ci_upper"]]
-
-
-def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
-    """The clinic's attendance and self-discharge in one row, small counts suppressed.
-
-    ``visits`` is :func:`~needling_analytics.metrics.attendance`; the figures
-    are :func:`~needling_analytics.metrics.summarize_attendance`.
-
-    Returns
-    -------
-    DataFrame
-        One row: ``booked``, ``attended``, ``cancelled``, ``no_show``,
-        ``attendance_rate``, ``episodes``, ``self_discharged``,
-        ``self_discharge_rate``, ``follow_up_rate`` (text; rates as percentages).
-    """
-    row = metrics.summarize_attendance(visits)
-    row["stayed"] = row["episodes"] - row["self_discharged"]
-    row["without_follow_up"] = row["episodes"] - row["with_follow_up"]
-    hidden = suppress_small_counts(
-        row,
-        [
-            "booked",
-            "attended",
-            "cancelled",
-            "no_show",
-            "episodes",
-            "self_discharged",
-            "stayed",
-            "with_follow_up",
-            "without_follow_up",
-        ],
-        threshold=threshold,
-        totals={
-            "booked": ["attended", "cancelled", "no_show"],
-            "episodes": ["self_discharged", "stayed"],
-        },
-        rate_columns={
-            "attendance_rate": ["attended", "booked"],
-            "self_discharge_rate": ["self_discharged", "stayed"],
-            "follow_up_rate": ["with_follow_up", "without_follow_up"],
-        },
-        rate_format="{:.0%}",
-    )
-    columns = ["booked", "attended", "cancelled", "no_show", "attendance_rate", "episodes", "self_discharged"]
-    return hidden[[*columns, "self_discharge_rate", "follow_up_rate"]]
-
-
-def rom_summary(rom: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
-    """Range-of-motion series per joint by result against measurement error, small counts suppressed.
-
-    ``rom`` is :func:`~needling_analytics.metrics.rom_change` (one row per
-    series). Returns ``joint`` (words, with an ``all joints`` row),
-    ``series``, ``improved`` (beyond measurement error), ``within``
-    (within measurement error), ``worse`` (beyond it), ``not_compared``
-    (no follow-up or another device): text cells.
-    """
-    classes = {
-        "improved beyond measurement error": "improved",
-        "within measurement error": "within",
-        "worse beyond measurement error": "worse",
-        "not comparable": "not_compared",
-        "no follow-up": "not_compared",
-    }
-    parts = ["improved", "within", "worse", "not_compared"]
-    if rom.empty:
-        return pd.DataFrame(columns=["joint", "series", *parts])
-    result = rom["change_class"].astype(str).map(classes).fillna("not_compared")
-    table = pd.crosstab(rom["joint"].astype(str).map(label), result).reindex(columns=parts, fill_value=0)
-    table.loc["all joints"] = table.sum()
-    table.insert(0, "series", table.sum(axis=1))
-    table = table.rename_axis(index="joint", columns=None).reset_index()
-    hidden = suppress_small_counts(
-        table, ["series", *parts], threshold=threshold, totals={"series": parts}, total_row=len(table) - 1
-    )
-    return hidden
-
-
-def prom_summary(changes: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
-    """Questionnaire results per instrument, small counts suppressed.
-
-    ``changes`` is :func:`~needling_analytics.metrics.prom_change`; figures
-    from :func:`~needling_analytics.metrics.summarize_proms`. Averages are
-    hidden (``"*"``) when the number with a follow-up is hidden; shares and
-    intervals when a count they come from is (including the number not
-    reaching the threshold, assessable minus reached).
-    """
-    table = metrics.summarize_proms(changes)
-    table["not_reached"] = table["assessable"] - table["reached_mcid"]
-    table["no_follow_up"] = table["episodes"] - table["with_follow_up"]
-    counts = ["episodes", "with_follow_up", "no_follow_up", "assessable", "reached_mcid", "not_reached"]
-    shares = {c: ["reached_mcid", "assessable", "not_reached"] for c in ("share_reached_mcid", "ci_lower", "ci_upper")}
-    hidden = suppress_small_counts(
-        table,
-        counts,
-        threshold=threshold,
-        totals={"episodes": ["with_follow_up", "no_follow_up"], "assessable": ["reached_mcid", "not_reached"]},
-        rate_columns={**shares, "mean_improvement": ["with_follow_up"], "median_improvement": ["with_follow_up"]},
-        rate_format={**dict.fromkeys(shares, "{:.0%}"), "mean_improvement": "{:.1f}", "median_improvement": "{:.1f}"},
-    )
-    columns = ["instrument", "episodes", "with_follow_up", "mean_improvement", "median_improvement", "assessable"]
-    return hidden[[*columns, "reached_mcid", "share_reached_mcid", "ci_lower", "ci_upper"]]
-
-
-def funnel_curve(funnel: pd.DataFrame) -> pd.DataFrame:
-    """The control limits to draw behind :func:`~needling_analytics.metrics.practitioner_funnel` output.
-
-    :func:`~needling_analytics.metrics.funnel_limits` around the funnel's
-    target, with its levels and dispersion, up to 10% beyond the largest
-    practitioner; an empty frame when no practitioner is shown.
-    """
-    if funnel.empty or not np.isfinite(funnel.attrs.get("target", np.nan)):
-        return pd.DataFrame(columns=["n"])
-    n_max = int(np.ceil(funnel["n"].max() * 1.1)) + 1
-    return metrics.funnel_limits(
-        float(funnel.attrs["target"]),
-        n_max,
-        limits=funnel.attrs.get("limits", (0.95, 0.998)),
-        dispersion=float(funnel.attrs.get("dispersion", 1.0)),
-    )
-
-
-def residual_table(fit, *, bands: int = 5) -> pd.DataFrame:
-    """Residuals of a trajectory model by band of fitted values: a table instead of a residual plot.
-
-    A good fit has mean residuals near 0 in every band (no curvature) and
-    similar SDs (constant variance).
-
-    Returns
-    -------
-    DataFrame
-        ``fitted_from``, ``fitted_to`` (band of fitted values, outcome
-        units), ``observations``, ``mean_residual``, ``sd_residual``.
-    """
-    result = fit.model_result
-    fitted = pd.Series(np.asarray(result.fittedvalues, dtype=float))
-    residual = pd.Series(np.asarray(result.resid, dtype=float))
-    band = pd.qcut(fitted, bands, duplicates="drop")
-    grouped = pd.DataFrame({"band": band, "fitted": fitted, "residual": residual}).groupby("band", observed=True)
-    return pd.DataFrame(
-        {
-            "fitted_from": grouped["fitted"].min(),
-            "fitted_to": grouped["fitted"].max(),
-            "observations": grouped.size().astype("int64"),
-            "mean_residual": grouped["residual"].mean(),
-            "sd_residual": grouped["residual"].std(),
-        }
-    ).reset_index(drop=True)

@@ -9,6 +9,7 @@ Example ``clinic.toml``::
     workers = 2                           # default: the number of cores
     min_cell_size = 11                    # counts below are suppressed in clinic reports
     min_episodes = 10                     # practitioners below are not compared
+    show_practitioner_ids = false         # true: name practitioners by their IDs; false: stable pseudonyms
     timeout = 300                         # seconds per notebook step
     isolation = "warm"                    # or "strict": a fresh kernel for every report
 
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..metrics import ResponderRule
+from ..reporting.pseudonyms import ensure_key_file
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class RunConfig:
     min_episodes: int = 10
     timeout: int = 300
     isolation: str = "warm"
+    show_practitioner_ids: bool = False
     rule: ResponderRule = ResponderRule()
 
     def __post_init__(self):
@@ -54,6 +57,10 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser().resolve())
+        if not isinstance(self.show_practitioner_ids, bool):
+            raise InputError(
+                f"`show_practitioner_ids` must be true (name practitioners by their IDs) or false (pseudonyms), got {self.show_practitioner_ids!r}"
+            )
         if self.isolation not in ("warm", "strict"):
             raise InputError(
                 f"`isolation` must be 'warm' (a kernel serves many reports, wiped between them) or 'strict' (a fresh kernel per report), got {self.isolation!r}"
@@ -68,8 +75,15 @@ class RunConfig:
 
 
 def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
-    """Parameters of the clinic report notebook for ``month``."""
+    """Parameters of the clinic report notebook for ``month``: settings, IDs and paths, never names.
+
+    Unless ``show_practitioner_ids`` is set, the practitioner key file in
+    ``out_dir`` is created the first time
+    (:func:`~needling_analytics.reporting.pseudonyms.ensure_key_file`) and
+    its path passed, so that pseudonyms stay the same from month to month.
+    """
     rule = config.rule
+    key_file = "" if config.show_practitioner_ids else str(ensure_key_file(config.out_dir))
     return {
         "month": str(month),
         "cache_dir": str(cache_dir),
@@ -80,6 +94,8 @@ def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
         "require": rule.require,
         "min_cell_size": int(config.min_cell_size),
         "min_episodes": int(config.min_episodes),
+        "show_practitioner_ids": bool(config.show_practitioner_ids),
+        "practitioner_key_file": key_file,
     }
 
 

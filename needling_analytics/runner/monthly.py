@@ -316,6 +316,7 @@ def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerpr
             "workers": config.workers,
             "min_cell_size": config.min_cell_size,
             "min_episodes": config.min_episodes,
+            "show_practitioner_ids": config.show_practitioner_ids,
             "timeout": config.timeout,
             "isolation": config.isolation,
             "responder_rule": asdict(config.rule),

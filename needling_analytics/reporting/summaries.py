@@ -1,0 +1,335 @@
+"""Clinic summaries for the clinic report: small counts suppressed, practitioners protected.
+
+Each function turns a metric's output into the table (text cells, see
+:func:`~needling_analytics.reporting.suppression.suppress_small_counts`) or
+the chart input the clinic report shows: :func:`kpi_table`,
+:func:`responders_by`, :func:`attendance_table`, :func:`rom_summary`,
+:func:`prom_summary`, :func:`adverse_event_table`; for the funnel plot
+:func:`protect_funnel` and :func:`funnel_curve`; and
+:func:`residual_table` for model checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics
+from .suppression import (
+    COMPLEMENT,
+    MONTHLY_COUNTS,
+    MONTHLY_TOTALS,
+    check_threshold,
+    funnel_hidden,
+    monthly_counts,
+    suppress_small_counts,
+)
+from .text import label
+
+#: Indicators of the monthly KPI table: column of monthly_activity -> (words, kind).
+KPIS = {
+    "active_patients": ("Patients seen", "count"),
+    "new_patients": ("New patients", "count"),
+    "new_episodes": ("New courses of care", "count"),
+    "sessions_booked": ("Sessions booked", "count"),
+    "sessions_attended": ("Sessions attended", "count"),
+    "cancelled": ("Sessions cancelled", "count"),
+    "no_show": ("Sessions missed", "count"),
+    "attendance_rate": ("Attendance rate", "share"),
+    "discharges": ("Courses of care completed", "count"),
+    "discharged_responder_rate": ("Completed with a clinically important improvement", "share"),
+    "mean_pain_reduction": ("Average fall in pain at completion (points)", "points"),
+    "adverse_events": ("Adverse events", "count"),
+    "ae_rate_per_100": ("Adverse events per 100 sessions", "points"),
+}
+
+
+def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFrame:
+    """The month's activity beside the month before, with the change, small counts suppressed.
+
+    ``monthly`` is :func:`~needling_analytics.metrics.monthly_activity`.
+    Suppression (:func:`suppress_small_counts`) treats sessions booked as the
+    total of attended, cancelled and missed, and responders plus the others
+    as the discharged episodes assessed; a rate is hidden (``"*"``) when a
+    count it comes from is hidden, and so is the change when either month's
+    figure is hidden. Blank cells are missing (e.g. no discharge that month).
+
+    Returns
+    -------
+    DataFrame
+        ``indicator`` (words), ``this_month``, ``previous_month``, ``change``
+        (text cells; shares as percentages, changes in percentage points).
+    """
+    period = metrics.parse_month(month)
+    rows = monthly.set_index("month").reindex([period - 1, period])
+    if rows.isna().all(axis=None):
+        raise ValueError(
+            f"`monthly` has no row for {period} or the month before; pass monthly_activity(clinic, {str(period)!r})"
+        )
+    rows = monthly_counts(rows.reset_index(drop=True))
+    hidden = suppress_small_counts(
+        rows,
+        list(MONTHLY_COUNTS),
+        threshold=threshold,
+        totals=MONTHLY_TOTALS,
+        rate_columns={
+            "attendance_rate": ["sessions_attended", "sessions_booked"],
+            "discharged_responder_rate": ["discharged_responders", "discharged_assessable", "not_responders"],
+            "mean_pain_reduction": ["discharges"],
+            "ae_rate_per_100": ["adverse_events", "sessions_attended"],
+        },
+        rate_format={
+            "attendance_rate": "{:.0%}",
+            "discharged_responder_rate": "{:.0%}",
+            "mean_pain_reduction": "{:.1f}",
+            "ae_rate_per_100": "{:.1f}",
+        },
+    )
+    out = []
+    for column, (words, kind) in KPIS.items():
+        now, before = hidden.loc[1, column], hidden.loc[0, column]
+        hidden_cell = any(v == COMPLEMENT or v.startswith("<") for v in (now, before))
+        change = COMPLEMENT if hidden_cell else ""
+        if not hidden_cell and now and before:
+            delta = float(rows.loc[1, column]) - float(rows.loc[0, column])
+            formats = {"count": f"{delta:+,.0f}", "share": f"{100 * delta:+.0f} percentage points"}
+            change = formats.get(kind, f"{delta:+.1f}")
+        out.append({"indicator": words, "this_month": now, "previous_month": before, "change": change})
+    table = pd.DataFrame(out)
+    table.attrs.update(hidden.attrs, months=(str(period), str(period - 1)))
+    return table
+
+
+def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int = 11, total_label: str = "all") -> pd.DataFrame:
+    """Responder rates by a subgroup (body region, practitioner...), with an overall row, small counts suppressed.
+
+    ``outcomes`` is :func:`episode_outcomes` (or :func:`metrics.episode_pain`
+    with the ``by`` column). Rates and their exact 95% intervals come from
+    :func:`~needling_analytics.metrics.summarize_responders`. The number of
+    episodes that could not be assessed is not shown (it is often small and
+    would follow from the episodes and assessable counts).
+
+    Returns
+    -------
+    DataFrame
+        ``by`` (in words), ``assessable``, ``responders``, ``responder_rate``,
+        ``ci_lower``, ``ci_upper`` (text; rates as percentages), with a last
+        row labelled ``total_label``. Totals protected: assessable =
+        responders + the others, in every row; each column's overall row.
+    """
+    groups = metrics.summarize_responders(outcomes, by=by)
+    overall = metrics.summarize_responders(outcomes).assign(**{by: total_label})
+    table = pd.concat([groups.astype({by: "string"}), overall], ignore_index=True)
+    table[by] = table[by].astype("string").map(lambda v: v if v == total_label else label(v))
+    table["others"] = table["assessable"] - table["responders"]
+    hidden = suppress_small_counts(
+        table,
+        ["assessable", "responders", "others"],
+        threshold=threshold,
+        totals={"assessable": ["responders", "others"]},
+        total_row=len(table) - 1,
+        rate_columns={c: ["responders", "assessable", "others"] for c in ("responder_rate", "ci_lower", "ci_upper")},
+        rate_format="{:.0%}",
+    )
+    return hidden[[by, "assessable", "responders", "responder_rate", "ci_lower", "ci_upper"]]
+
+
+def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """The clinic's attendance and self-discharge in one row, small counts suppressed.
+
+    ``visits`` is :func:`~needling_analytics.metrics.attendance`; the figures
+    are :func:`~needling_analytics.metrics.summarize_attendance`.
+
+    Returns
+    -------
+    DataFrame
+        One row: ``booked``, ``attended``, ``cancelled``, ``no_show``,
+        ``attendance_rate``, ``episodes``, ``self_discharged``,
+        ``self_discharge_rate``, ``follow_up_rate`` (text; rates as percentages).
+    """
+    row = metrics.summarize_attendance(visits)
+    row["stayed"] = row["episodes"] - row["self_discharged"]
+    row["without_follow_up"] = row["episodes"] - row["with_follow_up"]
+    hidden = suppress_small_counts(
+        row,
+        [
+            "booked",
+            "attended",
+            "cancelled",
+            "no_show",
+            "episodes",
+            "self_discharged",
+            "stayed",
+            "with_follow_up",
+            "without_follow_up",
+        ],
+        threshold=threshold,
+        totals={
+            "booked": ["attended", "cancelled", "no_show"],
+            "episodes": ["self_discharged", "stayed"],
+        },
+        rate_columns={
+            "attendance_rate": ["attended", "booked"],
+            "self_discharge_rate": ["self_discharged", "stayed"],
+            "follow_up_rate": ["with_follow_up", "without_follow_up"],
+        },
+        rate_format="{:.0%}",
+    )
+    columns = ["booked", "attended", "cancelled", "no_show", "attendance_rate", "episodes", "self_discharged"]
+    return hidden[[*columns, "self_discharge_rate", "follow_up_rate"]]
+
+
+def rom_summary(rom: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """Range-of-motion series per joint by result against measurement error, small counts suppressed.
+
+    ``rom`` is :func:`~needling_analytics.metrics.rom_change` (one row per
+    series). Returns ``joint`` (words, with an ``all joints`` row),
+    ``series``, ``improved`` (beyond measurement error), ``within``
+    (within measurement error), ``worse`` (beyond it), ``not_compared``
+    (no follow-up or another device): text cells.
+    """
+    classes = {
+        "improved beyond measurement error": "improved",
+        "within measurement error": "within",
+        "worse beyond measurement error": "worse",
+        "not comparable": "not_compared",
+        "no follow-up": "not_compared",
+    }
+    parts = ["improved", "within", "worse", "not_compared"]
+    if rom.empty:
+        return pd.DataFrame(columns=["joint", "series", *parts])
+    result = rom["change_class"].astype(str).map(classes).fillna("not_compared")
+    table = pd.crosstab(rom["joint"].astype(str).map(label), result).reindex(columns=parts, fill_value=0)
+    table.loc["all joints"] = table.sum()
+    table.insert(0, "series", table.sum(axis=1))
+    table = table.rename_axis(index="joint", columns=None).reset_index()
+    hidden = suppress_small_counts(
+        table, ["series", *parts], threshold=threshold, totals={"series": parts}, total_row=len(table) - 1
+    )
+    return hidden
+
+
+def prom_summary(changes: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """Questionnaire results per instrument, small counts suppressed.
+
+    ``changes`` is :func:`~needling_analytics.metrics.prom_change`; figures
+    from :func:`~needling_analytics.metrics.summarize_proms`. Averages are
+    hidden (``"*"``) when the number with a follow-up is hidden; shares and
+    intervals when a count they come from is (including the number not
+    reaching the threshold, assessable minus reached).
+    """
+    table = metrics.summarize_proms(changes)
+    table["not_reached"] = table["assessable"] - table["reached_mcid"]
+    table["no_follow_up"] = table["episodes"] - table["with_follow_up"]
+    counts = ["episodes", "with_follow_up", "no_follow_up", "assessable", "reached_mcid", "not_reached"]
+    shares = {c: ["reached_mcid", "assessable", "not_reached"] for c in ("share_reached_mcid", "ci_lower", "ci_upper")}
+    hidden = suppress_small_counts(
+        table,
+        counts,
+        threshold=threshold,
+        totals={"episodes": ["with_follow_up", "no_follow_up"], "assessable": ["reached_mcid", "not_reached"]},
+        rate_columns={**shares, "mean_improvement": ["with_follow_up"], "median_improvement": ["with_follow_up"]},
+        rate_format={**dict.fromkeys(shares, "{:.0%}"), "mean_improvement": "{:.1f}", "median_improvement": "{:.1f}"},
+    )
+    columns = ["instrument", "episodes", "with_follow_up", "mean_improvement", "median_improvement", "assessable"]
+    return hidden[[*columns, "reached_mcid", "share_reached_mcid", "ci_lower", "ci_upper"]]
+
+
+def adverse_event_table(comparison: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """Adverse-event rates beside the published ones, with rates built on 1 to 10 events hidden.
+
+    ``comparison`` is :func:`~needling_analytics.metrics.compare_to_benchmarks`.
+    A row whose event count is hidden (``"<11"``) also hides its rate,
+    interval and comparison (``"*"``); the published figures stay. Serious
+    events are rare, so their rate is usually hidden: each one is listed
+    for the safety review instead (:func:`~needling_analytics.metrics.serious_events`).
+
+    Returns
+    -------
+    DataFrame
+        ``event_type``, ``severity``, ``events``, ``rate_per_100``,
+        ``ci_lower``, ``ci_upper`` (text; rates with 2 decimals), ``study``,
+        ``benchmark_rate_per_100`` (number), ``comparison`` (text).
+    """
+    hidden = suppress_small_counts(
+        comparison,
+        ["events"],
+        threshold=threshold,
+        rate_columns={c: ["events"] for c in ("rate_per_100", "ci_lower", "ci_upper")},
+        rate_format="{:.2f}",
+    )
+    blocked = hidden["rate_per_100"].eq(COMPLEMENT)
+    hidden["comparison"] = hidden["comparison"].astype(object).where(~blocked, COMPLEMENT)
+    columns = ["event_type", "severity", "events", "rate_per_100", "ci_lower", "ci_upper", "study"]
+    return hidden[[*columns, "benchmark_rate_per_100", "comparison"]].reset_index(drop=True)
+
+
+def protect_funnel(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """The funnel without the practitioners whose point would give away a small count.
+
+    ``funnel`` is :func:`~needling_analytics.metrics.practitioner_funnel`
+    (practitioners below its ``min_episodes`` are already left out). A
+    practitioner is removed when their assessed episodes, responders or
+    non-responders are 1 to ``threshold - 1``, or to protect another one
+    (:func:`~needling_analytics.reporting.suppression.funnel_hidden`).
+    The clinic's rate and the limits stay those of every compared
+    practitioner.
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``funnel`` kept, same columns; ``attrs`` as ``funnel``'s
+        plus ``hidden_practitioners`` (how many were removed) and
+        ``threshold``.
+    """
+    threshold = check_threshold(threshold)
+    hidden = funnel_hidden(funnel, threshold=threshold) if len(funnel) else pd.Series(False, index=funnel.index)
+    out = funnel.loc[~hidden.to_numpy()].reset_index(drop=True)
+    out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": threshold}
+    return out
+
+
+def funnel_curve(funnel: pd.DataFrame) -> pd.DataFrame:
+    """The control limits to draw behind :func:`~needling_analytics.metrics.practitioner_funnel` output.
+
+    :func:`~needling_analytics.metrics.funnel_limits` around the funnel's
+    target, with its levels and dispersion, up to 10% beyond the largest
+    practitioner; an empty frame when no practitioner is shown.
+    """
+    if funnel.empty or not np.isfinite(funnel.attrs.get("target", np.nan)):
+        return pd.DataFrame(columns=["n"])
+    n_max = int(np.ceil(funnel["n"].max() * 1.1)) + 1
+    return metrics.funnel_limits(
+        float(funnel.attrs["target"]),
+        n_max,
+        limits=funnel.attrs.get("limits", (0.95, 0.998)),
+        dispersion=float(funnel.attrs.get("dispersion", 1.0)),
+    )
+
+
+def residual_table(fit, *, bands: int = 5) -> pd.DataFrame:
+    """Residuals of a trajectory model by band of fitted values: a table instead of a residual plot.
+
+    A good fit has mean residuals near 0 in every band (no curvature) and
+    similar SDs (constant variance).
+
+    Returns
+    -------
+    DataFrame
+        ``fitted_from``, ``fitted_to`` (band of fitted values, outcome
+        units), ``observations``, ``mean_residual``, ``sd_residual``.
+    """
+    result = fit.model_result
+    fitted = pd.Series(np.asarray(result.fittedvalues, dtype=float))
+    residual = pd.Series(np.asarray(result.resid, dtype=float))
+    band = pd.qcut(fitted, bands, duplicates="drop")
+    grouped = pd.DataFrame({"band": band, "fitted": fitted, "residual": residual}).groupby("band", observed=True)
+    return pd.DataFrame(
+        {
+            "fitted_from": grouped["fitted"].min(),
+            "fitted_to": grouped["fitted"].max(),
+            "observations": grouped.size().astype("int64"),
+            "mean_residual": grouped["residual"].mean(),
+            "sd_residual": grouped["residual"].std(),
+        }
+    ).reset_index(drop=True)
