@@ -158,9 +158,11 @@ def _check_columns(raw: RawTable, spec: TableSpec) -> None:
     if missing:
         found = list(raw.frame.columns)
         raise MissingColumnsError(
-            f"table {spec.name!r} lacks required column(s) {missing}; the file has {raw.extra_columns or found}",
+            f"table {spec.name!r} lacks required column(s) {missing}; "
+            f"{raw.where or 'the file'} has {raw.extra_columns or found}",
             path=raw.path,
-            hint="rename the columns in the export, or map them with `columns` in a mapping file (--mapping).",
+            hint="rename the columns in the export, or map them with `columns` in a mapping file (--mapping)"
+            + ("; for a workbook, name the sheet to read with `sheet`." if raw.where else "."),
             missing=missing,
             found=found,
         )
@@ -198,6 +200,10 @@ def _validate_table(raw: RawTable, spec: TableSpec, mapping: TableMapping, kept:
     )
     found = [
         malformed,
+        *(
+            rules.problems_frame([r], column, [value], "malformed_record", [why])
+            for r, column, value, why in raw.cell_problems
+        ),
         rules.unreadable_problems(
             {k: v.loc[active.index] for k, v in unreadable.items()}, frame, spec, mapping.date_formats
         ),
@@ -206,6 +212,8 @@ def _validate_table(raw: RawTable, spec: TableSpec, mapping: TableMapping, kept:
         *_cross_table_problems(spec.name, active, kept, quarantined_keys),
     ]
     problems = pd.concat(found, ignore_index=True).drop_duplicates(["row", "column"], keep="first")
+    whole = problems["column"] == "(whole record)"  # a broken record's values prove nothing more
+    problems = problems[whole | ~problems["row"].isin(problems.loc[whole, "row"])]
     order = {name: i for i, name in enumerate(["(whole record)", *spec.column_names])}
     problems = problems.sort_values(
         ["row", "column"], key=lambda s: s.map(order).fillna(len(order)) if s.name == "column" else s, kind="stable"

@@ -45,8 +45,14 @@ SYNONYMS: dict[str, dict[str, str]] = {
     },
 }
 
+#: Characters that cannot be seen: trimmed from every cell, removed from IDs.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+#: Whitespace (Unicode's, non-breaking spaces included) and invisible characters.
+_BLANK_CHARS = "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + _INVISIBLE
+
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)(?::[0-5]\d)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T].*)?$")
+_UTC_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 
 
@@ -61,13 +67,26 @@ def _cell_text(value) -> str | None:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Values as stripped text (``string`` dtype), blanks as NA.
+    """Values as text (``string`` dtype) trimmed of whitespace and invisible characters, blanks as NA.
 
     Whole numbers stored as floats (as Excel does) lose their ``.0``.
     """
     if _has_objects(values):
         values = values.map(_cell_text)
-    text = values.astype("string").str.strip()
+    text = values.astype("string").str.strip(_BLANK_CHARS)
+    return text.mask(text == "")
+
+
+def as_id(values: pd.Series) -> pd.Series:
+    """Identifiers as :func:`as_text`, in Unicode NFC and without invisible characters.
+
+    So that ``Zoë`` typed on a Mac (decomposed) or with a zero-width space
+    pasted in still matches the same ID elsewhere.
+    """
+    text = as_text(values)
+    if text.str.isascii().all():
+        return text
+    text = text.str.normalize("NFC").str.replace(f"[{_INVISIBLE}]", "", regex=True)
     return text.mask(text == "")
 
 
@@ -112,9 +131,11 @@ def parse_numbers(values: pd.Series, decimal: str = "auto") -> tuple[pd.Series, 
 def parse_dates(values: pd.Series, formats: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
     """Dates as ``datetime64[ns]`` (time of day dropped) and the unreadable mask.
 
-    Without ``formats`` only ISO dates (``2026-03-09``, optionally with a
-    time) are accepted, so that day and month can never be swapped silently.
-    Date cells from Excel and Parquet are taken as they are.
+    ISO dates (``2026-03-09``, optionally with a time and a UTC offset,
+    which is ignored: the date is the one written) are always accepted;
+    other ``formats`` are tried first, in order. Without ``formats`` day and
+    month can never be swapped silently. Date cells from Excel and Parquet
+    are taken as they are.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
@@ -129,14 +150,16 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...] = ()) -> tuple[pd.Se
     text = as_text(values.mask(is_date))
     blank = _blank(text)
     todo = ~blank & ~is_date
-    if formats:
-        for fmt in formats:
-            parsed = pd.to_datetime(text.where(todo & result.isna()), format=fmt, errors="coerce")
-            result = result.fillna(parsed.astype("datetime64[ns]"))
-    else:
-        iso = todo & text.str.match(_ISO_DATE.pattern).fillna(False)
-        parsed = pd.to_datetime(text.where(iso), format="ISO8601", errors="coerce")
+    for fmt in formats:
+        parsed = pd.to_datetime(text.where(todo & result.isna()), format=fmt, errors="coerce")
         result = result.fillna(parsed.astype("datetime64[ns]"))
+    iso = todo & result.isna() & text.str.match(_ISO_DATE.pattern).fillna(False)
+    if iso.any():
+        local = text.where(iso)
+        timed = local.str.len() > 10
+        if timed.any():
+            local = local.where(~timed, local.str.replace(_UTC_OFFSET, "", regex=True))
+        result = result.fillna(pd.to_datetime(local, format="ISO8601", errors="coerce").astype("datetime64[ns]"))
     return result.dt.normalize(), result.isna() & todo
 
 
@@ -196,7 +219,9 @@ def coerce_table(
     typed, unreadable = {}, {}
     for column in spec.columns:
         values = frame[column.name] if column.name in frame else pd.Series(None, index=frame.index, dtype=object)
-        if column.kind in ("id", "text"):
+        if column.kind == "id":
+            typed[column.name] = as_id(values)
+        elif column.kind == "text":
             typed[column.name] = as_text(values)
         elif column.kind == "category":
             typed[column.name] = parse_categories(values, column, mapping.values.get(column.name, {}))

@@ -239,7 +239,7 @@ def unreadable_problems(
 ) -> pd.DataFrame:
     """Problems for cells that could not be typed (see :func:`.coerce.coerce_table`)."""
     expected = {
-        "date": f"a date written {' or '.join(formats)}"
+        "date": f"a date written {' or '.join(formats)} or as an ISO date such as 2026-03-09"
         if formats
         else "an ISO date such as 2026-03-09 (set `date_format` in a mapping for other formats)",
         "time": "a time of day such as 14:30",
