@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import DataQualityWarning, InputError
+from .permissions import UMASKS, file_permissions
 
 EXIT_OK, EXIT_QUARANTINED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -70,6 +71,8 @@ def _run_config(args):
         values["isolation"] = args.isolation
     if getattr(args, "clinic_name", None):
         values["clinic_name"] = args.clinic_name
+    if getattr(args, "permissions", None):
+        values["permissions"] = args.permissions
     return RunConfig(**values)
 
 
@@ -87,7 +90,7 @@ def _report(args) -> int:
         warnings.simplefilter("ignore", DataQualityWarning)
         clinic = load_clinic(config.data_dir, config.mapping)
     out = config.out_dir / config.clinic_slug
-    with tempfile.TemporaryDirectory(prefix="needling-cache-") as cache:
+    with file_permissions(config.permissions), tempfile.TemporaryDirectory(prefix="needling-cache-") as cache:
         write_cache(clinic, cache, rule=config.rule, clinic_name=config.clinic_name)
         if args.kind == "patient":
             if args.patient_id not in set(clinic.patients["patient_id"]):
@@ -135,6 +138,26 @@ def _export(args) -> int:
     return EXIT_OK
 
 
+def _practitioners(args) -> int:
+    from .load import load_clinic
+    from .reporting.pseudonyms import ensure_key_file, pseudonym_table
+
+    config = _run_config(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        clinic = load_clinic(config.data_dir, config.mapping)
+    print(pseudonym_table(clinic, ensure_key_file(config.out_dir)).to_string(index=False))
+    return EXIT_OK
+
+
+def _permissions_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--permissions",
+        choices=sorted(UMASKS),
+        help="who may read the files written: owner (default) or also the account's group",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .demo import DEMO_END
 
@@ -160,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", metavar="YYYY-MM-DD", help="date the data describes; later dates are errors (default: today)"
     )
     validate.add_argument("--strict", action="store_true", help="exit with status 1 when any row is quarantined")
+    _permissions_option(validate)
     validate.set_defaults(run=_validate)
 
     demo = commands.add_parser(
@@ -191,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
         sub.add_argument("--out", metavar="DIR", help="output folder (default: reports)")
         sub.add_argument("--config", metavar="FILE", help="TOML run configuration")
+        _permissions_option(sub)
         sub.set_defaults(run=_report)
 
     monthly = commands.add_parser(
@@ -211,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, shown on every report")
     monthly.add_argument("--config", metavar="FILE", help="TOML run configuration")
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")
+    _permissions_option(monthly)
     monthly.set_defaults(run=_monthly)
 
     export = commands.add_parser(
@@ -226,13 +252,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-zip3", metavar="LIST", help="comma-separated 3-digit postcode prefixes of areas over 20,000 people"
     )
     export.set_defaults(run=_export)
+
+    practitioners = commands.add_parser(
+        "practitioners",
+        help="print each practitioner's code name in the clinic reports",
+        description="Print the code name (pseudonym) each practitioner has in the clinic reports, so the owner can tell "
+        "each practitioner theirs. Keep the output private.",
+    )
+    practitioners.add_argument("--config", metavar="FILE", help="TOML run configuration")
+    practitioners.add_argument("--data", metavar="DIR", help="the clinic's data folder")
+    practitioners.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
+    practitioners.add_argument("--out", metavar="DIR", help="the reports folder holding the key (default: reports)")
+    practitioners.set_defaults(run=_practitioners)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with file_permissions(getattr(args, "permissions", None) or "owner"):
+            return args.run(args)
     except InputError as exc:
         print(f"needling-analytics: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE

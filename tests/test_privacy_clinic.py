@@ -28,6 +28,8 @@ from needling_analytics.reporting.suppression import (  # noqa: E402
     pool_bands,
     small_count_mask,
 )
+from needling_analytics.cli import main  # noqa: E402
+from needling_analytics.load import Clinic  # noqa: E402
 from needling_analytics.runner import RunConfig, load_config  # noqa: E402
 from needling_analytics.runner.config import clinic_parameters  # noqa: E402
 
@@ -373,7 +375,7 @@ def demo(tmp_path_factory):
     write_clinic(frames, folder / "data")
     cache = write_cache(load_clinic(folder / "data"), folder / "cache", clinic_name="Privacy clinic")
     ids = sorted(frames["sessions"]["practitioner_id"].dropna().unique())
-    return {"data": folder / "data", "cache": cache, "ids": ids, "folder": folder}
+    return {"data": folder / "data", "cache": cache, "ids": ids, "folder": folder, "tables": frames}
 
 
 def _render(demo, out, show: bool) -> str:
@@ -392,7 +394,7 @@ def test_clinic_report_names_no_practitioner_unless_allowed(demo, tmp_path):
     hidden = _render(demo, tmp_path / "pseudonyms", show=False)
     assert demo["ids"] and not [i for i in demo["ids"] if i in hidden]
     table = pseudonyms.pseudonym_table(
-        RunConfig(data_dir=demo["data"], out_dir=tmp_path / "pseudonyms", show_practitioner_ids=False)
+        Clinic.from_frames(**demo["tables"]), tmp_path / "pseudonyms" / pseudonyms.KEY_FILE_NAME
     )
     shown_names = set(re.findall(r"Practitioner [0-9A-F]{4,}", hidden))
     assert shown_names and shown_names <= set(table["pseudonym"])  # the owner's table matches the report
@@ -407,10 +409,10 @@ def test_clinic_report_names_no_practitioner_unless_allowed(demo, tmp_path):
 @pytest.mark.slow
 def test_pseudonym_command_prints_the_mapping(demo, tmp_path, capsys):
     (tmp_path / "clinic.toml").write_text(f'data_dir = "{demo["data"]}"\nout_dir = "{tmp_path / "out"}"\n')
-    assert pseudonyms.main(["--config", str(tmp_path / "clinic.toml")]) == 0
+    assert main(["practitioners", "--config", str(tmp_path / "clinic.toml")]) == 0
     printed = capsys.readouterr().out
     key = pseudonyms.read_key(tmp_path / "out" / ".practitioner-key")
     expected = pseudonyms.practitioner_pseudonyms(demo["ids"], key)
     for practitioner, name in expected.items():
         assert re.search(rf"{practitioner}\s+{name}", printed)
-    assert pseudonyms.main(["--config", str(tmp_path / "missing.toml")]) == 2
+    assert main(["practitioners", "--config", str(tmp_path / "missing.toml")]) == 2

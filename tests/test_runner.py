@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import stat
 from pathlib import Path
 
 import nbformat
@@ -63,6 +64,16 @@ def test_monthly_run_makes_every_report_with_index_and_manifest(first_run, data_
     for patient in expected:
         assert f'href="patients/{patient}.html"' in index
     assert (run.run_dir / "run.log").read_text().count(" made in ") == len(expected) + 1
+
+
+def test_every_file_and_folder_of_a_run_is_private(first_run):
+    """Reports, cache, quality report, log, manifest, index: owner-only, whoever wrote them."""
+    _, run = first_run
+    paths = [run.run_dir, *run.run_dir.rglob("*")]
+    assert any(p.suffix == ".parquet" for p in paths) and any(p.name == "quality.md" for p in paths)
+    modes = {p.relative_to(run.run_dir.parent).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in paths}
+    wrong = {path: oct(mode) for path, mode in modes.items() if mode != (0o700 if Path(run.run_dir.parent, path).is_dir() else 0o600)}
+    assert not wrong
 
 
 def test_reports_show_no_code_prompts_or_tracebacks(first_run):

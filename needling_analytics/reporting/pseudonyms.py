@@ -12,18 +12,16 @@ every pair of letters (DOMAIN.md, Privacy).
 
 The clinic owner can tell each practitioner their own pseudonym::
 
-    python -m needling_analytics.reporting.pseudonyms --config clinic.toml
+    needling-analytics practitioners --config clinic.toml
 
 prints the mapping (:func:`pseudonym_table`). Keep that output private.
 """
 
 from __future__ import annotations
 
-import argparse
 import hmac
 import os
 import secrets
-import sys
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -215,44 +213,12 @@ def pseudonym_note(*, key_file: str = "", show_ids: bool = False) -> Paragraph:
     return Paragraph(text + " These code names were made for this report only and change from one report to the next.")
 
 
-def pseudonym_table(config) -> pd.DataFrame:
-    """Each practitioner's pseudonym in the clinic reports of a run configuration, for the clinic owner.
-
-    Loads the clinic's data, and uses (creating it if needed) the key file
-    in the configuration's output folder, as the runner does.
+def pseudonym_table(clinic, key_file: str | Path) -> pd.DataFrame:
+    """Each practitioner's pseudonym under the key in ``key_file``, for the clinic owner.
 
     Returns
     -------
     DataFrame
         ``practitioner_id``, ``pseudonym``, by practitioner ID.
     """
-    from ..load import load_clinic
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # data-quality warnings belong to the validation report
-        clinic = load_clinic(config.data_dir, config.mapping)
-    key_file = ensure_key_file(config.out_dir)
     return practitioner_labels(clinic, key_file=str(key_file)).reset_index()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m needling_analytics.reporting.pseudonyms --config clinic.toml``: print the pseudonym table."""
-    from ..runner.config import load_config
-
-    parser = argparse.ArgumentParser(
-        prog="python -m needling_analytics.reporting.pseudonyms",
-        description="Print each practitioner's pseudonym in the clinic reports (keep the output private).",
-    )
-    parser.add_argument("--config", required=True, metavar="FILE", help="the TOML run configuration")
-    args = parser.parse_args(argv)
-    try:
-        table = pseudonym_table(load_config(args.config))
-    except InputError as exc:
-        print(f"needling-analytics: {exc}", file=sys.stderr)
-        return 2
-    print(table.to_string(index=False))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -12,6 +12,7 @@ Example ``clinic.toml``::
     show_practitioner_ids = false         # true: name practitioners by their IDs; false: stable pseudonyms
     timeout = 300                         # seconds per notebook step
     isolation = "warm"                    # or "strict": a fresh kernel for every report
+    permissions = "owner"                 # or "group": the account's group may read reports too
 
     [responder_rule]
     abs_threshold = 2.0
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..metrics import ResponderRule
+from ..permissions import check_level
 from ..reporting.pseudonyms import ensure_key_file
 
 
@@ -49,6 +51,7 @@ class RunConfig:
     timeout: int = 300
     isolation: str = "warm"
     show_practitioner_ids: bool = False
+    permissions: str = "owner"
     rule: ResponderRule = ResponderRule()
 
     def __post_init__(self):
@@ -61,6 +64,7 @@ class RunConfig:
             raise InputError(
                 f"`show_practitioner_ids` must be true (name practitioners by their IDs) or false (pseudonyms), got {self.show_practitioner_ids!r}"
             )
+        check_level(self.permissions)
         if self.isolation not in ("warm", "strict"):
             raise InputError(
                 f"`isolation` must be 'warm' (a kernel serves many reports, wiped between them) or 'strict' (a fresh kernel per report), got {self.isolation!r}"

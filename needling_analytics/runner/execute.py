@@ -120,7 +120,6 @@ def render_html(notebook: nbformat.NotebookNode, *, title: str) -> str:
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o600)
     os.replace(tmp, path)
 
 
@@ -157,7 +156,9 @@ def run_report(
     """Execute the ``kind`` notebook with ``parameters`` and write HTML plus the executed notebook.
 
     The executed ``.ipynb`` is kept beside the HTML for audit. Both are
-    written under temporary names and renamed when complete. With
+    written under temporary names and renamed when complete, with the
+    permissions of the process's file-creation mask (the command line and
+    :func:`~.monthly.run_monthly` set it: owner-only unless configured). With
     ``kernel`` (a :class:`~.pool.WarmKernel`) the notebook runs in that
     already-started kernel, which is wiped clean afterwards; without it,
     papermill starts a fresh kernel for this report alone.
@@ -166,7 +167,7 @@ def run_report(
     notebook = notebook_path(kind)
     check_parameters(notebook, parameters, required=("patient_id",) if kind == "patient" else ())
     out_html = Path(out_html)
-    out_html.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
     out_ipynb = out_html.with_suffix(".ipynb")
     tmp_ipynb = out_html.with_name(f".{out_html.stem}.tmp-{os.getpid()}.ipynb")
     if kernel is not None:
@@ -201,7 +202,6 @@ def run_report(
         tmp_ipynb.unlink(missing_ok=True)
         raise ReportError(f"the Python kernel '{KERNEL}' failed: {str(exc).splitlines()[0]}", str(exc)) from None
     html = render_html(executed, title=title)
-    os.chmod(tmp_ipynb, 0o600)
     os.replace(tmp_ipynb, out_ipynb)
     _atomic_write(out_html, html)
     return ReportResult(out_html.stem, "ok", time.perf_counter() - started, str(out_html), str(out_ipynb))

@@ -70,5 +70,4 @@ def write_index(run_dir: Path, manifest: dict, *, jobs=(), quality=None) -> Path
     )
     path = run_dir / "index.html"
     path.write_text("\n".join(parts), encoding="utf-8")
-    path.chmod(0o600)
     return path

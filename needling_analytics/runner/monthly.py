@@ -34,6 +34,7 @@ from .. import __version__
 from ..errors import DataQualityWarning
 from ..load import load_clinic
 from ..metrics import parse_month
+from ..permissions import file_permissions
 from ..reporting import write_cache
 from .config import RunConfig, clinic_parameters, patient_parameters, safe_name
 from .execute import ReportError, ReportResult, notebook_path, run_report
@@ -172,7 +173,6 @@ def _run_job(job: Job, timeout: int) -> ReportResult:
         result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
         key_file = job.html.with_suffix(".key")
         key_file.write_text(job.key)
-        key_file.chmod(0o600)
         result.name = job.name
         return result
     except ReportError as exc:
@@ -203,6 +203,10 @@ def _remove_partial_files(run_dir: Path) -> int:
 def run_monthly(config: RunConfig, *, month=None, force: bool = False) -> MonthlyRun:
     """Make the month's clinic report and patient reports; see the module docstring.
 
+    Every file and folder the run writes (reports, cache, quality report,
+    log, manifest) is readable by ``config.permissions`` only
+    (:func:`~needling_analytics.permissions.file_permissions`).
+
     Returns
     -------
     MonthlyRun
@@ -211,8 +215,13 @@ def run_monthly(config: RunConfig, *, month=None, force: bool = False) -> Monthl
         interrupted.
     """
     month = previous_month() if month is None else parse_month(month)
+    with file_permissions(config.permissions):
+        return _run_monthly(config, month, force)
+
+
+def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun:
     run_dir = config.out_dir / config.clinic_slug / str(month)
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    run_dir.mkdir(parents=True, exist_ok=True)
     handler = _setup_log(run_dir)
     started_at = datetime.now(UTC)
     results: list[ReportResult] = []
