@@ -113,6 +113,8 @@ def _setup_log(run_dir: Path) -> logging.Handler:
 def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Path, fingerprint: str) -> list[Job]:
     parameters = clinic_parameters(config, month, cache)
     code = {kind: notebook_path(kind).read_bytes() for kind in ("clinic", "patient")}
+    key_file = parameters["practitioner_key_file"]  # a new key renames every practitioner: remake the report
+    pseudonym_key = hashlib.sha256(Path(key_file).read_bytes()).hexdigest() if key_file else ""
     jobs = [
         Job(
             "clinic_report",
@@ -120,7 +122,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
             f"Clinic report, {month:%B %Y}",
             parameters,
             run_dir / "clinic" / "clinic_report.html",
-            _hash(code["clinic"], parameters, fingerprint, __version__),
+            _hash(code["clinic"], parameters, fingerprint, __version__, pseudonym_key),
         )
     ]
     used = set()
