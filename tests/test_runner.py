@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -195,3 +196,32 @@ def test_a_new_practitioner_key_remakes_the_clinic_report_only(data_dir, tmp_pat
     after = {j.name: j.key for j in _jobs(config, month, clinic, tmp_path / "cache", tmp_path, "fingerprint")}
     changed = sorted(name for name in before if before[name] != after[name])
     assert changed == ["clinic_report"]
+
+
+HOSTILE_IDS = ["../../etc/passwd", "a/b\\c", "CON", "x" * 300, "Zoë 01", "<script>alert(1)</script>"]
+
+
+def test_hostile_patient_ids_stay_inside_the_run_folder_end_to_end(tmp_path):
+    """IDs that are paths, reserved names, markup or 300 characters long: each gets its own report, inside the run."""
+    tables = generate_clinic(n_patients=30, seed=1)
+    seen = patients_seen(Clinic.from_frames(**tables), pd.Period(MONTH, "M"))
+    renames = dict(zip(seen, HOSTILE_IDS, strict=False))
+    assert len(renames) == len(HOSTILE_IDS)
+    for name, frame in tables.items():
+        if "patient_id" in frame.columns:
+            tables[name] = frame.assign(patient_id=frame["patient_id"].replace(renames))
+    write_clinic(tables, tmp_path / "data")
+    config = RunConfig(data_dir=tmp_path / "data", out_dir=tmp_path / "out", workers=1)
+    run = run_monthly(config, month=MONTH)
+    assert run.exit_code == 0, [r.error for r in run.results if r.status == "failed"]
+    made = {r.name: Path(r.html) for r in run.results if r.name != "clinic_report"}
+    assert len(made) == len(seen) and len(set(made.values())) == len(seen)  # one distinct file per patient
+    for path in made.values():
+        assert path.resolve().parent == (run.run_dir / "patients").resolve()
+    outside = [p for p in tmp_path.rglob("*") if not p.resolve().is_relative_to((tmp_path / "out").resolve())]
+    assert all(p.resolve().is_relative_to((tmp_path / "data").resolve()) for p in outside)
+    index = (run.run_dir / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in index  # shown escaped, never as markup
+    pages = {name: path.read_text(encoding="utf-8") for name, path in made.items()}
+    for hostile in renames.values():  # each patient's own report names them, escaped
+        assert sum(f"Patient {html.escape(hostile)} " in page for page in pages.values()) == 1, hostile
