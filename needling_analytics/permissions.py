@@ -12,8 +12,10 @@ writing, leaves no moment when a file is readable by others.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from .errors import InputError
 
@@ -55,3 +57,14 @@ def file_permissions(level: str = "owner") -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
+
+
+def warn_if_shared(path: Path, what: str, category: type[Warning]) -> None:
+    """Warn (``category``) when a secret file such as a key can be read or written by the group or others."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        warnings.warn(
+            f"{path}: the {what} can be read by other users (mode {mode:o}); restrict it with `chmod 600 {path}`",
+            category,
+            stacklevel=3,
+        )

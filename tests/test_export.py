@@ -464,5 +464,7 @@ def test_export_command_refuses_without_a_key_and_works_with_one(tmp_path, monke
     key = tmp_path / "export.key"
     key.write_text("a" * 64)
     key.chmod(0o600)
-    assert main(["export", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--key-file", str(key)]) == 0
+    assert (
+        main(["export", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--key-file", str(key)]) == 0
+    )
     assert (tmp_path / "out" / "README.md").is_file() and (tmp_path / "out" / "sessions.parquet").is_file()

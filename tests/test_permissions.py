@@ -44,9 +44,15 @@ def test_an_unknown_level_is_an_input_error(tmp_path):
     assert load_config(tmp_path / "clinic.toml").permissions == "group"
 
 
-@pytest.mark.parametrize(("option", "file_mode", "folder_mode"), [([], 0o600, 0o700), (["--permissions", "group"], 0o640, 0o750)])
-def test_validate_writes_its_quality_report_and_quarantine_privately(make_clinic, tmp_path, option, file_mode, folder_mode):
-    sessions = VALID["sessions"].rstrip() + "\n        S9,E1,0012,PR1,2026-01-20,,attended,11,12,,,\n"  # pain 11: quarantined
+@pytest.mark.parametrize(
+    ("option", "file_mode", "folder_mode"), [([], 0o600, 0o700), (["--permissions", "group"], 0o640, 0o750)]
+)
+def test_validate_writes_its_quality_report_and_quarantine_privately(
+    make_clinic, tmp_path, option, file_mode, folder_mode
+):
+    sessions = (
+        VALID["sessions"].rstrip() + "\n        S9,E1,0012,PR1,2026-01-20,,attended,11,12,,,\n"
+    )  # pain 11: quarantined
     out = tmp_path / "validation"
     previous = os.umask(0o022)  # a typical default: files readable by everyone
     try:

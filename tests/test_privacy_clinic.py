@@ -20,7 +20,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from needling_analytics import metrics, plots  # noqa: E402
+from needling_analytics.cli import main  # noqa: E402
 from needling_analytics.errors import InputError  # noqa: E402
+from needling_analytics.load import Clinic  # noqa: E402
 from needling_analytics.reporting import pseudonyms, tables  # noqa: E402
 from needling_analytics.reporting.suppression import (  # noqa: E402
     keep_steps,
@@ -28,8 +30,6 @@ from needling_analytics.reporting.suppression import (  # noqa: E402
     pool_bands,
     small_count_mask,
 )
-from needling_analytics.cli import main  # noqa: E402
-from needling_analytics.load import Clinic  # noqa: E402
 from needling_analytics.runner import RunConfig, load_config  # noqa: E402
 from needling_analytics.runner.config import clinic_parameters  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import html
+import html as markup
 import json
 import re
 import shutil
@@ -73,7 +73,11 @@ def test_every_file_and_folder_of_a_run_is_private(first_run):
     paths = [run.run_dir, *run.run_dir.rglob("*")]
     assert any(p.suffix == ".parquet" for p in paths) and any(p.name == "quality.md" for p in paths)
     modes = {p.relative_to(run.run_dir.parent).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in paths}
-    wrong = {path: oct(mode) for path, mode in modes.items() if mode != (0o700 if Path(run.run_dir.parent, path).is_dir() else 0o600)}
+    wrong = {
+        path: oct(mode)
+        for path, mode in modes.items()
+        if mode != (0o700 if Path(run.run_dir.parent, path).is_dir() else 0o600)
+    }
     assert not wrong
 
 
@@ -224,4 +228,4 @@ def test_hostile_patient_ids_stay_inside_the_run_folder_end_to_end(tmp_path):
     assert "<script>alert(1)</script>" not in index  # shown escaped, never as markup
     pages = {name: path.read_text(encoding="utf-8") for name, path in made.items()}
     for hostile in renames.values():  # each patient's own report names them, escaped
-        assert sum(f"Patient {html.escape(hostile)} " in page for page in pages.values()) == 1, hostile
+        assert sum(f"Patient {markup.escape(hostile)} " in page for page in pages.values()) == 1, hostile

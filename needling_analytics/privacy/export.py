@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, NeedlingAnalyticsError
+from ..permissions import warn_if_shared
 from ..spreadsheet import write_csv
 
 #: Environment variable read by :func:`load_key` when no key file is given.
@@ -217,14 +218,7 @@ def load_key(*, key_file: str | Path | None = None, env_var: str = KEY_ENV_VAR) 
         path = Path(key_file)
         if not path.is_file():
             raise InputError("export key file not found", path=path, hint=_KEY_HINT)
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            warnings.warn(
-                f"{path}: the export key file can be read by other users (mode {mode:o}); "
-                f"restrict it with `chmod 600 {path}`",
-                PrivacyWarning,
-                stacklevel=2,
-            )
+        warn_if_shared(path, "export key file", PrivacyWarning)
         key = path.read_bytes().strip()
         where: str | Path | None = path
     else:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError
+from ..permissions import warn_if_shared
 from .text import Paragraph
 
 #: Name of the key file in the output folder.
@@ -95,14 +95,7 @@ def read_key(path: str | Path) -> bytes:
             path=path,
             hint="the monthly run creates it in the output folder; run a clinic report, or pass the right path",
         )
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        warnings.warn(
-            f"{path}: the practitioner key file can be read by other users (mode {mode:o}); "
-            f"restrict it with `chmod 600 {path}`",
-            KeyFileWarning,
-            stacklevel=2,
-        )
+    warn_if_shared(path, "practitioner key file", KeyFileWarning)
     key = path.read_bytes()
     if len(key) < KEY_BYTES:
         raise InputError(
