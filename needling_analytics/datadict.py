@@ -43,7 +43,8 @@ duplicate rows are collapsed and counted; nothing is dropped silently.
 How values are read:
 
 - **Identifiers** stay text: `0012` keeps its leading zeros.
-- **Dates** are ISO (`2026-03-09`) unless the mapping sets `date_format`;
+- **Dates** in ISO form (`2026-03-09`) are always accepted; formats set
+  with `date_format` in the mapping (such as `%d/%m/%Y`) are tried first.
   Excel date cells are read as dates. A date after the as-of date (today,
   unless given) is rejected.
 - **Numbers** accept a decimal comma (`7,5`).

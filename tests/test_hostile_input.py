@@ -27,7 +27,7 @@ from needling_analytics import DataQualityWarning, load_clinic
 from needling_analytics.errors import MappingError, MissingColumnsError, UnreadableFileError
 from needling_analytics.load import RULES
 from needling_analytics.load.mapping import TableMapping
-from needling_analytics.load.read import MAX_FIELD_CHARS, read_table
+from needling_analytics.load.read import MAX_FIELD_CHARS, MAX_LINE_BYTES, read_table
 
 from .conftest import AS_OF, VALID, write_clinic
 
@@ -194,7 +194,7 @@ def test_a_huge_field_is_quarantined_cut_short_with_bounded_memory(make_clinic, 
     assert clinic.sessions["session_id"].tolist() == ["S1", "S4"]
     for line, column, length in [(3, "muscles", 48 * (1 << 20)), (4, "muscles", 300_000)]:
         hit = problem(clinic, "sessions", line)
-        assert (hit["column"], hit["rule"]) == (column, "malformed_record")
+        assert (hit["column"], hit["rule"]) == (column, "field_too_long")
         assert hit["reason"].startswith(f"field longer than {MAX_FIELD_CHARS:,} characters (about ")
         assert int(re.search(r"about ([\d,]+)", hit["reason"]).group(1).replace(",", "")) >= length
         assert len(hit["value"]) <= 210
@@ -208,6 +208,43 @@ def test_a_huge_field_is_quarantined_cut_short_with_bounded_memory(make_clinic, 
     assert (first["session_id"], first["twitch_response"], first["line"]) == ("S2", "no", "3")
     assert first["muscles"].startswith("éxxx") and len(first["muscles"]) <= 210
     assert quarantine.map(len).to_numpy().max() <= 210
+
+
+def test_a_long_line_of_short_fields_is_a_malformed_record(make_clinic):
+    """A line over MAX_LINE_BYTES whose fields are each under MAX_FIELD_CHARS.
+
+    The middle of the line is not read, so the record is incomplete, yet no
+    single field is too long: the whole record is quarantined as malformed.
+    """
+    extra = [f"x{i}" for i in range(30)]
+    fields = ["y" * 40_000] * len(extra)
+    header = ",".join([HEADERS["patients"], *extra])
+    patients = csv_text("patients", [*ROWS["patients"], ",".join(["P3,1970,F,,,", *fields])], header=header)
+    clinic = load(make_clinic(patients=patients))
+    assert counts(clinic, "patients") == [3, 2, 1]
+    hit = problem(clinic, "patients", 4)
+    assert (hit["column"], hit["rule"]) == ("(whole record)", "malformed_record")
+    assert re.fullmatch(
+        rf"the line is longer than {MAX_LINE_BYTES:,} bytes; [\d,]+ bytes of it were not read", hit["reason"]
+    )
+
+
+def test_a_huge_parquet_cell_is_quarantined_as_field_too_long(make_clinic):
+    folder = make_clinic(journal=None)
+    journal = pd.DataFrame(
+        {
+            "patient_id": ["0012", "0012"],
+            "entry_date": pd.to_datetime(["2026-01-06", "2026-01-07"]),
+            "pain": [6, 5],
+            "activity_note": ["", "z" * (MAX_FIELD_CHARS + 1)],
+        }
+    )
+    journal.to_parquet(folder / "journal.parquet")
+    clinic = load(folder)
+    assert counts(clinic, "journal") == [2, 1, 1]
+    hit = problem(clinic, "journal", 2)
+    assert (hit["column"], hit["rule"], hit["value"]) == ("activity_note", "field_too_long", "z" * 200 + "...")
+    assert hit["reason"].startswith(f"field longer than {MAX_FIELD_CHARS:,} characters (about {MAX_FIELD_CHARS + 1:,})")
 
 
 # -- 5: encodings -----------------------------------------------------------------

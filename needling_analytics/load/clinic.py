@@ -201,7 +201,7 @@ def _validate_table(raw: RawTable, spec: TableSpec, mapping: TableMapping, kept:
     found = [
         malformed,
         *(
-            rules.problems_frame([r], column, [value], "malformed_record", [why])
+            rules.problems_frame([r], column, [value], "field_too_long", [why])
             for r, column, value, why in raw.cell_problems
         ),
         rules.unreadable_problems(

@@ -7,7 +7,8 @@ A mapping is a YAML file, for example:
     decimal: ","              # decimal mark "." or ","; the default "auto"
                               # reads both 7.5 and 7,5 as 7.5
     encoding: cp1252          # tried first; UTF-8 (with or without BOM) when absent
-    date_format: "%d/%m/%Y"   # or a list of formats tried in order; ISO when absent
+    date_format: "%d/%m/%Y"   # or a list of formats, tried first and in order;
+                              # ISO dates (2026-03-09) are always accepted too
     tables:
       sessions:
         file: Appointments.csv   # file name in the data folder

@@ -20,10 +20,12 @@ import pandera.pandas as pa
 from ..reference import DEFAULT_PLAUSIBLE_DEGREES, plausible_degrees
 from ..schema import INSTRUMENT_RANGES, TableSpec
 from .coerce import as_text, is_in
+from .read.limits import MAX_FIELD_CHARS
 
 #: Every rule, with the plain-English description used in reports and docs.
 RULES: dict[str, str] = {
     "malformed_record": "the line could not be split into the table's columns",
+    "field_too_long": f"a field is longer than {MAX_FIELD_CHARS:,} characters (only its start is kept)",
     "missing_required": "a required value is blank",
     "not_a_number": "a number column holds something that is not a number",
     "not_a_whole_number": "a count or year holds a fraction",
