@@ -143,10 +143,15 @@ def _practitioners(args) -> int:
     from .reporting.pseudonyms import ensure_key_file, pseudonym_table
 
     config = _run_config(args)
+    if config.show_practitioner_ids:
+        print("The configuration sets show_practitioner_ids = true: clinic reports name practitioners by their IDs.")
+        return EXIT_OK
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         clinic = load_clinic(config.data_dir, config.mapping)
-    print(pseudonym_table(clinic, ensure_key_file(config.out_dir)).to_string(index=False))
+    with file_permissions(config.permissions):
+        key_file = ensure_key_file(config.out_dir)
+    print(pseudonym_table(clinic, key_file).to_string(index=False))
     return EXIT_OK
 
 
@@ -263,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     practitioners.add_argument("--data", metavar="DIR", help="the clinic's data folder")
     practitioners.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
     practitioners.add_argument("--out", metavar="DIR", help="the reports folder holding the key (default: reports)")
+    _permissions_option(practitioners)
     practitioners.set_defaults(run=_practitioners)
     return parser
 

@@ -202,23 +202,32 @@ def test_responder_curve_steps_stand_for_at_least_11_episodes():
     assert any(t.startswith("Fewer than 11 courses of care") for t in texts_of(few))
 
 
-def test_pain_change_histogram_pools_small_bars_and_hides_a_small_side():
+def test_pain_change_histogram_pools_small_bars():
     # 3 worse, 2 at 0-10%, 30 at 10-20%, 5 at 20-30%; 25 at 40-50%, 2 at 90-100%.
     pct = [-25] * 3 + [5] * 2 + [15] * 30 + [25] * 5 + [45] * 25 + [95] * 2
     ax = plots.plot_pain_change_distribution(_outcomes(pct), min_cell_size=11)
-    drawn = [p for c in ax.containers if not c.get_label().startswith("hidden") for p in c.patches]
+    drawn = [p for c in ax.containers for p in c.patches]
     counts = [p.get_height() * p.get_width() / 10 for p in drawn]
     assert allowed(counts) and sum(counts) == pytest.approx(len(pct))
     assert sorted(round(c) for c in counts if c) == [27, 40]  # left of 30%: 40 in one pool; right: 25 + 2
     assert ax.get_ylabel() == "Episodes per 10-point band"
     assert "40% of 67 episodes improved by 30% or more" in texts_of(ax)
+    # neither the axis nor the leftmost bar shows how bad the worst result (-25%) was
+    assert ax.get_xlim()[0] == -100 and min(p.get_x() for p in drawn if p.get_height() > 0) == -100
 
-    lopsided = [15] * 40 + [45] * 6  # only 6 improved by 30% or more
-    ax = plots.plot_pain_change_distribution(_outcomes(lopsided), min_cell_size=11)
-    hidden = next(c for c in ax.containers if c.get_label().startswith("hidden"))
-    assert len(hidden.patches) == 1 and hidden.patches[0].get_x() == 30 and hidden.patches[0].get_hatch()
-    assert "<11" in texts_of(ax)
-    assert not any(re.search(r"\d+% of \d+", t) for t in texts_of(ax))  # the share would give the 6 away
+
+@pytest.mark.parametrize("improved, not_improved", [(45, 5), (6, 40)])
+def test_pain_change_histogram_not_drawn_when_one_side_of_30_percent_is_small(improved, not_improved):
+    # The total assessed is printed elsewhere in the report (responder curve note, by-region "all" row), so
+    # any count or bar height on the large side would give the small side away as total minus that side.
+    pct = [50] * improved + [10] * not_improved
+    ax = plots.plot_pain_change_distribution(_outcomes(pct), min_cell_size=11)
+    bars = [p for c in ax.containers for p in c.patches] + [p for p in ax.patches if p.get_height() > 0]
+    assert not bars
+    constants = re.compile(r"\b(11|30%)")  # the threshold and the 30% line: the only numbers allowed
+    assert not [t for t in texts_of(ax) if re.search(r"\d", constants.sub("", t))]  # no count, share or total
+    assert any("privacy" in t and "fewer than 11" in t for t in texts_of(ax))
+    assert not ax.get_xticks().size and not ax.get_yticks().size
 
 
 def test_time_to_response_rises_in_steps_of_at_least_11_responses():
@@ -261,6 +270,9 @@ def test_adverse_event_chart_hides_rates_built_on_few_events():
     assert rates[0] == 12.0 and np.isnan(rates[1])
     assert "fewer than 11 events: rate hidden" in texts_of(ax)
     assert "0.4" not in texts_of(ax) and "0.40" not in texts_of(ax)
+    # the hidden rate's interval (up to 1.0) must not set the axis either
+    wide = comparison.assign(ci_upper=[14.2, 150.0], benchmark_rate_per_100=[19.18, 0.5])
+    assert plots.plot_adverse_event_rates(wide, min_cell_size=11).get_xlim()[1] == 100
 
 
 def test_funnel_chart_without_hidden_practitioners_and_with_pseudonyms():

@@ -206,7 +206,10 @@ HOSTILE_IDS = ["../../etc/passwd", "a/b\\c", "CON", "x" * 300, "Zoë 01", "<scri
 
 
 def test_hostile_patient_ids_stay_inside_the_run_folder_end_to_end(tmp_path):
-    """IDs that are paths, reserved names, markup or 300 characters long: each gets its own report, inside the run."""
+    """IDs that are paths, reserved names, markup or 300 characters long: each gets its own report, inside the run.
+
+    The run shares reports with a group (``permissions = "group"``), which must not open the cache or quarantine.
+    """
     tables = generate_clinic(n_patients=30, seed=1)
     seen = patients_seen(Clinic.from_frames(**tables), pd.Period(MONTH, "M"))
     renames = dict(zip(seen, HOSTILE_IDS, strict=False))
@@ -215,7 +218,7 @@ def test_hostile_patient_ids_stay_inside_the_run_folder_end_to_end(tmp_path):
         if "patient_id" in frame.columns:
             tables[name] = frame.assign(patient_id=frame["patient_id"].replace(renames))
     write_clinic(tables, tmp_path / "data")
-    config = RunConfig(data_dir=tmp_path / "data", out_dir=tmp_path / "out", workers=1)
+    config = RunConfig(data_dir=tmp_path / "data", out_dir=tmp_path / "out", workers=1, permissions="group")
     run = run_monthly(config, month=MONTH)
     assert run.exit_code == 0, [r.error for r in run.results if r.status == "failed"]
     made = {r.name: Path(r.html) for r in run.results if r.name != "clinic_report"}
@@ -226,6 +229,10 @@ def test_hostile_patient_ids_stay_inside_the_run_folder_end_to_end(tmp_path):
     assert all(p.resolve().is_relative_to((tmp_path / "data").resolve()) for p in outside)
     index = (run.run_dir / "index.html").read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in index  # shown escaped, never as markup
+    # permissions = "group": reports readable by the group, every patient's rows (cache, quarantine) still not
+    assert {stat.S_IMODE(p.stat().st_mode) for p in made.values()} == {0o640}
+    assert stat.S_IMODE((run.run_dir / "patients").stat().st_mode) == 0o750
+    assert [stat.S_IMODE((run.run_dir / f).stat().st_mode) for f in ("cache", "quality")] == [0o700, 0o700]
     pages = {name: path.read_text(encoding="utf-8") for name, path in made.items()}
     for hostile in renames.values():  # each patient's own report names them, escaped
         assert sum(f"Patient {markup.escape(hostile)} " in page for page in pages.values()) == 1, hostile

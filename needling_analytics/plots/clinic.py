@@ -10,7 +10,7 @@ Privacy: every chart that shows counts, or rates built on counts, takes
 1 to ``min_cell_size - 1`` patients, episodes or events is drawn: such a
 value is left out, pooled with its neighbours, or drawn as a hatched mark
 labelled ``"<11"``, and a grey line under the chart says so. The decisions
-are made by :mod:`needling_analytics.reporting.suppression`. Without it
+are made by :mod:`needling_analytics.suppression`. Without it
 (the default) every value is drawn, for the clinic's own analyses.
 """
 
@@ -22,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import ScaledTranslation
 
-from ..reporting.suppression import (
+from ..suppression import (
     COMPLEMENT,
     check_threshold,
     is_small,
@@ -75,13 +75,16 @@ def _privacy_caption(ax: Axes, text: str) -> None:
     ax.text(0, 0, text, transform=below, ha="left", va="top", fontsize=8, color=GREY, gid="privacy-note", wrap=True)
 
 
-def _too_few(ax: Axes, threshold: int, what: str, **labels) -> Axes:
-    """Label the axes and say, in the centre, that the chart is not drawn because it rests on too few."""
+def _too_few(ax: Axes, threshold: int, what: str, *, message: str | None = None, **labels) -> Axes:
+    """Label the axes and say, in the centre, that the chart is not drawn because it rests on too few.
+
+    ``message`` replaces the default sentence ("Fewer than 11 {what}: ...").
+    """
     label_axes(ax, **labels)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.text(0.5, 0.5, f"Fewer than {threshold} {what}: not drawn, to protect patients' privacy.",
-            transform=ax.transAxes, ha="center", va="center", fontsize=11, color=GREY)  # fmt: skip
+    text = message or f"Fewer than {threshold} {what}: not drawn, to protect patients' privacy."
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11, color=GREY)
     return ax
 
 
@@ -107,7 +110,7 @@ def plot_responder_curve(curve: pd.DataFrame, *, min_cell_size: int | None = Non
         Smallest count that may be shown. The curve is then drawn only
         through points whose number improved, number not improved, and
         difference from the previous point drawn are each 0 or at least
-        ``min_cell_size`` (:func:`~needling_analytics.reporting.suppression.keep_steps`),
+        ``min_cell_size`` (:func:`~needling_analytics.suppression.keep_steps`),
         so that no stretch of it stands for 1 to ``min_cell_size - 1``
         patients; with fewer episodes than that, nothing is drawn. Points
         at 30% and 50% are kept when the rule allows, and their share is
@@ -227,7 +230,7 @@ def plot_time_to_response(
         Smallest count that may be shown. Each curve then stops once fewer
         than this many episodes remain (at least ``min_at_risk``), and
         rises only in steps of at least this many responses (``events``;
-        :func:`~needling_analytics.reporting.suppression.keep_steps`), so
+        :func:`~needling_analytics.suppression.keep_steps`), so
         that no step shows 1 to ``min_cell_size - 1`` patients.
     ax : Axes, optional
         Where to draw; a new A4-wide figure when None.
@@ -413,7 +416,7 @@ def plot_monthly_activity(monthly: pd.DataFrame, *, min_cell_size: int | None = 
     min_cell_size : int, optional
         Smallest count that may be shown. A month's figure is then hidden
         exactly when the clinic report's activity table hides it
-        (:func:`~needling_analytics.reporting.suppression.monthly_hidden`):
+        (:func:`~needling_analytics.suppression.monthly_hidden`):
         a bar hidden as small is drawn hatched up to ``min_cell_size`` and
         labelled ``"<11"``; one hidden to protect another (so at least
         ``min_cell_size``) leaves an empty slot marked ``"*"``; a hidden
@@ -529,7 +532,7 @@ def plot_frequency_association(
         (under 1, 1 to 2, 2 or more a week) is drawn as its average, with
         its number of episodes beside it, and a band of 1 to
         ``min_cell_size - 1`` is pooled with its neighbour
-        (:func:`~needling_analytics.reporting.suppression.pool_bands`);
+        (:func:`~needling_analytics.suppression.pool_bands`);
         with fewer episodes than that in all, nothing is drawn. The trend
         is drawn only between the band averages, and only with at least
         1.5 times ``min_cell_size`` episodes (so each local fit of two
@@ -601,7 +604,7 @@ def _frequency_bands(data: pd.DataFrame, threshold: int) -> pd.DataFrame:
 
     The bands are those of :func:`~needling_analytics.metrics.session_exposures`
     (under 1, 1 to 2, 2 or more a week), pooled by
-    :func:`~needling_analytics.reporting.suppression.pool_bands`; empty
+    :func:`~needling_analytics.suppression.pool_bands`; empty
     bands are left out.
 
     Returns
@@ -713,8 +716,9 @@ def plot_adverse_event_rates(
         check_frame(comparison, "comparison", ["events"])
         hidden = is_small(clinic["events"].to_numpy(dtype=float), check_threshold(min_cell_size))
     rate = np.where(hidden, np.nan, clinic["rate_per_100"].to_numpy(dtype=float))
-    low = np.fmin(clinic["ci_lower"].to_numpy(dtype=float), rate)
-    high = np.fmax(clinic["ci_upper"].to_numpy(dtype=float), rate)
+    # a hidden rate's interval is left out too, so that it cannot move the axis limits
+    low = np.where(hidden, np.nan, np.fmin(clinic["ci_lower"].to_numpy(dtype=float), rate))
+    high = np.where(hidden, np.nan, np.fmax(clinic["ci_upper"].to_numpy(dtype=float), rate))
     y_clinic = y - 0.35 + step / 2
     ax.errorbar(rate, y_clinic, xerr=np.nan_to_num([rate - low, high - rate]), fmt="o", color=MAIN, ms=7,
                 capsize=4, lw=2, label="this clinic (95% interval)", zorder=3, clip_on=False)  # fmt: skip
@@ -769,13 +773,15 @@ def plot_pain_change_distribution(
         when it holds one episode, so neighbouring bars are then pooled
         (never across the 30% line) until none holds 1 to
         ``min_cell_size - 1`` episodes
-        (:func:`~needling_analytics.reporting.suppression.pool_bands`). A
+        (:func:`~needling_analytics.suppression.pool_bands`). A
         pooled bar is as wide as the bands it covers; its height is the
         average per 10 points (so that areas stay comparable) and the
-        number on it is its total. When one side of the 30% line holds 1 to
-        ``min_cell_size - 1`` episodes, that side is one hatched bar
-        labelled ``"<11"`` and the share improved is not printed; with fewer
-        episodes than that in all, nothing is drawn.
+        number on it is its total. The x axis then starts at -100% whatever
+        the worst result, and the leftmost bar reaches it. When either side
+        of the 30% line holds 1 to ``min_cell_size - 1`` episodes, no bar is
+        drawn (the total assessed, printed elsewhere in the report, minus
+        the other side would give that side away): the chart says why. With
+        fewer episodes than that in all, nothing is drawn either.
     ax : Axes, optional
         Where to draw; a new A4-wide figure when None.
 
@@ -805,35 +811,35 @@ def plot_pain_change_distribution(
     if min_cell_size is not None and is_small(len(values), check_threshold(min_cell_size)):
         return _too_few(ax, min_cell_size, "assessed courses of care", **labels)
 
-    low = max(-100.0, 10 * np.floor(min(values.min(), 0.0) / 10))
+    # with min_cell_size a fixed start, so that the axis does not show how bad the worst result was
+    low = -100.0 if min_cell_size is not None else max(-100.0, 10 * np.floor(min(values.min(), 0.0) / 10))
     edges = np.arange(low, 110.0, 10.0)
     counts, _ = np.histogram(np.clip(values, low, 100.0), bins=edges)
+    if min_cell_size is not None:
+        improved = int(counts[edges[:-1] >= 30].sum())
+        for side, words in (
+            (improved, "improved by 30% or more"),
+            (len(values) - improved, "improved less, or got worse"),
+        ):
+            if is_small(side, min_cell_size):  # the total assessed, shown elsewhere, minus the other side gives it
+                message = (f"Not drawn, to protect patients' privacy: fewer than {min_cell_size} courses of care\n"
+                           f"{words}, and the chart would show how many.")  # fmt: skip
+                return _too_few(ax, min_cell_size, "", message=message, **labels)
     bars = _histogram_bars(edges, counts, min_cell_size)
     for moderate, color, label in (
         (True, MAIN, "improved 30% or more"),
         (False, LIGHT_BAND, "improved less, or worse"),
     ):
-        part = bars[(bars["moderate"] == moderate) & ~bars["hidden"]]
-        if part.empty and min_cell_size is not None:
-            continue  # a side drawn hidden: no empty entry in the legend
+        part = bars[bars["moderate"] == moderate]
         drawn = ax.bar(part["left"], part["height"], width=part["right"] - part["left"], align="edge", color=color,
                        edgecolor="white", label=label, zorder=2)  # fmt: skip
         if min_cell_size is not None:
             ax.bar_label(
                 drawn, labels=[f"{c:,}" if c else "" for c in part["episodes"]], fontsize=8, padding=2, color=GREY
             )
-    hidden = bars[bars["hidden"]]
-    if len(hidden):
-        marks = ax.bar(hidden["left"], hidden["height"], width=hidden["right"] - hidden["left"], align="edge",
-                       zorder=2, label=f"hidden (<{min_cell_size})", **HIDDEN_STYLE)  # fmt: skip
-        ax.bar_label(marks, labels=[f"<{min_cell_size}"] * len(hidden), fontsize=8, padding=2, color=GREY)
     ax.axvline(30, color=GOOD, ls="--", lw=1.6, label="moderate improvement (30%)", zorder=3)
     share = float(np.mean(values >= 30 - 1e-9))
-    words = (
-        f"{100 * share:.0f}% of {len(values):,} episodes improved by 30% or more"
-        if hidden.empty
-        else f"The share improved by 30% or more is hidden: one side of the line holds fewer than {min_cell_size}."
-    )
+    words = f"{100 * share:.0f}% of {len(values):,} episodes improved by 30% or more"
     ax.text(0.01, 0.97, words, transform=ax.transAxes, va="top", fontsize=9, color=MAIN, zorder=4,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5})  # fmt: skip
     ax.set_xlim(low, 100)
@@ -842,32 +848,37 @@ def plot_pain_change_distribution(
     pooled = bool((bars["right"] - bars["left"] > 10).any())
     label_axes(ax, **{**labels, "ylabel": "Episodes per 10-point band" if pooled else labels["ylabel"]})
     legend_below(ax, ncols=3)
-    if pooled or len(hidden):
+    if pooled:
         _privacy_caption(
             ax, f"To protect patients' privacy, bars of 1 to {min_cell_size - 1} episodes are pooled with their "
-            "neighbours: a wide bar's height is its average per 10 points, the number on it its total.",
+            "neighbours, and the worst results with the leftmost bar: a wide bar's height is its average per "
+            "10 points, the number on it its total.",
         )  # fmt: skip
     return ax
 
 
 def _histogram_bars(edges: np.ndarray, counts: np.ndarray, min_cell_size: int | None) -> pd.DataFrame:
-    """The bars to draw: ``left``, ``right``, ``episodes``, ``moderate`` (30% or more), ``hidden``, ``height``.
+    """The bars to draw: ``left``, ``right``, ``episodes``, ``moderate`` (30% or more), ``height``.
 
     Without ``min_cell_size`` one bar per band, as tall as its count. With
     it, bands are pooled on each side of 30%
-    (:func:`~needling_analytics.reporting.suppression.pool_bands`); a
-    bar's height is its count per 10 points, and a hidden bar (a side of
-    1 to ``min_cell_size - 1``) is as tall as ``min_cell_size`` would be.
+    (:func:`~needling_analytics.suppression.pool_bands`), empty bands at the
+    left end join the first bar (so that its left edge does not show the
+    worst result), and a bar's height is its count per 10 points. The
+    caller has checked that neither side holds 1 to ``min_cell_size - 1``,
+    so no bar does.
     """
     bands = pd.DataFrame({"left": edges[:-1], "right": edges[1:], "episodes": counts, "moderate": edges[:-1] >= 30})
     if min_cell_size is None:
-        return bands.assign(hidden=False, height=bands["episodes"].astype(float))
+        return bands.assign(height=bands["episodes"].astype(float))
     pools = np.zeros(len(bands), dtype=int)
     for offset, side in enumerate((~bands["moderate"], bands["moderate"])):
-        pools[side.to_numpy()] = pool_bands(bands.loc[side, "episodes"], threshold=min_cell_size) + 1000 * offset
+        side_pools = pool_bands(bands.loc[side, "episodes"], threshold=min_cell_size)
+        filled = np.flatnonzero(bands.loc[side, "episodes"].to_numpy() > 0)
+        if offset == 0 and len(filled):
+            side_pools[: filled[0]] = side_pools[filled[0]]  # the empty bands below the worst result
+        pools[side.to_numpy()] = side_pools + 1000 * offset
     bars = bands.groupby(pools).agg(left=("left", "min"), right=("right", "max"), episodes=("episodes", "sum"),
                                     moderate=("moderate", "first"))  # fmt: skip
-    bars["hidden"] = is_small(bars["episodes"], min_cell_size)
-    per_band = (bars["right"] - bars["left"]) / 10
-    bars["height"] = np.where(bars["hidden"], min_cell_size, bars["episodes"]) / per_band
+    bars["height"] = bars["episodes"] / ((bars["right"] - bars["left"]) / 10)
     return bars.reset_index(drop=True)

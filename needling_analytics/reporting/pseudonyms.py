@@ -58,7 +58,7 @@ def ensure_key_file(folder: str | Path) -> Path:
         ``folder / ".practitioner-key"``.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(parents=True, exist_ok=True)  # its mode follows the run's permissions; the key itself is 0600
     path = folder / KEY_FILE_NAME
     if not path.exists():
         draft = folder / f".{KEY_FILE_NAME}.tmp-{os.getpid()}-{secrets.token_hex(4)}"

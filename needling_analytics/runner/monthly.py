@@ -53,6 +53,10 @@ DEPENDENCIES = (
     "pyarrow",
 )
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+#: Run folders that hold every patient's rows (the metrics cache; the quality
+#: report's quarantined rows as written): owner-only even when reports are
+#: shared with a group.
+PRIVATE_FOLDERS = ("cache", "quality")
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
             f"Clinic report, {month:%B %Y}",
             parameters,
             run_dir / "clinic" / "clinic_report.html",
-            _hash(code["clinic"], parameters, fingerprint, __version__, pseudonym_key),
+            _hash(code["clinic"], parameters, fingerprint, __version__, pseudonym_key, config.permissions),
         )
     ]
     used = set()
@@ -140,7 +144,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
                 f"Patient {patient_id}",
                 parameters,
                 html,
-                _hash(code["patient"], parameters, fingerprint, __version__),
+                _hash(code["patient"], parameters, fingerprint, __version__, config.permissions),
             )
         )
     return jobs
@@ -224,6 +228,8 @@ def run_monthly(config: RunConfig, *, month=None, force: bool = False) -> Monthl
 def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun:
     run_dir = config.out_dir / config.clinic_slug / str(month)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for private in PRIVATE_FOLDERS:  # every patient's rows: the owner's only, whatever `permissions` says
+        (run_dir / private).mkdir(mode=0o700, exist_ok=True)
     handler = _setup_log(run_dir)
     started_at = datetime.now(UTC)
     results: list[ReportResult] = []

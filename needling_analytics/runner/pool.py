@@ -8,7 +8,8 @@ empties the user namespace (variables, imported names, the In/Out history),
 every matplotlib figure is closed, the input history is emptied (and never
 written to disk: kernels run with IPython's history database switched off)
 and the garbage collector runs; in the same step the kernel lists the
-names left, and the next report starts only when there are none. The
+names left. A kernel that is not known to be clean (names left, or a wipe
+that failed or timed out) is replaced before the next report. The
 kernel is replaced after ``recycle_after`` reports and after any error, so
 one broken report cannot leave state behind. ``--isolation strict`` skips
 all this and gives every report a fresh kernel (see :mod:`.execute`).
@@ -48,6 +49,8 @@ RESET = (
 KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"]
 #: Names that may remain in a clean namespace (IPython's own).
 _BUILTIN_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+#: What :attr:`WarmKernel.leftovers` holds when a wipe did not finish or its answer could not be read.
+UNKNOWN = "<the wipe did not finish>"
 
 
 class PrivateKernelManager(KernelManager):
@@ -66,12 +69,19 @@ class PrivateKernelManager(KernelManager):
 
     @default("ip")
     def _default_ip(self) -> str:
+        if self.transport != "ipc":
+            return "127.0.0.1"
         return os.path.join(tempfile.mkdtemp(prefix="needling-kernel-"), "kernel")
+
+    def remove_socket_folder(self) -> None:
+        """Remove the private socket folder (also after a kernel died, when no clean-up hook runs)."""
+        if self.transport == "ipc" and os.path.basename(os.path.dirname(self.ip)).startswith("needling-kernel-"):
+            shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
-        if not restart and self.transport == "ipc":
-            shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+        if not restart:
+            self.remove_socket_folder()
 
 
 class KernelStateError(RuntimeError):
@@ -100,11 +110,21 @@ class WarmKernel:
         self.leftovers = self._reset()  # the modules stay loaded; the names go
         self.served = 0
 
+    def _start_or_retry(self) -> None:
+        """Start a kernel; when it does not answer in time (a busy machine), try once more before failing."""
+        try:
+            self._start()
+        except RuntimeError:
+            self.shutdown()
+            self._start()
+
     def shutdown(self) -> None:
         if self.kc is not None:
             self.kc.stop_channels()
-        if self.km is not None and self.km.has_kernel:
-            self.km.shutdown_kernel(now=True)
+        if self.km is not None:
+            if self.km.has_kernel:
+                self.km.shutdown_kernel(now=True)
+            self.km.remove_socket_folder()
         self.km = self.kc = None
 
     def _run_code(self, code: str, timeout: int = 60) -> list[dict]:
@@ -117,12 +137,27 @@ class WarmKernel:
 
     @staticmethod
     def _printed_names(outputs: list[dict]) -> set[str]:
-        text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-        return set(ast.literal_eval(text.strip())) - _BUILTIN_NAMES if text.strip() else set()
+        """The names in the last line printed to stdout; :data:`UNKNOWN` when there is none to read."""
+        text = "".join(
+            o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stdout"
+        )
+        lines = text.strip().splitlines()
+        try:
+            return set(ast.literal_eval(lines[-1])) - _BUILTIN_NAMES
+        except (IndexError, ValueError, SyntaxError, TypeError):
+            return {UNKNOWN}
 
     def _reset(self) -> set[str]:
-        """Wipe the kernel (:data:`RESET`) and return the names a report could still see."""
-        return self._printed_names(self._run_code(RESET))
+        """Wipe the kernel (:data:`RESET`) and return the names a report could still see.
+
+        A wipe that fails, times out or answers unreadably counts as unclean
+        (:data:`UNKNOWN`): the next report then gets a new kernel.
+        """
+        self.leftovers = {UNKNOWN}
+        try:
+            return self._printed_names(self._run_code(RESET))
+        except Exception:  # noqa: BLE001 - any failure: the kernel is not known to be clean
+            return {UNKNOWN}
 
     def user_names(self) -> set[str]:
         """The names a report could see in the kernel's namespace right now."""
@@ -133,13 +168,13 @@ class WarmKernel:
 
         Raises nbclient's errors as they come; the kernel is replaced after any of them.
         """
-        if self.km is None or self.served >= self.recycle_after or not self.km.is_alive():
-            self.shutdown()
-            self._start()
+        if self.km is None or self.served >= self.recycle_after or self.leftovers or not self.km.is_alive():
+            self.shutdown()  # an unclean kernel is never reused: the report gets a new one
+            self._start_or_retry()
         if self.leftovers:
             leftovers, self.leftovers = self.leftovers, set()
             self.shutdown()
-            raise KernelStateError(f"the kernel was not clean before a report: {sorted(leftovers)}")
+            raise KernelStateError(f"a new kernel was not clean before a report: {sorted(leftovers)}")
         book = nbformat.from_dict(notebook)
         for cell in book.cells:
             cell.metadata.setdefault("tags", [])

@@ -1,0 +1,337 @@
+"""The counting core of small-cell suppression: which counts to hide, as numbers, for tables and charts.
+
+The CMS cell-size rule (DOMAIN.md, Privacy): no count from 1 to 10 may be
+shown, or be derivable from other cells (zero may be shown). This module
+makes the decisions, as booleans and pool numbers; it depends on numpy and
+pandas only (no report text, cache or data loading), so that both the
+plots and :mod:`needling_analytics.reporting` can use it. The text a report
+shows (``"<11"``, ``"*"`` and the note under a table) is made by
+:mod:`needling_analytics.reporting.suppression`, which re-exports
+everything here.
+
+- :func:`small_count_mask`: the cells
+  :func:`~needling_analytics.reporting.suppression.suppress_small_counts`
+  hides (primary and complementary suppression);
+- :func:`monthly_hidden`: the cells of the monthly activity table the KPI
+  table hides, for every month of the activity chart;
+- :func:`pool_bands`: neighbouring histogram bands pooled until none holds
+  1 to 10;
+- :func:`keep_steps`: the points of a cumulative curve that can be drawn
+  without a step of 1 to 10;
+- :func:`funnel_hidden`: practitioners whose funnel point would show a
+  small count;
+- :func:`is_small` and :func:`check_threshold`: the rule itself.
+
+Every function takes ``threshold``, the smallest count that may be shown
+(11 under the CMS rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Marker of a cell hidden to protect another (complementary suppression).
+COMPLEMENT = "*"
+
+#: Counts of :func:`~needling_analytics.metrics.monthly_activity` that reports show, and derived parts.
+MONTHLY_COUNTS = (
+    "active_patients",
+    "new_patients",
+    "new_episodes",
+    "sessions_booked",
+    "sessions_attended",
+    "cancelled",
+    "no_show",
+    "discharges",
+    "adverse_events",
+    "discharged_assessable",
+    "discharged_responders",
+    "not_responders",
+)
+#: Totals of the monthly activity table that a reader can rebuild from their parts.
+MONTHLY_TOTALS = {
+    "sessions_booked": ["sessions_attended", "cancelled", "no_show"],
+    "discharged_assessable": ["discharged_responders", "not_responders"],
+}
+
+
+def check_threshold(threshold) -> int:
+    """``threshold`` as an int, or a ValueError naming it when it is not a whole number of at least 1."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
+        raise ValueError(f"`threshold` must be a whole number, 1 or more, got {threshold!r}")
+    return int(threshold)
+
+
+def is_small(counts, threshold: int) -> np.ndarray:
+    """Whether each count lies from 1 to ``threshold - 1`` (a count that must not be shown)."""
+    values = np.asarray(counts, dtype=float)
+    return (values >= 1) & (values < threshold)
+
+
+def _pinned(hidden_sum: float, n_primary: int, n_complement: int, threshold: int) -> bool:
+    """Whether a reader who knows the sum of a group's hidden cells can pin one of them down exactly.
+
+    Primary cells lie in 1..threshold-1, complementary ones at threshold or
+    more (zeros are never hidden). The sum pins every cell when it is the
+    smallest possible (all at their minimum) or, without complementary
+    cells, the largest possible; one hidden cell is always pinned.
+    """
+    if n_primary + n_complement < 2:
+        return True
+    if np.isclose(hidden_sum, n_primary + n_complement * threshold):
+        return True
+    return n_complement == 0 and bool(np.isclose(hidden_sum, n_primary * (threshold - 1)))
+
+
+def _hidden_cells(
+    table: pd.DataFrame,
+    count_columns: list[str],
+    threshold: int,
+    totals: dict[str, list[str]],
+    total_row: Hashable | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Primary and complementary cells of ``table[count_columns]`` (boolean arrays).
+
+    The rule is described under
+    :func:`~needling_analytics.reporting.suppression.suppress_small_counts`.
+    """
+    unknown = sorted(
+        {c for c in [*count_columns, *totals, *[p for ps in totals.values() for p in ps]]} - set(table.columns)
+    )
+    if unknown:
+        raise ValueError(f"columns {unknown!r} are not in `table`; its columns are {list(table.columns)}")
+    outside = sorted({c for c in [*totals, *[p for ps in totals.values() for p in ps]] if c not in count_columns})
+    if outside:
+        raise ValueError(f"`totals` must use count columns only; {outside!r} are not in `count_columns`")
+    if total_row is not None and total_row not in table.index:
+        raise ValueError(f"`total_row` {total_row!r} is not a row label of `table`; its labels are {list(table.index)}")
+    values = table[count_columns].to_numpy(dtype=float, na_value=np.nan)
+    if np.any(values[np.isfinite(values)] < 0):
+        raise ValueError("`count_columns` must hold counts (0 or more); found a negative value")
+    primary = is_small(values, threshold)
+    complement = np.zeros_like(primary)
+    col = {c: j for j, c in enumerate(count_columns)}
+    groups = [((i, col[t]), [(i, col[p]) for p in parts]) for t, parts in totals.items() for i in range(len(table))]
+    if total_row is not None:
+        r = table.index.get_loc(total_row)
+        groups += [((r, j), [(i, j) for i in range(len(table)) if i != r]) for j in range(len(count_columns))]
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in groups:
+            hidden = primary | complement
+            if hidden[total] or not np.isfinite(values[total]):
+                continue
+            gone = [p for p in parts if hidden[p]]
+            if not gone:
+                continue
+            shown = sum(values[p] for p in parts if not hidden[p] and np.isfinite(values[p]))
+            n_primary = sum(bool(primary[p]) for p in gone)
+            if not _pinned(values[total] - shown, n_primary, len(gone) - n_primary, threshold):
+                continue
+            candidates = [p for p in parts if not hidden[p] and np.isfinite(values[p]) and values[p] > 0]
+            chosen = min(candidates, key=lambda p: values[p]) if candidates else total
+            complement[chosen] = True
+            changed = True
+    return primary, complement
+
+
+def small_count_mask(
+    table: pd.DataFrame,
+    count_columns: Sequence[str],
+    *,
+    threshold: int = 11,
+    totals: Mapping[str, Sequence[str]] | None = None,
+    total_row: Hashable | None = None,
+) -> pd.DataFrame:
+    """The cells ``suppress_small_counts`` hides, as booleans: for charts drawn from the same counts.
+
+    Same rule and arguments as
+    :func:`~needling_analytics.reporting.suppression.suppress_small_counts` (primary
+    suppression of 1 to ``threshold - 1``, then complementary suppression
+    for the declared ``totals`` and ``total_row``), without formatting.
+
+    Returns
+    -------
+    DataFrame
+        ``count_columns`` as booleans (True: hidden), ``table``'s index.
+        ``attrs``: ``threshold``, ``suppressed`` (primary cells),
+        ``complementary`` (cells hidden to protect them).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"booked": [30, 25], "attended": [25, 25], "missed": [5, 0]})
+    >>> small_count_mask(t, ["booked", "attended", "missed"], totals={"booked": ["attended", "missed"]})
+       booked  attended  missed
+    0   False      True    True
+    1   False     False   False
+    """
+    threshold = check_threshold(threshold)
+    count_columns = [count_columns] if isinstance(count_columns, str) else list(count_columns)
+    totals = {t: list(parts) for t, parts in (totals or {}).items()}
+    primary, complement = _hidden_cells(table, count_columns, threshold, totals, total_row)
+    out = pd.DataFrame(primary | complement, index=table.index, columns=count_columns)
+    out.attrs.update(threshold=threshold, suppressed=int(primary.sum()), complementary=int(complement.sum()))
+    return out
+
+
+def monthly_counts(monthly: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~needling_analytics.metrics.monthly_activity` with ``not_responders`` added (assessed minus responders)."""
+    return monthly.assign(not_responders=monthly["discharged_assessable"] - monthly["discharged_responders"])
+
+
+def monthly_hidden(monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """Which monthly counts the clinic report hides, month by month, in the KPI table and the activity chart.
+
+    The rule of :func:`~needling_analytics.reporting.tables.kpi_table`
+    applied to every month: counts of 1 to ``threshold - 1`` are hidden, and
+    so is a part of a total that would give one away
+    (:data:`MONTHLY_TOTALS`). Each month is decided on its own, so a month
+    is hidden in the same way in every report that shows it.
+
+    Returns
+    -------
+    DataFrame
+        ``month``, then one boolean column per :data:`MONTHLY_COUNTS`
+        (True: hidden), in the order of ``monthly``.
+    """
+    counts = monthly_counts(monthly)
+    hidden = small_count_mask(counts, list(MONTHLY_COUNTS), threshold=threshold, totals=MONTHLY_TOTALS)
+    return pd.concat([monthly[["month"]], hidden], axis=1)
+
+
+def pool_bands(counts, *, threshold: int = 11) -> np.ndarray:
+    """Pool neighbouring bands of a histogram until no pooled band holds 1 to ``threshold - 1``.
+
+    Left to right, bands are added to the current pool until it holds at
+    least ``threshold``; a run of empty bands stays a pool of its own (zero
+    may be shown). A small remainder at the right end joins the pool before
+    it. When all the bands together hold 1 to ``threshold - 1``, they form
+    one pool, which must be hidden (check with :func:`is_small`).
+
+    Parameters
+    ----------
+    counts : array-like of int
+        Counts of consecutive bands, in order.
+
+    Returns
+    -------
+    ndarray of int
+        The pool of each band, numbered 0, 1, ... from the left.
+
+    Examples
+    --------
+    >>> pool_bands([2, 0, 12, 3, 9, 20, 1], threshold=11).tolist()
+    [0, 0, 0, 1, 1, 2, 2]
+    """
+    threshold = check_threshold(threshold)
+    counts = np.asarray(counts, dtype=float)
+    pools = np.zeros(len(counts), dtype=int)
+    pool, held = 0, 0.0
+    for i, count in enumerate(counts):
+        if i and (held >= threshold or (held == 0 and count > 0)):
+            pool, held = pool + 1, 0.0
+        pools[i] = pool
+        held += count
+    while pool > 0 and is_small(counts[pools == pool].sum(), threshold):
+        pools[pools == pool] = pool - 1  # a small remainder joins the pools before it
+        pool -= 1
+    return pools
+
+
+def keep_steps(cumulative, *, threshold: int = 11, start: float = 0, anchors: Sequence[int] = ()) -> np.ndarray:
+    """The points of a cumulative count that a curve can show without revealing 1 to ``threshold - 1``.
+
+    A cumulative curve (patients improved by at least x%, responses by day
+    t) shows each point's count and, by difference, the count between two
+    points. Walking from the first point, a point is kept when its count
+    and its difference from the last kept point (at first, from ``start``)
+    are each 0 or at least ``threshold``. Between kept points every
+    difference is then 0 or at least ``threshold`` too.
+
+    Parameters
+    ----------
+    cumulative : array-like of int
+        The curve's counts in drawing order (rising or falling).
+    start : float
+        The count before the first point: 0 for a rising count (events so
+        far), the total for a falling one (patients improved by at least x%).
+    anchors : sequence of int
+        Positions of points to keep in preference (e.g. labelled guides),
+        whenever the rule allows: they are chosen first, among themselves,
+        and the other points only where they keep every difference to the
+        next anchor kept allowed too.
+
+    Returns
+    -------
+    ndarray of bool
+        True where the point can be drawn.
+
+    Examples
+    --------
+    >>> keep_steps([40, 35, 28, 20, 9, 0], threshold=11, start=40).tolist()
+    [True, False, True, False, False, True]
+    >>> keep_steps([40, 35, 28, 20, 9, 0], threshold=11, start=40, anchors=[3]).tolist()
+    [True, False, False, True, False, True]
+    """
+    threshold = check_threshold(threshold)
+    counts = np.asarray(cumulative, dtype=float)
+    preferred = np.zeros(len(counts), dtype=bool)
+    preferred[list(anchors)] = True
+    fixed = _walk(counts, preferred, np.zeros(len(counts), dtype=bool), start, threshold)
+    return _walk(counts, ~fixed, fixed, start, threshold)
+
+
+def _walk(counts: np.ndarray, candidates: np.ndarray, fixed: np.ndarray, start: float, threshold: int) -> np.ndarray:
+    """:func:`keep_steps` in one pass: ``fixed`` points are kept; a candidate when it keeps every difference allowed."""
+    keep = fixed.copy()
+    following = np.full(len(counts), np.nan)  # the count of the next fixed point after each position
+    upcoming = np.nan
+    for i in range(len(counts) - 1, -1, -1):
+        following[i] = upcoming
+        if fixed[i]:
+            upcoming = counts[i]
+    last = float(start)
+    for i, count in enumerate(counts):
+        if fixed[i]:
+            last = count
+            continue
+        if not candidates[i] or not np.isfinite(count):
+            continue
+        gaps = [count, abs(last - count)] + ([abs(count - following[i])] if np.isfinite(following[i]) else [])
+        if not is_small(gaps, threshold).any():
+            keep[i] = True
+            last = count
+    return keep
+
+
+def funnel_hidden(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.Series:
+    """Practitioners whose funnel point would give away a small count (so are not drawn or named with a rate).
+
+    A point shows a practitioner's assessed episodes (``n``) and responder
+    rate, hence their responders and non-responders. A practitioner is
+    hidden when any of the three is 1 to ``threshold - 1``; and, because
+    the clinic's totals can be read elsewhere in the report, one more
+    practitioner (the smallest count) is hidden whenever that total would
+    give a hidden one away (:func:`small_count_mask` with a total row).
+
+    Returns
+    -------
+    Series of bool
+        One per row of ``funnel`` (its index): True when hidden.
+    """
+    counts = funnel[["n", "responders"]].astype(float).assign(others=lambda f: f["n"] - f["responders"])
+    counts = counts.reset_index(drop=True)
+    total = len(counts)
+    counts.loc[total] = counts.sum()
+    mask = small_count_mask(
+        counts,
+        ["n", "responders", "others"],
+        threshold=threshold,
+        totals={"n": ["responders", "others"]},
+        total_row=total,
+    )
+    return pd.Series(mask.drop(index=total).any(axis=1).to_numpy(), index=funnel.index, name="hidden")
