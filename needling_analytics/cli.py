@@ -163,6 +163,15 @@ def _permissions_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _run_options(parser: argparse.ArgumentParser, *, out_help: str = "output folder (default: reports)") -> None:
+    """The options of commands that take a run configuration: data, mapping, output, config, permissions."""
+    parser.add_argument("--data", metavar="DIR", help="the clinic's data folder (or data_dir in --config)")
+    parser.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
+    parser.add_argument("--out", metavar="DIR", help=out_help)
+    parser.add_argument("--config", metavar="FILE", help="TOML run configuration")
+    _permissions_option(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .demo import DEMO_END
 
@@ -216,11 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     clinic = kinds.add_parser("clinic", help="the clinic report for a month")
     clinic.add_argument("--month", required=True, metavar="YYYY-MM")
     for sub in (patient, clinic):
-        sub.add_argument("--data", metavar="DIR", help="the clinic's data folder")
-        sub.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
-        sub.add_argument("--out", metavar="DIR", help="output folder (default: reports)")
-        sub.add_argument("--config", metavar="FILE", help="TOML run configuration")
-        _permissions_option(sub)
+        _run_options(sub)
         sub.set_defaults(run=_report)
 
     monthly = commands.add_parser(
@@ -229,9 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make the clinic report and every patient's report for a month, with an index, a manifest and a log.",
     )
     monthly.add_argument("--month", metavar="YYYY-MM", help="default: the previous calendar month")
-    monthly.add_argument("--data", metavar="DIR", help="the clinic's data folder (or data_dir in --config)")
-    monthly.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
-    monthly.add_argument("--out", metavar="DIR", help="output folder (default: reports)")
+    _run_options(monthly)
     monthly.add_argument("--workers", type=int, metavar="N", help="parallel reports (default: the number of cores)")
     monthly.add_argument(
         "--isolation",
@@ -239,9 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="warm: each worker's kernel serves many reports, wiped clean between them (default); strict: a fresh kernel per report",
     )
     monthly.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, shown on every report")
-    monthly.add_argument("--config", metavar="FILE", help="TOML run configuration")
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")
-    _permissions_option(monthly)
     monthly.set_defaults(run=_monthly)
 
     export = commands.add_parser(
@@ -264,11 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the code name (pseudonym) each practitioner has in the clinic reports, so the owner can tell "
         "each practitioner theirs. Keep the output private.",
     )
-    practitioners.add_argument("--config", metavar="FILE", help="TOML run configuration")
-    practitioners.add_argument("--data", metavar="DIR", help="the clinic's data folder")
-    practitioners.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
-    practitioners.add_argument("--out", metavar="DIR", help="the reports folder holding the key (default: reports)")
-    _permissions_option(practitioners)
+    _run_options(practitioners, out_help="the reports folder holding the key (default: reports)")
     practitioners.set_defaults(run=_practitioners)
     return parser
 
