@@ -37,6 +37,7 @@ def _validate(args) -> int:
 
 def _demo_data(args) -> int:
     from .demo import generate_clinic, make_messy, write_clinic
+    from .demo.exports import EXPORT_FORMATS, write_export
     from .spreadsheet import write_csv
 
     tables = generate_clinic(n_patients=args.patients, months=args.months, end=args.end, seed=args.seed)
@@ -44,7 +45,10 @@ def _demo_data(args) -> int:
     if args.messy:
         tables, faults = make_messy(tables, seed=args.seed)
         write_csv(faults, out / "injected_faults.csv")
-    paths = write_clinic(tables, out, fmt=args.format)
+    if args.format in EXPORT_FORMATS:
+        paths = write_export(args.format, tables, out, seed=args.seed)
+    else:
+        paths = write_clinic(tables, out, fmt=args.format)
     counts = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items())
     print(
         f"Demo clinic (seed {args.seed}{', messy' if args.messy else ''}) written to {out}/: {counts} rows in {len(paths)} files."
@@ -212,7 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--end", default=DEMO_END, metavar="YYYY-MM-DD", help=f"last day of the period (default: {DEMO_END})"
     )
-    demo.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
+    demo.add_argument(
+        "--format",
+        choices=["csv", "parquet", "cliniko", "jane", "redcap", "fhir"],
+        default="csv",
+        help="csv or parquet in our own data model (default: csv), or the export of a real system: "
+        "cliniko, jane, redcap or fhir (files plus the mapping.yaml that loads them)",
+    )
     demo.add_argument("--messy", action="store_true", help="add the faults real exports have, for validation to catch")
     demo.set_defaults(run=_demo_data)
 

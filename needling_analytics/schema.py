@@ -86,7 +86,9 @@ BODY_REGIONS = (
     "hip", "knee", "ankle_foot", "jaw", "other",
 )  # fmt: skip
 DISCHARGE_REASONS = ("goals_met", "self_discharged", "referred", "other")
-SESSION_STATUSES = ("attended", "cancelled", "no_show")
+#: ``booked``: an appointment still in the future; ``unmarked``: a past one
+#: nobody marked as attended, cancelled or missed. Neither counts as attended.
+SESSION_STATUSES = ("attended", "cancelled", "no_show", "booked", "unmarked")
 YES_NO = ("yes", "no")
 JOINTS = (
     "cervical_spine", "thoracic_spine", "lumbar_spine", "shoulder", "elbow",
@@ -108,6 +110,9 @@ EVENT_TYPES = (
     "nerve_irritation", "pneumothorax", "other",
 )  # fmt: skip
 SEVERITIES = ("mild", "significant", "serious")
+GLOBAL_CHANGE_SCALES = ("grc7", "grc15", "pgic7")
+#: Range of each global-rating-of-change scale.
+GLOBAL_CHANGE_RANGES: dict[str, tuple[float, float]] = {"grc7": (-3, 3), "grc15": (-7, 7), "pgic7": (1, 7)}
 
 _PAIN = {"kind": "number", "minimum": 0.0, "maximum": 10.0, "unit": "NPRS points (0-10)"}
 
@@ -204,7 +209,12 @@ TABLES: dict[str, TableSpec] = {
                 _id("session_id", "Identifier of the appointment.", "S000001"),
                 _id("episode_id", "The course of care; must be in `episodes`.", "E00001"),
                 _id("patient_id", "The patient; must match the episode's patient.", "P0001"),
-                _id("practitioner_id", "The treating practitioner.", "PR01"),
+                _id(
+                    "practitioner_id",
+                    "The treating practitioner; blank when not recorded (REDCap and FHIR often have none).",
+                    "PR01",
+                    required=False,
+                ),
                 ColumnSpec(
                     "session_date",
                     "date",
@@ -216,7 +226,8 @@ TABLES: dict[str, TableSpec] = {
                 ColumnSpec(
                     "status",
                     "category",
-                    description="Whether the patient came. Blank means attended.",
+                    description="Whether the patient came: attended, cancelled, no_show, booked (still in the future) "
+                    "or unmarked (past, never marked). Blank means attended.",
                     allowed=SESSION_STATUSES,
                     default="attended",
                     example="attended",
@@ -370,6 +381,35 @@ TABLES: dict[str, TableSpec] = {
                     description="Free text (may identify the patient: never exported).",
                     example="bruise 2 cm, upper trapezius",
                 ),
+            ),
+        ),
+        TableSpec(
+            "assessments",
+            "One row per follow-up assessment outside a treatment session (a phone call, a questionnaire at "
+            "week 2 or 4, a research visit). Its pain counts as a reading of the course's pain outcome.",
+            (
+                _id("patient_id", "The patient.", "P0001"),
+                _id("episode_id", "The course of care; must be in `episodes`.", "E00001"),
+                ColumnSpec(
+                    "assessed_on", "date", True, "Date of the assessment; within the episode's dates.", example="2026-04-06"
+                ),
+                ColumnSpec("pain", description="Pain at the assessment (0-10).", example="3", **_PAIN),
+                ColumnSpec(
+                    "global_change",
+                    "number",
+                    description="Patient's global rating of change, on the scale named in `global_change_scale`.",
+                    unit="scale points",
+                    example="2",
+                ),
+                ColumnSpec(
+                    "global_change_scale",
+                    "category",
+                    description="Scale of `global_change`: grc7 (-3 much worse .. +3 much better), "
+                    "grc15 (-7 .. +7) or pgic7 (1 very much improved .. 7 very much worse).",
+                    allowed=GLOBAL_CHANGE_SCALES,
+                    example="grc7",
+                ),
+                _id("assessment_id", "Identifier of the assessment, if the source has one.", "A0001", required=False),
             ),
         ),
         TableSpec(

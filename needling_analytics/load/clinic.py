@@ -26,6 +26,7 @@ REFERENCES = {
     "rom": [("episode_id", "episodes"), ("patient_id", "patients"), ("session_id", "sessions")],
     "proms": [("episode_id", "episodes"), ("patient_id", "patients")],
     "adverse_events": [("session_id", "sessions"), ("patient_id", "patients")],
+    "assessments": [("episode_id", "episodes"), ("patient_id", "patients")],
     "journal": [("patient_id", "patients")],
 }
 #: The link through which a row's patient must match its parent's patient.
@@ -34,9 +35,10 @@ SAME_PATIENT = {
     "rom": ("episode_id", "episodes"),
     "proms": ("episode_id", "episodes"),
     "adverse_events": ("session_id", "sessions"),
+    "assessments": ("episode_id", "episodes"),
 }
 #: The date column that must fall within its episode's dates.
-WITHIN_EPISODE = {"sessions": "session_date", "rom": "measured_on"}
+WITHIN_EPISODE = {"sessions": "session_date", "rom": "measured_on", "assessments": "assessed_on"}
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Clinic:
     rom = property(lambda self: self.tables["rom"])
     proms = property(lambda self: self.tables["proms"])
     adverse_events = property(lambda self: self.tables["adverse_events"])
+    assessments = property(lambda self: self.tables["assessments"])
     journal = property(lambda self: self.tables["journal"])
 
     @classmethod
