@@ -92,6 +92,10 @@ class TableMapping:
 
     file: str | None = None
     sheet: str | int | None = None
+    form: str | None = None
+    event: str | None = None
+    resource: str | None = None
+    query: str | None = None
     delimiter: str | None = None
     decimal: str = "auto"
     encoding: str | None = None
@@ -105,7 +109,11 @@ class Mapping:
     """A parsed mapping file: one :class:`TableMapping` per table."""
 
     tables: dict[str, TableMapping] = field(default_factory=dict)
-    source: Path | None = None
+    source: Path | None = None  # the mapping file read (None for a dict)
+    kind: str | None = None  # the `source` key: folder, redcap, fhir, or a postgresql:// URL
+    timezone: str | None = None
+    dictionary: str | None = None
+    password_env: str | None = None
 
     def for_table(self, name: str) -> TableMapping:
         return self.tables.get(name, self.tables.get("*", TableMapping()))
