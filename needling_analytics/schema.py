@@ -391,7 +391,11 @@ TABLES: dict[str, TableSpec] = {
                 _id("patient_id", "The patient.", "P0001"),
                 _id("episode_id", "The course of care; must be in `episodes`.", "E00001"),
                 ColumnSpec(
-                    "assessed_on", "date", True, "Date of the assessment; within the episode's dates.", example="2026-04-06"
+                    "assessed_on",
+                    "date",
+                    True,
+                    "Date of the assessment; within the episode's dates.",
+                    example="2026-04-06",
                 ),
                 ColumnSpec("pain", description="Pain at the assessment (0-10).", example="3", **_PAIN),
                 ColumnSpec(

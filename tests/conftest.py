@@ -42,6 +42,10 @@ VALID = {
         session_id,patient_id,event_type,severity,resolved_days,notes
         S1,0012,bruising,mild,4,small bruise
         """,
+    "assessments": """
+        patient_id,episode_id,assessed_on,pain,global_change,global_change_scale,assessment_id
+        0012,E1,2026-02-02,3,2,grc7,A1
+        """,
     "journal": """
         patient_id,entry_date,pain,stiffness,mobility,activity_note
         0012,2026-01-06,6,5,5,

@@ -50,7 +50,7 @@ def test_valid_clinic_loads_clean_with_typed_columns(make_clinic):
 
 
 def test_optional_tables_may_be_missing(make_clinic):
-    clinic = load(make_clinic(rom=None, proms=None, adverse_events=None, journal=None))
+    clinic = load(make_clinic(rom=None, proms=None, adverse_events=None, assessments=None, journal=None))
     assert clinic.supplied == ("patients", "episodes", "sessions")
     assert not clinic.has("rom") and clinic.has("sessions")
     assert clinic.rom.empty and list(clinic.rom.columns) == TABLES["rom"].column_names

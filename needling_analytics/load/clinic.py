@@ -17,7 +17,8 @@ from . import rules
 from .coerce import as_text, coerce_table
 from .mapping import Mapping, TableMapping, read_mapping
 from .quality import PROBLEM_COLUMNS, TABLE_SUMMARY_COLUMNS, QualityReport
-from .read import RawTable, find_table_file, read_table
+from .read import RawTable, rename_columns
+from .sources import open_source
 
 #: (column, parent table) pairs whose values must exist in the parent.
 REFERENCES = {
@@ -292,26 +293,32 @@ def load_clinic(path: str | Path, mapping: str | Path | dict | Mapping | None = 
     ['session_id', 'episode_id', 'patient_id', 'practitioner_id', 'session_date']
     """
     data_dir = Path(path)
-    if not data_dir.is_dir():
+    if not data_dir.exists() and not (isinstance(mapping, Mapping) and mapping.kind):
         raise InputError(
-            "folder not found" if not data_dir.exists() else "not a folder",
+            "folder not found",
             path=data_dir,
-            hint="give the folder that holds patients, episodes and sessions files.",
+            hint="give the folder that holds patients, episodes and sessions files, or a FHIR or REDCap export.",
         )
     mapping = mapping if isinstance(mapping, Mapping) else read_mapping(mapping)
+    source = open_source(data_dir, mapping)
     as_of = _parse_as_of(as_of)
     kept: dict[str, pd.DataFrame] = {}
     quarantined_keys: dict[str, pd.Index] = {}
     summaries, problem_frames, collapsed_frames, quarantine, supplied = [], [], [], {}, []
     for name, spec in TABLES.items():
         table_mapping = mapping.for_table(name)
-        file = find_table_file(data_dir, name, table_mapping)
-        if file is None:
+        raw = source.read(name, table_mapping)
+        if raw is None:
             if spec.required:
+                looked = (
+                    f"looked for {name}.csv, {name}.parquet or {name}.xlsx"
+                    if source.kind == "folder"
+                    else f"the {source.kind} source has no {name} and the mapping names none"
+                )
                 raise MissingTableError(
-                    f"required table {name!r} not found (looked for {name}.csv, {name}.parquet or {name}.xlsx)",
+                    f"required table {name!r} not found ({looked})",
                     path=data_dir,
-                    hint=f"add the {name} export, or name its file with `file` in a mapping.",
+                    hint=f"add the {name} export, or say where it is in a mapping (`file`, `form`, `resource` or `query`).",
                 )
             summaries.append(
                 {
@@ -327,7 +334,8 @@ def load_clinic(path: str | Path, mapping: str | Path | dict | Mapping | None = 
                 }
             )
             continue
-        raw = read_table(file, name, table_mapping)
+        rename_columns(raw, table_mapping)
+        file = raw.path
         _check_columns(raw, spec)
         frame, collapsed, problems = _validate_table(raw, spec, table_mapping, kept, quarantined_keys, as_of)
         supplied.append(name)
@@ -336,7 +344,7 @@ def load_clinic(path: str | Path, mapping: str | Path | dict | Mapping | None = 
             {
                 "table": name, "file": str(file), "supplied": True, "rows_read": len(frame),
                 "duplicates_collapsed": len(collapsed), "rows_quarantined": n_bad,
-                "rows_kept": len(kept[name]), "sha256": _sha256(file), "notes": " ".join(raw.notes),
+                "rows_kept": len(kept[name]), "sha256": _sha256(file) if file.is_file() else "", "notes": " ".join(raw.notes),
             }
         )  # fmt: skip
         problem_frames.append(

@@ -34,6 +34,7 @@ __all__ = [
     "RawTable",
     "find_table_file",
     "read_table",
+    "rename_columns",
 ]
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".xlsx")
@@ -69,7 +70,7 @@ def find_table_file(data_dir: Path, name: str, mapping: TableMapping) -> Path | 
 
 
 def read_table(path: Path, name: str, mapping: TableMapping) -> RawTable:
-    """Read ``path`` as table ``name`` and rename its columns.
+    """Read ``path`` as table ``name``, columns as the file names them.
 
     Raises
     ------
@@ -85,6 +86,4 @@ def read_table(path: Path, name: str, mapping: TableMapping) -> RawTable:
         raw = read_csv(path, name, mapping)
     if suffix in (".parquet", ".xlsx"):
         raw.cell_problems = cap_long_fields(raw.frame)
-    renamed = rename_columns(raw, mapping)
-    raw.cell_problems = [(row, renamed.get(c, c), value, why) for row, c, value, why in raw.cell_problems]
     return raw

@@ -86,6 +86,7 @@ def rename_columns(raw: RawTable, mapping: TableMapping) -> dict[str, str]:
         taken[target] = column
         renamed[column] = target
     raw.frame = raw.frame.rename(columns=renamed)
+    raw.cell_problems = [(row, renamed.get(c, c), value, why) for row, c, value, why in raw.cell_problems]
     if raw.extra_columns:
         raw.notes.append(f"columns not in the data model were kept as they are: {raw.extra_columns}.")
     return renamed

@@ -40,3 +40,53 @@ class Source(Protocol):
     location: str
 
     def read(self, name: str, mapping: TableMapping) -> RawTable | None: ...
+
+
+#: Source modules of this package, in the order their ``detect`` is tried.
+_MODULES = ("fhir", "redcap", "folder")
+
+SUPPORTED = (
+    "a folder of CSV, Excel (.xlsx) or Parquet files (one per table, or as a mapping names them); "
+    "a FHIR R4 Bundle (.json) or Bulk Data NDJSON files; a REDCap flat CSV export with its data dictionary; "
+    "a PostgreSQL database named by `source: postgresql://...` in a mapping"
+)
+
+
+def _module(kind: str):
+    import importlib
+
+    return importlib.import_module(f".{kind}", __name__)
+
+
+def source_kind(path: Path, mapping: Mapping) -> str:
+    """The kind of source at ``path``: the mapping's ``source``, else detected from the content."""
+    kind = (mapping.kind or "").strip()
+    if kind.startswith(("postgresql://", "postgres://", "postgresql+")):
+        return "postgresql"
+    if kind:
+        if kind not in _MODULES:
+            from ...errors import MappingError
+
+            raise MappingError(
+                f"unknown source {kind!r}",
+                path=mapping.source,
+                hint="use folder, redcap, fhir or a postgresql://user@host/db URL for `source`.",
+            )
+        return kind
+    for name in _MODULES:
+        if _module(name).detect(path):
+            return name
+    from ...errors import UnreadableFileError
+
+    raise UnreadableFileError(
+        "not a format needling-analytics can read",
+        path=path,
+        hint=f"give one of: {SUPPORTED}.",
+    )
+
+
+def open_source(path: str | Path, mapping: Mapping) -> Source:
+    """The :class:`Source` for ``path`` (a folder, a file or, with a database URL, ignored)."""
+    path = Path(path)
+    kind = source_kind(path, mapping)
+    return _module(kind).open_source(path, mapping)
