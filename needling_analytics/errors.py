@@ -59,6 +59,18 @@ class MissingColumnsError(InputError):
         super().__init__(message, path=path, hint=hint)
 
 
+class NothingKeptError(InputError):
+    """A load kept no row of a required table, or lost most of a table to another's quarantined rows.
+
+    Attributes
+    ----------
+    quality : QualityReport
+        What the load found, so that it can still be written and read.
+    """
+
+    quality = None
+
+
 class MappingError(InputError):
     """The mapping file is malformed or refers to unknown tables or columns."""
 

@@ -190,15 +190,18 @@ def test_a_huge_field_is_quarantined_cut_short_with_bounded_memory(make_clinic, 
     assert peak < 20_000_000, f"peak {peak / 1e6:.0f} MB while reading: the huge field was held in memory"
     assert raw.frame.map(len).to_numpy().max() <= 210
     clinic = load(folder)
-    assert counts(clinic, "sessions") == [5, 2, 3]
-    assert clinic.sessions["session_id"].tolist() == ["S1", "S4"]
+    assert counts(clinic, "sessions") == [5, 3, 2]  # S5's impossible pain is cleared, the visit kept
+    assert clinic.sessions["session_id"].tolist() == ["S1", "S4", "S5"]
     for line, column, length in [(3, "muscles", 48 * (1 << 20)), (4, "muscles", 300_000)]:
         hit = problem(clinic, "sessions", line)
         assert (hit["column"], hit["rule"]) == (column, "field_too_long")
         assert hit["reason"].startswith(f"field longer than {MAX_FIELD_CHARS:,} characters (about ")
         assert int(re.search(r"about ([\d,]+)", hit["reason"]).group(1).replace(",", "")) >= length
         assert len(hit["value"]) <= 210
-    assert problem(clinic, "sessions", 9)["rule"] == "out_of_range"  # line numbers after it stay right
+    assert problem(clinic, "sessions", 9)[["rule", "action"]].tolist() == [
+        "out_of_range",
+        "cleared",
+    ]  # lines stay right
     rom = problem(clinic, "rom", 3)
     assert "session_id 'S2' was quarantined in sessions" in rom["reason"]  # the row's own ID survived the cut
     paths = clinic.quality.write(tmp_path / "out")
@@ -296,8 +299,8 @@ def test_an_unclosed_quote_costs_one_row_not_the_rest_of_the_file(make_clinic):
     # a genuine multi-line note with commas must still be one field
     events = csv_text("adverse_events", ['S1,0012,bruising,mild,4,"small bruise, left side\nfaded, by day 4"'])
     clinic = load(make_clinic(sessions=sessions, adverse_events=events))
-    assert counts(clinic, "sessions") == [5, 3, 2]
-    assert clinic.sessions["session_id"].tolist() == ["S1", "S3", "S4"]
+    assert counts(clinic, "sessions") == [5, 4, 1]
+    assert clinic.sessions["session_id"].tolist() == ["S1", "S3", "S4", "S5"]
     hit = problem(clinic, "sessions", 3)
     assert (hit["column"], hit["rule"]) == ("(whole record)", "malformed_record")
     assert (
@@ -402,30 +405,30 @@ def test_excel_sheets_merged_cells_formulas_and_dates(make_clinic, tmp_path):
     assert "read sheet 'Export'; other sheets ignored: ['Lookup', 'Notes']." in notes(clinic, "episodes")
     assert "merged cells ['B3:B4'] were read as their value repeated in every cell." in notes(clinic, "episodes")
     assert counts(clinic, "proms") == [1, 1, 0] and "read sheet 'Data'" in notes(clinic, "proms")
-    assert counts(clinic, "episodes") == [5, 2, 3]
+    assert counts(clinic, "episodes") == [5, 4, 1]
     episodes = clinic.episodes.set_index("episode_id")
-    assert episodes.index.tolist() == ["E1", "E2"]
+    assert episodes.index.tolist() == ["E1", "E2", "E3", "E5"]
     # formulas: the result Excel saved is read; the formula itself never is
     assert episodes.loc["E1", "condition"] == "neck pain"
     assert episodes.loc["E2", "condition"] == "#DIV/0!"  # an error result is text, kept as written
     assert episodes.loc["E1", "start_date"] == pd.Timestamp("2026-01-05")  # a date cell; its time dropped
     assert episodes.loc["E2", "start_date"] == pd.Timestamp("2026-02-02")  # an ISO text date
-    # E3: the merged patient was filled in, but an Excel serial number typed as a number is not a date
-    e3 = problem(clinic, "episodes", 4)
-    assert (e3["column"], e3["value"], e3["rule"]) == ("start_date", "46054", "not_a_date")
+    # E3: the merged patient was filled in, and an Excel serial number typed as a number is that date
+    assert episodes.loc["E3", "start_date"] == pd.Timestamp(dt.date(1899, 12, 30) + dt.timedelta(days=46054))
     # E4: a formula with a cached result ('Episode ID') is that text: it is not a known patient
     assert (problem(clinic, "episodes", 5)["rule"], problem(clinic, "episodes", 5)["value"]) == (
         "unknown_patient",
         "Episode ID",
     )
-    assert problem(clinic, "episodes", 6)["rule"] == "not_allowed"
+    assert problem(clinic, "episodes", 6)[["rule", "action"]].tolist() == ["not_allowed", "cleared"]
     # a formula without a saved result reads as blank: never as its text, anywhere
     for frame in (clinic.episodes, clinic.quality.problems, clinic.quality.quarantine["episodes"]):
         assert not re.search(r"(^|,)=|CONCAT|HYPERLINK|cmd\|", frame.to_csv(index=False), flags=re.M)
+    assert pd.isna(episodes.loc["E5", "condition"])
+    assert episodes.loc["E3", "patient_id"] == "P2"
     paths = clinic.quality.write(tmp_path / "out")
     quarantine = pd.read_csv(paths["quarantine/episodes"], dtype=str, keep_default_na=False)
-    assert quarantine.set_index("episode_id").loc["E5", "condition"] == ""
-    assert quarantine.set_index("episode_id").loc["E3", "patient_id"] == "P2"
+    assert quarantine["episode_id"].tolist() == ["E4"]
 
 
 def test_excel_with_the_table_on_a_later_sheet_names_the_sheet_it_read(make_clinic):
@@ -525,7 +528,7 @@ def test_unicode_ids_join_whatever_invisible_characters_surround_them(make_clini
 def test_dates_in_several_formats_in_one_column(make_clinic):
     """With ``date_format: %d/%m/%Y`` day-first dates are read that way; ISO dates,
     with or without a time and a UTC offset, are always read; impossible dates
-    and Excel serial numbers in a CSV are quarantined with the reason."""
+    are quarantined with the reason, and an Excel serial number is read as its date."""
     base = "S{},E2,P2,PR2,{},,attended,5,4,,,"
     written = ["2026-03-09", "10/03/2026", "2026-03-11T09:00", "2026-03-12T23:30-05:00", "2026-03-13T09:00:00Z",
                "03/04/2026", "31/02/2026", "46095", "2026-02-30", "12/13/2026"]  # fmt: skip
@@ -533,12 +536,14 @@ def test_dates_in_several_formats_in_one_column(make_clinic):
     # proms have no date_format: offsets that differ between rows used to crash the ISO parser
     proms = csv_text("proms", [*ROWS["proms"], "P2,E2,2026-03-01T10:00+01:00,ODI,30", "P2,E2,2026-03-08T10:00Z,ODI,28"])
     clinic = load(make_clinic(sessions=sessions, proms=proms), {"tables": {"sessions": {"date_format": "%d/%m/%Y"}}})
-    assert counts(clinic, "sessions") == [14, 10, 4]
+    assert counts(clinic, "sessions") == [14, 11, 3]
     dates = clinic.sessions.set_index("session_id")["session_date"].dt.strftime("%Y-%m-%d")
     assert dates.loc[["S5", "S6", "S7", "S8", "S9", "S10"]].tolist() == [
         "2026-03-09", "2026-03-10", "2026-03-11", "2026-03-12", "2026-03-13", "2026-04-03",
     ]  # fmt: skip
-    for line, value in [(12, "31/02/2026"), (13, "46095"), (14, "2026-02-30"), (15, "12/13/2026")]:
+    # an Excel serial number in a CSV date column is the day it counts from 1899-12-30
+    assert dates.loc["S12"] == str(dt.date(1899, 12, 30) + dt.timedelta(days=46095))
+    for line, value in [(12, "31/02/2026"), (14, "2026-02-30"), (15, "12/13/2026")]:
         hit = problem(clinic, "sessions", line)
         assert (hit["column"], hit["value"], hit["rule"]) == ("session_date", value, "not_a_date")
         assert hit["reason"] == f"'{value}' is not a date written %d/%m/%Y or as an ISO date such as 2026-03-09"
@@ -561,10 +566,10 @@ def test_crlf_quoted_newlines_and_no_final_newline_keep_line_numbers_right(make_
         ]
     )  # fmt: skip  -- S2 spans lines 3-5, S3 is line 6, S4 line 7 with no newline after it
     clinic = load(make_clinic(sessions=sessions))
-    assert counts(clinic, "sessions") == [4, 3, 1]
+    assert counts(clinic, "sessions") == [4, 4, 0]
     hit = problem(clinic, "sessions", 7)
     assert (hit["column"], hit["value"], hit["rule"]) == ("pain_pre", "66", "out_of_range")
-    assert clinic.quality.quarantine["sessions"]["line"].tolist() == [7]
+    assert clinic.quality.problems.query("table == 'sessions'")["line"].tolist() == [7]
     assert clinic.sessions.set_index("session_id").loc["S2", "muscles"] == "upper trapezius\r\nlevator\r\nscapulae"
 
 

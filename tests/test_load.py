@@ -331,8 +331,9 @@ RULE_CASES = [
     ids=[f"{c[0]}-{c[5]}-{i}" for i, c in enumerate(RULE_CASES)],
 )
 def test_each_rule_quarantines_the_row_with_its_reason(make_clinic, table, row, line, column, value, rule, reason):
+    """A broken rule quarantines its row, except in an optional value, which is cleared and the row kept."""
     folder = make_clinic(**{table: plus(table, row)})
-    with pytest.warns(DataQualityWarning, match=r"row\(s\) of .* were quarantined"):
+    with pytest.warns(DataQualityWarning, match=r"were quarantined and .* cleared"):
         clinic = load_clinic(folder, as_of=AS_OF)
     problems = clinic.quality.problems
     hit = problems[(problems["line"] == line) & (problems["rule"] == rule)]
@@ -345,7 +346,24 @@ def test_each_rule_quarantines_the_row_with_its_reason(make_clinic, table, row, 
     # every valid row was kept
     n_valid = len(textwrap.dedent(VALID[table]).strip().splitlines()) - 1
     n_rows = len(clinic.tables[table])
-    assert n_rows == n_valid - (1 if rule == "duplicate_entry" else 0)
+    spec = TABLES[table]
+    optional = column in spec.column_names and not spec.column(column).required and column not in ("status", spec.key)
+    cell_rule = rule in {
+        "not_a_number",
+        "not_a_whole_number",
+        "not_a_date",
+        "not_a_time",
+        "not_allowed",
+        "out_of_range",
+        "future_date",
+    }
+    if optional and cell_rule:
+        assert hit["action"] == "cleared"
+        assert n_rows == n_valid + 1  # the row is kept, its unreadable value blank
+        assert clinic.tables[table][column].isna().iloc[-1]
+    else:
+        assert hit["action"] == "quarantined"
+        assert n_rows == n_valid - (1 if rule == "duplicate_entry" else 0)
 
 
 def test_problems_are_found_in_one_pass(make_clinic):
@@ -366,14 +384,19 @@ def test_problems_are_found_in_one_pass(make_clinic):
         ("sessions", "not_allowed"),
         ("patients", "out_of_range"),
     } <= found
-    assert clinic.quality.rows_quarantined == 4
+    # the bad session date and status quarantine their rows; the out-of-range pain and birth year are cleared
+    assert clinic.quality.rows_quarantined == 2
+    assert clinic.quality.values_cleared == 2
+    assert clinic.patients.set_index("patient_id").loc["P3", "birth_year"] is pd.NA
 
 
 def test_one_row_with_several_problems_lists_each(make_clinic):
     clinic = load(make_clinic(sessions=plus("sessions", "S9,E1,0012,PR1,2026-01-20,,attended,11,12,,,")))
     rows = clinic.quality.problems.query("line == 6")
     assert sorted(rows["column"]) == ["pain_post", "pain_pre"]
-    assert clinic.quality.tables.set_index("table").loc["sessions", "rows_quarantined"] == 1
+    assert set(rows["action"]) == {"cleared"}
+    counts = clinic.quality.tables.set_index("table").loc["sessions"]
+    assert (counts["rows_quarantined"], counts["values_cleared"], counts["rows_kept"]) == (0, 2, 5)
 
 
 def test_exact_duplicates_are_collapsed_and_counted_not_quarantined(make_clinic):
@@ -399,17 +422,22 @@ def test_conflicting_duplicate_ids_quarantine_every_copy(make_clinic):
 
 
 def test_quarantine_file_keeps_the_row_as_written(make_clinic, tmp_path):
-    clinic = load(make_clinic(sessions=plus("sessions", "S9,E1,0012,PR1,2026-01-20,,attended,11,=cmd(),,,")))
+    clinic = load(make_clinic(sessions=plus("sessions", "S9,E9,0012,PR1,2026-01-20,,attended,11,=cmd(),,,")))
     paths = clinic.quality.write(tmp_path / "out")
     quarantine = pd.read_csv(paths["quarantine/sessions"], dtype=str, keep_default_na=False)
-    assert list(quarantine.columns[:6]) == ["source_file", "line", "problem_column", "problem_value", "rule", "reason"]
+    assert list(quarantine.columns[:7]) == [
+        "source_file", "line", "problem_column", "problem_value", "rule", "reason", "location"
+    ]  # fmt: skip
     first = quarantine.iloc[0]
     assert (first["source_file"], first["line"], first["problem_column"], first["problem_value"]) == (
         "sessions.csv",
         "6",
-        "pain_pre",
-        "11",
+        "episode_id",
+        "E9",
     )
+    assert first["location"] == "line 6"
+    # the row's other problems are listed with it, though alone they would only clear the value
+    assert quarantine["problem_column"].tolist() == ["episode_id", "pain_pre", "pain_post"]
     assert first["session_id"] == "S9" and first["session_date"] == "2026-01-20"
     assert quarantine["pain_post"].tolist()[0] == "'=cmd()"  # a formula is neutralised, not run
     assert (tmp_path / "out" / "quality.json").is_file() and (tmp_path / "out" / "quality.md").is_file()

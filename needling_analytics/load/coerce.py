@@ -90,6 +90,23 @@ def as_id(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+#: An identifier a spreadsheet turned into a rounded number: 1.41784E+18, 1,41784E+18.
+_ROUNDED_ID = r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+"
+#: Numbers above this cannot be exact identifiers once a spreadsheet held them (15 significant digits).
+_EXACT_DIGITS_LIMIT = 1e15
+
+
+def rounded_ids(values: pd.Series) -> pd.Series:
+    """Cells of an ID column that a spreadsheet rounded: scientific notation, or a float beyond 15 digits."""
+    mask = pd.Series(False, index=values.index)
+    if pd.api.types.is_float_dtype(values) or _has_objects(values):
+        numbers = pd.to_numeric(values.where(values.map(lambda v: isinstance(v, float))), errors="coerce")
+        mask |= (numbers.abs() >= _EXACT_DIGITS_LIMIT).fillna(False).astype(bool)
+    text = values.astype("string") if not _has_objects(values) else values.map(_cell_text).astype("string")
+    mask |= text.str.strip().str.fullmatch(_ROUNDED_ID).fillna(False).astype(bool)
+    return mask
+
+
 def is_in(values: pd.Series, options) -> pd.Series:
     """Membership by hashing, fast on long text columns (NA is never in)."""
     found = pd.Index(list(options), dtype=object).get_indexer(values.to_numpy(dtype=object, na_value=None)) >= 0
@@ -128,25 +145,71 @@ def parse_numbers(values: pd.Series, decimal: str = "auto") -> tuple[pd.Series, 
     return numbers, numbers.isna() & ~blank
 
 
-def parse_dates(values: pd.Series, formats: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
-    """Dates as ``datetime64[ns]`` (time of day dropped) and the unreadable mask.
+#: Excel's day 0 for serial numbers (1900 date system, after its leap-year bug).
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+#: Serial numbers read as dates: 1950-01-01 to 2100-01-01.
+_EXCEL_SERIALS = (18264, 73051)
 
-    ISO dates (``2026-03-09``, optionally with a time and a UTC offset,
-    which is ignored: the date is the one written) are always accepted;
-    other ``formats`` are tried first, in order. Without ``formats`` day and
-    month can never be swapped silently. Date cells from Excel and Parquet
-    are taken as they are.
+
+def _local(stamps: pd.Series, timezone: str | None) -> pd.Series:
+    """Tz-aware timestamps as naive local wall time: in ``timezone``, else in their own offset."""
+    if timezone:
+        stamps = stamps.dt.tz_convert(timezone)
+    return stamps.dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def _iso_timestamps(text: pd.Series, timezone: str | None) -> pd.Series:
+    """ISO 8601 text as naive local ``datetime64[ns]`` (NaT where unreadable).
+
+    A value with ``Z`` or an offset is the instant it names: in the clinic's
+    ``timezone`` when given, else the wall time as written. A value without
+    one is already local.
+    """
+    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    offset = text.str.contains(_UTC_OFFSET, regex=True).fillna(False) & (text.str.len() > 10)
+    if offset.any():
+        if timezone:
+            stamps = pd.to_datetime(text.where(offset), format="ISO8601", errors="coerce", utc=True)
+            result[offset] = _local(stamps, timezone)[offset]
+        else:
+            written = text.where(offset).str.replace(_UTC_OFFSET, "", regex=True)
+            result[offset] = pd.to_datetime(written, format="ISO8601", errors="coerce").astype("datetime64[ns]")[offset]
+    naive = text.notna() & ~offset
+    if naive.any():
+        result[naive] = pd.to_datetime(text.where(naive), format="ISO8601", errors="coerce").astype("datetime64[ns]")[
+            naive
+        ]
+    return result
+
+
+def parse_timestamps(
+    values: pd.Series, formats: tuple[str, ...] = (), timezone: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Date-times as naive local ``datetime64[ns]`` and the mask of non-blank cells that are not one.
+
+    ``formats`` are tried first, in order; ISO 8601 (``2026-03-09``,
+    ``2026-03-09T03:45:00Z``, ``... +11:00``) is always accepted, and a
+    value with an offset is converted to ``timezone`` (see
+    :func:`_iso_timestamps`). Date cells from Excel and Parquet are taken as
+    they are (tz-aware ones converted likewise); a whole number between
+    18264 and 73051 in a date column is an Excel serial date (1950 to
+    2100), as a workbook saved as CSV writes it.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
-        dates = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
-        return dates.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=values.index)
+        stamps = _local(values, timezone) if getattr(values.dt, "tz", None) else values.astype("datetime64[ns]")
+        return stamps, pd.Series(False, index=values.index)
     if _has_objects(values):
         is_date = values.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
     else:
         is_date = pd.Series(False, index=values.index)
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     if is_date.any():
-        result[is_date] = pd.to_datetime(values[is_date].map(pd.Timestamp))
+        stamps = (
+            values[is_date]
+            .map(pd.Timestamp)
+            .map(lambda t: (t.tz_convert(timezone) if timezone else t).tz_localize(None) if t.tzinfo is not None else t)
+        )
+        result[is_date] = pd.to_datetime(stamps)
     text = as_text(values.mask(is_date))
     blank = _blank(text)
     todo = ~blank & ~is_date
@@ -155,22 +218,50 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...] = ()) -> tuple[pd.Se
         result = result.fillna(parsed.astype("datetime64[ns]"))
     iso = todo & result.isna() & text.str.match(_ISO_DATE.pattern).fillna(False)
     if iso.any():
-        local = text.where(iso)
-        timed = local.str.len() > 10
-        if timed.any():
-            local = local.where(~timed, local.str.replace(_UTC_OFFSET, "", regex=True))
-        result = result.fillna(pd.to_datetime(local, format="ISO8601", errors="coerce").astype("datetime64[ns]"))
-    return result.dt.normalize(), result.isna() & todo
+        result = result.fillna(_iso_timestamps(text.where(iso), timezone))
+    serial = todo & result.isna() & text.str.fullmatch(r"\d{5}(?:\.\d+)?").fillna(False)
+    if serial.any():
+        days = pd.to_numeric(text.where(serial), errors="coerce")
+        days = days.where(days.between(*_EXCEL_SERIALS))
+        result = result.fillna((_EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).astype("datetime64[ns]"))
+    return result, result.isna() & todo
 
 
-def parse_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Times of day as ``HH:MM`` text and the unreadable mask."""
+def parse_dates(
+    values: pd.Series, formats: tuple[str, ...] = (), timezone: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Dates as ``datetime64[ns]`` (time of day dropped) and the unreadable mask.
+
+    The date is the clinic's local calendar day: see :func:`parse_timestamps`.
+    Without ``formats`` day and month can never be swapped silently.
+    """
+    stamps, bad = parse_timestamps(values, formats, timezone)
+    return stamps.dt.normalize(), bad
+
+
+def parse_times(values: pd.Series, timezone: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """Times of day as ``HH:MM`` text and the unreadable mask.
+
+    A whole timestamp (``2026-03-09T03:45:00Z``) gives its local time of
+    day, so that one source column can feed both a date and a time.
+    """
     is_time = pd.Series(False, index=values.index)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps, _ = parse_timestamps(values, (), timezone)
+        return stamps.dt.strftime("%H:%M").astype("string"), is_time
     if _has_objects(values):
         is_time = values.map(lambda v: isinstance(v, (dt.time, dt.datetime)))
-        values = values.map(lambda v: v.strftime("%H:%M") if isinstance(v, (dt.time, dt.datetime)) else v)
+        if is_time.any():
+            stamps = values.where(is_time.map(bool) & values.map(lambda v: isinstance(v, dt.datetime)))
+            local, _ = parse_timestamps(stamps.where(stamps.notna(), None).astype(object), (), timezone)
+            values = values.map(lambda v: v.strftime("%H:%M") if isinstance(v, dt.time) else v)
+            values = values.where(local.isna(), local.dt.strftime("%H:%M"))
     text = as_text(values)
     blank = _blank(text)
+    stamp = text.str.match(r"^\d{4}-\d{2}-\d{2}[ T]\d").fillna(False)
+    if stamp.any():
+        local = _iso_timestamps(text.where(stamp), timezone)
+        text = text.where(~stamp | local.isna(), local.dt.strftime("%H:%M").astype("string"))
     parts = text.str.extract(_TIME)
     times = (parts[0].str.zfill(2) + ":" + parts[1]).astype("string")
     bad = times.isna() & ~blank & ~is_time
@@ -201,7 +292,7 @@ def parse_categories(values: pd.Series, spec: ColumnSpec, labels: dict[str, str]
 
 
 def coerce_table(
-    frame: pd.DataFrame, spec: TableSpec, mapping: TableMapping
+    frame: pd.DataFrame, spec: TableSpec, mapping: TableMapping, timezone: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Type every canonical column of ``frame``.
 
@@ -214,21 +305,24 @@ def coerce_table(
     unreadable : dict of str to Series
         For each typed column, the mask of cells that could not be read; the
         rule is ``not_a_number``, ``not_a_whole_number``, ``not_a_date`` or
-        ``not_a_time`` according to the column's kind.
+        ``not_a_time`` according to the column's kind, ``id_rounded`` for an
+        identifier a spreadsheet rounded (which is then blank).
     """
     typed, unreadable = {}, {}
     for column in spec.columns:
         values = frame[column.name] if column.name in frame else pd.Series(None, index=frame.index, dtype=object)
         if column.kind == "id":
-            typed[column.name] = as_id(values)
+            rounded = rounded_ids(values)
+            typed[column.name] = as_id(values).mask(rounded)
+            unreadable[column.name] = rounded
         elif column.kind == "text":
             typed[column.name] = as_text(values)
         elif column.kind == "category":
             typed[column.name] = parse_categories(values, column, mapping.values.get(column.name, {}))
         elif column.kind == "date":
-            typed[column.name], unreadable[column.name] = parse_dates(values, mapping.date_formats)
+            typed[column.name], unreadable[column.name] = parse_dates(values, mapping.date_formats, timezone)
         elif column.kind == "time":
-            typed[column.name], unreadable[column.name] = parse_times(values)
+            typed[column.name], unreadable[column.name] = parse_times(values, timezone)
         else:
             numbers, bad = parse_numbers(values, mapping.decimal)
             if column.kind == "integer":

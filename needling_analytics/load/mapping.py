@@ -74,6 +74,7 @@ surrounding spaces.
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,25 +84,115 @@ from ..errors import MappingError
 from ..schema import TABLES
 
 _READ_OPTIONS = ("delimiter", "decimal", "encoding", "date_format")
-_TABLE_KEYS = {*_READ_OPTIONS, "file", "sheet", "columns", "values"}
+_TOP_KEYS = {*_READ_OPTIONS, "tables", "extends", "source", "timezone", "dictionary", "password_env"}
+_WHERE_KEYS = ("file", "sheet", "form", "event", "resource", "query")
+_TABLE_KEYS = {*_READ_OPTIONS, *_WHERE_KEYS, "columns", "constants", "compute", "values", "measurements", "derive"}
+_MEASUREMENT_KEYS = {"column", "table", "set", "columns"}
+_DERIVE_KEYS = {"new_course_types", "type_column", "region_column", "gap_days", "discharge_after_days"}
+#: Tests a `when` may make of a source column, besides a value or a list of values.
+CONDITION_WORDS = ("set", "blank", "true", "false", "future", "past")
+#: The column of a measurement's table that receives the cell's value, and the one that receives the date.
+MEASURED = {
+    "rom": ("degrees", "measured_on"),
+    "proms": ("score", "completed_on"),
+    "assessments": ("pain", "assessed_on"),
+}
+#: Where the shipped templates live.
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ordered rule of a computed column: ``value`` when every test in ``when`` holds."""
+
+    when: tuple[tuple[str, object], ...]
+    value: object
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Computed:
+    """How a canonical column is computed: ordered ``rules``, or a year from a date or an age."""
+
+    rules: tuple[Rule, ...] = ()
+    year_of: str | None = None
+    age: str | None = None
+    at: str | None = None
+    line: int | None = None
+
+    @property
+    def sources(self) -> list[str]:
+        """The source columns it reads."""
+        used = [c for rule in self.rules for c, _ in rule.when]
+        return used + [c for c in (self.year_of, self.age, self.at) if c]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A wide source column whose non-empty cells become rows of another table."""
+
+    column: str
+    table: str
+    set: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class EpisodeRule:
+    """How courses of care are derived from the sessions (see :mod:`.episodes`)."""
+
+    new_course_types: tuple[str, ...] = ()
+    type_column: str | None = None
+    region_column: str | None = None
+    gap_days: int = 90
+    discharge_after_days: int = 60
+
+    def describe(self) -> str:
+        """The rule in one sentence, for the quality report."""
+        starts = f"after a gap of more than {self.gap_days} days without an appointment"
+        if self.new_course_types:
+            types = " or ".join(repr(t) for t in self.new_course_types)
+            starts = f"at an appointment of type {types} ({self.type_column}), or {starts}"
+        region = f", separately for each body region ({self.region_column})" if self.region_column else ""
+        return (
+            f"Courses of care were derived from the sessions: a new course starts {starts}{region}. "
+            f"A course is discharged when no session followed within {self.discharge_after_days} days of its last "
+            "attended one and none is booked; otherwise it is ongoing."
+        )
 
 
 @dataclass(frozen=True)
 class TableMapping:
-    """How one table is read and renamed."""
+    """How one table is read, renamed, computed and unpivoted."""
 
     file: str | None = None
     sheet: str | int | None = None
     form: str | None = None
-    event: str | None = None
+    event: str | tuple[str, ...] | None = None
     resource: str | None = None
     query: str | None = None
     delimiter: str | None = None
     decimal: str = "auto"
     encoding: str | None = None
     date_formats: tuple[str, ...] = ()
-    columns: dict[str, str] = field(default_factory=dict)
+    #: source column (casefolded) -> canonical columns it feeds
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
+    compute: dict[str, Computed] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    measurements: tuple[Measurement, ...] = ()
+    derive: EpisodeRule | None = None
+    #: where each entry was written: "columns.<source>" etc. -> (mapping file, line, from a template)
+    origin: dict[str, tuple[str, int | None, bool]] = field(default_factory=dict)
+
+    def where(self, entry: str) -> str:
+        """'mapping.yaml line 12' for an entry of this table's mapping, or ''."""
+        path, line, _ = self.origin.get(entry, ("", None, False))
+        return f"{Path(path).name} line {line}" if path and line else (Path(path).name if path else "")
+
+    def from_template(self, entry: str) -> bool:
+        return self.origin.get(entry, ("", None, False))[2]
 
 
 @dataclass(frozen=True)
@@ -114,73 +205,340 @@ class Mapping:
     timezone: str | None = None
     dictionary: str | None = None
     password_env: str | None = None
+    extends: tuple[str, ...] = ()  # the templates and files it builds on, outermost first
 
     def for_table(self, name: str) -> TableMapping:
         return self.tables.get(name, self.tables.get("*", TableMapping()))
 
+    def with_timezone(self, timezone: str | None) -> Mapping:
+        """A copy whose ``timezone`` is ``timezone`` (when given: a command-line option wins)."""
+        if not timezone:
+            return self
+        from dataclasses import replace
 
-def _fail(path, message: str) -> MappingError:
+        return replace(self, timezone=check_timezone(timezone, self.source))
+
+
+# -- YAML with line numbers and no duplicate keys ---------------------------
+
+
+class _Lined(dict):
+    """A YAML mapping that remembers the line of each key."""
+
+    lines: dict
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Lined:
+    loader.flatten_mapping(node)
+    out, lines = _Lined(), {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, bool):  # `yes:` or `no:` as a label, not a truth value
+            key = key_node.value
+        if key in out:
+            raise MappingError(
+                f"line {key_node.start_mark.line + 1}: key {key!r} appears twice (first on line {lines[key]})",
+                path=getattr(loader, "path", None),
+                hint="keep one of them: YAML would silently use the last one.",
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = key_node.start_mark.line + 1
+    out.lines = lines
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line(node, key) -> int | None:
+    return getattr(node, "lines", {}).get(key)
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(path, "mapping file not found") from None
+    loader = _Loader(text)
+    loader.path = path
+    try:
+        raw = loader.get_single_data() or {}
+    except yaml.YAMLError as exc:
+        raise _fail(path, f"not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(raw, dict):
+        raise _fail(path, "a mapping file must be a YAML mapping of options and `tables`")
+    return raw
+
+
+# -- parsing -----------------------------------------------------------------
+
+
+def _fail(path, message: str, line: int | None = None) -> MappingError:
     return MappingError(
-        message,
+        f"line {line}: {message}" if line else message,
         path=path,
         hint="fix the mapping file; docs/data-dictionary.md describes its format.",
     )
 
 
-def _date_formats(value, path, where: str) -> tuple[str, ...]:
+def check_timezone(name: str, path=None, line: int | None = None) -> str:
+    """``name`` when it is an IANA time zone (``Australia/Melbourne``), else a MappingError."""
+    try:
+        zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _fail(
+            path, f"`timezone` {name!r} is not a time zone; use an IANA name such as 'Australia/Melbourne'", line
+        ) from None
+    return str(name)
+
+
+def _date_formats(value, path, where: str, line=None) -> tuple[str, ...]:
     if value is None:
         return ()
     formats = [value] if isinstance(value, str) else value
     if not isinstance(formats, list) or not all(isinstance(f, str) and "%" in f for f in formats):
         raise _fail(
-            path, f"`date_format` {where} must be a strptime format such as '%d/%m/%Y' or a list of them, got {value!r}"
+            path,
+            f"`date_format` {where} must be a strptime format such as '%d/%m/%Y' or a list of them, got {value!r}",
+            line,
         )
     return tuple(formats)
 
 
-def _table_mapping(name: str, spec: dict, defaults: dict, path) -> TableMapping:
-    unknown = set(spec) - _TABLE_KEYS
-    if unknown:
-        raise _fail(path, f"table {name!r} has unknown keys {sorted(unknown)}; allowed: {sorted(_TABLE_KEYS)}")
-    merged = {**defaults, **{k: v for k, v in spec.items() if k in _READ_OPTIONS}}
-    canonical = TABLES[name].column_names if name in TABLES else []
-    columns = {}
-    for source, target in (spec.get("columns") or {}).items():
-        if canonical and target not in canonical:
-            raise _fail(
-                path,
-                f"table {name!r} maps column {source!r} to {target!r}, which is not a column of {name}; columns are {canonical}",
-            )
-        columns[str(source).strip().casefold()] = target
-    values = {}
-    for column, labels in (spec.get("values") or {}).items():
+def _label(value) -> str:
+    """A YAML scalar as the text a clinic would write (true -> 'true', 5 -> '5')."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _Table:
+    """Parses one table's mapping, with its file's path and lines for messages."""
+
+    def __init__(self, name: str, spec: dict, path, template: bool):
+        self.name, self.spec, self.path, self.template = name, spec, path, template
+        self.canonical = TABLES[name].column_names if name in TABLES else []
+        self.origin: dict[str, tuple[str, int | None, bool]] = {}
+
+    def line(self, key, node=None):
+        return _line(self.spec if node is None else node, key)
+
+    def note(self, entry: str, line) -> None:
+        self.origin[entry] = (str(self.path or ""), line, self.template)
+
+    def fail(self, message: str, line=None) -> MappingError:
+        return _fail(self.path, f"table {self.name!r}: {message}", line)
+
+    def target(self, column, line, table=None, source=None) -> str:
+        table = table or self.name
+        canonical = TABLES[table].column_names if table in TABLES else self.canonical
         if canonical and column not in canonical:
-            raise _fail(path, f"table {name!r} maps values of {column!r}, which is not a column of {name}")
-        if not isinstance(labels, dict):
-            raise _fail(path, f"`values` of {name}.{column} must map source labels to values, got {labels!r}")
-        values[column] = {str(k).strip().casefold(): str(v) for k, v in labels.items()}
-    decimal = str(merged.get("decimal", "auto"))
-    if decimal not in (".", ",", "auto"):
-        raise _fail(path, f"`decimal` must be '.', ',' or 'auto', got {decimal!r}")
-    return TableMapping(
-        file=spec.get("file"),
-        sheet=spec.get("sheet"),
-        delimiter=merged.get("delimiter"),
-        decimal=decimal,
-        encoding=merged.get("encoding"),
-        date_formats=_date_formats(merged.get("date_format"), path, f"for {name}"),
-        columns=columns,
-        values=values,
-    )
+            what = f"maps column {source!r} to {column!r}, which" if source is not None else f"{column!r}"
+            raise self.fail(f"{what} is not a column of {table}; columns are {canonical}", line)
+        return str(column)
+
+    def columns(self) -> dict[str, tuple[str, ...]]:
+        node = self.spec.get("columns") or {}
+        if not isinstance(node, dict):
+            raise self.fail("`columns` must map source columns to canonical columns", self.line("columns"))
+        out = {}
+        for source, targets in node.items():
+            line = self.line(source, node)
+            targets = targets if isinstance(targets, list) else [targets]
+            out[str(source).strip().casefold()] = tuple(self.target(t, line, source=source) for t in targets)
+            self.note(f"columns.{str(source).strip().casefold()}", line)
+        return out
+
+    def constants(self) -> dict[str, str]:
+        node = self.spec.get("constants") or {}
+        if not isinstance(node, dict):
+            raise self.fail("`constants` must map canonical columns to one value each", self.line("constants"))
+        return {self.target(k, self.line(k, node)): _label(v) for k, v in node.items()}
+
+    def computed(self) -> dict[str, Computed]:
+        node = self.spec.get("compute") or {}
+        if not isinstance(node, dict):
+            raise self.fail("`compute` must map canonical columns to rules", self.line("compute"))
+        out = {}
+        for column, how in node.items():
+            line = self.line(column, node)
+            self.target(column, line)
+            if isinstance(how, dict):
+                unknown = set(how) - {"year_of", "age", "at"}
+                if unknown or not (("year_of" in how) ^ ("age" in how and "at" in how)):
+                    raise self.fail(
+                        f"`compute.{column}` must be {{year_of: COLUMN}}, {{age: COLUMN, at: COLUMN}} or a list of rules",
+                        line,
+                    )
+                if column != "birth_year":
+                    raise self.fail(f"`year_of` and `age` compute birth_year, not {column!r}", line)
+                out[column] = Computed(year_of=how.get("year_of"), age=how.get("age"), at=how.get("at"), line=line)
+            elif isinstance(how, list) and how:
+                out[column] = Computed(rules=tuple(self.rule(column, r, line) for r in how), line=line)
+            else:
+                raise self.fail(f"`compute.{column}` must be a list of rules (`when`, `value`)", line)
+            self.note(f"compute.{column}", line)
+        return out
+
+    def rule(self, column, node, line) -> Rule:
+        if not isinstance(node, dict) or "value" not in node or set(node) - {"when", "value"}:
+            raise self.fail(f"each rule of `compute.{column}` needs `value` and may have `when`; got {node!r}", line)
+        when = node.get("when") or {}
+        if not isinstance(when, dict):
+            raise self.fail(f"`when` in `compute.{column}` must map source columns to tests", line)
+        tests = []
+        for source, test in when.items():
+            if isinstance(test, dict):
+                raise self.fail(
+                    f"test {test!r} on {source!r}: use {', '.join(CONDITION_WORDS)}, a value or a list of values", line
+                )
+            test = [_label(t) for t in test] if isinstance(test, list) else _label(test)
+            tests.append((str(source), test))
+        return Rule(when=tuple(tests), value=_label(node["value"]), line=_line(node, "value") or line)
+
+    def values(self) -> dict[str, dict[str, str]]:
+        node = self.spec.get("values") or {}
+        out = {}
+        for column, labels in node.items():
+            line = self.line(column, node)
+            if self.canonical and column not in self.canonical:
+                raise self.fail(f"maps values of {column!r}, which is not a column of {self.name}", line)
+            if TABLES[self.name].column(column).kind == "id":
+                raise self.fail(
+                    f"`values` of {column!r}: identifiers are never relabelled (two patients could merge); "
+                    "fix the IDs in the source instead",
+                    line,
+                )
+            if not isinstance(labels, dict):
+                raise self.fail(f"`values` of {column} must map source labels to values, got {labels!r}", line)
+            out[column] = {_label(k).strip().casefold(): _label(v) for k, v in labels.items()}
+        return out
+
+    def measurements(self) -> tuple[Measurement, ...]:
+        node = self.spec.get("measurements") or []
+        if not isinstance(node, list):
+            raise self.fail("`measurements` must be a list", self.line("measurements"))
+        out = []
+        for item in node:
+            line = _line(item, "column") or self.line("measurements")
+            if not isinstance(item, dict) or set(item) - _MEASUREMENT_KEYS or not {"column", "table"} <= set(item):
+                raise self.fail(
+                    f"a measurement needs `column` and `table` (and may have `set`, `columns`): {item!r}", line
+                )
+            table = item["table"]
+            if table not in MEASURED:
+                raise self.fail(f"measurements go to {sorted(MEASURED)}, not {table!r}", line)
+            sets = {self.target(k, line, table): _label(v) for k, v in (item.get("set") or {}).items()}
+            cols = {
+                str(k).strip().casefold(): self.target(v, line, table) for k, v in (item.get("columns") or {}).items()
+            }
+            out.append(Measurement(str(item["column"]), table, sets, cols, line))
+            self.note(f"measurements.{str(item['column']).strip().casefold()}", line)
+        return tuple(out)
+
+    def derive(self) -> EpisodeRule | None:
+        node = self.spec.get("derive")
+        if node is None:
+            return None
+        line = self.line("derive")
+        if self.name != "episodes":
+            raise self.fail("only `episodes` can be derived", line)
+        if not isinstance(node, dict) or set(node) - _DERIVE_KEYS:
+            raise self.fail(f"`derive` takes {sorted(_DERIVE_KEYS)}; got {node!r}", line)
+        types = node.get("new_course_types") or ()
+        types = (types,) if isinstance(types, str) else tuple(str(t) for t in types)
+        if types and not node.get("type_column"):
+            raise self.fail("`derive.new_course_types` needs `type_column`: the sessions column holding the type", line)
+        for key in ("gap_days", "discharge_after_days"):
+            if key in node and (not isinstance(node[key], int) or node[key] < 1):
+                raise self.fail(f"`derive.{key}` must be a whole number of days, got {node[key]!r}", line)
+        return EpisodeRule(
+            new_course_types=types,
+            type_column=node.get("type_column"),
+            region_column=node.get("region_column"),
+            gap_days=node.get("gap_days", 90),
+            discharge_after_days=node.get("discharge_after_days", 60),
+        )
+
+    def build(self, defaults: dict) -> TableMapping:
+        unknown = set(self.spec) - _TABLE_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise self.fail(f"unknown key {key!r}; allowed: {sorted(_TABLE_KEYS)}", self.line(key))
+        merged = {**defaults, **{k: v for k, v in self.spec.items() if k in _READ_OPTIONS}}
+        decimal = str(merged.get("decimal", "auto"))
+        if decimal not in (".", ",", "auto"):
+            raise _fail(self.path, f"`decimal` must be '.', ',' or 'auto', got {decimal!r}", self.line("decimal"))
+        event = self.spec.get("event")
+        return TableMapping(
+            file=self.spec.get("file"),
+            sheet=self.spec.get("sheet"),
+            form=self.spec.get("form"),
+            event=tuple(event) if isinstance(event, list) else event,
+            resource=self.spec.get("resource"),
+            query=self.spec.get("query"),
+            delimiter=merged.get("delimiter"),
+            decimal=decimal,
+            encoding=merged.get("encoding"),
+            date_formats=_date_formats(
+                merged.get("date_format"), self.path, f"for {self.name}", self.line("date_format")
+            ),
+            columns=self.columns(),
+            constants=self.constants(),
+            compute=self.computed(),
+            values=self.values(),
+            measurements=self.measurements(),
+            derive=self.derive(),
+            origin=self.origin,
+        )
+
+
+def template_names() -> list[str]:
+    """The templates shipped with the package (``extends: NAME``)."""
+    return sorted(p.stem for p in TEMPLATE_DIR.glob("*.yaml"))
+
+
+def _resolve_extends(name: str, path: Path | None, line) -> Path:
+    if name in template_names():
+        return TEMPLATE_DIR / f"{name}.yaml"
+    base = (path.parent if path else Path.cwd()) / name
+    if base.is_file():
+        return base
+    raise _fail(path, f"`extends: {name}` is neither a template ({', '.join(template_names())}) nor a file", line)
+
+
+def _layers(raw: dict, path: Path | None, seen: tuple = ()) -> list[tuple[dict, Path | None, bool]]:
+    """``raw`` and everything it extends, outermost template first: (content, file, is a template)."""
+    if "extends" not in raw:
+        return [(raw, path, False)]
+    line = _line(raw, "extends")
+    base_path = _resolve_extends(str(raw["extends"]), path, line)
+    if base_path in seen:
+        raise _fail(path, f"`extends` goes round in a circle through {base_path.name}", line)
+    base = _layers(_load_yaml(base_path), base_path, (*seen, base_path))
+    is_template = base_path.parent == TEMPLATE_DIR
+    return [(c, p, t or is_template) for c, p, t in base] + [(raw, path, False)]
 
 
 def read_mapping(path: str | Path | dict | None) -> Mapping:
     """Read a mapping file (or an already-parsed dict) into a :class:`Mapping`.
 
+    Layers named by ``extends`` are applied first; each later layer
+    overrides the earlier ones key by key (a table's ``columns``,
+    ``constants``, ``compute`` and ``values`` are merged, anything else is
+    replaced).
+
     Raises
     ------
     MappingError
-        When the file cannot be parsed or names unknown tables or columns.
+        When the file cannot be parsed, has an unknown or duplicate key, or
+        names unknown tables or columns; the message names the line.
     """
     if path is None:
         return Mapping()
@@ -188,21 +546,73 @@ def read_mapping(path: str | Path | dict | None) -> Mapping:
         raw, source = path, None
     else:
         source = Path(path)
-        try:
-            raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise _fail(source, "mapping file not found") from None
-        except yaml.YAMLError as exc:
-            raise _fail(source, f"not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise _fail(source, "a mapping file must be a YAML mapping of options and `tables`")
-    unknown = set(raw) - {*_READ_OPTIONS, "tables"}
-    if unknown:
-        raise _fail(source, f"unknown top-level keys {sorted(unknown)}; allowed: {sorted({*_READ_OPTIONS, 'tables'})}")
-    defaults = {k: raw[k] for k in _READ_OPTIONS if k in raw}
-    tables = {"*": _table_mapping("*", {}, defaults, source)}
-    for name, spec in (raw.get("tables") or {}).items():
-        if name not in TABLES:
-            raise _fail(source, f"unknown table {name!r}; tables are {list(TABLES)}")
-        tables[name] = _table_mapping(name, spec or {}, defaults, source)
-    return Mapping(tables=tables, source=source)
+        raw = _load_yaml(source)
+    layers = _layers(raw, source)
+    top: dict = {}
+    tables: dict[str, list] = {}
+    for content, file, template in layers:
+        unknown = set(content) - _TOP_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise _fail(file, f"unknown top-level key {key!r}; allowed: {sorted(_TOP_KEYS)}", _line(content, key))
+        for key, value in content.items():
+            if key not in ("tables", "extends"):
+                top[key] = (value, file, _line(content, key))
+        node = content.get("tables") or {}
+        if not isinstance(node, dict):
+            raise _fail(file, "`tables` must map table names to their mappings", _line(content, "tables"))
+        for name, spec in node.items():
+            if name not in TABLES:
+                raise _fail(file, f"unknown table {name!r}; tables are {list(TABLES)}", _line(node, name))
+            if spec is not None and not isinstance(spec, dict):
+                raise _fail(file, f"table {name!r} must be a mapping of keys", _line(node, name))
+            tables.setdefault(name, []).append((spec or _Lined(), file, template))
+    defaults = {k: v for k, (v, _, _) in top.items() if k in _READ_OPTIONS}
+    built = {"*": _Table("*", {}, source, False).build(defaults)}
+    for name, layered in tables.items():
+        built[name] = _merge_layers(name, layered, defaults)
+    timezone = top.get("timezone")
+    return Mapping(
+        tables=built,
+        source=source,
+        kind=str(top["source"][0]) if "source" in top else None,
+        timezone=check_timezone(timezone[0], timezone[1], timezone[2]) if timezone else None,
+        dictionary=str(top["dictionary"][0]) if "dictionary" in top else None,
+        password_env=str(top["password_env"][0]) if "password_env" in top else None,
+        extends=tuple(str(p) for _, p, t in layers[:-1]),
+    )
+
+
+_MERGED_KEYS = ("columns", "constants", "compute", "values")
+
+
+def _merge_layers(name: str, layered: list, defaults: dict) -> TableMapping:
+    """One table's mapping from its layers: each parsed in its own file (for lines), then merged."""
+    parts = [_Table(name, spec, file, template) for spec, file, template in layered]
+    built = [part.build(defaults) for part in parts]
+    if len(built) == 1:
+        return built[0]
+    from dataclasses import replace
+
+    result = built[0]
+    for part, table in zip(parts[1:], built[1:], strict=True):
+        changes = {}
+        for key in _WHERE_KEYS + ("measurements", "derive"):
+            if key in part.spec:
+                changes[key] = getattr(table, key)
+        for key in _READ_OPTIONS:
+            if key in part.spec:
+                attribute = "date_formats" if key == "date_format" else key
+                changes[attribute] = getattr(table, attribute)
+        for key in _MERGED_KEYS:
+            if key in part.spec:
+                merged = dict(getattr(result, key))
+                if key == "values":
+                    for column, labels in table.values.items():
+                        merged[column] = {**merged.get(column, {}), **labels}
+                else:
+                    merged.update(getattr(table, key))
+                changes[key] = merged
+        changes["origin"] = {**result.origin, **table.origin}
+        result = replace(result, **changes)
+    return result

@@ -14,9 +14,9 @@ from .rules import RULES
 
 TABLE_SUMMARY_COLUMNS = [
     "table", "file", "supplied", "rows_read", "duplicates_collapsed",
-    "rows_quarantined", "rows_kept", "sha256", "notes",
+    "rows_quarantined", "values_cleared", "rows_kept", "sha256", "notes",
 ]  # fmt: skip
-PROBLEM_COLUMNS = ["table", "file", "line", "column", "value", "rule", "reason"]
+PROBLEM_COLUMNS = ["table", "file", "line", "location", "column", "value", "rule", "reason", "action"]
 
 
 @dataclass
@@ -26,13 +26,19 @@ class QualityReport:
     Attributes
     ----------
     tables : DataFrame
-        One row per table: ``table``, ``file``, ``supplied``, ``rows_read``,
-        ``duplicates_collapsed``, ``rows_quarantined``, ``rows_kept``,
-        ``sha256`` (of the source file), ``notes``.
+        One row per table and source (a table whose rows also come from
+        another file's wide columns has a row for each): ``table``,
+        ``file``, ``supplied``, ``rows_read``, ``duplicates_collapsed``,
+        ``rows_quarantined``, ``values_cleared``, ``rows_kept``, ``sha256``
+        (of the source file), ``notes``.
     problems : DataFrame
         One row per broken rule: ``table``, ``file``, ``line`` (line of a
-        CSV, row of a sheet or Parquet file), ``column``, ``value`` (as
-        written), ``rule`` (see :data:`RULES`), ``reason``.
+        CSV, row of a sheet or Parquet file, entry of a bundle),
+        ``location`` (the same in words: "line 12", "row 5 of sheet
+        'Visits'"), ``column``, ``value`` (as written), ``rule`` (see
+        :data:`RULES`), ``reason``, ``action`` (``quarantined``: the row was
+        set aside; ``cleared``: an optional value that could not be read
+        was set blank and the row kept).
     collapsed : DataFrame
         One row per exact duplicate dropped: ``table``, ``file``, ``line``,
         ``first_line`` (the copy kept).
@@ -49,6 +55,10 @@ class QualityReport:
     collapsed: pd.DataFrame
     quarantine: dict[str, pd.DataFrame] = field(default_factory=dict)
     mapping: Path | None = None
+    source: str = ""
+    timezone: str | None = None
+    #: sentences for the clinic beyond the row problems (unmarked appointments, rounded IDs)
+    facts: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"<QualityReport {self.data_dir}: {self.rows_quarantined:,} row(s) quarantined, {len(self.problems):,} problem(s)>"
@@ -58,9 +68,13 @@ class QualityReport:
         return int(self.tables["rows_quarantined"].sum())
 
     @property
+    def values_cleared(self) -> int:
+        return int(self.tables["values_cleared"].sum())
+
+    @property
     def is_clean(self) -> bool:
-        """True when no row was quarantined (collapsed exact duplicates are allowed)."""
-        return self.rows_quarantined == 0
+        """True when no row was quarantined and no value cleared (collapsed exact duplicates are allowed)."""
+        return self.rows_quarantined == 0 and self.values_cleared == 0
 
     def top_problems(self, n: int = 3) -> pd.DataFrame:
         """The ``n`` commonest problems of each table.
@@ -75,8 +89,8 @@ class QualityReport:
             return pd.DataFrame(columns=["table", "rule", "column", "rows", "description", "example"])
         p = self.problems.assign(
             example=self.problems["file"].map(lambda f: Path(f).name)
-            + " line "
-            + self.problems["line"].astype(str)
+            + " "
+            + self.problems["location"].astype(str)
             + ": "
             + self.problems["reason"]
         )
@@ -99,14 +113,21 @@ class QualityReport:
     def summary(self) -> str:
         """A plain-text summary for a terminal."""
         lines = [f"Data quality for {self.data_dir} (as of {self.as_of:%Y-%m-%d})"]
+        if self.source and not self.source.startswith("folder"):
+            lines.append(f"  source: {self.source}")
+        if self.timezone:
+            lines.append(f"  dates in the clinic's time zone: {self.timezone}")
         width = max(len(t) for t in self.tables["table"])
-        lines.append(f"  {'table':<{width}}  {'read':>8}  {'kept':>8}  {'quarantined':>11}  {'duplicates':>10}")
+        lines.append(
+            f"  {'table':<{width}}  {'read':>8}  {'kept':>8}  {'quarantined':>11}  {'cleared':>8}  {'duplicates':>10}"
+        )
         for row in self.tables.itertuples():
             if not row.supplied:
                 lines.append(f"  {row.table:<{width}}  {'not supplied':>8}")
                 continue
             lines.append(
-                f"  {row.table:<{width}}  {row.rows_read:>8,}  {row.rows_kept:>8,}  {row.rows_quarantined:>11,}  {row.duplicates_collapsed:>10,}"
+                f"  {row.table:<{width}}  {row.rows_read:>8,}  {row.rows_kept:>8,}  {row.rows_quarantined:>11,}"
+                f"  {row.values_cleared:>8,}  {row.duplicates_collapsed:>10,}"
             )
         top = self.top_problems()
         if not top.empty:
@@ -114,10 +135,15 @@ class QualityReport:
             for row in top.itertuples():
                 lines.append(f"  {row.table}: {row.rows:,} x {row.rule} in {row.column} -- e.g. {row.example}")
         notes = self.tables.loc[self.tables["notes"] != "", ["table", "notes"]]
-        if not notes.empty:
+        if not notes.empty or self.facts:
             lines.append("Notes:")
             lines.extend(f"  {r.table}: {r.notes}" for r in notes.itertuples())
-        verdict = "clean: every row was kept" if self.is_clean else f"{self.rows_quarantined:,} row(s) quarantined"
+            lines.extend(f"  {fact}" for fact in self.facts)
+        verdict = (
+            "clean: every row and value was kept"
+            if self.is_clean
+            else f"{self.rows_quarantined:,} row(s) quarantined, {self.values_cleared:,} value(s) cleared"
+        )
         lines.append(f"Result: {verdict}.")
         return "\n".join(lines)
 
@@ -132,7 +158,11 @@ class QualityReport:
             "mapping": str(self.mapping) if self.mapping else None,
             "as_of": f"{self.as_of:%Y-%m-%d}",
             "clean": self.is_clean,
+            "source": self.source,
+            "timezone": self.timezone,
             "rows_quarantined": self.rows_quarantined,
+            "values_cleared": self.values_cleared,
+            "facts": self.facts,
             "tables": records(self.tables),
             "top_problems": records(self.top_problems()),
             "problems": records(self.problems),
@@ -145,14 +175,18 @@ class QualityReport:
         shown = self.tables.drop(columns=["sha256"])
         parts = [
             f"# Data quality report\n\nData: `{self.data_dir}`; as of {self.as_of:%Y-%m-%d}.",
-            "**Clean: every row was kept.**"
+            "**Clean: every row and value was kept.**"
             if self.is_clean
-            else f"**{self.rows_quarantined:,} row(s) quarantined.** Each is listed in `quarantine/<table>.csv` with the reason; fix them in the source and load again.",
+            else f"**{self.rows_quarantined:,} row(s) quarantined, {self.values_cleared:,} value(s) cleared.** "
+            "Each quarantined row is listed in `quarantine/<table>.csv` and each cleared value in `cleared.csv`, "
+            "with the reason; fix them in the source and load again.",
             "## Tables\n\n" + _markdown_table(shown),
         ]
         top = self.top_problems(n=10)
         if not top.empty:
             parts.append("## Commonest problems\n\n" + _markdown_table(top))
+        if self.facts:
+            parts.append("## To fix in the source\n\n" + "\n".join(f"- {fact}" for fact in self.facts))
         return "\n\n".join(parts) + "\n"
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
@@ -172,6 +206,12 @@ class QualityReport:
         for table, frame in self.quarantine.items():
             if not frame.empty:
                 paths[f"quarantine/{table}"] = write_csv(frame, quarantine_dir / f"{table}.csv")
+        cleared = self.problems[self.problems["action"] == "cleared"]
+        old = out_dir / "cleared.csv"
+        if old.exists():
+            old.unlink()
+        if not cleared.empty:
+            paths["cleared"] = write_csv(cleared.drop(columns="action"), old)
         return paths
 
 

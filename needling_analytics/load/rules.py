@@ -25,6 +25,7 @@ from .read.limits import MAX_FIELD_CHARS
 #: Every rule, with the plain-English description used in reports and docs.
 RULES: dict[str, str] = {
     "malformed_record": "the line could not be split into the table's columns",
+    "id_rounded": "an identifier was rounded by a spreadsheet (scientific notation); export IDs as text",
     "field_too_long": f"a field is longer than {MAX_FIELD_CHARS:,} characters (only its start is kept)",
     "missing_required": "a required value is blank",
     "not_a_number": "a number column holds something that is not a number",
@@ -48,6 +49,8 @@ RULES: dict[str, str] = {
 }
 
 PROBLEM_COLUMNS = ["row", "column", "value", "rule", "reason"]
+#: Words in the reason of a row refused because the row it refers to was quarantined.
+CASCADE_MARK = "was quarantined in"
 
 
 def problems_frame(rows, column: str, values, rule: str, reasons) -> pd.DataFrame:
@@ -248,18 +251,30 @@ def unreadable_problems(
         "number": "a number",
         "integer": "a whole number",
     }
-    rules = {"date": "not_a_date", "time": "not_a_time", "number": "not_a_number", "integer": "not_a_whole_number"}
+    rules = {
+        "date": "not_a_date",
+        "time": "not_a_time",
+        "number": "not_a_number",
+        "integer": "not_a_whole_number",
+        "id": "id_rounded",
+    }
     out = [empty_problems()]
     for name, mask in unreadable.items():
         if not mask.any():
             continue
         kind = spec.column(name).kind
         values = as_written(raw, mask[mask].index, name)
-        out.append(
-            problems_frame(
-                values.index, name, values, rules[kind], ("'" + values + f"' is not {expected[kind]}").to_numpy()
-            )
-        )
+        if kind == "id":
+            reasons = "'" + values + "': this ID was rounded by a spreadsheet; export IDs as text"
+        else:
+            reasons = "'" + values + f"' is not {expected[kind]}"
+            if name == "birth_year":
+                looks_like_date = values.str.contains(r"\d[-/.]\d", regex=True).fillna(False)
+                reasons = reasons.where(
+                    ~looks_like_date,
+                    reasons + "; it looks like a date of birth: map it with `compute: {birth_year: {year_of: COLUMN}}`",
+                )
+        out.append(problems_frame(values.index, name, values, rules[kind], reasons.to_numpy()))
     return pd.concat(out, ignore_index=True)
 
 
@@ -316,7 +331,7 @@ def check_reference(
     was_quarantined = bad.isin(quarantined).to_numpy()
     reasons = np.where(
         was_quarantined,
-        (f"{column} '" + bad + f"' was quarantined in {parent_table} (see quarantine/{parent_table}.csv)").to_numpy(
+        (f"{column} '" + bad + f"' {CASCADE_MARK} {parent_table} (see quarantine/{parent_table}.csv)").to_numpy(
             dtype=object
         ),
         (f"{column} '" + bad + f"' is not in the {parent_table} table").to_numpy(dtype=object),

@@ -38,6 +38,16 @@ class RawTable:
     extra_columns: list[str] = field(default_factory=list)
     cell_problems: list[tuple[int, str, str, str]] = field(default_factory=list)
     where: str = ""
+    #: for rows made from another table's wide columns: that table, and each row's position in it
+    parent: str = ""
+    parent_rows: np.ndarray | None = None
+
+    def location(self, rows) -> np.ndarray:
+        """Where each row of ``rows`` (positions) is, for messages: 'line 12', 'row 5 of sheet Visits'."""
+        numbers = self.lines[np.asarray(rows, dtype=np.int64)].astype(str)
+        sheet = self.where.split(" (sheets:")[0] if self.where.startswith("sheet ") else ""
+        text = np.char.add(f"{self.line_label} ", numbers)
+        return np.char.add(text, f" of {sheet}") if sheet else text
 
 
 def unique_columns(header: list[str], notes: list[str]) -> list[str]:
