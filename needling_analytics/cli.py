@@ -20,17 +20,28 @@ EXIT_OK, EXIT_QUARANTINED, EXIT_UNREADABLE = 0, 1, 2
 
 
 def _validate(args) -> int:
+    from .errors import NothingKeptError
     from .load import load_clinic
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataQualityWarning)  # the summary says it
-        clinic = load_clinic(args.data_dir, args.mapping, as_of=args.as_of)
-    out = Path(args.out) if args.out else Path("reports") / Path(args.data_dir).resolve().name / "validation"
-    paths = clinic.quality.write(out)
-    print(clinic.quality.summary())
+    out = Path(args.out) if args.out else Path("reports") / Path(args.data_dir).resolve().stem / "validation"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)  # the summary says it
+            clinic = load_clinic(args.data_dir, args.mapping, as_of=args.as_of, timezone=args.timezone)
+    except NothingKeptError as exc:
+        paths = exc.quality.write(out)
+        print(exc.quality.summary())
+        print(f"Quality report: {paths['markdown']} (and {paths['json'].name})")
+        raise
+    quality = clinic.quality
+    paths = quality.write(out)
+    print(quality.summary())
     print(f"Quality report: {paths['markdown']} (and {paths['json'].name})")
-    if not clinic.quality.is_clean:
+    if quality.rows_quarantined:
         print(f"Quarantined rows, with reasons: {out / 'quarantine'}/")
+    if quality.values_cleared:
+        print(f"Cleared values, with reasons: {paths['cleared']}")
+    if not quality.is_clean:
         return EXIT_QUARANTINED if args.strict else EXIT_OK
     return EXIT_OK
 
@@ -77,6 +88,8 @@ def _run_config(args):
         values["clinic_name"] = args.clinic_name
     if getattr(args, "permissions", None):
         values["permissions"] = args.permissions
+    if getattr(args, "timezone", None):
+        values["timezone"] = args.timezone
     return RunConfig(**values)
 
 
@@ -92,7 +105,7 @@ def _report(args) -> int:
     config = _run_config(args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
-        clinic = load_clinic(config.data_dir, config.mapping)
+        clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)
     out = config.out_dir / config.clinic_slug
     with file_permissions(config.permissions), tempfile.TemporaryDirectory(prefix="needling-cache-") as cache:
         write_cache(clinic, cache, rule=config.rule, clinic_name=config.clinic_name)
@@ -135,7 +148,7 @@ def _export(args) -> int:
     key = load_key(key_file=args.key_file)  # refuses to run without a key, and says how to make one
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
-        clinic = load_clinic(args.data, args.mapping)
+        clinic = load_clinic(args.data, args.mapping, timezone=args.timezone)
     allowed = set(args.allow_zip3.split(",")) if args.allow_zip3 else None
     paths = export_research(clinic, Path(args.out), key=key, allowed_zip3=allowed)
     print(f"De-identified research export: {len(paths)} files in {args.out} (what was removed and how: README.md)")
@@ -152,7 +165,7 @@ def _practitioners(args) -> int:
         return EXIT_OK
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
-        clinic = load_clinic(config.data_dir, config.mapping)
+        clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)
     with file_permissions(config.permissions):
         key_file = ensure_key_file(config.out_dir)
     print(pseudonym_table(clinic, key_file).to_string(index=False))
@@ -167,10 +180,21 @@ def _permissions_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _timezone_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timezone",
+        metavar="AREA/CITY",
+        help="the clinic's time zone (e.g. Australia/Melbourne): timestamps with a UTC offset are dated in it",
+    )
+
+
 def _run_options(parser: argparse.ArgumentParser, *, out_help: str = "output folder (default: reports)") -> None:
-    """The options of commands that take a run configuration: data, mapping, output, config, permissions."""
-    parser.add_argument("--data", metavar="DIR", help="the clinic's data folder (or data_dir in --config)")
+    """The options of commands that take a run configuration: data, mapping, time zone, output, config, permissions."""
+    parser.add_argument(
+        "--data", metavar="DIR", help="the clinic's data folder or export file (or data_dir in --config)"
+    )
     parser.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
+    _timezone_option(parser)
     parser.add_argument("--out", metavar="DIR", help=out_help)
     parser.add_argument("--config", metavar="FILE", help="TOML run configuration")
     _permissions_option(parser)
@@ -191,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load a clinic's data folder, quarantine bad rows and report what was found.",
     )
     validate.add_argument(
-        "data_dir", metavar="DATA_DIR", help="folder with patients, episodes, sessions (and optional) tables"
+        "data_dir",
+        metavar="DATA_DIR",
+        help="folder with the clinic's files (patients, sessions, ...), or a FHIR bundle or REDCap export file",
     )
     validate.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export onto the data model")
     validate.add_argument(
@@ -200,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--as-of", metavar="YYYY-MM-DD", help="date the data describes; later dates are errors (default: today)"
     )
-    validate.add_argument("--strict", action="store_true", help="exit with status 1 when any row is quarantined")
+    validate.add_argument(
+        "--strict", action="store_true", help="exit with status 1 when any row is quarantined or value cleared"
+    )
+    _timezone_option(validate)
     _permissions_option(validate)
     validate.set_defaults(run=_validate)
 
@@ -260,10 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a de-identified research dataset",
         description="Write the clinic's data de-identified (HIPAA Safe Harbor): keyed pseudonyms, days instead of dates, age bands.",
     )
-    export.add_argument("--data", required=True, metavar="DIR", help="the clinic's data folder")
+    export.add_argument("--data", required=True, metavar="DIR", help="the clinic's data folder or export file")
     export.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder for the export")
     export.add_argument("--key-file", metavar="FILE", help="secret key for the pseudonyms (else $NEEDLING_EXPORT_KEY)")
     export.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export")
+    _timezone_option(export)
     export.add_argument(
         "--allow-zip3", metavar="LIST", help="comma-separated 3-digit postcode prefixes of areas over 20,000 people"
     )

@@ -15,7 +15,7 @@ def test_validate_clean_clinic_exits_0_and_writes_the_report(make_clinic, tmp_pa
     out = tmp_path / "report"
     assert main(["validate", str(make_clinic()), "--out", str(out), "--as-of", AS_OF, "--strict"]) == 0
     printed = capsys.readouterr().out
-    assert "Result: clean: every row was kept." in printed
+    assert "Result: clean: every row and value was kept." in printed
     report = json.loads((out / "quality.json").read_text())
     assert report["clean"] is True and report["as_of"] == AS_OF
     assert {t["table"] for t in report["tables"]} >= {"patients", "episodes", "sessions"}
@@ -23,18 +23,32 @@ def test_validate_clean_clinic_exits_0_and_writes_the_report(make_clinic, tmp_pa
 
 
 def test_validate_with_quarantined_rows_exits_1_only_when_strict(make_clinic, tmp_path, capsys):
-    sessions = VALID["sessions"].rstrip() + "\n        S9,E1,0012,PR1,2026-01-20,,attended,11,4,,,\n"
+    sessions = VALID["sessions"].rstrip() + "\n        S9,E9,0012,PR1,2026-01-20,,attended,11,4,,,\n"
     folder = make_clinic(sessions=sessions)
     out = tmp_path / "report"
     assert main(["validate", str(folder), "--out", str(out), "--as-of", AS_OF]) == 0
     assert main(["validate", str(folder), "--out", str(out), "--as-of", AS_OF, "--strict"]) == 1
     printed = capsys.readouterr().out
     assert (
-        "sessions: 1 x out_of_range in pain_pre -- e.g. sessions.csv line 6: 11 is outside the allowed range 0 to 10"
+        "sessions: 1 x unknown_episode in episode_id -- e.g. sessions.csv line 6: episode_id 'E9' is not in the episodes table"
         in printed
     )
-    assert "1 row(s) quarantined" in printed
+    assert "1 row(s) quarantined, 0 value(s) cleared" in printed
     assert (out / "quarantine" / "sessions.csv").is_file()
+
+
+def test_validate_strict_fails_on_a_cleared_value_too(make_clinic, tmp_path, capsys):
+    sessions = VALID["sessions"].rstrip() + "\n        S9,E1,0012,PR1,2026-01-20,,attended,11,4,,,\n"
+    out = tmp_path / "report"
+    assert main(["validate", str(make_clinic(sessions=sessions)), "--out", str(out), "--as-of", AS_OF, "--strict"]) == 1
+    printed = capsys.readouterr().out
+    assert "0 row(s) quarantined, 1 value(s) cleared" in printed
+    cleared = (out / "cleared.csv").read_text()
+    assert (
+        "line 6" in cleared
+        and "11 is outside the allowed range 0 to 10 (NPRS points (0-10)); the value was cleared" in cleared
+    )
+    assert not (out / "quarantine").exists() or not any((out / "quarantine").iterdir())
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from ..schema import TABLES, TableSpec
 from . import rules
 from .coerce import as_text, coerce_table, parse_dates
 from .episodes import derive_episodes, episode_on
-from .mapping import Mapping, TableMapping, read_mapping
+from .mapping import Mapping, TableMapping, default_mapping, read_mapping
 from .quality import PROBLEM_COLUMNS, TABLE_SUMMARY_COLUMNS, QualityReport
 from .read import RawTable
 from .sources import open_source
@@ -311,7 +311,8 @@ def load_clinic(
         ``.xlsx`` (see ``docs/data-dictionary.md``).
     mapping : path, dict or Mapping, optional
         How the clinic's export maps onto the data model (see
-        :mod:`needling_analytics.load.mapping`).
+        :mod:`needling_analytics.load.mapping`). When absent, a
+        ``mapping.yaml`` inside the data folder is used if there is one.
     as_of : date-like, optional
         The date the data describes; later dates are rejected as in the
         future. Defaults to today.
@@ -347,6 +348,8 @@ def load_clinic(
     ['session_id', 'episode_id', 'patient_id', 'practitioner_id', 'session_date']
     """
     data_dir = Path(path)
+    if mapping is None:
+        mapping = default_mapping(data_dir)
     mapping = mapping if isinstance(mapping, Mapping) else read_mapping(mapping)
     mapping = mapping.with_timezone(timezone)
     if not data_dir.exists() and not (mapping.kind or "").startswith("postgres"):

@@ -185,6 +185,8 @@ class TableMapping:
     derive: EpisodeRule | None = None
     #: where each entry was written: "columns.<source>" etc. -> (mapping file, line, from a template)
     origin: dict[str, tuple[str, int | None, bool]] = field(default_factory=dict)
+    #: each source column (casefolded) as the mapping spells it, for messages
+    spelled: dict[str, str] = field(default_factory=dict)
 
     def where(self, entry: str) -> str:
         """'mapping.yaml line 12' for an entry of this table's mapping, or ''."""
@@ -325,6 +327,7 @@ class _Table:
         self.name, self.spec, self.path, self.template = name, spec, path, template
         self.canonical = TABLES[name].column_names if name in TABLES else []
         self.origin: dict[str, tuple[str, int | None, bool]] = {}
+        self.spelled: dict[str, str] = {}
 
     def line(self, key, node=None):
         return _line(self.spec if node is None else node, key)
@@ -353,6 +356,7 @@ class _Table:
             targets = targets if isinstance(targets, list) else [targets]
             out[str(source).strip().casefold()] = tuple(self.target(t, line, source=source) for t in targets)
             self.note(f"columns.{str(source).strip().casefold()}", line)
+            self.spelled[str(source).strip().casefold()] = str(source)
         return out
 
     def constants(self) -> dict[str, str]:
@@ -496,7 +500,30 @@ class _Table:
             measurements=self.measurements(),
             derive=self.derive(),
             origin=self.origin,
+            spelled=self.spelled,
         )
+
+
+#: The mapping file a data folder may hold for itself, used when no other is given.
+DEFAULT_MAPPING_NAME = "mapping.yaml"
+
+
+def default_mapping(data_path: str | Path) -> Path | None:
+    """``<data folder>/mapping.yaml`` when it exists (a folder's own mapping), else None."""
+    candidate = Path(data_path) / DEFAULT_MAPPING_NAME
+    return candidate if Path(data_path).is_dir() and candidate.is_file() else None
+
+
+def mapping_fingerprint(path: str | Path | None) -> str:
+    """A hash of a mapping file and of every file it extends: what it says, not where it is."""
+    import hashlib
+
+    if path is None:
+        return ""
+    digest = hashlib.sha256()
+    for _, file, _ in _layers(_load_yaml(Path(path)), Path(path)):
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
 
 
 def template_names() -> list[str]:
@@ -614,5 +641,6 @@ def _merge_layers(name: str, layered: list, defaults: dict) -> TableMapping:
                     merged.update(getattr(table, key))
                 changes[key] = merged
         changes["origin"] = {**result.origin, **table.origin}
+        changes["spelled"] = {**result.spelled, **table.spelled}
         result = replace(result, **changes)
     return result

@@ -115,6 +115,8 @@ class QualityReport:
         lines = [f"Data quality for {self.data_dir} (as of {self.as_of:%Y-%m-%d})"]
         if self.source and not self.source.startswith("folder"):
             lines.append(f"  source: {self.source}")
+        if self.mapping:
+            lines.append(f"  mapping: {self.mapping}")
         if self.timezone:
             lines.append(f"  dates in the clinic's time zone: {self.timezone}")
         width = max(len(t) for t in self.tables["table"])
@@ -174,7 +176,9 @@ class QualityReport:
         """A readable Markdown version of the report."""
         shown = self.tables.drop(columns=["sha256"])
         parts = [
-            f"# Data quality report\n\nData: `{self.data_dir}`; as of {self.as_of:%Y-%m-%d}.",
+            f"# Data quality report\n\nData: `{self.data_dir}`; as of {self.as_of:%Y-%m-%d}."
+            + (f" Mapping: `{self.mapping}`." if self.mapping else "")
+            + (f" Dates in the clinic's time zone, {self.timezone}." if self.timezone else ""),
             "**Clean: every row and value was kept.**"
             if self.is_clean
             else f"**{self.rows_quarantined:,} row(s) quarantined, {self.values_cleared:,} value(s) cleared.** "

@@ -227,6 +227,10 @@ def check_rows(typed: pd.DataFrame, raw: pd.DataFrame, spec: TableSpec, as_of: p
     if not broken.empty:  # a check that could not run is a bug, never a row problem
         raise RuntimeError(f"validation of {spec.name} failed to run: {broken.to_dict('records')}")
     cases = cases.assign(rule=cases["check"].astype(str).replace({"not_nullable": "missing_required"}))
+    if spec.name == "sessions":  # a booking is in the future by definition
+        booked = typed["status"].astype("string") == "booked"
+        future_booking = (cases["rule"] == "future_date") & cases["index"].map(booked).fillna(False).astype(bool)
+        cases = cases[~future_booking]
     frame_level = cases["rule"].isin(list(_FRAME_CHECK_COLUMN))
     wanted = cases["rule"].map(_FRAME_CHECK_COLUMN)
     cases = cases[~frame_level | (cases["column"] == wanted)]
@@ -358,7 +362,14 @@ def check_same_patient(child: pd.DataFrame, link: str, parent: pd.DataFrame, par
 
 
 def check_within_episode(child: pd.DataFrame, date_column: str, episodes: pd.DataFrame) -> pd.DataFrame:
-    """``outside_episode`` where ``date_column`` lies outside the episode's dates."""
+    """``outside_episode`` where ``date_column`` lies outside the episode's dates.
+
+    Sessions are checked only when attended: a booking cancelled, missed or
+    never marked after discharge (often the reason it was not kept) is not
+    an error.
+    """
+    if "status" in child:
+        child = child[child["status"].astype("string").fillna("attended") == "attended"]
     merged = (
         child[["episode_id", date_column]]
         .reset_index(names="_row")

@@ -77,6 +77,7 @@ class _Columns:
             self.raw.notes.append(f"the template maps column {name!r}, which the file does not have; it was skipped.")
             return None
         where = self.mapping.where(entry)
+        name = self.mapping.spelled.get(str(name).strip().casefold(), name)
         raise MappingError(
             f"{where + ': ' if where else ''}the mapping names column {name!r} of table {self.raw.name!r}, "
             f"but {self.raw.path.name} has no such column; it has {list(self.raw.frame.columns)}",

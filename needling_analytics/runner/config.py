@@ -4,7 +4,8 @@ Example ``clinic.toml``::
 
     clinic_name = "Harbour Physio"
     data_dir = "/srv/clinic/exports"      # relative paths are taken from this file's folder
-    mapping = "mapping.yaml"              # optional
+    mapping = "mapping.yaml"              # optional; a mapping.yaml in data_dir is used when absent
+    timezone = "Australia/Melbourne"      # the clinic's time zone (overrides the mapping's)
     out_dir = "/srv/clinic/reports"
     workers = 2                           # default: the number of cores
     min_cell_size = 11                    # counts below are suppressed in clinic reports
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..errors import InputError
+from ..load.mapping import check_timezone
 from ..metrics import ResponderRule
 from ..permissions import check_level
 from ..reporting.pseudonyms import ensure_key_file
@@ -44,6 +46,7 @@ class RunConfig:
     data_dir: Path
     clinic_name: str = ""
     mapping: Path | None = None
+    timezone: str | None = None
     out_dir: Path = Path("reports")
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     min_cell_size: int = 11
@@ -65,6 +68,8 @@ class RunConfig:
                 f"`show_practitioner_ids` must be true (name practitioners by their IDs) or false (pseudonyms), got {self.show_practitioner_ids!r}"
             )
         check_level(self.permissions)
+        if self.timezone:
+            check_timezone(self.timezone)
         if self.isolation not in ("warm", "strict"):
             raise InputError(
                 f"`isolation` must be 'warm' (a kernel serves many reports, wiped between them) or 'strict' (a fresh kernel per report), got {self.isolation!r}"

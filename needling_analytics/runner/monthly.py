@@ -33,6 +33,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import DataQualityWarning
 from ..load import load_clinic
+from ..load.mapping import default_mapping, mapping_fingerprint
 from ..metrics import parse_month
 from ..permissions import file_permissions
 from ..reporting import write_cache
@@ -242,12 +243,13 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
         log.info("monthly run for %s, data %s", month, config.data_dir)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)
-            clinic = load_clinic(config.data_dir, config.mapping)
+            clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)
         clinic.quality.write(run_dir / "quality")
         log.info("loaded: %s", clinic)
         fingerprint = _hash(
             clinic.quality.tables[["table", "sha256"]].to_dict("records"),
-            str(config.mapping),
+            mapping_fingerprint(config.mapping or default_mapping(config.data_dir)),
+            config.timezone,
             asdict(config.rule),
             f"{clinic.as_of:%Y-%m-%d}",
         )
