@@ -46,7 +46,6 @@ NOTE_FIELDS = {
     "twitch_response": "Twitch response",
 }
 KNEE_SIDE, KNEE_FLEXION = "Affected side", "Knee flexion AROM (°)"
-ID_COLUMNS = ("id", "patient_id", "practitioner_id", "appointment_type_id", "patient_case_id")
 _SEX = {"F": "Female", "M": "Male", "X": "Non-binary", "U": ""}
 _ALERTS = ("On warfarin", "Needle phobia", "Pacemaker", "Type 2 diabetes", "Lymphoedema left arm", "Nickel allergy")
 _NOTES = ("Prefers afternoons", "Running late, SMS sent", "Parking ticket validated", "Rebooked by phone")
@@ -243,9 +242,7 @@ def _appointments(tables, diary, rng, ids: IdMaker, patients, practitioners, typ
             "did_not_arrive": np.where(status == "no_show", "true", "false"),
             "cancelled_at": to_utc_iso(cancelled_at.where(cancelled)),
             "cancellation_reason": np.where(cancelled, codes.astype(str), ""),
-            "cancellation_reason_description": np.where(
-                cancelled, [CANCELLATION_REASONS[c][0] for c in codes], ""
-            ),
+            "cancellation_reason_description": np.where(cancelled, [CANCELLATION_REASONS[c][0] for c in codes], ""),
             "cancellation_note": "",
             "notes": np.where(rng.random(n) < 0.05, rng.choice(_NOTES, n), ""),
             "patient_case_id": diary["episode_id"].map(case_ids),

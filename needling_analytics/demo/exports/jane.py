@@ -26,7 +26,13 @@ from ._diary import CLINIC_TZ, build_diary
 INITIAL, FOLLOW_UP = "Initial Assessment - Dry Needling", "Dry Needling Treatment"
 DURATIONS = {INITIAL: 60, FOLLOW_UP: 30}
 #: Canonical status -> Jane ``state``. A past booking nobody marked stays ``booked``.
-STATES = {"attended": "arrived", "no_show": "no_show", "cancelled": "cancelled", "booked": "booked", "unmarked": "booked"}
+STATES = {
+    "attended": "arrived",
+    "no_show": "no_show",
+    "cancelled": "cancelled",
+    "booked": "booked",
+    "unmarked": "booked",
+}
 #: Jane's predefined cancellation reasons (free text comes out as "Other").
 CANCEL_REASONS = ("Illness", "Schedule conflict", "Feeling better", "Other")
 #: The clinic's chart fields, flattened to one column each.
