@@ -429,17 +429,17 @@ def test_end_to_end_patients_episodes_and_knee_rom(fmt, clinic, cliniko, jane):
     assert got == want
 
 
-def test_end_to_end_cliniko_patient_cases_alternative(clinic, cliniko, tmp_path):
+def test_end_to_end_cliniko_patient_cases_alternative(clinic, cliniko):
     """The alternative in the template's comments: courses of care from patient_cases.csv."""
     from needling_analytics.load import load_clinic
 
     out, _ = cliniko
-    mapping = tmp_path / "cases.yaml"
+    mapping = out / "cases-mapping.yaml"
     mapping.write_text(
-        f"extends: {out / 'mapping.yaml'}\n"
+        "extends: mapping.yaml\n"
         "tables:\n"
         "  sessions:\n    columns: {patient_case_id: episode_id}\n"
-        "  episodes:\n    file: patient_cases.csv\n"
+        "  episodes:\n    derive: null\n    file: patient_cases.csv\n"
         "    columns: {id: episode_id, patient_id: patient_id, issue_date: start_date, name: condition}\n",
         encoding="utf-8",
     )
