@@ -446,3 +446,19 @@ def test_end_to_end_cliniko_patient_cases_alternative(clinic, cliniko):
     loaded = load_clinic(out, mapping, as_of=DEMO_END)
     assert len(loaded.tables["episodes"]) == len(clinic["episodes"])
     assert sorted(loaded.tables["episodes"]["start_date"]) == sorted(clinic["episodes"]["start_date"])
+
+
+def test_cli_refuses_messy_with_an_export_format(tmp_path, capsys):
+    assert main(["demo-data", "--format", "jane", "--messy", "--out", str(tmp_path / "x")]) == 2
+    assert "--messy cannot be combined with --format jane" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("fmt", ["cliniko", "jane"])
+def test_same_seed_same_files_and_tiny_clinics_work(fmt, tmp_path):
+    tables = generate_clinic(n_patients=3, months=1, seed=9)
+    first = write_export(fmt, tables, tmp_path / "a", seed=9)
+    second = write_export(fmt, tables, tmp_path / "b", seed=9)
+    assert [p.read_bytes() for p in first if p.suffix != ".xlsx"] == [
+        p.read_bytes() for p in second if p.suffix != ".xlsx"
+    ]

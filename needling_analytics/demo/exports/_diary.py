@@ -57,10 +57,16 @@ def build_diary(tables: dict[str, pd.DataFrame], rng: np.random.Generator) -> pd
         ``status`` is ``booked`` for future bookings and ``unmarked`` for
         unmarked ones; their session_id is blank. Sorted by start.
     """
+    if not pd.api.types.is_datetime64_any_dtype(tables["sessions"]["session_date"]):
+        raise ValueError(
+            "system exports are built from the clean demo clinic (dates as datetimes); "
+            "--messy faults are in our own format and cannot be combined with an export format"
+        )
     sessions = tables["sessions"].copy()
     sessions["canonical"] = True
     extra = [_future_bookings(tables, rng), _unmarked(sessions, rng, period_end(tables))]
-    diary = pd.concat([sessions, *extra], ignore_index=True)
+    diary = pd.concat([sessions, *(e for e in extra if len(e))], ignore_index=True)
+    diary["session_date"] = pd.to_datetime(diary["session_date"])
     diary["start"] = diary["session_date"] + pd.to_timedelta(diary["session_time"].astype(str) + ":00")
     diary = diary.sort_values(["start", "patient_id"], kind="stable").reset_index(drop=True)
     first = diary.groupby("episode_id")["start"].transform("min")

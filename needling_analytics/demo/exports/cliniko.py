@@ -24,6 +24,7 @@ import pandas as pd
 from ._cliniko_ids import IdMaker
 from ._cliniko_variants import write_excel_eu, write_workbook
 from ._diary import CLINIC_TZ, build_diary, local_to_utc, to_utc_iso
+from ._notes import note_columns
 
 INITIAL, STANDARD = "Initial Consultation", "Standard Appointment"
 #: Minutes booked per appointment type.
@@ -248,32 +249,10 @@ def _appointments(tables, diary, rng, ids: IdMaker, patients, practitioners, typ
             "patient_case_id": diary["episode_id"].map(case_ids),
         }
     )
-    return pd.concat([out, _treatment_notes(tables, diary)], axis=1)
-
-
-def _treatment_notes(tables, diary: pd.DataFrame) -> pd.DataFrame:
-    """The clinic's treatment-note answers, on attended appointments only."""
-    attended = (diary["status"] == "attended").to_numpy()
-    notes = pd.DataFrame(index=diary.index)
-    for column, header in NOTE_FIELDS.items():
-        values = diary[column].astype(object).where(attended & diary[column].notna().to_numpy(), None)
-        notes[header] = values.map(_answer, na_action="ignore").fillna("")
+    notes = note_columns(tables, diary, NOTE_FIELDS, KNEE_SIDE, KNEE_FLEXION)
+    # a checkboxes question flattened: the ticked answers joined with commas
     notes[NOTE_FIELDS["muscles"]] = notes[NOTE_FIELDS["muscles"]].str.replace(";", ", ")
-    notes[NOTE_FIELDS["twitch_response"]] = notes[NOTE_FIELDS["twitch_response"]].str.capitalize()
-    rom = tables["rom"]
-    knee = rom[(rom["joint"] == "knee") & (rom["movement"] == "flexion")]
-    side = knee.groupby("episode_id")["side"].first()
-    reading = knee[(knee["mode"] == "active") & (knee["device"] == "goniometer")].set_index("session_id")["degrees"]
-    notes[KNEE_SIDE] = np.where(attended, diary["episode_id"].map(side).fillna("").astype(str).str.capitalize(), "")
-    notes[KNEE_FLEXION] = diary["session_id"].map(reading).map(_answer, na_action="ignore").fillna("")
-    return notes
-
-
-def _answer(value) -> str:
-    """A note answer as the clinician typed it: 6 not 6.0."""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    return pd.concat([out, notes], axis=1)
 
 
 def _local_text(moments: pd.Series) -> list[str]:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._diary import CLINIC_TZ, build_diary
+from ._notes import note_columns
 
 INITIAL, FOLLOW_UP = "Initial Assessment - Dry Needling", "Dry Needling Treatment"
 DURATIONS = {INITIAL: 60, FOLLOW_UP: 30}
@@ -191,29 +192,7 @@ def _appointments(tables, diary, rng, patients, staff, treatments) -> pd.DataFra
             "state": status.map(STATES),
         }
     )
-    return pd.concat([out, _chart(tables, diary)], axis=1)
-
-
-def _chart(tables, diary: pd.DataFrame) -> pd.DataFrame:
-    attended = (diary["status"] == "attended").to_numpy()
-    chart = pd.DataFrame(index=diary.index)
-    for column, header in CHART_FIELDS.items():
-        values = diary[column].astype(object).where(attended & diary[column].notna().to_numpy(), None)
-        chart[header] = values.map(_answer, na_action="ignore").fillna("")
-    chart[CHART_FIELDS["twitch_response"]] = chart[CHART_FIELDS["twitch_response"]].str.capitalize()
-    rom = tables["rom"]
-    knee = rom[(rom["joint"] == "knee") & (rom["movement"] == "flexion")]
-    side = knee.groupby("episode_id")["side"].first()
-    reading = knee[(knee["mode"] == "active") & (knee["device"] == "goniometer")].set_index("session_id")["degrees"]
-    chart[KNEE_SIDE] = np.where(attended, diary["episode_id"].map(side).fillna("").astype(str).str.capitalize(), "")
-    chart[KNEE_FLEXION] = diary["session_id"].map(reading).map(_answer, na_action="ignore").fillna("")
-    return chart
-
-
-def _answer(value) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    return pd.concat([out, note_columns(tables, diary, CHART_FIELDS, KNEE_SIDE, KNEE_FLEXION)], axis=1)
 
 
 def _local(moments: pd.Series) -> pd.Series:
