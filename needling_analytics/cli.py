@@ -51,6 +51,9 @@ def _demo_data(args) -> int:
     from .demo.exports import EXPORT_FORMATS, write_export
     from .spreadsheet import write_csv
 
+    if args.messy and args.format in EXPORT_FORMATS:
+        print(f"needling-analytics: --messy cannot be combined with --format {args.format}", file=sys.stderr)
+        return EXIT_UNREADABLE
     tables = generate_clinic(n_patients=args.patients, months=args.months, end=args.end, seed=args.seed)
     out = Path(args.out)
     if args.messy:
