@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -375,7 +375,9 @@ def load_clinic(
         supplied.append(name)
         kept_parts, quarantined_parts = [], []
         for raw in parts[name]:
-            table_mapping = mapping.for_table(raw.parent or name)
+            table_mapping = mapping.for_table(name)
+            if raw.parent:  # read as its parent file was, labelled as its own table is
+                table_mapping = replace(mapping.for_table(raw.parent), values=table_mapping.values)
             _check_columns(raw, spec)
             frame, collapsed, problems, rows = _validate_table(
                 raw, spec, table_mapping, kept, quarantined_keys, as_of, mapping.timezone

@@ -470,7 +470,8 @@ class _Table:
             discharge_after_days=node.get("discharge_after_days", 60),
         )
 
-    def build(self, defaults: dict) -> TableMapping:
+    def build(self, defaults: dict, with_derive: bool = True) -> TableMapping:
+        """The parsed table mapping (``with_derive=False``: a layer whose `derive` is merged by the caller)."""
         unknown = set(self.spec) - _TABLE_KEYS
         if unknown:
             key = sorted(unknown)[0]
@@ -498,7 +499,7 @@ class _Table:
             compute=self.computed(),
             values=self.values(),
             measurements=self.measurements(),
-            derive=self.derive(),
+            derive=self.derive() if with_derive else None,
             origin=self.origin,
             spelled=self.spelled,
         )
@@ -616,17 +617,24 @@ _MERGED_KEYS = ("columns", "constants", "compute", "values")
 def _merge_layers(name: str, layered: list, defaults: dict) -> TableMapping:
     """One table's mapping from its layers: each parsed in its own file (for lines), then merged."""
     parts = [_Table(name, spec, file, template) for spec, file, template in layered]
-    built = [part.build(defaults) for part in parts]
+    built = [part.build(defaults, with_derive=i == 0) for i, part in enumerate(parts)]
     if len(built) == 1:
         return built[0]
     from dataclasses import replace
 
     result = built[0]
+    derive = parts[0].spec.get("derive")
     for part, table in zip(parts[1:], built[1:], strict=True):
         changes = {}
-        for key in _WHERE_KEYS + ("measurements", "derive"):
+        for key in _WHERE_KEYS + ("measurements",):
             if key in part.spec:
                 changes[key] = getattr(table, key)
+        if "derive" in part.spec:  # merged key by key; `derive: null` drops an inherited rule
+            node = part.spec["derive"]
+            derive = None if node is None else {**(derive or {}), **node}
+            merged = _Table(name, _Lined(derive=derive), part.path, part.template)
+            merged.spec.lines = {"derive": part.line("derive")}
+            changes["derive"] = merged.derive()
         for key in _READ_OPTIONS:
             if key in part.spec:
                 attribute = "date_formats" if key == "date_format" else key
