@@ -2,8 +2,9 @@
 
 Papermill's own pitfalls are handled here: parameters are checked against
 the notebook's declared ``parameters`` cell before anything runs (an
-unknown parameter is an error, not a warning), the kernel is the package's
-registered ``needling-analytics`` kernel, a kernel that does not start or a
+unknown parameter is an error, not a warning), the kernel is the
+registered ``needling-analytics`` kernel or else the running Python (see
+:mod:`.kernel`), a kernel that does not start or a
 cell that hangs fails with a clear message, and outputs are written to a
 temporary name and renamed, so an interrupted run leaves no half-written
 report.
@@ -23,9 +24,9 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from ..errors import NeedlingAnalyticsError
+from .kernel import KERNEL
 from .pool import KERNEL_ARGUMENTS, PrivateKernelManager
 
-KERNEL = "needling-analytics"
 #: Where the report notebooks live: the repository's ``notebooks/`` unless
 #: the environment variable ``NEEDLING_NOTEBOOKS`` names another folder.
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
