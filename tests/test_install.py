@@ -122,7 +122,8 @@ def fresh(tmp_path_factory):
     env |= {"JUPYTER_DATA_DIR": str(root / "jupyter"), "MPLBACKEND": "Agg", "VIRTUAL_ENV": str(root / "venv")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     _run(env, sys.executable, "-m", "venv", root / "venv")
-    _run(env, bin_dir / "python", "-m", "pip", "install", "--quiet", _source_copy(root / "src"), timeout=480)
+    source = _source_copy(root / "src")  # --no-compile: skip byte-compiling the whole scientific stack up front
+    _run(env, bin_dir / "python", "-m", "pip", "install", "--quiet", "--no-compile", source, timeout=480)
     return bin_dir, env, root
 
 
