@@ -2,8 +2,9 @@
 
 Papermill's own pitfalls are handled here: parameters are checked against
 the notebook's declared ``parameters`` cell before anything runs (an
-unknown parameter is an error, not a warning), the kernel is the package's
-registered ``needling-analytics`` kernel, a kernel that does not start or a
+unknown parameter is an error, not a warning), the kernel is the
+registered ``needling-analytics`` kernel or else the running Python (see
+:mod:`.kernel`), a kernel that does not start or a
 cell that hangs fails with a clear message, and outputs are written to a
 temporary name and renamed, so an interrupted run leaves no half-written
 report.
@@ -23,12 +24,15 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from ..errors import NeedlingAnalyticsError
+from .kernel import KERNEL
 from .pool import KERNEL_ARGUMENTS, PrivateKernelManager
 
-KERNEL = "needling-analytics"
-#: Where the report notebooks live: the repository's ``notebooks/`` unless
-#: the environment variable ``NEEDLING_NOTEBOOKS`` names another folder.
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+#: The notebooks shipped in the package: a wheel's copy of ``notebooks/`` (see setup.py).
+PACKAGED_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+#: The repository's ``notebooks/``, the one source people edit; an editable install reads it directly.
+REPOSITORY_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+#: Where the report notebooks live, unless the environment variable ``NEEDLING_NOTEBOOKS`` names another folder.
+NOTEBOOK_DIR = PACKAGED_NOTEBOOKS if PACKAGED_NOTEBOOKS.is_dir() else REPOSITORY_NOTEBOOKS
 NOTEBOOKS = {"patient": "patient_report.ipynb", "clinic": "clinic_report.ipynb", "research": "treatment_response.ipynb"}
 
 
@@ -52,7 +56,8 @@ def notebook_path(kind: str) -> Path:
     path = Path(os.environ.get("NEEDLING_NOTEBOOKS", NOTEBOOK_DIR)) / NOTEBOOKS[kind]
     if not path.is_file():
         raise ReportError(
-            f"the {kind} report notebook is missing ({path})", "set NEEDLING_NOTEBOOKS to the notebooks folder"
+            f"the {kind} report notebook is missing ({path}): reinstall needling-analytics "
+            "(installing copies the notebooks into it) or set NEEDLING_NOTEBOOKS to a folder holding them"
         )
     return path
 

@@ -40,6 +40,7 @@ from ..reporting import write_cache
 from .config import RunConfig, clinic_parameters, patient_parameters, safe_name
 from .execute import ReportError, ReportResult, notebook_path, run_report
 from .index import write_index
+from .kernel import report_kernel_spec
 
 log = logging.getLogger("needling_analytics.runner")
 DEPENDENCIES = (
@@ -241,6 +242,7 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
         if removed:
             log.info("removed %d half-written file(s) left by an interrupted run", removed)
         log.info("monthly run for %s, data %s", month, config.data_dir)
+        report_kernel_spec()  # no kernel can start (ipykernel missing): say so once, not once per report
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)
             clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)

@@ -29,6 +29,8 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from papermill.parameterize import parameterize_notebook
 from traitlets import default
 
+from .kernel import ReportKernelSpecs
+
 #: Run once when a kernel starts: the imports every report makes anyway.
 PRELUDE = "import needling_analytics, needling_analytics.plots, needling_analytics.reporting\nimport matplotlib\nmatplotlib.use('Agg')"
 #: Run after every report: forget the report completely, then print the
@@ -60,8 +62,13 @@ class PrivateKernelManager(KernelManager):
     not encrypted, and any local account can subscribe to a kernel's output
     channel and read every report as it is made. Unix sockets in a private
     temporary folder (mode 0700) close that door; the folder is removed when
-    the kernel shuts down.
+    the kernel shuts down. Kernel specs come from :class:`~.kernel.ReportKernelSpecs`:
+    without a registered ``needling-analytics`` kernel, the running Python starts the kernel.
     """
+
+    @default("kernel_spec_manager")
+    def _default_kernel_spec_manager(self) -> ReportKernelSpecs:
+        return ReportKernelSpecs(data_dir=self.data_dir)
 
     @default("transport")
     def _default_transport(self) -> str:
