@@ -8,6 +8,7 @@ committed file differs from what this renders.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 from .load import mapping as mapping_module
 from .load.coerce import MISSING_TOKENS, SYNONYMS
@@ -30,10 +31,12 @@ INTRO = """\
 
 A clinic's data is a folder with one file per table, named after the table:
 `patients.csv`, `episodes.parquet`, `sessions.xlsx` and so on (CSV, Parquet or
-Excel `.xlsx`). Only **patients**, **episodes** and **sessions** are
-required; a clinic without the others still gets every metric that does not
-need them. A mapping file (below) lets a clinic's own export be read as it
-is.
+Excel `.xlsx`), or a FHIR bundle, a REDCap export or a PostgreSQL database.
+Only **patients**, **episodes** and **sessions** are required (episodes can be
+derived from the sessions); a clinic without the others still gets every
+metric that does not need them. A mapping file (below) lets a clinic's own
+export be read as it is, starting from a shipped template for Cliniko, Jane
+App, REDCap or FHIR.
 
 Loading keeps every row that passes the rules and **quarantines** the rest:
 each rejected row is written to `quarantine/<table>.csv` with its file, line,
@@ -110,7 +113,14 @@ def _references() -> str:
 
 
 def _rules() -> str:
-    lines = ["## Validation rules", "", "| rule | a row is quarantined when |", "|---|---|"]
+    lines = [
+        "## Validation rules",
+        "",
+        "A problem in an optional value clears that value (the row is kept); any other quarantines the row.",
+        "",
+        "| rule | the problem |",
+        "|---|---|",
+    ]
     lines += [f"| `{rule}` | {text} |" for rule, text in RULES.items()]
     return "\n".join(lines)
 
@@ -122,7 +132,8 @@ def _mapping() -> str:
         f"- `{column}`: " + ", ".join(f"`{k}` -> `{v}`" for k, v in labels.items())
         for column, labels in SYNONYMS.items()
     )
-    return f"## Mapping files\n\n{body}\n\n### Built-in synonyms\n\n{synonyms}"
+    guide = (Path(mapping_module.__file__).parent / "mapping_guide.md").read_text(encoding="utf-8").strip()
+    return f"## Mapping files\n\n{body}\n\n{guide}\n\n### Built-in synonyms\n\n{synonyms}"
 
 
 def render_data_dictionary() -> str:

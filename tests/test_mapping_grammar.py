@@ -424,3 +424,15 @@ def test_rows_differing_only_in_unmapped_columns_are_duplicates_not_conflicts(tm
     assert sorted(clinic.patients["patient_id"]) == [A, B, C]
     assert clinic.quality.tables.set_index("table").loc["patients", "duplicates_collapsed"] == 1
     assert clinic.quality.problems.query("rule == 'duplicate_id'").empty
+
+
+def test_every_worked_example_in_the_data_dictionary_is_a_valid_mapping(tmp_path):
+    import re
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```yaml\n(.*?)```", guide, flags=re.S)
+    assert len(examples) >= 10
+    for i, example in enumerate(examples):
+        path = tmp_path / f"example{i}.yaml"
+        path.write_text(example, encoding="utf-8")
+        read_mapping(path)  # raises MappingError on any mistake
