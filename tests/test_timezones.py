@@ -52,7 +52,7 @@ def _expected(instant: dt.datetime, zone: str) -> tuple[str, str]:
 def _parsed(text: list[str], zone: str | None) -> tuple[list[str], list[str]]:
     values = pd.Series(text, dtype=object)
     dates, bad_dates = parse_dates(values, (), zone)
-    times, bad_times = parse_times(values, zone)
+    times, bad_times = parse_times(values, timezone=zone)
     assert not bad_dates.any() and not bad_times.any()
     return dates.dt.strftime("%Y-%m-%d").tolist(), times.tolist()
 
@@ -95,7 +95,7 @@ def test_without_a_zone_an_offset_timestamp_keeps_the_day_it_was_written_on(mome
 def test_timezone_aware_cells_from_parquet_or_a_database_are_converted():
     stamps = pd.Series(pd.to_datetime(["2026-04-04T15:30:00Z", "2026-04-04T16:30:00Z"], utc=True))
     dates, _ = parse_dates(stamps, (), "Australia/Melbourne")
-    times, _ = parse_times(stamps, "Australia/Melbourne")
+    times, _ = parse_times(stamps, timezone="Australia/Melbourne")
     # 15:30Z is 02:30 AEDT (+11) on 5 April; 16:30Z is 02:30 AEST (+10), after the clocks went back
     assert dates.dt.strftime("%Y-%m-%d").tolist() == ["2026-04-05", "2026-04-05"]
     assert times.tolist() == ["02:30", "02:30"]

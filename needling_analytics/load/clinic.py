@@ -557,7 +557,9 @@ def _episode_by_date(part: RawTable, mapping: Mapping, episodes: pd.DataFrame) -
     dated = pd.DataFrame(
         {
             "patient_id": as_text(part.frame["patient_id"]),
-            date_column: parse_dates(part.frame[date_column], table_mapping.date_formats, mapping.timezone)[0],
+            date_column: parse_dates(
+                part.frame[date_column], table_mapping.date_formats, mapping.timezone, table_mapping.source_timezone
+            )[0],
         }
     )
     found = episode_on(dated, date_column, episodes)

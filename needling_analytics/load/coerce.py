@@ -158,12 +158,12 @@ def _local(stamps: pd.Series, timezone: str | None) -> pd.Series:
     return stamps.dt.tz_localize(None).astype("datetime64[ns]")
 
 
-def _iso_timestamps(text: pd.Series, timezone: str | None) -> pd.Series:
-    """ISO 8601 text as naive local ``datetime64[ns]`` (NaT where unreadable).
+def _iso_timestamps(text: pd.Series, timezone: str | None) -> tuple[pd.Series, pd.Series]:
+    """ISO 8601 text as naive ``datetime64[ns]`` (NaT where unreadable), and which had an offset.
 
     A value with ``Z`` or an offset is the instant it names: in the clinic's
     ``timezone`` when given, else the wall time as written. A value without
-    one is already local.
+    one is returned as written.
     """
     result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     offset = text.str.contains(_UTC_OFFSET, regex=True).fillna(False) & (text.str.len() > 10)
@@ -176,40 +176,43 @@ def _iso_timestamps(text: pd.Series, timezone: str | None) -> pd.Series:
             result[offset] = pd.to_datetime(written, format="ISO8601", errors="coerce").astype("datetime64[ns]")[offset]
     naive = text.notna() & ~offset
     if naive.any():
-        result[naive] = pd.to_datetime(text.where(naive), format="ISO8601", errors="coerce").astype("datetime64[ns]")[
-            naive
-        ]
-    return result
+        parsed = pd.to_datetime(text.where(naive), format="ISO8601", errors="coerce").astype("datetime64[ns]")
+        result[naive] = parsed[naive]
+    return result, offset.astype(bool)
 
 
 def parse_timestamps(
-    values: pd.Series, formats: tuple[str, ...] = (), timezone: str | None = None
+    values: pd.Series, formats: tuple[str, ...] = (), timezone: str | None = None, written_in: str | None = None
 ) -> tuple[pd.Series, pd.Series]:
     """Date-times as naive local ``datetime64[ns]`` and the mask of non-blank cells that are not one.
 
     ``formats`` are tried first, in order; ISO 8601 (``2026-03-09``,
-    ``2026-03-09T03:45:00Z``, ``... +11:00``) is always accepted, and a
-    value with an offset is converted to ``timezone`` (see
-    :func:`_iso_timestamps`). Date cells from Excel and Parquet are taken as
-    they are (tz-aware ones converted likewise); a whole number between
-    18264 and 73051 in a date column is an Excel serial date (1950 to
-    2100), as a workbook saved as CSV writes it.
+    ``2026-03-09T03:45:00Z``, ``... +11:00``) is always accepted. A value
+    that names an instant (``Z``, an offset, a tz-aware cell) is converted
+    to the clinic's ``timezone``. A value without one is taken as written
+    in ``written_in`` (a spreadsheet that dropped the ``Z`` of UTC times)
+    and converted from it, else as local already. Date cells from Excel and
+    Parquet are taken as they are; a whole number between 18264 and 73051
+    is an Excel serial date (1950 to 2100), as a workbook saved as CSV
+    writes it.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
-        stamps = _local(values, timezone) if getattr(values.dt, "tz", None) else values.astype("datetime64[ns]")
-        return stamps, pd.Series(False, index=values.index)
+        if getattr(values.dt, "tz", None):
+            return _local(values, timezone), pd.Series(False, index=values.index)
+        return _from(values.astype("datetime64[ns]"), written_in, timezone), pd.Series(False, index=values.index)
+    result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    absolute = pd.Series(False, index=values.index)
+    is_date = pd.Series(False, index=values.index)
     if _has_objects(values):
         is_date = values.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
-    else:
-        is_date = pd.Series(False, index=values.index)
-    result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     if is_date.any():
-        stamps = (
-            values[is_date]
-            .map(pd.Timestamp)
-            .map(lambda t: (t.tz_convert(timezone) if timezone else t).tz_localize(None) if t.tzinfo is not None else t)
+        stamps = values[is_date].map(pd.Timestamp)
+        aware = stamps.map(lambda t: t.tzinfo is not None)
+        stamps = stamps.map(
+            lambda t: (t.tz_convert(timezone) if timezone else t).tz_localize(None) if t.tzinfo is not None else t
         )
         result[is_date] = pd.to_datetime(stamps)
+        absolute[aware[aware].index] = True
     text = as_text(values.mask(is_date))
     blank = _blank(text)
     todo = ~blank & ~is_date
@@ -218,52 +221,69 @@ def parse_timestamps(
         result = result.fillna(parsed.astype("datetime64[ns]"))
     iso = todo & result.isna() & text.str.match(_ISO_DATE.pattern).fillna(False)
     if iso.any():
-        result = result.fillna(_iso_timestamps(text.where(iso), timezone))
+        stamps, offset = _iso_timestamps(text.where(iso), timezone)
+        result = result.fillna(stamps)
+        absolute |= offset
     serial = todo & result.isna() & text.str.fullmatch(r"\d{5}(?:\.\d+)?").fillna(False)
     if serial.any():
         days = pd.to_numeric(text.where(serial), errors="coerce")
         days = days.where(days.between(*_EXCEL_SERIALS))
         result = result.fillna((_EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).astype("datetime64[ns]"))
+    result = result.where(absolute, _from(result, written_in, timezone))
     return result, result.isna() & todo
 
 
+def _from(naive: pd.Series, written_in: str | None, timezone: str | None) -> pd.Series:
+    """Naive wall times written in ``written_in`` as wall times in ``timezone`` (unchanged without both)."""
+    if not written_in or not timezone or written_in == timezone or naive.isna().all():
+        return naive
+    aware = naive.dt.tz_localize(written_in, ambiguous="NaT", nonexistent="NaT")
+    return _local(aware, timezone)
+
+
 def parse_dates(
-    values: pd.Series, formats: tuple[str, ...] = (), timezone: str | None = None
+    values: pd.Series, formats: tuple[str, ...] = (), timezone: str | None = None, written_in: str | None = None
 ) -> tuple[pd.Series, pd.Series]:
     """Dates as ``datetime64[ns]`` (time of day dropped) and the unreadable mask.
 
     The date is the clinic's local calendar day: see :func:`parse_timestamps`.
     Without ``formats`` day and month can never be swapped silently.
     """
-    stamps, bad = parse_timestamps(values, formats, timezone)
+    stamps, bad = parse_timestamps(values, formats, timezone, written_in)
     return stamps.dt.normalize(), bad
 
 
-def parse_times(values: pd.Series, timezone: str | None = None) -> tuple[pd.Series, pd.Series]:
+#: A value holding a time of day somewhere (``09:30``), as a timestamp does.
+_HAS_TIME = r"\d{1,2}[:.]\d{2}"
+
+
+def parse_times(
+    values: pd.Series, formats: tuple[str, ...] = (), timezone: str | None = None, written_in: str | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Times of day as ``HH:MM`` text and the unreadable mask.
 
-    A whole timestamp (``2026-03-09T03:45:00Z``) gives its local time of
-    day, so that one source column can feed both a date and a time.
+    A time alone (``9:30``, ``14.30``, a time cell) is taken as it is. A
+    whole timestamp (``2026-03-09T03:45:00Z``, ``06/11/2025 04:00`` with a
+    matching ``date_format``) gives its local time of day, converted like
+    :func:`parse_timestamps`, so one source column can feed both a date and
+    a time.
     """
-    is_time = pd.Series(False, index=values.index)
     if pd.api.types.is_datetime64_any_dtype(values):
-        stamps, _ = parse_timestamps(values, (), timezone)
-        return stamps.dt.strftime("%H:%M").astype("string"), is_time
+        stamps, _ = parse_timestamps(values, formats, timezone, written_in)
+        return stamps.dt.strftime("%H:%M").astype("string"), pd.Series(False, index=values.index)
+    is_time = pd.Series(False, index=values.index)
     if _has_objects(values):
-        is_time = values.map(lambda v: isinstance(v, (dt.time, dt.datetime)))
-        if is_time.any():
-            stamps = values.where(is_time.map(bool) & values.map(lambda v: isinstance(v, dt.datetime)))
-            local, _ = parse_timestamps(stamps.where(stamps.notna(), None).astype(object), (), timezone)
-            values = values.map(lambda v: v.strftime("%H:%M") if isinstance(v, dt.time) else v)
-            values = values.where(local.isna(), local.dt.strftime("%H:%M"))
-    text = as_text(values)
-    blank = _blank(text)
-    stamp = text.str.match(r"^\d{4}-\d{2}-\d{2}[ T]\d").fillna(False)
-    if stamp.any():
-        local = _iso_timestamps(text.where(stamp), timezone)
-        text = text.where(~stamp | local.isna(), local.dt.strftime("%H:%M").astype("string"))
+        is_time = values.map(lambda v: isinstance(v, dt.time))
+        values = values.map(lambda v: v.strftime("%H:%M") if isinstance(v, dt.time) else v)
+    stamped = values.map(lambda v: isinstance(v, (dt.datetime, pd.Timestamp))) if _has_objects(values) else is_time
+    text = as_text(values.mask(stamped))
+    blank = _blank(text) & ~stamped
     parts = text.str.extract(_TIME)
     times = (parts[0].str.zfill(2) + ":" + parts[1]).astype("string")
+    whole = (times.isna() & text.str.contains(_HAS_TIME, regex=True).fillna(False)) | stamped
+    if whole.any():
+        stamps, _ = parse_timestamps(values.where(whole), formats, timezone, written_in)
+        times = times.fillna(stamps.dt.strftime("%H:%M").astype("string"))
     bad = times.isna() & ~blank & ~is_time
     return times.mask(blank), bad
 
@@ -320,9 +340,13 @@ def coerce_table(
         elif column.kind == "category":
             typed[column.name] = parse_categories(values, column, mapping.values.get(column.name, {}))
         elif column.kind == "date":
-            typed[column.name], unreadable[column.name] = parse_dates(values, mapping.date_formats, timezone)
+            typed[column.name], unreadable[column.name] = parse_dates(
+                values, mapping.date_formats, timezone, mapping.source_timezone
+            )
         elif column.kind == "time":
-            typed[column.name], unreadable[column.name] = parse_times(values, timezone)
+            typed[column.name], unreadable[column.name] = parse_times(
+                values, mapping.date_formats, timezone, mapping.source_timezone
+            )
         else:
             numbers, bad = parse_numbers(values, mapping.decimal)
             if column.kind == "integer":

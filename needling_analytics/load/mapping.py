@@ -22,6 +22,8 @@ an error naming the line of the mapping. For example:
     encoding: cp1252          # tried first; UTF-8 (with or without BOM) when absent
     date_format: "%d/%m/%Y"   # or a list of formats, tried first and in order;
                               # ISO dates (2026-03-09) are always accepted too
+    source_timezone: UTC      # the zone of timestamps written without an offset,
+                              # when not the clinic's (a spreadsheet dropped the Z)
     tables:
       sessions:
         file: Appointments.csv   # where the rows come from: `file` (+ `sheet`)
@@ -83,7 +85,7 @@ import yaml
 from ..errors import MappingError
 from ..schema import TABLES
 
-_READ_OPTIONS = ("delimiter", "decimal", "encoding", "date_format")
+_READ_OPTIONS = ("delimiter", "decimal", "encoding", "date_format", "source_timezone")
 _TOP_KEYS = {*_READ_OPTIONS, "tables", "extends", "source", "timezone", "dictionary", "password_env"}
 _WHERE_KEYS = ("file", "sheet", "form", "event", "resource", "query")
 _TABLE_KEYS = {*_READ_OPTIONS, *_WHERE_KEYS, "columns", "constants", "compute", "values", "measurements", "derive"}
@@ -176,6 +178,8 @@ class TableMapping:
     decimal: str = "auto"
     encoding: str | None = None
     date_formats: tuple[str, ...] = ()
+    #: the zone naive timestamps are written in, when not the clinic's (UTC times whose Z a spreadsheet dropped)
+    source_timezone: str | None = None
     #: source column (casefolded) -> canonical columns it feeds
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
@@ -481,6 +485,9 @@ class _Table:
         if decimal not in (".", ",", "auto"):
             raise _fail(self.path, f"`decimal` must be '.', ',' or 'auto', got {decimal!r}", self.line("decimal"))
         event = self.spec.get("event")
+        written_in = merged.get("source_timezone")
+        if written_in:
+            check_timezone(written_in, self.path, self.line("source_timezone"))
         return TableMapping(
             file=self.spec.get("file"),
             sheet=self.spec.get("sheet"),

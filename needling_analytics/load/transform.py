@@ -27,8 +27,9 @@ from .read import RawTable
 #: How a spreadsheet protects or marks text: ="0012" and '0012.
 _FORMULA_TEXT = r'^="(.*)"$'
 _APOSTROPHE = r"^'"
-TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "x"})
-FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
+#: Truth values as exports write them, Excel's localised TRUE/FALSE included (German, French, Spanish, Dutch, Italian).
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "x", "wahr", "vrai", "verdadero", "waar", "vero"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "f", "falsch", "faux", "falso", "onwaar"})
 
 
 def _normalise(column: str) -> str:
@@ -104,7 +105,7 @@ def _test(values: pd.Series, test, mapping: TableMapping, timezone: str | None, 
         words = TRUE_WORDS if test == "true" else FALSE_WORDS
         return as_text(values).str.casefold().isin(words).fillna(False).astype(bool)
     if test in ("future", "past"):
-        stamps, _ = parse_timestamps(values, mapping.date_formats, timezone)
+        stamps, _ = parse_timestamps(values, mapping.date_formats, timezone, mapping.source_timezone)
         after = stamps.dt.normalize() > as_of
         return (after if test == "future" else ~after) & stamps.notna()
     return (as_text(values).str.casefold() == str(test).strip().casefold()).fillna(False).astype(bool)
@@ -119,14 +120,14 @@ def _compute(
         source = columns.get(how.year_of, entry)
         if source is None:
             return None
-        dates, bad = parse_dates(source, mapping.date_formats, timezone)
+        dates, bad = parse_dates(source, mapping.date_formats, timezone, mapping.source_timezone)
         years = dates.dt.year.astype("Int64").astype("string")
         return years.where(~bad, as_text(source))  # an unreadable date stays as written, to be reported
     if how.age:
         age, at = columns.get(how.age, entry), columns.get(how.at, entry)
         if age is None or at is None:
             return None
-        dates, _ = parse_dates(at, mapping.date_formats, timezone)
+        dates, _ = parse_dates(at, mapping.date_formats, timezone, mapping.source_timezone)
         years = pd.to_numeric(as_text(age), errors="coerce")
         born = (dates.dt.year - np.floor(years)).astype("Int64").astype("string")
         return born.where(born.notna(), as_text(age))
