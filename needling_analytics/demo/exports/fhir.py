@@ -6,7 +6,7 @@
 a Bulk Data ``$export`` gives them. Times carry the Melbourne offset
 (+10:00 or +11:00). Pain (LOINC 72514-3) is a ``valueInteger`` in some
 Observations and a ``valueQuantity`` in others, under the categories
-vital-signs, survey or exam; range of motion uses local codes, SNOMED
+vital-signs, survey or exam, its code's text saying before or after needling; range of motion uses local codes, SNOMED
 body sites, the laterality extension and UCUM ``deg``. Attended sessions
 are ``finished`` Encounters; no-shows, and some cancellations, are
 Appointments with no Encounter; about one Encounter in twenty has no
@@ -122,7 +122,8 @@ def _pain(w: _Writer, session, value, when: str, suffix: str) -> dict:
         "status": "final",
         "category": [{"coding": [{"system": _OBS_CATEGORY, "code": category}]}],
         "code": {"coding": [{"system": codes.LOINC, "code": codes.PAIN_CODE,
-                             "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}]},
+                             "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}],
+                 "text": "Pain before needling" if suffix == "pain-pre" else "Pain after needling"},
         "subject": w.ref("Patient", session.patient_id),
         "encounter": w.ref("Encounter", session.session_id),
         "effectiveDateTime": when,

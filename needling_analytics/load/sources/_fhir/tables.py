@@ -116,8 +116,27 @@ def episodes(ctx: Context) -> Rows:
     return rows
 
 
-def _pain_by_encounter(ctx: Context, rows: Rows, encounters: set[str]) -> dict[str, list[str]]:
-    """Pain readings of each encounter, earliest first (ties in the order read)."""
+_PRE, _POST = {"pre", "before", "prior"}, {"post", "after"}
+
+
+def _moment(obs: dict) -> str:
+    """``pre`` or ``post`` when the Observation's code says so (a local coding or text), else blank.
+
+    The LOINC coding itself is not read: its display is not to be trusted.
+    """
+    concept = obs.get("code") if isinstance(obs.get("code"), dict) else {}
+    local = {**concept, "coding": [c for c in codes.codings(concept) if c.get("code") != codes.PAIN_CODE]}
+    found = {w for text in codes.words(local) for w in codes.key(text).split("_")}
+    return "pre" if found & _PRE and not found & _POST else "post" if found & _POST and not found & _PRE else ""
+
+
+def _pain_by_encounter(ctx: Context, rows: Rows, encounters: set[str]) -> dict[str, tuple[str, str]]:
+    """``(pain_pre, pain_post)`` of each encounter from its pain readings.
+
+    A reading whose code says before or after needling goes there; the
+    others are taken in time order (ties in the order read): the earliest is
+    pain_pre, the latest pain_post. Readings left over are counted.
+    """
     found = defaultdict(list)
     for entry in ctx.observations["pain"]:
         ref = entry.resource.get("encounter")
@@ -130,8 +149,24 @@ def _pain_by_encounter(ctx: Context, rows: Rows, encounters: set[str]) -> dict[s
         elif not value:
             rows.counts["pain Observations without a value (dataAbsentReason)"] += 1
         else:
-            found[encounter].append((instant(effective(entry.resource)), entry.position, value))
-    return {k: [v for _, _, v in sorted(readings)] for k, readings in found.items()}
+            found[encounter].append(
+                (instant(effective(entry.resource)), entry.position, _moment(entry.resource), value)
+            )
+    out = {}
+    for encounter, readings in found.items():
+        readings.sort(key=lambda r: r[:2])
+        pre = [v for *_, m, v in readings if m == "pre"]
+        post = [v for *_, m, v in readings if m == "post"]
+        rest = [v for *_, m, v in readings if not m]
+        first = pre[0] if pre else rest.pop(0) if rest else ""
+        last = post[-1] if post else rest.pop() if rest else ""
+        left = max(len(pre) - 1, 0) + max(len(post) - 1, 0) + len(rest)
+        if left:
+            rows.counts["pain readings of an encounter beyond its first (pain_pre) and last (pain_post) not kept"] += (
+                left
+            )
+        out[encounter] = (first, last)
+    return out
 
 
 def _practitioner(ctx: Context, participants) -> str:
@@ -188,9 +223,7 @@ def sessions(ctx: Context, types=("Encounter", "Appointment")) -> Rows:
         practitioner = _practitioner(ctx, encounter.get("participant"))
         if not practitioner:
             rows.counts["Encounters without a practitioner (practitioner_id blank)"] += 1
-        readings = pain.get(entry.id, [])
-        if len(readings) > 2:
-            rows.counts["pain readings between the first and the last of an encounter not kept"] += len(readings) - 2
+        pain_pre, pain_post = pain.get(entry.id, ("", ""))
         rows.add(
             entry,
             {
@@ -201,8 +234,8 @@ def sessions(ctx: Context, types=("Encounter", "Appointment")) -> Rows:
                 "session_date": when,
                 "session_time": time_of(when),
                 "status": codes.APPOINTMENT_STATUS["noshow"] if status == "noshow" else codes.ENCOUNTER_STATUS.get(status, status),
-                "pain_pre": readings[0] if readings else "",
-                "pain_post": readings[-1] if len(readings) > 1 else "",
+                "pain_pre": pain_pre,
+                "pain_post": pain_post,
             },
         )  # fmt: skip
     for entry in ctx.resources.of_type("Appointment") if "Appointment" in types else []:
