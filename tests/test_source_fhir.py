@@ -513,3 +513,50 @@ def test_utc_times_become_the_clinic_day(tmp_path):
                              Mapping(kind="fhir", timezone="Australia/Melbourne"), as_of=AS_OF)  # fmt: skip
     assert clinic.sessions["session_date"].dt.strftime("%Y-%m-%d").tolist() == ["2026-03-02"]
     assert clinic.sessions["session_time"].tolist() == ["10:30"]
+
+
+def test_pain_before_and_after_needling_named_in_the_code(tmp_path):
+    def labelled(ident, value, when, text, encounter="Encounter/S1"):
+        obs = pain(ident, {"valueInteger": value}, when=when, encounter=encounter)
+        obs["code"]["text"] = text
+        return obs
+
+    resources = [
+        {"resourceType": "Patient", "id": "P1"},
+        {"resourceType": "Encounter", "id": "S1", "status": "finished", "subject": ref("Patient/P1")},
+        # recorded in the wrong order: the after-needling reading first
+        labelled("O1", 3, "2026-03-02T09:00:00+11:00", "Pain after needling"),
+        labelled("O2", 8, "2026-03-02T09:05:00+11:00", "NPRS before treatment"),
+        {"resourceType": "Encounter", "id": "S2", "status": "finished", "subject": ref("Patient/P1")},
+        labelled("O3", 2, "2026-03-09T09:00:00+11:00", "Post-needling pain", "Encounter/S2"),  # only a post reading
+    ]
+    raw = fhir_source.open_source(write(tmp_path, bundle("collection", resources)), FHIR).read(
+        "sessions", TableMapping()
+    )
+    assert raw.frame[["session_id", "pain_pre", "pain_post"]].values.tolist() == [["S1", "8", "3"], ["S2", "", "2"]]
+
+
+def test_a_single_ndjson_file_and_a_folder_of_other_ndjson(tmp_path):
+    path = tmp_path / "export.ndjson"
+    path.write_text(
+        '{"resourceType":"Patient","id":"P1"}\n{"resourceType":"Observation","status":"final",'
+        '"code":{"coding":[{"system":"http://loinc.org","code":"72514-3"}]},"subject":{"reference":"Patient/P1"},'
+        '"effectiveDateTime":"2026-02-01","valueInteger":4}\n',
+        encoding="utf-8",
+    )
+    source = open_source(path, Mapping())
+    assert source.kind == "fhir"
+    patients = source.read("patients", TableMapping())
+    assert patients.frame["patient_id"].tolist() == ["P1"] and patients.line_label == "line"
+    assessments = source.read("assessments", TableMapping())  # no id is no problem for an assessment
+    assert rows(assessments) == [
+        {"patient_id": "P1", "episode_id": "", "assessed_on": "2026-02-01", "pain": "4", "assessment_id": ""}
+    ]
+    assert assessments.lines.tolist() == [2] and assessments.malformed == {}
+    assert "1 no episode: no encounter with an EpisodeOfCare, and not one EpisodeOfCare covering the date." in (
+        assessments.notes
+    )
+    other = tmp_path / "logs"
+    other.mkdir()
+    (other / "events.ndjson").write_text('{"level": "info"}\n', encoding="utf-8")
+    assert not fhir_source.detect(other)

@@ -2,7 +2,7 @@
 
 The JSON is read by a tolerant flattener of our own (the ``fhir.resources``
 models default to R5 and reject R4 bundles): each canonical table is built
-from its resources (see :mod:`._fhir.tables`) under canonical column
+from its resources (see :mod:`._fhir.care` and :mod:`._fhir.measures`) under canonical column
 names, so the template ``fhir`` is nearly identity. Table mapping key
 ``resource`` restricts a table to one resource type, or reads a resource
 type this reader has no flattener for as dotted paths for ``columns`` to
@@ -30,19 +30,19 @@ from pathlib import Path
 
 from ..mapping import Mapping, TableMapping
 from ..read import RawTable
-from ._fhir import tables
+from ._fhir import care, measures
 from ._fhir.context import Context
 from ._fhir.resources import Resources, read_json_file, read_ndjson_folder
 
 #: table -> (resource types it is built from, flattener).
 TABLE_RESOURCES = {
-    "patients": (("Patient",), tables.patients),
-    "episodes": (("EpisodeOfCare",), tables.episodes),
-    "sessions": (("Encounter", "Appointment"), tables.sessions),
-    "rom": (("Observation",), tables.rom),
-    "proms": (("QuestionnaireResponse",), tables.proms),
-    "adverse_events": (("AdverseEvent",), tables.adverse_events),
-    "assessments": (("Observation",), tables.assessments),
+    "patients": (("Patient",), care.patients),
+    "episodes": (("EpisodeOfCare",), care.episodes),
+    "sessions": (("Encounter", "Appointment"), care.sessions),
+    "rom": (("Observation",), measures.rom),
+    "proms": (("QuestionnaireResponse",), measures.proms),
+    "adverse_events": (("AdverseEvent",), measures.adverse_events),
+    "assessments": (("Observation",), measures.assessments),
 }
 #: Resources read only to follow a reference from another (not tables of their own).
 REFERENCED = ("Condition", "Procedure", "Practitioner", "PractitionerRole")
@@ -60,7 +60,7 @@ def _starts_like_fhir(path: Path) -> bool:
 def detect(path: Path) -> bool:
     """A JSON file, or a folder of ``.ndjson`` files, holding FHIR resources."""
     if path.is_dir():
-        return any(p.suffix.casefold() == ".ndjson" for p in path.iterdir())
+        return any(p.suffix.casefold() == ".ndjson" and _starts_like_fhir(p) for p in path.iterdir())
     return path.is_file() and _starts_like_fhir(path)
 
 
@@ -97,7 +97,7 @@ class FhirSource:
         types, flatten = TABLE_RESOURCES.get(name, ((), None))
         wanted = (mapping.resource,) if mapping.resource else types
         if mapping.resource and mapping.resource not in types:
-            rows = tables.generic(self.context, name, mapping.resource)
+            rows = measures.generic(self.context, name, mapping.resource)
         elif not self.resources.of_type(*wanted):
             return None
         elif name == "sessions":

@@ -16,9 +16,8 @@ import pandas as pd
 
 from . import codes
 from .resources import Entry, Resources
+from .rows import VOID
 
-#: Resource statuses whose resources never happened: dropped and counted.
-VOID = ("entered-in-error",)
 _TIME = re.compile(r"T(\d{2}):(\d{2})")
 _DEGREES = ("deg", "°", "degree", "degrees")
 
@@ -125,6 +124,16 @@ class Context:
             episode = next((e for r in refs if (e := self.resources.resolve(r, "EpisodeOfCare"))), None)
             if entry.id and episode:
                 self.encounter_episode[entry.id] = episode
+
+    def practitioner(self, participants) -> str:
+        """Id of the first participant (``individual`` or ``actor``) that is a Practitioner or PractitionerRole."""
+        for participant in participants or []:
+            if isinstance(participant, dict):
+                ref = participant.get("individual") or participant.get("actor")
+                found = self.resources.resolve(ref, "Practitioner", "PractitionerRole")
+                if found:
+                    return found
+        return ""
 
     def episode_on(self, patient: str, when: str) -> str:
         """The patient's only EpisodeOfCare whose period covers the date of ``when``, else blank."""

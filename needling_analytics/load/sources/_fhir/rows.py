@@ -12,6 +12,9 @@ import pandas as pd
 from ...read import RawTable
 from .resources import Entry
 
+#: Resource statuses whose resources never happened: dropped and counted.
+VOID = ("entered-in-error",)
+
 
 @dataclass
 class Rows:
@@ -33,12 +36,24 @@ class Rows:
         self.rows.append(row)
         self.entries.append(entry)
 
-    def broken(self, entry: Entry) -> bool:
-        """Add ``entry`` as a malformed row when it cannot be flattened; True when it was."""
-        why = entry.problem or (None if entry.id else f"{entry.type} without an id")
+    def broken(self, entry: Entry, *, needs_id: bool = True) -> bool:
+        """Add ``entry`` as a malformed row when it cannot be flattened; True when it was.
+
+        A line or entry that could not be read cannot be; nor, where the
+        table's rows are identified by the resource (``needs_id``), a resource
+        without an id.
+        """
+        why = entry.problem or (None if entry.id or not needs_id else f"{entry.type} without an id")
         if why:
             self.add(entry, {}, why)
         return bool(why)
+
+    def void(self, entry: Entry) -> bool:
+        """Count and skip a resource entered in error (it never happened); True when it was."""
+        if entry.resource.get("status") in VOID:
+            self.counts[f"{entry.type} entered in error dropped"] += 1
+            return True
+        return False
 
     def table(self, default_path: Path, label: str) -> RawTable:
         """The rows as a :class:`RawTable` of text (blank where the resource had no value)."""
