@@ -46,7 +46,6 @@ class _Writer:
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
         self.resources: list[dict] = []
-        self.by_urn = True
 
     @staticmethod
     def urn(kind: str, ident: str) -> str:

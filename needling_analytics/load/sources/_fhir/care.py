@@ -161,6 +161,63 @@ def _period_start(resource: dict) -> str:
     return text(period.get("start") or resource.get("start"))
 
 
+def _encounter_row(ctx: Context, rows: Rows, entry, pain: dict) -> dict:
+    encounter = entry.resource
+    status = text(encounter.get("status"))
+    appointments = [ctx.resources.get(a, "Appointment") or {} for a in encounter.get("appointment") or []]
+    if any(a.get("status") == "noshow" for a in appointments) and status in ("cancelled", "planned", "unknown"):
+        status = "noshow"
+    patient = ctx.resources.resolve(encounter.get("subject"), "Patient") or ""
+    when = _period_start(encounter)
+    episode = ctx.encounter_episode.get(entry.id, "")
+    if len(encounter.get("episodeOfCare") or []) > 1:
+        rows.counts["Encounters with several EpisodeOfCare (the first was taken)"] += 1
+    if not episode:
+        episode = ctx.episode_on(patient, when)
+        rows.counts["Encounters without an EpisodeOfCare: " + _by_date(episode)] += 1
+    practitioner = ctx.practitioner(encounter.get("participant"))
+    if not practitioner:
+        rows.counts["Encounters without a practitioner (practitioner_id blank)"] += 1
+    pain_pre, pain_post = pain.get(entry.id, ("", ""))
+    return {
+        "session_id": entry.id,
+        "episode_id": episode,
+        "patient_id": patient,
+        "practitioner_id": practitioner,
+        "session_date": when,
+        "session_time": time_of(when),
+        "status": codes.APPOINTMENT_STATUS.get(status) if status == "noshow" else codes.ENCOUNTER_STATUS.get(status, status),
+        "pain_pre": pain_pre,
+        "pain_post": pain_post,
+    }  # fmt: skip
+
+
+def _appointment_row(ctx: Context, rows: Rows, entry) -> dict:
+    appointment = entry.resource
+    actors = [p.get("actor") for p in appointment.get("participant") or [] if isinstance(p, dict)]
+    patient = next((p for a in actors if (p := ctx.resources.resolve(a, "Patient"))), "")
+    when = text(appointment.get("start"))
+    support = appointment.get("supportingInformation") or []
+    episode = next((e for s in support if (e := ctx.resources.resolve(s, "EpisodeOfCare"))), "")
+    if not episode:
+        episode = ctx.episode_on(patient, when)
+        rows.counts["Appointments without an EpisodeOfCare in supportingInformation: " + _by_date(episode)] += 1
+    status = text(appointment.get("status"))
+    return {
+        "session_id": entry.id,
+        "episode_id": episode,
+        "patient_id": patient,
+        "practitioner_id": ctx.practitioner(appointment.get("participant")),
+        "session_date": when,
+        "session_time": time_of(when),
+        "status": codes.APPOINTMENT_STATUS.get(status, status),
+    }
+
+
+def _by_date(episode: str) -> str:
+    return "episode taken from the patient's only episode covering the date" if episode else "episode left blank"
+
+
 def sessions(ctx: Context, types=("Encounter", "Appointment")) -> Rows:
     """Encounter (and Appointment with no Encounter) -> ``sessions``.
 
@@ -170,78 +227,24 @@ def sessions(ctx: Context, types=("Encounter", "Appointment")) -> Rows:
     PractitionerRole; blank when none), session_date (period.start as
     written, with its offset), session_time (its HH:MM), status (see
     :data:`~.codes.ENCOUNTER_STATUS`; ``no_show`` when the Encounter's
-    Appointment is ``noshow``), pain_pre (the earliest linked LOINC 72514-3
-    reading) and pain_post (the latest, when there are two or more; readings
-    between them are counted in the notes). Appointments that no Encounter
-    refers to become sessions too (status from Appointment.status,
-    episode from supportingInformation).
+    Appointment is ``noshow``), pain_pre and pain_post (the linked LOINC
+    72514-3 readings, see :func:`_pain_by_encounter`). Appointments that no
+    Encounter refers to become sessions too (status from
+    :data:`~.codes.APPOINTMENT_STATUS`, episode from supportingInformation).
+    ``types`` limits the resources read (a mapping's ``resource``).
     """
     rows = Rows("sessions", SESSION_COLUMNS)
-    kept = {e.id for e in ctx.resources.of_type("Encounter") if e.id and e.resource.get("status") not in VOID}
-    pain = _pain_by_encounter(ctx, rows, kept) if "Encounter" in types else {}
-    booked = set()
-    for entry in ctx.resources.of_type("Encounter") if "Encounter" in types else []:
-        booked.update(ctx.resources.resolve(a, "Appointment") for a in entry.resource.get("appointment") or [])
-        if rows.broken(entry) or rows.void(entry):
-            continue
-        encounter = entry.resource
-        status = text(encounter.get("status"))
-        appointments = [ctx.resources.get(a, "Appointment") or {} for a in encounter.get("appointment") or []]
-        if any(a.get("status") == "noshow" for a in appointments) and status in ("cancelled", "planned", "unknown"):
-            status = "noshow"
-        patient = ctx.resources.resolve(encounter.get("subject"), "Patient") or ""
-        when = _period_start(encounter)
-        episode = ctx.encounter_episode.get(entry.id, "")
-        if len(encounter.get("episodeOfCare") or []) > 1:
-            rows.counts["Encounters with several EpisodeOfCare (the first was taken)"] += 1
-        if not episode:
-            episode = ctx.episode_on(patient, when)
-            rows.counts["Encounters without an EpisodeOfCare: " + ("episode taken from the patient's only episode covering the date" if episode else "episode left blank")] += 1  # fmt: skip
-        practitioner = ctx.practitioner(encounter.get("participant"))
-        if not practitioner:
-            rows.counts["Encounters without a practitioner (practitioner_id blank)"] += 1
-        pain_pre, pain_post = pain.get(entry.id, ("", ""))
-        rows.add(
-            entry,
-            {
-                "session_id": entry.id,
-                "episode_id": episode,
-                "patient_id": patient,
-                "practitioner_id": practitioner,
-                "session_date": when,
-                "session_time": time_of(when),
-                "status": codes.APPOINTMENT_STATUS["noshow"] if status == "noshow" else codes.ENCOUNTER_STATUS.get(status, status),
-                "pain_pre": pain_pre,
-                "pain_post": pain_post,
-            },
-        )  # fmt: skip
+    encounters = ctx.resources.of_type("Encounter") if "Encounter" in types else []
+    kept = {e.id for e in encounters if e.id and e.resource.get("status") not in VOID}
+    pain = _pain_by_encounter(ctx, rows, kept) if encounters else {}
+    referred = set()
+    for entry in encounters:
+        referred.update(ctx.resources.resolve(a, "Appointment") for a in entry.resource.get("appointment") or [])
+        if not (rows.broken(entry) or rows.void(entry)):
+            rows.add(entry, _encounter_row(ctx, rows, entry, pain))
     for entry in ctx.resources.of_type("Appointment") if "Appointment" in types else []:
-        if entry.id in booked:
-            continue
-        if rows.broken(entry) or rows.void(entry):
-            continue
-        appointment = entry.resource
-        actors = [p.get("actor") for p in appointment.get("participant") or [] if isinstance(p, dict)]
-        patient = next((p for a in actors if (p := ctx.resources.resolve(a, "Patient"))), "")
-        when = text(appointment.get("start"))
-        support = appointment.get("supportingInformation") or []
-        episode = next((e for s in support if (e := ctx.resources.resolve(s, "EpisodeOfCare"))), "")
-        if not episode:
-            episode = ctx.episode_on(patient, when)
-            rows.counts["Appointments without an EpisodeOfCare in supportingInformation: " + ("episode taken from the patient's only episode covering the date" if episode else "episode left blank")] += 1  # fmt: skip
-        status = text(appointment.get("status"))
-        rows.add(
-            entry,
-            {
-                "session_id": entry.id,
-                "episode_id": episode,
-                "patient_id": patient,
-                "practitioner_id": ctx.practitioner(appointment.get("participant")),
-                "session_date": when,
-                "session_time": time_of(when),
-                "status": codes.APPOINTMENT_STATUS.get(status, status),
-            },
-        )
+        if entry.id not in referred and not (rows.broken(entry) or rows.void(entry)):
+            rows.add(entry, _appointment_row(ctx, rows, entry))
     if ctx.void_observations["pain"]:
         rows.counts["pain Observations entered in error or cancelled dropped"] += ctx.void_observations["pain"]
     return rows

@@ -31,6 +31,9 @@ def assessments(ctx: Context) -> Rows:
         if rows.broken(entry, needs_id=False):
             continue
         obs = entry.resource
+        if not pain_value(obs):
+            rows.counts["pain Observations without a value (dataAbsentReason) left out"] += 1
+            continue
         patient = ctx.resources.resolve(obs.get("subject"), "Patient") or ""
         when = effective(obs)
         _, episode = ctx.episode_of(obs, patient, when, rows.counts)
@@ -65,6 +68,9 @@ def rom(ctx: Context) -> Rows:
         if rows.broken(entry, needs_id=False):
             continue
         obs = entry.resource
+        if not pain_value(obs):
+            rows.counts["pain Observations without a value (dataAbsentReason) left out"] += 1
+            continue
         patient = ctx.resources.resolve(obs.get("subject"), "Patient") or ""
         when = effective(obs)
         session, episode = ctx.episode_of(obs, patient, when, rows.counts)
