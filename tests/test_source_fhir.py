@@ -560,3 +560,22 @@ def test_a_single_ndjson_file_and_a_folder_of_other_ndjson(tmp_path):
     other.mkdir()
     (other / "events.ndjson").write_text('{"level": "info"}\n', encoding="utf-8")
     assert not fhir_source.detect(other)
+
+
+def test_a_reference_that_cannot_be_resolved_is_blank_and_quarantined(tmp_path):
+    resources = [
+        {"resourceType": "Patient", "id": "P1"},
+        {"resourceType": "EpisodeOfCare", "id": "E1", "patient": ref("Patient/P1"), "period": {"start": "2026-03-01"}},
+        {"resourceType": "Encounter", "id": "S1", "status": "finished", "subject": ref("Patient/P1"),
+         "episodeOfCare": [ref("EpisodeOfCare/E1")], "period": {"start": "2026-03-02T09:00:00+11:00"}},
+        {"resourceType": "Encounter", "id": "S2", "status": "finished", "subject": ref("urn:uuid:not-in-bundle"),
+         "episodeOfCare": [ref("EpisodeOfCare/E1")], "period": {"start": "2026-03-03T09:00:00+11:00"}},
+    ]  # fmt: skip
+    path = write(tmp_path, bundle("collection", resources))
+    assert rows(fhir_source.open_source(path, FHIR).read("sessions", TableMapping()))[1]["patient_id"] == ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clinic = load_clinic(path, as_of=AS_OF)
+    assert clinic.sessions["session_id"].tolist() == ["S1"]
+    problems = clinic.quality.problems
+    assert problems.loc[problems["table"] == "sessions", ["line", "column"]].values.tolist() == [[4, "patient_id"]]
