@@ -273,3 +273,77 @@ def test_a_broken_record_is_kept_as_malformed_in_its_form(tmp_path):
     assert visits.frame["row"].tolist() == ["Ana, from Porto", "Ana, from Porto", "Bob"]
     assert list(visits.malformed) == [2]
     assert "quote" in visits.malformed[2]
+
+
+def _sparse_project(folder: Path) -> Path:
+    """83 patients: demographics and a course of care at baseline, 3 sessions each, follow-ups at weeks 2 and 4."""
+    header = (
+        "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,birth_year,demographics_complete,"
+        "episode_id,start_date,body_region,course_complete,session_date,pain_pre,session_episode,"
+        "treatment_session_complete,fu_date,fu_pain,fu_episode,follow_up_complete"
+    )
+    lines = [header]
+    for i in range(1, 84):
+        lines.append(f"{i},baseline_arm_1,,,{1 + i % 2},{1930 + i},2,E{i},2026-01-02,2,2,,,,,,,,")
+        for k in (1, 2, 3):
+            status = 1 if i % 10 == 0 and k == 3 else 2  # records 10, 20, ..., 80: last session unverified
+            lines.append(
+                f"{i},baseline_arm_1,treatment_session,{k},,,,,,,,2026-01-{2 + 7 * k:02d},{7 - k},E{i},{status}"
+            )
+        lines.append(f"{i},week_2_arm_1,,,,,,,,,,,,,,2026-01-16,4,E{i},2")
+        lines.append(f"{i},week_4_arm_1,,,,,,,,,,,,,,2026-01-30,3,E{i},{0 if i == 5 else 2}")
+    dictionary = DICTIONARY_UI.splitlines()[0] + "\n" + textwrap.dedent("""\
+        record_id,demographics,,text,ID,,
+        sex,demographics,,radio,Sex,"1, Female | 2, Male",
+        birth_year,demographics,,text,Year of birth,,
+        episode_id,course,,text,Course,,
+        start_date,course,,text,Start,,
+        body_region,course,,dropdown,Region,"1, neck | 2, low back",
+        session_date,treatment_session,,text,Date,,
+        pain_pre,treatment_session,,text,Pain before,,
+        session_episode,treatment_session,,text,Course,,
+        fu_date,follow_up,,text,Date,,
+        fu_pain,follow_up,,text,Pain,,
+        fu_episode,follow_up,,text,Course,,
+        """)  # fmt: skip
+    return _write(folder, {"Clinic_DATA.csv": "\n".join(lines) + "\n", "Clinic_DataDictionary.csv": dictionary})
+
+
+def test_load_clinic_on_a_sparse_export_loses_no_patient(tmp_path):
+    from needling_analytics.load import load_clinic
+
+    folder = _sparse_project(tmp_path / "sparse")
+    mapping = Mapping(
+        tables={
+            "patients": TableMapping(form="demographics", columns={"record_id": "patient_id"}),
+            "episodes": TableMapping(form="course", columns={"record_id": "patient_id"}),
+            "sessions": TableMapping(
+                form="treatment_session",
+                columns={"record_id": "patient_id", ROW_ID: "session_id", "session_episode": "episode_id"},
+            ),
+            "assessments": TableMapping(
+                form="follow_up",
+                event="week_2_arm_1,week_4_arm_1",
+                columns={
+                    "record_id": "patient_id",
+                    "fu_episode": "episode_id",
+                    "fu_date": "assessed_on",
+                    "fu_pain": "pain",
+                },
+            ),
+        }
+    )
+    clinic = load_clinic(folder, mapping, as_of="2026-11-28")
+    assert clinic.quality.rows_quarantined == 0
+    assert clinic.quality.problems.empty
+    assert len(clinic.patients) == 83
+    assert clinic.patients["sex"].value_counts().to_dict() == {"M": 42, "F": 41, "X": 0, "U": 0}
+    assert len(clinic.episodes) == 83
+    assert clinic.episodes["body_region"].astype(str).value_counts().to_dict() == {"low_back": 83}
+    assert len(clinic.sessions) == 83 * 3
+    assert clinic.sessions.loc[clinic.sessions["session_id"] == "10/baseline_arm_1/3", "pain_pre"].tolist() == [4.0]
+    assert len(clinic.assessments) == 83 * 2
+    notes = clinic.quality.tables.set_index("table")["notes"]
+    assert "8 treatment_session forms are unverified (status 1)" in notes["sessions"]
+    assert "1 follow_up forms are incomplete (status 0)" in notes["assessments"]
+    assert "83 of the export's 498 rows hold form demographics." in notes["patients"]
