@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -347,3 +348,54 @@ def test_load_clinic_on_a_sparse_export_loses_no_patient(tmp_path):
     assert "8 treatment_session forms are unverified (status 1)" in notes["sessions"]
     assert "1 follow_up forms are incomplete (status 0)" in notes["assessments"]
     assert "83 of the export's 498 rows hold form demographics." in notes["patients"]
+
+
+class _FakeProject:
+    """Stands in for ``redcap.Project``: returns the CSV texts REDCap's API would."""
+
+    calls: list = []
+
+    def __init__(self, url, token):
+        self.calls.append(("init", url, token))
+
+    def export_records(self, format_type="json"):
+        self.calls.append(("records", format_type))
+        return CLASSIC
+
+    def export_metadata(self, format_type="json"):
+        self.calls.append(("metadata", format_type))
+        return DICTIONARY_API
+
+
+def test_export_from_server_writes_the_export_and_dictionary_with_pycap(tmp_path, monkeypatch):
+    import types
+
+    from needling_analytics.load.sources.redcap_server import export_from_server
+
+    monkeypatch.setitem(sys.modules, "redcap", types.SimpleNamespace(Project=_FakeProject))
+    monkeypatch.setenv("CLINIC_REDCAP_TOKEN", "ABC123")
+    _FakeProject.calls = []
+    written = export_from_server("https://redcap.example.org/api/", "CLINIC_REDCAP_TOKEN", tmp_path / "pulled")
+    assert [p.name for p in written] == ["redcap_export.csv", "redcap_DataDictionary.csv"]
+    assert _FakeProject.calls == [
+        ("init", "https://redcap.example.org/api/", "ABC123"),
+        ("records", "csv"),
+        ("metadata", "csv"),
+    ]
+    assert written[0].read_text(encoding="utf-8") == CLASSIC
+    raw = open_source(tmp_path / "pulled", Mapping()).read("patients", TableMapping(form="baseline"))
+    assert raw.frame["side"].tolist() == ["Left"]  # the pulled dictionary is found and used
+
+
+def test_export_from_server_needs_the_token_and_pycap(tmp_path, monkeypatch):
+    from needling_analytics.load.sources.redcap_server import export_from_server
+
+    monkeypatch.delenv("CLINIC_REDCAP_TOKEN", raising=False)
+    with pytest.raises(InputError, match="CLINIC_REDCAP_TOKEN .* is not set"):
+        export_from_server("https://redcap.example.org/api/", "CLINIC_REDCAP_TOKEN", tmp_path)
+    monkeypatch.setenv("CLINIC_REDCAP_TOKEN", "ABC123")
+    monkeypatch.setitem(sys.modules, "redcap", None)  # import redcap now fails
+    with pytest.raises(InputError, match="needs PyCap") as caught:
+        export_from_server("https://redcap.example.org/api/", "CLINIC_REDCAP_TOKEN", tmp_path)
+    assert "pip install pycap" in str(caught.value)
+    assert "ABC123" not in str(caught.value)
