@@ -493,3 +493,27 @@ def test_demo_export_loads_end_to_end_through_its_mapping(demo_export):
     assert len(clinic.sessions) + clinic.quality.problems.query("table == 'sessions'")["line"].nunique() == attended
     assert not (clinic.quality.problems["rule"] == "duplicate_id").any()
     assert len(clinic.episodes) > 0 and len(clinic.assessments) > 0
+
+
+def test_a_form_filled_in_several_events_gives_a_row_per_event_and_a_note(longitudinal):
+    source = open_source(longitudinal, Mapping())
+    follow_up = source.read("assessments", TableMapping(form="follow_up"))
+    assert len(follow_up.frame) == 2  # week 2 only: no note, one event
+    assert not any("more than one event" in n for n in follow_up.notes)
+    export = LONGITUDINAL.replace(
+        "806-1,week_4_arm_1,,,north,,,,,,,,,,,,,,", "806-1,week_4_arm_1,,,north,,,,,,,,,,,2026-02-02,2,3,2"
+    )
+    folder = longitudinal.parent / "twice"
+    _write(folder, {"Clinic_DATA.csv": export, "Clinic_DataDictionary.csv": DICTIONARY_UI})
+    raw = open_source(folder, Mapping()).read("assessments", TableMapping(form="follow_up"))
+    assert raw.frame[ROW_ID].tolist() == ["806-1/week_2_arm_1", "806-1/week_4_arm_1", "806-2/week_2_arm_1"]
+    assert any(n.startswith("1 record(s) have follow_up data in more than one event") for n in raw.notes)
+
+
+def test_an_export_with_a_header_only_gives_empty_tables(tmp_path):
+    folder = _write(
+        tmp_path / "empty", {"export.csv": LONGITUDINAL.splitlines()[0] + "\n", "DataDictionary.csv": DICTIONARY_UI}
+    )
+    raw = open_source(folder, Mapping()).read("sessions", TableMapping(form="treatment_session"))
+    assert raw.frame.empty
+    assert "muscles" in raw.frame.columns and "treatment_session_complete" in raw.frame.columns

@@ -306,7 +306,6 @@ class RedcapSource:
             self.notes + notes,
             malformed,
             cell_problems=problems,
-            where=f"form {form.name!r}",
         )
 
     def _form(self, name: str) -> _Form:
@@ -380,6 +379,15 @@ class RedcapSource:
                     f"with every form they could belong to."
                 )
             chosen |= orphan
+        if not events and "redcap_event_name" in frame:
+            several = frame.loc[chosen & instrument.eq(""), [self.record_id, "redcap_event_name"]]
+            counts = several.groupby(self.record_id)["redcap_event_name"].nunique()
+            if (counts > 1).any():
+                notes.append(
+                    f"{int((counts > 1).sum())} record(s) have {form.name} data in more than one event "
+                    f"({sorted(set(several['redcap_event_name']))}): each is a row; name the event with `event` "
+                    f"if only one is meant."
+                )
         empty = int((chosen & repeating & ~has).sum())
         if empty:
             notes.append(f"{empty} repeating instance(s) of {form.name} hold no data.")
