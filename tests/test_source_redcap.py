@@ -517,3 +517,24 @@ def test_an_export_with_a_header_only_gives_empty_tables(tmp_path):
     raw = open_source(folder, Mapping()).read("sessions", TableMapping(form="treatment_session"))
     assert raw.frame.empty
     assert "muscles" in raw.frame.columns and "treatment_session_complete" in raw.frame.columns
+
+
+def test_choices_are_parsed_as_redcap_writes_them():
+    from needling_analytics.load.sources.redcap_dictionary import parse_choices
+
+    assert parse_choices("1, Yes|0, No") == {"1": "Yes", "0": "No"}
+    assert parse_choices('1, "Normal" - no irregularities | 2, Minor, or none | 88, Other') == {
+        "1": '"Normal" - no irregularities',
+        "2": "Minor, or none",
+        "88": "Other",
+    }
+    assert parse_choices("") == {}
+    assert parse_choices("red | dark-blue, Dark blue") == {"red": "red", "dark-blue": "Dark blue"}
+
+
+def test_checkbox_values_exported_as_labels_are_read_and_odd_values_shown(tmp_path):
+    export = CLASSIC.replace('"Ana, from Porto",,,7,l,1,1,2', '"Ana, from Porto",,,7,l,Checked,maybe,2')
+    folder = _write(tmp_path / "labels", {"export.csv": export, "metadata.csv": DICTIONARY_API})
+    raw = open_source(folder, Mapping()).read("patients", TableMapping(form="baseline"))
+    assert raw.frame["colour"].tolist() == ["Red;Dark blue=maybe"]
+    assert any("hold checkbox values other than 0 or 1" in n for n in raw.notes)
