@@ -312,28 +312,42 @@ def _sparse_project(folder: Path) -> Path:
     return _write(folder, {"Clinic_DATA.csv": "\n".join(lines) + "\n", "Clinic_DataDictionary.csv": dictionary})
 
 
+def _mapping(tables: dict) -> Mapping:
+    """The mapping of ``tables``: through read_mapping once it parses `form`, built directly until then."""
+    from needling_analytics.errors import MappingError
+    from needling_analytics.load.mapping import read_mapping
+
+    try:
+        parsed = read_mapping({"tables": tables})
+        if parsed.for_table(next(iter(tables))).form:
+            return parsed
+    except MappingError:
+        pass
+    return Mapping(tables={name: TableMapping(**spec) for name, spec in tables.items()})
+
+
 def test_load_clinic_on_a_sparse_export_loses_no_patient(tmp_path):
     from needling_analytics.load import load_clinic
 
     folder = _sparse_project(tmp_path / "sparse")
-    mapping = Mapping(
-        tables={
-            "patients": TableMapping(form="demographics", columns={"record_id": "patient_id"}),
-            "episodes": TableMapping(form="course", columns={"record_id": "patient_id"}),
-            "sessions": TableMapping(
-                form="treatment_session",
-                columns={"record_id": "patient_id", ROW_ID: "session_id", "session_episode": "episode_id"},
-            ),
-            "assessments": TableMapping(
-                form="follow_up",
-                event="week_2_arm_1,week_4_arm_1",
-                columns={
+    mapping = _mapping(
+        {
+            "patients": {"form": "demographics", "columns": {"record_id": "patient_id"}},
+            "episodes": {"form": "course", "columns": {"record_id": "patient_id"}},
+            "sessions": {
+                "form": "treatment_session",
+                "columns": {"record_id": "patient_id", ROW_ID: "session_id", "session_episode": "episode_id"},
+            },
+            "assessments": {
+                "form": "follow_up",
+                "event": "week_2_arm_1,week_4_arm_1",
+                "columns": {
                     "record_id": "patient_id",
                     "fu_episode": "episode_id",
                     "fu_date": "assessed_on",
                     "fu_pain": "pain",
                 },
-            ),
+            },
         }
     )
     clinic = load_clinic(folder, mapping, as_of="2026-11-28")
