@@ -552,3 +552,11 @@ def test_checkbox_values_exported_as_labels_are_read_and_odd_values_shown(tmp_pa
     raw = open_source(folder, Mapping()).read("patients", TableMapping(form="baseline"))
     assert raw.frame["colour"].tolist() == ["Red;Dark blue=maybe"]
     assert any("hold checkbox values other than 0 or 1" in n for n in raw.notes)
+
+
+def test_an_export_with_another_delimiter_is_detected_and_read(tmp_path):
+    export = "record_id;redcap_event_name;pain;visit_complete\n1;baseline_arm_1;4,5;2\n"
+    path = _write(tmp_path / "semi", {"export.csv": export}) / "export.csv"
+    assert detect(path)
+    raw = open_source(path, Mapping()).read("assessments", TableMapping(form="visit"))
+    assert _rows(raw, ["record_id", "pain", "visit_complete"]) == [("1", "4,5", "2")]

@@ -34,6 +34,7 @@ without it being said.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def _is_export(path: Path) -> bool:
     header = _first_line(path)
     if not header or looks_like_dictionary(header):
         return False
-    columns = [c.strip().strip('"') for c in header.split(",")]
+    columns = [c.strip().strip('"') for c in re.split(r"[,;\t|]", header)]
     return any(c in REDCAP_COLUMNS or c.endswith("_complete") for c in columns)
 
 
