@@ -489,18 +489,13 @@ def test_demo_export_incomplete_forms_are_counted(demo_export):
 
 
 def test_demo_export_loads_end_to_end_through_its_mapping(demo_export):
-    """Awaits the mapping grammar (`form`, `event`, `extends`, `constants`, episodes `derive`)."""
-    from needling_analytics.errors import MappingError
+    """The demo project loads through its mapping (`form`, `event`, `extends`, `constants`, episodes `derive`)."""
     from needling_analytics.load import load_clinic
     from needling_analytics.load.mapping import read_mapping
 
     tables, folder, _ = demo_export
-    try:
-        mapping = read_mapping(folder / "mapping.yaml")
-    except MappingError as exc:
-        pytest.skip(f"the mapping grammar does not parse this mapping yet: {exc}")
-    if not mapping.for_table("sessions").form:
-        pytest.skip("the mapping grammar does not parse `form` yet")
+    mapping = read_mapping(folder / "mapping.yaml")
+    assert mapping.for_table("sessions").form == "treatment_session"
     clinic = load_clinic(folder, mapping, as_of="2026-11-28")
     attended = tables["sessions"]["status"].astype(str).eq("attended").sum()
     assert len(clinic.patients) == len(tables["patients"])

@@ -225,7 +225,7 @@ def sessions(ctx: Context, types=("Encounter", "Appointment")) -> Rows:
     patient's only episode covering the date), patient_id (subject),
     practitioner_id (first participant that is a Practitioner or
     PractitionerRole; blank when none), session_date (period.start as
-    written, with its offset), session_time (its HH:MM), status (see
+    written, with its offset), session_time (the same when it has a time of day), status (see
     :data:`~.codes.ENCOUNTER_STATUS`; ``no_show`` when the Encounter's
     Appointment is ``noshow``), pain_pre and pain_post (the linked LOINC
     72514-3 readings, see :func:`_pain_by_encounter`). Appointments that no

@@ -32,9 +32,13 @@ def text(value) -> str:
 
 
 def time_of(when: str) -> str:
-    """``HH:MM`` of an ISO dateTime as written (blank for a date alone)."""
-    match = _TIME.search(when)
-    return f"{match.group(1)}:{match.group(2)}" if match else ""
+    """The whole dateTime when it has a time of day (blank for a date alone).
+
+    The loader takes the time of day from it in the clinic's time zone, as
+    it takes the date: cutting ``HH:MM`` here would keep the time as
+    written in another offset.
+    """
+    return when if _TIME.search(when) else ""
 
 
 def effective(resource: dict) -> str:
