@@ -12,7 +12,7 @@ import yaml
 
 from needling_analytics.demo import generate_clinic
 from needling_analytics.demo.exports import write_export
-from needling_analytics.errors import InputError, MappingError, UnreadableFileError
+from needling_analytics.errors import InputError, UnreadableFileError
 from needling_analytics.load.clinic import load_clinic
 from needling_analytics.load.mapping import Mapping, TableMapping, read_mapping
 from needling_analytics.load.sources import fhir as fhir_source
@@ -188,10 +188,10 @@ def test_sessions_from_encounters_with_their_pain(collection):
          "session_date": "2026-03-02T09:30:00+11:00", "session_time": "2026-03-02T09:30:00+11:00", "status": "attended",
          "pain_pre": "7", "pain_post": "4"},
         {"session_id": "S2", "episode_id": "E1", "patient_id": "P1", "practitioner_id": "",
-         "session_date": "2026-03-09T14:00:00+11:00", "session_time": "14:00", "status": "cancelled",
+         "session_date": "2026-03-09T14:00:00+11:00", "session_time": "2026-03-09T14:00:00+11:00", "status": "cancelled",
          "pain_pre": "", "pain_post": ""},
         {"session_id": "S4", "episode_id": "E1", "patient_id": "P1", "practitioner_id": "",
-         "session_date": "2026-04-14T08:05:00+10:00", "session_time": "08:05", "status": "booked",
+         "session_date": "2026-04-14T08:05:00+10:00", "session_time": "2026-04-14T08:05:00+10:00", "status": "booked",
          "pain_pre": "", "pain_post": ""},
         {"session_id": "S5", "episode_id": "E1", "patient_id": "P1", "practitioner_id": "",
          "session_date": "2026-03-16", "session_time": "", "status": "attended",
