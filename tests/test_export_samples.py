@@ -12,6 +12,7 @@ the mapping grammar of :mod:`needling_analytics.load.mapping`.
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import UTC, datetime
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -462,3 +463,44 @@ def test_same_seed_same_files_and_tiny_clinics_work(fmt, tmp_path):
     assert [p.read_bytes() for p in first if p.suffix != ".xlsx"] == [
         p.read_bytes() for p in second if p.suffix != ".xlsx"
     ]
+
+
+def _session_rows(clinic) -> list[tuple]:
+    s = clinic.tables["sessions"]
+    return sorted(
+        zip(s["session_id"], s["session_date"].dt.strftime("%Y-%m-%d"), s["session_time"].astype(str),
+            s["status"].astype(str), s["pain_pre"].astype(str), strict=True)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("variant", "options"),
+    [
+        # European Excel: ';', cp1252, decimal comma, dd/mm/yyyy hh:mm that lost its Z, WAHR/FALSCH
+        ("excel-eu", "    file: excel-eu/appointments.csv\n    delimiter: ';'\n    encoding: cp1252\n"
+                     "    date_format: '%d/%m/%Y %H:%M'\n    source_timezone: UTC\n"),
+        ("workbook", "    file: workbook/appointments.xlsx\n"),
+    ],
+)  # fmt: skip
+def test_end_to_end_a_spreadsheet_copy_loads_the_same_sessions(variant, options, cliniko):
+    """The same appointments re-saved by a spreadsheet load the same, bar the IDs it destroyed (refused)."""
+    from needling_analytics.errors import DataQualityWarning
+    from needling_analytics.load import load_clinic
+
+    out, _ = cliniko
+    mapping = out / f"{variant}-mapping.yaml"
+    mapping.write_text(f"extends: mapping.yaml\ntables:\n  sessions:\n{options}", encoding="utf-8")
+    clean = load_clinic(out, out / "mapping.yaml", as_of=DEMO_END)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        copy = load_clinic(out, mapping, as_of=DEMO_END)
+    rounded = copy.quality.problems.query("rule == 'id_rounded' and table == 'sessions'")
+    if variant == "excel-eu":
+        text = (out / "excel-eu" / "appointments.csv").read_bytes().decode("cp1252")
+        destroyed = [line.split(";")[0] for line in text.split("\r\n")[1:] if line and not line.startswith('="')]
+        assert sorted(rounded["value"]) == sorted(destroyed)
+    else:
+        assert rounded.empty
+    kept = set(copy.tables["sessions"]["session_id"])
+    assert len(kept) == len(clean.tables["sessions"]) - len(rounded)
+    assert _session_rows(copy) == [row for row in _session_rows(clean) if row[0] in kept]

@@ -501,6 +501,7 @@ class _Table:
             date_formats=_date_formats(
                 merged.get("date_format"), self.path, f"for {self.name}", self.line("date_format")
             ),
+            source_timezone=written_in,
             columns=self.columns(),
             constants=self.constants(),
             compute=self.computed(),
