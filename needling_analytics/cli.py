@@ -21,11 +21,20 @@ EXIT_OK, EXIT_QUARANTINED, EXIT_UNREADABLE = 0, 1, 2
 
 def _validate(args) -> int:
     from .load import load_clinic
+    from .load.mapping import read_mapping
 
+    mapping = read_mapping(args.mapping)
+    database = _database_name(mapping)
+    if args.data_dir == "-" and database is None:
+        raise InputError(
+            "no data folder given",
+            hint="give the clinic's data folder as DATA_DIR; only a mapping whose `source` is a database needs none.",
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)  # the summary says it
-        clinic = load_clinic(args.data_dir, args.mapping, as_of=args.as_of)
-    out = Path(args.out) if args.out else Path("reports") / Path(args.data_dir).resolve().name / "validation"
+        clinic = load_clinic(args.data_dir, mapping, as_of=args.as_of)
+    name = database or Path(args.data_dir).resolve().name
+    out = Path(args.out) if args.out else Path("reports") / name / "validation"
     paths = clinic.quality.write(out)
     print(clinic.quality.summary())
     print(f"Quality report: {paths['markdown']} (and {paths['json'].name})")
@@ -33,6 +42,17 @@ def _validate(args) -> int:
         print(f"Quarantined rows, with reasons: {out / 'quarantine'}/")
         return EXIT_QUARANTINED if args.strict else EXIT_OK
     return EXIT_OK
+
+
+def _database_name(mapping) -> str | None:
+    """The database a mapping reads from (its `source` URL), or None for files."""
+    from .load.sources import source_kind
+
+    if not mapping.kind or source_kind(Path("-"), mapping) != "postgresql":
+        return None
+    from .load.sources.postgresql import parse_url
+
+    return parse_url(mapping.kind, mapping.source).name
 
 
 def _demo_data(args) -> int:
@@ -191,11 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load a clinic's data folder, quarantine bad rows and report what was found.",
     )
     validate.add_argument(
-        "data_dir", metavar="DATA_DIR", help="folder with patients, episodes, sessions (and optional) tables"
+        "data_dir",
+        metavar="DATA_DIR",
+        nargs="?",
+        default="-",
+        help="folder with patients, episodes, sessions (and optional) tables; "
+        "omit it (or give -) when the mapping's `source` is a database",
     )
     validate.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export onto the data model")
     validate.add_argument(
-        "--out", metavar="DIR", help="where to write the report (default: reports/<data folder name>/validation)"
+        "--out",
+        metavar="DIR",
+        help="where to write the report (default: reports/<data folder or database name>/validation)",
     )
     validate.add_argument(
         "--as-of", metavar="YYYY-MM-DD", help="date the data describes; later dates are errors (default: today)"
