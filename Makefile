@@ -1,6 +1,9 @@
 # needling-analytics: the common commands. Needs only Python 3.11+ and make.
 #   make demo   set up, generate the demo clinic and run the main job on it
 #   make test   set up if needed and run the whole test suite
+#   make pg     start (or reuse) the loopback PostgreSQL the database tests use;
+#               then eval "$(bash tests/pg_server.sh)" in your shell before make test
+#   make test-pg  start it and run the PostgreSQL tests
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +13,7 @@ DEMO   ?= data/demo
 DEMO_MONTH ?= 2026-10
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint clean-demo
+.PHONY: demo test install lint clean-demo pg test-pg
 
 install: $(STAMP)
 
@@ -29,6 +32,12 @@ demo: install
 
 test: install
 	MPLBACKEND=Agg $(PY) -m pytest -q
+
+pg:
+	bash tests/pg_server.sh
+
+test-pg: install
+	eval "$$(bash tests/pg_server.sh)" && MPLBACKEND=Agg $(PY) -m pytest -q tests/test_source_postgresql.py
 
 lint: install
 	$(VENV)/bin/ruff check needling_analytics tests
