@@ -37,7 +37,7 @@ pg:
 	bash tests/pg_server.sh
 
 test-pg: install
-	eval "$$(bash tests/pg_server.sh)" && MPLBACKEND=Agg $(PY) -m pytest -q tests/test_source_postgresql.py
+	pg_env="$$(bash tests/pg_server.sh)" && eval "$$pg_env" && MPLBACKEND=Agg $(PY) -m pytest -q tests/test_source_postgresql.py
 
 lint: install
 	$(VENV)/bin/ruff check needling_analytics tests

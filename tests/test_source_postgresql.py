@@ -79,6 +79,7 @@ DB_TYPES = {
     "pain": "numeric",
     "birth_year": "integer",
     "needles": "integer",
+    "twitch_response": "boolean USING twitch_response = 'yes'",
 }
 
 
@@ -362,6 +363,8 @@ def test_a_password_in_the_url_is_refused():
         parse_url("postgresql://clinic:secret@db.example.org/clinic")
     with pytest.raises(MappingError, match="never hold one"):
         parse_url("postgresql://clinic@db.example.org/clinic?password=secret")
+    with pytest.raises(MappingError, match="port that is not a number"):
+        parse_url("postgresql://clinic@db.example.org:port/clinic")
 
 
 def test_url_forms():

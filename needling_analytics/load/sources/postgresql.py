@@ -102,6 +102,12 @@ def parse_url(url: str, mapping_path: Path | None = None) -> Database:
         raise MappingError(
             f"`source` {url!r} names no database", path=mapping_path, hint="write postgresql://user@host:5432/db."
         )
+    try:
+        port = parts.port
+    except ValueError:
+        raise MappingError(
+            f"`source` {url!r} has a port that is not a number", path=mapping_path, hint="write host:5432."
+        ) from None
     if not any(key == "connect_timeout" for key, _ in query):
         query.append(("connect_timeout", str(CONNECT_TIMEOUT)))
     normalised = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
@@ -109,7 +115,7 @@ def parse_url(url: str, mapping_path: Path | None = None) -> Database:
         url=normalised,
         user=unquote(parts.username or os.environ.get("PGUSER", "")),
         host=parts.hostname or os.environ.get("PGHOST", "localhost"),
-        port=str(parts.port or os.environ.get("PGPORT", "5432")),
+        port=str(port or os.environ.get("PGPORT", "5432")),
         name=database,
     )
 
