@@ -214,7 +214,8 @@ class PostgresSource:
     """Tables read by the mapping's queries from one PostgreSQL database.
 
     ``results`` holds each table's query result, fetched when the source is
-    opened (:func:`open_source`), as ``{table: (query, arrow table)}``.
+    opened (:func:`open_source`), as ``{table: (query, arrow table)}``; a
+    table read a second time, or with another query, is fetched again.
     """
 
     database: Database
@@ -237,7 +238,7 @@ class PostgresSource:
                 )
         if not mapping.query:
             return None
-        query, table = self.results.get(name, (None, None))
+        query, table = self.results.pop(name, (None, None))  # handed over once: no second copy kept
         if query != mapping.query:
             table = fetch(self.database, self.password, {name: mapping.query}, self.password_env)[name]
         notes: list[str] = []
