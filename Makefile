@@ -1,6 +1,9 @@
 # needling-analytics: the common commands. Needs only Python 3.11+ and make.
 #   make demo   set up, generate the demo clinic and run the main job on it
 #   make test   set up if needed and run the whole test suite
+#   make pg     start (or reuse) the loopback PostgreSQL the database tests use;
+#               then eval "$(bash tests/pg_server.sh)" in your shell before make test
+#   make test-pg  start it and run the PostgreSQL tests
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +13,7 @@ DEMO   ?= data/demo
 DEMO_MONTH ?= 2026-10
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint clean-demo
+.PHONY: demo test install lint clean-demo pg test-pg
 
 install: $(STAMP)
 
@@ -27,8 +30,17 @@ demo: install
 	$(CLI) validate $(DEMO)
 	$(CLI) monthly --month $(DEMO_MONTH) --data $(DEMO) --out reports --clinic-name "Demo clinic"
 
+# The PostgreSQL tests use a throwaway server on loopback (tests/pg_server.sh starts or reuses it,
+# installing PostgreSQL from Debian as root); without one they are skipped, except under CI=true.
 test: install
-	MPLBACKEND=Agg $(PY) -m pytest -q
+	@pg_env="$$(bash tests/pg_server.sh)" || echo "make test: no PostgreSQL server could be started: its tests will be skipped"; \
+	eval "$$pg_env"; MPLBACKEND=Agg $(PY) -m pytest -q
+
+pg:
+	bash tests/pg_server.sh
+
+test-pg: install
+	pg_env="$$(bash tests/pg_server.sh)" && eval "$$pg_env" && MPLBACKEND=Agg $(PY) -m pytest -q tests/test_source_postgresql.py
 
 lint: install
 	$(VENV)/bin/ruff check needling_analytics tests

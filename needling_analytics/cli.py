@@ -22,12 +22,21 @@ EXIT_OK, EXIT_QUARANTINED, EXIT_UNREADABLE = 0, 1, 2
 def _validate(args) -> int:
     from .errors import NothingKeptError
     from .load import load_clinic
+    from .load.mapping import read_mapping
 
-    out = Path(args.out) if args.out else Path("reports") / Path(args.data_dir).resolve().stem / "validation"
+    mapping = read_mapping(args.mapping) if args.mapping else None
+    database = _database_name(mapping) if mapping else None
+    if args.data_dir == "-" and database is None:
+        raise InputError(
+            "no data folder given",
+            hint="give the clinic's data folder as DATA_DIR; only a mapping whose `source` is a database needs none.",
+        )
+    name = database or Path(args.data_dir).resolve().stem
+    out = Path(args.out) if args.out else Path("reports") / name / "validation"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)  # the summary says it
-            clinic = load_clinic(args.data_dir, args.mapping, as_of=args.as_of, timezone=args.timezone)
+            clinic = load_clinic(args.data_dir, mapping, as_of=args.as_of, timezone=args.timezone)
     except NothingKeptError as exc:
         paths = exc.quality.write(out)
         print(exc.quality.summary())
@@ -44,6 +53,17 @@ def _validate(args) -> int:
     if not quality.is_clean:
         return EXIT_QUARANTINED if args.strict else EXIT_OK
     return EXIT_OK
+
+
+def _database_name(mapping) -> str | None:
+    """The database a mapping reads from (its `source` URL), or None for files."""
+    from .load.sources import source_kind
+
+    if not mapping.kind or source_kind(Path("-"), mapping) != "postgresql":
+        return None
+    from .load.sources.postgresql import parse_url
+
+    return parse_url(mapping.kind, mapping.source).name
 
 
 def _demo_data(args) -> int:
@@ -220,11 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "data_dir",
         metavar="DATA_DIR",
-        help="folder with the clinic's files (patients, sessions, ...), or a FHIR bundle or REDCap export file",
+        nargs="?",
+        default="-",
+        help="folder with the clinic's files (patients, sessions, ...), or a FHIR bundle or REDCap export file; "
+        "omit it (or give -) when the mapping's `source` is a database",
     )
     validate.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinic's export onto the data model")
     validate.add_argument(
-        "--out", metavar="DIR", help="where to write the report (default: reports/<data folder name>/validation)"
+        "--out",
+        metavar="DIR",
+        help="where to write the report (default: reports/<data folder or database name>/validation)",
     )
     validate.add_argument(
         "--as-of", metavar="YYYY-MM-DD", help="date the data describes; later dates are errors (default: today)"

@@ -75,5 +75,13 @@ class MappingError(InputError):
     """The mapping file is malformed or refers to unknown tables or columns."""
 
 
+class DatabaseError(InputError):
+    """A database cannot be reached or queried: no server, refused login, unknown database, or a failing query.
+
+    The message names the server, the database and, for a query, the table;
+    it never contains the password.
+    """
+
+
 class DataQualityWarning(UserWarning):
     """Rows were quarantined or values adjusted while loading."""
