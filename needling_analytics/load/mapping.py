@@ -192,6 +192,11 @@ class TableMapping:
     #: each source column (casefolded) as the mapping spells it, for messages
     spelled: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self):
+        # built in code, a column may name one target as text: {"Date": "session_date"}
+        columns = {str(k).strip().casefold(): (v,) if isinstance(v, str) else tuple(v) for k, v in self.columns.items()}
+        object.__setattr__(self, "columns", columns)
+
     def where(self, entry: str) -> str:
         """'mapping.yaml line 12' for an entry of this table's mapping, or ''."""
         path, line, _ = self.origin.get(entry, ("", None, False))
