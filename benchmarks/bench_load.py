@@ -2,6 +2,7 @@
 
     python benchmarks/bench_load.py --patients 20000 [--messy]
     python benchmarks/bench_load.py --format postgresql --patients 23600
+    python benchmarks/bench_load.py --format cliniko --appointments 1000000
 
 Generates a demo clinic of the given size, writes it as CSV, then times
 ``load_clinic`` on it and prints rows per second and peak memory.
@@ -15,6 +16,15 @@ query over an ADBC connection (the floor), the PostgreSQL source reading
 the same query, and ``load_clinic`` through a mapping with one query per
 table. The schema is dropped afterwards. 23,600 patients give about
 200,000 sessions.
+
+With ``--format cliniko`` the demo clinic is written as a Cliniko export
+(``demo-data --format cliniko``: UTC timestamps, three attendance flags,
+19-digit IDs, treatment-note columns) and its appointments and patients are
+repeated, with new IDs, until the appointments file has ``--appointments``
+rows. Timed: ``pandas.read_csv`` of the appointments file as text (the
+floor), and ``load_clinic`` through the sample's ``mapping.yaml`` (the
+``cliniko`` template: time zone, status rules, derived courses of care, a
+knee-flexion column unpivoted to range-of-motion rows).
 """
 
 from __future__ import annotations
@@ -130,11 +140,54 @@ def bench_postgresql(tables, url: str, password_env: str) -> None:
             cursor.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def bench_cliniko(n_appointments: int, patients: int) -> None:
+    """Time a Cliniko export of ``n_appointments`` appointments (see the module docstring)."""
+    import pandas as pd
+
+    from needling_analytics.demo.exports import write_export
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        start = time.perf_counter()
+        write_export("cliniko", generate_clinic(n_patients=patients, seed=0), folder, seed=0)
+        appointments = pd.read_csv(folder / "appointments.csv", dtype=str, keep_default_na=False)
+        people = pd.read_csv(folder / "patients.csv", dtype=str, keep_default_na=False)
+        copies = -(-n_appointments // len(appointments))
+        ids = ["id", "patient_id", "patient_case_id"]
+        appointments = pd.concat(
+            [appointments.assign(**{c: appointments[c] + f"{k:03d}" for c in ids}) for k in range(copies)]
+        ).head(n_appointments)
+        people = pd.concat([people.assign(**{"Patient ID": people["Patient ID"] + f"{k:03d}"}) for k in range(copies)])
+        appointments.to_csv(folder / "appointments.csv", index=False)
+        people.to_csv(folder / "patients.csv", index=False)
+        print(f"Cliniko export: {len(appointments):,} appointments, {len(people):,} patients"
+              f" ({copies} copies of a {patients:,}-patient clinic), written in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        start = time.perf_counter()
+        floor = pd.read_csv(folder / "appointments.csv", dtype=str)
+        read_csv = time.perf_counter() - start
+        assert len(floor) == len(appointments)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            clinic = load_clinic(folder, as_of="2026-11-28")
+        loaded = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rows = len(appointments)
+    print(f"pandas.read_csv of appointments.csv, as text (floor): {read_csv:6.2f} s  ({rows / read_csv:,.0f} rows/s)")
+    print(
+        f"load_clinic through the cliniko template (all tables): {loaded:6.2f} s  ({rows / loaded:,.0f} appointments/s);"
+        f" peak resident memory of the process {peak / 2**20:,.0f} MiB"
+    )
+    print(f"kept: {len(clinic.sessions):,} sessions, {len(clinic.episodes):,} derived courses, {len(clinic.rom):,} rom rows;"
+          f" quarantined rows: {clinic.quality.rows_quarantined:,}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=20_000)
     parser.add_argument("--messy", action="store_true")
-    parser.add_argument("--format", choices=["csv", "parquet", "postgresql"], default="csv")
+    parser.add_argument("--format", choices=["csv", "parquet", "postgresql", "cliniko"], default="csv")
+    parser.add_argument("--appointments", type=int, default=1_000_000, help="with --format cliniko: rows to load")
     parser.add_argument(
         "--database",
         default=os.environ.get("NEEDLING_TEST_PG_URL"),
@@ -143,6 +196,9 @@ def main() -> None:
     parser.add_argument("--password-env", default="NEEDLING_TEST_PG_PASSWORD", help="variable holding the password")
     args = parser.parse_args()
 
+    if args.format == "cliniko":
+        bench_cliniko(args.appointments, min(args.patients, 5_000))
+        return
     start = time.perf_counter()
     tables = generate_clinic(n_patients=args.patients, seed=0)
     if args.messy:
