@@ -393,7 +393,9 @@ text.funnel_summary(shown, spread)
 # so, or when the patient has not been seen for 30 days without being
 # discharged. Patients who stop coming may have improved or given up, so
 # outcomes measured only on those who stayed can look better or worse than
-# they are.
+# they are. The attendance rate is attended / (attended + cancelled +
+# missed): appointments still to come and past ones nobody marked are
+# counted separately and left out of it.
 
 # %%
 visits = metrics.attendance(cohort)
@@ -409,6 +411,8 @@ tables.table_or_note(
         "attended": "Attended",
         "cancelled": "Cancelled",
         "no_show": "Missed",
+        "unmarked": "Not marked",
+        "upcoming": "Still to come",
         "attendance_rate": "Attendance rate",
         "episodes": "Courses of care",
         "self_discharged": "Self-discharged",

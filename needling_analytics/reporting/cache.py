@@ -82,7 +82,9 @@ class PatientData:
 def _patient_tables(clinic: Clinic, rule: ResponderRule) -> dict[str, pd.DataFrame]:
     episodes = metrics.episode_pain(clinic, rule=rule)
     details = clinic.episodes[["episode_id", "start_date", "end_date", "body_region", "condition", "discharge_reason"]]
-    visits = metrics.attendance(clinic)[["episode_id", "booked", "attended", "cancelled", "no_show", "self_discharged"]]
+    visits = metrics.attendance(clinic)[
+        ["episode_id", "booked", "attended", "cancelled", "no_show", "unmarked", "upcoming", "self_discharged"]
+    ]
     response = metrics.time_to_response(clinic, rule=rule)[["episode_id", "event", "sessions", "days"]]
     response = response.rename(
         columns={"event": "reached", "sessions": "reached_after_sessions", "days": "reached_after_days"}

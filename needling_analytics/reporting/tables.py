@@ -388,8 +388,8 @@ def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DE
         The columns of :func:`~needling_analytics.metrics.episode_pain`, then
         ``start_date``, ``end_date``, ``body_region``, ``condition``,
         ``symptom_duration_weeks``, ``discharge_reason`` (episodes table),
-        ``booked``, ``attended``, ``cancelled``, ``no_show``,
-        ``self_discharged``, ``has_follow_up_pain`` (:func:`metrics.attendance`)
+        ``booked``, ``attended``, ``cancelled``, ``no_show``, ``unmarked``,
+        ``upcoming``, ``self_discharged``, ``has_follow_up_pain`` (:func:`metrics.attendance`)
         and ``practitioner_id`` (:func:`metrics.attribute_episodes`; missing
         when no practitioner is recorded). ``attrs["responder_rule"]`` is kept.
     """
@@ -406,7 +406,17 @@ def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DE
         ]
     ]
     visits = metrics.attendance(clinic)[
-        ["episode_id", "booked", "attended", "cancelled", "no_show", "self_discharged", "has_follow_up_pain"]
+        [
+            "episode_id",
+            "booked",
+            "attended",
+            "cancelled",
+            "no_show",
+            "unmarked",
+            "upcoming",
+            "self_discharged",
+            "has_follow_up_pain",
+        ]
     ]
     who = metrics.attribute_episodes(clinic)[["episode_id", "practitioner_id"]]
     out = pain.merge(details, on="episode_id", how="left").merge(visits, on="episode_id", how="left")

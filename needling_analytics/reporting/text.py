@@ -310,16 +310,24 @@ def episode_subtitle(patient_id: str, episode_row) -> str:
 
 
 def attendance_sentence(episode_row) -> Paragraph:
-    """``"8 sessions booked: 7 attended, 1 cancelled and 0 missed."`` plus how the course ended."""
+    """``"8 sessions booked: 7 attended, 1 cancelled and 0 missed."`` plus how the course ended.
+
+    Appointments not marked (status ``unmarked``) and still to come (status
+    ``booked``) are named when there are any: ``"..., 0 missed, 1 not
+    marked and 2 still to come."``.
+    """
     row = _episode(episode_row)
     booked = 0 if _missing(row.get("booked")) else int(row.get("booked"))
     if booked == 0:
         return Paragraph(UNAVAILABLE["attendance"])
-    counts = {k: 0 if _missing(row.get(k)) else int(row.get(k)) for k in ("attended", "cancelled", "no_show")}
-    text = (
-        f"{_sessions(booked)} booked: {counts['attended']:,} attended, {counts['cancelled']:,} cancelled "
-        f"and {counts['no_show']:,} missed."
-    )
+    keys = ("attended", "cancelled", "no_show", "unmarked", "upcoming")
+    counts = {k: 0 if _missing(row.get(k)) else int(row.get(k)) for k in keys}
+    parts = [f"{counts['attended']:,} attended", f"{counts['cancelled']:,} cancelled", f"{counts['no_show']:,} missed"]
+    if counts["unmarked"]:  # past appointments nobody marked: neither attended nor missed
+        parts.append(f"{counts['unmarked']:,} not marked")
+    if counts["upcoming"]:
+        parts.append(f"{counts['upcoming']:,} still to come")
+    text = f"{_sessions(booked)} booked: {', '.join(parts[:-1])} and {parts[-1]}."
     reason = None if _missing(row.get("discharge_reason")) else str(row.get("discharge_reason"))
     if not _missing(row.get("end_date")):
         ended = format_date(row.get("end_date"))
