@@ -183,9 +183,7 @@ def small_count_mask(
 def monthly_counts(monthly: pd.DataFrame) -> pd.DataFrame:
     """:func:`~needling_analytics.metrics.monthly_activity` with ``not_responders`` added (assessed minus responders)."""
     missing = {c: 0 for c in ("upcoming", "unmarked") if c not in monthly}  # tables from before the two statuses
-    return monthly.assign(
-        not_responders=monthly["discharged_assessable"] - monthly["discharged_responders"], **missing
-    )
+    return monthly.assign(not_responders=monthly["discharged_assessable"] - monthly["discharged_responders"], **missing)
 
 
 def monthly_hidden(monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:

@@ -359,6 +359,10 @@ tables.table_or_note(
 # reveal fewer than 11 patients who improved, or did not. A dot outside the
 # curves is a prompt to look at the case mix and the records, not a
 # verdict. Practitioners are named as explained at the end of the report.
+# Sessions with no practitioner recorded are left out of this comparison.
+
+# %%
+text.practitioner_recording(metrics.practitioner_recording(cohort))
 
 # %%
 first_pass = metrics.practitioner_funnel(cohort, rule=rule, min_episodes=min_episodes)

@@ -40,6 +40,7 @@ _WHERE = {
     "parse_month": "activity",
     "post_session_soreness": "journal",
     "practitioner_funnel": "practitioners",
+    "practitioner_recording": "practitioners",
     "prom_change": "proms",
     "published_benchmarks": "safety",
     "responder_curve": "pain",

@@ -412,6 +412,30 @@ def median_sentence(median: pd.DataFrame) -> Paragraph:
     return Paragraph(text + ".")
 
 
+def practitioner_recording(recording: pd.DataFrame) -> Paragraph:
+    """Whether practitioners are recorded, for the practitioner sections of the clinic report.
+
+    ``recording`` is :func:`~needling_analytics.metrics.practitioner_recording`.
+    No practitioner at all: "Practitioners are not recorded in this
+    clinic's data, ..."; some sessions without one: "12 sessions have no
+    practitioner recorded; ..."; every session has one: an empty paragraph.
+    """
+    row = recording.iloc[0] if len(recording) else pd.Series({"recorded": False, "without_practitioner": 0})
+    if not bool(row["recorded"]):
+        return Paragraph(
+            "Practitioners are not recorded in this clinic's data, so they cannot be compared "
+            "and no practitioner is named in this report."
+        )
+    missing = int(row["without_practitioner"])
+    if not missing:
+        return Paragraph("")
+    verb = "session has" if missing == 1 else "sessions have"
+    return Paragraph(
+        f"{missing:,} attended {verb} no practitioner recorded; "
+        f"{'it is' if missing == 1 else 'they are'} left out of the practitioner comparison."
+    )
+
+
 def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
     """What the funnel plot shows, in words: who is shown, who is outside the limits, overdispersion."""
     excluded = int(funnel.attrs.get("excluded_practitioners", 0))
