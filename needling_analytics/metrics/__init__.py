@@ -26,6 +26,7 @@ _WHERE = {
     "case_mix_adjusted": "practitioners",
     "compare_to_benchmarks": "safety",
     "episode_pain": "pain",
+    "pain_readings": "pain",
     "fit_trajectory": "models",
     "funnel_limits": "practitioners",
     "instrument_table": "norms",

@@ -470,8 +470,8 @@ def outcome_series(clinic: Clinic, outcome: str = "pain_pre") -> pd.DataFrame:
     Parameters
     ----------
     outcome : str
-        ``"pain_pre"`` (pain before each attended session, NPRS points;
-        subject = episode) or a range-of-motion movement written
+        ``"pain_pre"`` (pain before each attended session and at each
+        follow-up assessment, NPRS points; subject = episode) or a range-of-motion movement written
         ``"joint:movement"`` (e.g. ``"cervical_spine:rotation"``, degrees;
         subject = one series: episode, side and mode, so left and right are
         not mixed).
@@ -485,9 +485,11 @@ def outcome_series(clinic: Clinic, outcome: str = "pain_pre") -> pd.DataFrame:
     """
     columns = ["subject", "patient_id", "episode_id", "weeks_since_start", "value"]
     if outcome == "pain_pre":
-        pain = metrics.session_pain(clinic)
-        out = pain.assign(subject=pain["episode_id"], value=pain["pain_pre"])[columns]
-        out.attrs.update(outcome="pain before each session", unit="points (0-10)")
+        pain = metrics.pain_readings(clinic)  # session pain_pre and follow-up assessments
+        out = pain.assign(subject=pain["episode_id"], value=pain["pain"])[columns]
+        out.attrs.update(
+            outcome="pain before each session and at follow-up assessments", unit="points (0-10)"
+        )
         return out.reset_index(drop=True)
     joint, _, movement = outcome.partition(":")
     rom = clinic.rom
