@@ -178,6 +178,9 @@ tables.table_or_note(
     section="rom_summary",
 )
 
+# %%
+text.rom_device_note(rom, threshold=min_cell_size)
+
 # %% [markdown]
 # ### Questionnaires
 #

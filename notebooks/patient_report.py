@@ -91,6 +91,9 @@ tables.table_or_note(
     values={"mode": {"active": "the patient", "passive": "the practitioner"}},
 )
 
+# %%
+text.rom_device_note(patient.rom)
+
 # %% [markdown]
 # ## Questionnaires
 #

@@ -412,6 +412,35 @@ def median_sentence(median: pd.DataFrame) -> Paragraph:
     return Paragraph(text + ".")
 
 
+def rom_device_note(rom: pd.DataFrame, *, threshold: int | None = None) -> Paragraph:
+    """Footnote on range-of-motion readings with no device recorded; empty when every reading has one.
+
+    ``rom`` is :func:`~needling_analytics.metrics.rom_change` (or rows of
+    it): ``no_device_readings`` and ``mdc_device`` are used. Readings with no
+    device are compared with one another against the measurement error of
+    the clinic's commonest device for the joint and movement: "3 readings
+    had no device recorded; their changes are judged against the
+    measurement error of crom." With ``threshold`` (aggregate reports), a
+    count from 1 to ``threshold - 1`` is written "Fewer than 11".
+    """
+    if rom is None or "no_device_readings" not in rom or rom.empty:
+        return Paragraph("")
+    missing = int(pd.to_numeric(rom["no_device_readings"], errors="coerce").fillna(0).sum())
+    if not missing:
+        return Paragraph("")
+    devices = sorted({str(d) for d in rom["mdc_device"].dropna()}) if "mdc_device" in rom else []
+    small = threshold is not None and 0 < missing < threshold
+    count = f"Fewer than {threshold}" if small else f"{missing:,}"
+    had = "reading had" if missing == 1 and not small else "readings had"
+    its = "its change is" if missing == 1 and not small else "their changes are"
+    if devices:
+        names = " or ".join(label(d) for d in devices)
+        judged = f"the measurement error of {names} (the device used most for that movement in this clinic)"
+    else:
+        judged = "the measurement error of an unknown device, the most cautious value"
+    return Paragraph(f"{count} {had} no device recorded; {its} judged against {judged}.")
+
+
 def practitioner_recording(recording: pd.DataFrame) -> Paragraph:
     """Whether practitioners are recorded, for the practitioner sections of the clinic report.
 
