@@ -113,3 +113,27 @@ def test_attendance_follow_up_and_model_series_count_assessments():
     assert visits["has_follow_up_pain"].to_dict() == {"E1": True, "E2": True, "E3": False, "E4": True}
     series = outcome_series(clinic_with_assessments())
     assert len(series) == 11 and series.loc[series["episode_id"] == "E1", "value"].tolist() == [8, 7, 6, 5, 3]
+
+
+def test_patient_cache_and_pain_chart_show_the_assessments(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from needling_analytics.plots import plot_pain_over_sessions
+    from needling_analytics.reporting import read_patient, write_cache
+    from needling_analytics.reporting.tables import select_episode
+
+    cache = write_cache(clinic_with_assessments(), tmp_path / "cache")
+    patient = select_episode(read_patient(cache, "P1"))
+    followup = patient.pain_followup
+    assert followup["pain"].tolist() == [7.0, 5.0, 3.0]
+    assert followup["date"].tolist() == [pd.Timestamp("2026-01-05"), pd.Timestamp("2026-01-26"),
+                                         pd.Timestamp("2026-02-02")]  # fmt: skip
+    ax = plot_pain_over_sessions(patient.pain, rule=patient.rule, assessments=followup)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["follow-up assessment"].get_ydata()) == [7.0, 5.0, 3.0]
+    # an episode without assessments draws no diamonds
+    ax = plot_pain_over_sessions(
+        select_episode(read_patient(cache, "P4")).pain, assessments=pd.DataFrame(columns=["date", "pain"])
+    )
+    assert "follow-up assessment" not in {line.get_label() for line in ax.get_lines()}
