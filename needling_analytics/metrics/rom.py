@@ -114,7 +114,7 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
         - ``device``: the baseline's device; ``latest_device``;
         - ``same_device`` (nullable boolean): the latest reading used the
           baseline's device; False for "not comparable"; NA with no
-          follow-up;
+          follow-up, and when neither reading has a device;
         - ``same_rater`` (nullable boolean): the same ``rater_id`` took
           both readings; NA when either rater is unknown or there is no
           latest reading;
@@ -123,16 +123,22 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
         - ``mdc_degrees``: the MDC95 applied, degrees (the different-rater
           value when ``same_rater`` is not True; the larger of the two
           devices' values when they differ; a missing device counts as
-          ``other``); missing with no latest reading;
+          ``other``, except between two readings without a device, which
+          get the MDC of the clinic's commonest device for the joint and
+          movement); missing with no latest reading;
         - ``beyond_mdc`` (nullable boolean): |gain| > MDC (a gain exactly at
           the MDC is not beyond it); NA with no latest reading;
         - ``change_class``: "improved beyond measurement error", "within
           measurement error", "worse beyond measurement error", "not
           comparable" (later readings exist, but none by the baseline's
           device, or the baseline's device is unknown, while
-          ``same_device_only``) or "no follow-up".
+          ``same_device_only``) or "no follow-up";
+        - ``no_device_readings``: readings of the series with no device
+          recorded (count); ``mdc_device``: the device whose MDC was used
+          for two readings without a device (missing otherwise).
 
-        ``attrs["same_device_only"]`` records the option.
+        ``attrs["same_device_only"]`` records the option;
+        ``attrs["no_device_readings"]`` the readings without a device.
 
     Examples
     --------
