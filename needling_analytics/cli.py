@@ -191,7 +191,14 @@ def _practitioners(args) -> int:
         clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)
     with file_permissions(config.permissions):
         key_file = ensure_key_file(config.out_dir)
-    print(pseudonym_table(clinic, key_file).to_string(index=False))
+    table = pseudonym_table(clinic, key_file)
+    if table.empty:  # practitioner_id is optional (REDCap and FHIR exports often have none)
+        print("Practitioners are not recorded in this clinic's data: there are no code names to print.")
+        return EXIT_OK
+    print(table.to_string(index=False))
+    missing = int(clinic.sessions["practitioner_id"].isna().sum())
+    if missing:
+        print(f"{missing:,} session{'s have' if missing != 1 else ' has'} no practitioner recorded.")
     return EXIT_OK
 
 

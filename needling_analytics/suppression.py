@@ -45,6 +45,8 @@ MONTHLY_COUNTS = (
     "sessions_attended",
     "cancelled",
     "no_show",
+    "upcoming",
+    "unmarked",
     "discharges",
     "adverse_events",
     "discharged_assessable",
@@ -53,7 +55,7 @@ MONTHLY_COUNTS = (
 )
 #: Totals of the monthly activity table that a reader can rebuild from their parts.
 MONTHLY_TOTALS = {
-    "sessions_booked": ["sessions_attended", "cancelled", "no_show"],
+    "sessions_booked": ["sessions_attended", "cancelled", "no_show", "upcoming", "unmarked"],
     "discharged_assessable": ["discharged_responders", "not_responders"],
 }
 
@@ -180,7 +182,8 @@ def small_count_mask(
 
 def monthly_counts(monthly: pd.DataFrame) -> pd.DataFrame:
     """:func:`~needling_analytics.metrics.monthly_activity` with ``not_responders`` added (assessed minus responders)."""
-    return monthly.assign(not_responders=monthly["discharged_assessable"] - monthly["discharged_responders"])
+    missing = {c: 0 for c in ("upcoming", "unmarked") if c not in monthly}  # tables from before the two statuses
+    return monthly.assign(not_responders=monthly["discharged_assessable"] - monthly["discharged_responders"], **missing)
 
 
 def monthly_hidden(monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:

@@ -178,6 +178,9 @@ tables.table_or_note(
     section="rom_summary",
 )
 
+# %%
+text.rom_device_note(rom, threshold=min_cell_size)
+
 # %% [markdown]
 # ### Questionnaires
 #
@@ -359,6 +362,10 @@ tables.table_or_note(
 # reveal fewer than 11 patients who improved, or did not. A dot outside the
 # curves is a prompt to look at the case mix and the records, not a
 # verdict. Practitioners are named as explained at the end of the report.
+# Sessions with no practitioner recorded are left out of this comparison.
+
+# %%
+text.practitioner_recording(metrics.practitioner_recording(cohort))
 
 # %%
 first_pass = metrics.practitioner_funnel(cohort, rule=rule, min_episodes=min_episodes)
@@ -393,7 +400,9 @@ text.funnel_summary(shown, spread)
 # so, or when the patient has not been seen for 30 days without being
 # discharged. Patients who stop coming may have improved or given up, so
 # outcomes measured only on those who stayed can look better or worse than
-# they are.
+# they are. The attendance rate is attended / (attended + cancelled +
+# missed): appointments still to come and past ones nobody marked are
+# counted separately and left out of it.
 
 # %%
 visits = metrics.attendance(cohort)
@@ -409,6 +418,8 @@ tables.table_or_note(
         "attended": "Attended",
         "cancelled": "Cancelled",
         "no_show": "Missed",
+        "unmarked": "Not marked",
+        "upcoming": "Still to come",
         "attendance_rate": "Attendance rate",
         "episodes": "Courses of care",
         "self_discharged": "Self-discharged",

@@ -55,12 +55,19 @@ text.describe_rule(patient.rule)
 #
 # Pain is scored from 0 (no pain) to 10 (the worst imaginable). Filled dots
 # are the score given before each session, open dots the score just after
-# it. The dashed green line is the score to reach for a clinically important
+# it. Diamonds, if any, are follow-up assessments between sessions (a call
+# or a questionnaire); they count as pain scores of the course too. The
+# dashed green line is the score to reach for a clinically important
 # improvement, counted from the first score.
 
 # %%
 tables.chart_or_note(
-    plots.plot_pain_over_sessions, patient.pain, section="pain", needs=["pain_pre", "pain_post"], rule=patient.rule
+    plots.plot_pain_over_sessions,
+    patient.pain,
+    section="pain",
+    needs=["pain_pre", "pain_post"],
+    rule=patient.rule,
+    assessments=patient.pain_followup,
 )
 
 # %% [markdown]
@@ -90,6 +97,9 @@ tables.table_or_note(
     },
     values={"mode": {"active": "the patient", "passive": "the practitioner"}},
 )
+
+# %%
+text.rom_device_note(patient.rom)
 
 # %% [markdown]
 # ## Questionnaires

@@ -81,3 +81,15 @@ def test_demo_data_then_validate_is_clean(tmp_path, capsys):
     )
     assert main(["validate", str(folder), "--out", str(tmp_path / "r"), "--strict"]) == 0
     assert "Result: clean" in capsys.readouterr().out
+
+
+def test_practitioners_command_without_recorded_practitioners(make_clinic, tmp_path, capsys):
+    sessions = VALID["sessions"].replace(",PR1,", ",,").replace(",PR2,", ",,")
+    data = make_clinic(sessions=sessions)
+    assert main(["practitioners", "--data", str(data), "--out", str(tmp_path / "out")]) == 0
+    assert "Practitioners are not recorded in this clinic's data" in capsys.readouterr().out
+
+    data = make_clinic(sessions=VALID["sessions"].replace(",PR2,", ",,"))
+    assert main(["practitioners", "--data", str(data), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "PR1" in printed and "1 session has no practitioner recorded." in printed

@@ -31,7 +31,7 @@ OTHER_KEY = b"fedcba9876543210fedcba9876543210"
 
 NAMES = ["Zelda", "Quixote", "Yannick", "Wobbleton", "Xaviera", "Vandermeer"]
 NOTES = ["farm", "bruised", "tattoo", "walked", "Juniper"]
-RAW_IDS = ["PATIENT-", "EPISODE-", "SESSION-", "PRACT-", "@SUM("]
+RAW_IDS = ["PATIENT-", "EPISODE-", "SESSION-", "PRACT-", "@SUM(", "ASSESS-"]
 POSTCODES = ["02134", "10001", "05901"]
 HYPERLINK = '=HYPERLINK("http://evil.example/x","click")'
 DATE = re.compile(rb"\d{4}-\d{2}-\d{2}")
@@ -112,6 +112,17 @@ def _clinic() -> Clinic:
             "activity_note": ["walked to the farm", None, "walked with Yannick", None, None, "gym at Juniper"],
         }
     )
+    assessments = pd.DataFrame(
+        {
+            "patient_id": ["PATIENT-ALPHA", "PATIENT-BRAVO"],
+            "episode_id": ["EPISODE-A1", "EPISODE-B1"],
+            "assessed_on": ["2025-03-31", "2026-01-19"],
+            "pain": [3.0, 2.0],
+            "global_change": [2.0, None],
+            "global_change_scale": ["grc7", None],
+            "assessment_id": ["ASSESS-1", None],
+        }
+    )
     return Clinic.from_frames(
         patients=patients,
         episodes=episodes,
@@ -119,6 +130,7 @@ def _clinic() -> Clinic:
         rom=rom,
         proms=proms,
         adverse_events=adverse_events,
+        assessments=assessments,
         journal=journal,
     )
 
@@ -143,7 +155,7 @@ def _read(folder, table: str) -> pd.DataFrame:
 def test_no_identifier_in_any_file(exported):
     folder, files = exported
     assert sorted(p.name for p in folder.iterdir()) == sorted(files)
-    assert len(files) == 2 * 7 + 1
+    assert len(files) == 2 * 8 + 1
     for path in folder.iterdir():
         blobs = [path.read_bytes()]
         if path.suffix == ".parquet":  # compressed pages: scan the decoded values and column names too
@@ -181,6 +193,7 @@ def test_row_counts_and_readme(exported):
         "rom": 1,
         "proms": 1,
         "adverse_events": 1,
+        "assessments": 2,
         "journal": 4,
     }
     readme = (folder / "README.md").read_text()
@@ -468,3 +481,17 @@ def test_export_command_refuses_without_a_key_and_works_with_one(tmp_path, monke
         main(["export", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--key-file", str(key)]) == 0
     )
     assert (tmp_path / "out" / "README.md").is_file() and (tmp_path / "out" / "sessions.parquet").is_file()
+
+
+def test_assessments_are_exported_with_days_and_pseudonyms(exported):
+    folder, _ = exported
+    table = _read(folder, "assessments")
+    # 2025-03-31 is 21 days after EPISODE-A1's start (2025-03-10); 2026-01-19 is 14 days after EPISODE-B1's
+    assert table["assessed_day"].tolist() == [21, 14]
+    assert table["pain"].tolist() == [3.0, 2.0]
+    assert table["patient_id"].tolist() == ["P" + _hmac_id(KEY, "patient", "PATIENT-ALPHA"),
+                                            "P" + _hmac_id(KEY, "patient", "PATIENT-BRAVO")]  # fmt: skip
+    assert table["episode_id"].iloc[0] == "E" + _hmac_id(KEY, "episode", "EPISODE-A1")
+    assert table["assessment_id"].iloc[0] == "A" + _hmac_id(KEY, "assessment", "ASSESS-1")
+    assert pd.isna(table["assessment_id"].iloc[1])
+    assert "assessed_on" not in table.columns

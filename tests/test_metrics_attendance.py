@@ -107,6 +107,7 @@ def test_summary_worked_by_hand():
     assert list(summary.columns) == [
         "booked", "attended", "cancelled", "no_show", "attendance_rate", "cancellation_rate", "no_show_rate",
         "episodes", "self_discharged", "self_discharge_rate", "with_follow_up", "follow_up_rate",
+        "upcoming", "unmarked",
     ]  # fmt: skip
 
 
@@ -183,3 +184,73 @@ def test_generated_clinic_invariants():
     assert summary["attendance_rate"] + summary["cancellation_rate"] + summary["no_show_rate"] == pytest.approx(
         1, abs=1e-12
     )
+
+
+# ------------------------------------------------------------------ booked (future) and unmarked appointments
+
+B, U = "booked", "unmarked"
+
+
+def test_upcoming_and_unmarked_are_counted_apart_and_left_out_of_the_rate():
+    # as_of 2026-02-25. E1: 2 attended, 1 cancelled, 1 unmarked (past), 2 booked (one future, one stale past).
+    # E2: open, last attended 2026-01-10 (46 days ago) but booked for 2026-03-02: not self-discharged.
+    # E3: open, last attended 2026-01-10, only a stale booking dated before as_of: self-discharged (inactive).
+    sessions = [
+        ("E1", "2026-01-05", A, 6), ("E1", "2026-01-12", C, None), ("E1", "2026-01-19", U, None),
+        ("E1", "2026-02-20", A, 4), ("E1", "2026-03-04", B, None), ("E1", "2026-02-01", B, None),
+        ("E2", "2026-01-10", A, 5), ("E2", "2026-03-02", B, None),
+        ("E3", "2026-01-10", A, 5), ("E3", "2026-02-01", B, None),
+    ]  # fmt: skip
+    episodes = [
+        ("E1", "2026-01-05", None, None),
+        ("E2", "2026-01-10", None, None),
+        ("E3", "2026-01-10", None, None),
+    ]
+    table = attendance(clinic_of(sessions, episodes)).set_index("episode_id")
+    counts = ["booked", "attended", "cancelled", "no_show", "upcoming", "unmarked"]
+    assert table.loc["E1", counts].tolist() == [6, 2, 1, 0, 2, 1]
+    # rate over marked appointments only: 2 attended / (2 + 1 cancelled + 0 missed)
+    assert table.loc["E1", "attendance_rate"] == pytest.approx(2 / 3, abs=1e-12)
+    assert table.loc["E2", "attendance_rate"] == pytest.approx(1.0, abs=1e-12)
+    assert table.loc["E1", "next_booked"] == pd.Timestamp("2026-03-04")
+    assert table.loc["E2", "next_booked"] == pd.Timestamp("2026-03-02")
+    assert pd.isna(table.loc["E3", "next_booked"])  # a booking dated before as_of is not a future one
+    assert table["self_discharged"].tolist() == [False, False, True]
+
+    summary = summarize_attendance(table.reset_index()).iloc[0]
+    assert summary[["booked", "attended", "cancelled", "no_show", "upcoming", "unmarked"]].tolist() == [
+        10, 4, 1, 0, 4, 1
+    ]  # fmt: skip
+    assert summary["attendance_rate"] == pytest.approx(4 / 5, abs=1e-12)
+    assert summary["cancellation_rate"] == pytest.approx(1 / 5, abs=1e-12)
+    assert summary["no_show_rate"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_only_future_bookings_give_a_missing_rate_not_zero():
+    sessions = [("E1", "2026-03-01", B, None), ("E1", "2026-03-08", B, None)]
+    table = attendance(clinic_of(sessions, [("E1", "2026-01-05", None, None)])).iloc[0]
+    assert table["booked"] == 2 and table["upcoming"] == 2 and table["no_show"] == 0
+    assert np.isnan(table["attendance_rate"])
+    assert not table["self_discharged"]  # started 51 days ago, never seen, but booked ahead
+
+
+def test_summary_accepts_a_table_without_the_new_counts():
+    table = attendance(clinic_of(SESSIONS, EPISODES)).drop(columns=["upcoming", "unmarked"])
+    summary = summarize_attendance(table).iloc[0]
+    assert summary["upcoming"] == 0 and summary["unmarked"] == 0
+
+
+def test_monthly_activity_counts_upcoming_and_unmarked_apart():
+    from needling_analytics.metrics import monthly_activity
+
+    sessions = [
+        ("E1", "2026-02-02", A, 6), ("E1", "2026-02-09", N, None), ("E1", "2026-02-16", U, None),
+        ("E1", "2026-02-23", A, 5), ("E1", "2026-02-27", B, None), ("E1", "2026-03-06", B, None),
+    ]  # fmt: skip
+    table = monthly_activity(clinic_of(sessions, [("E1", "2026-02-02", None, None)]), "2026-03", months_before=1)
+    feb, mar = table.iloc[0], table.iloc[1]
+    assert feb[["sessions_booked", "sessions_attended", "cancelled", "no_show", "upcoming", "unmarked"]].tolist() == [
+        5, 2, 0, 1, 1, 1
+    ]  # fmt: skip
+    assert feb["attendance_rate"] == pytest.approx(2 / 3, abs=1e-12)
+    assert mar["sessions_booked"] == 1 and mar["upcoming"] == 1 and np.isnan(mar["attendance_rate"])

@@ -327,3 +327,67 @@ def test_generated_clinic_invariants():
     assert adjusted["observed"].tolist() == funnel["responders"].tolist()
     assert adjusted["expected_rate"].between(0, 1).all() and adjusted.attrs["converged"]
     np.testing.assert_allclose(adjusted["o_minus_e"], adjusted["observed_rate"] - adjusted["expected_rate"], atol=1e-12)
+
+
+# --- practitioner not recorded (optional practitioner_id) ----------------------------------------
+
+
+def test_sessions_without_a_practitioner_are_left_out_and_counted():
+    from needling_analytics.metrics.practitioners import practitioner_recording
+
+    # PR1: 6 responders, 4 not; PR2: 3 and 7; 5 episodes (10 sessions) with no practitioner recorded
+    episodes = responders("PR1", 6, 4) + responders("PR2", 3, 7) + responders(None, 5, 0)
+    clinic = clinic_of(episodes)
+    funnel = practitioner_funnel(clinic, min_episodes=10).set_index("practitioner_id")
+    assert funnel["n"].to_dict() == {"PR1": 10, "PR2": 10}
+    assert funnel["responders"].to_dict() == {"PR1": 6, "PR2": 3}
+    assert funnel["target"].iloc[0] == pytest.approx(9 / 20, abs=1e-12)  # the unrecorded 5 do not enter it
+    assert funnel.attrs["unattributed_episodes"] == 5 and funnel.attrs["practitioners_recorded"]
+    assert set(attribute_episodes(clinic)["practitioner_id"]) == {"PR1", "PR2"}
+    assert case_mix_adjusted(clinic, min_episodes=10)["n"].tolist() == [10, 10]
+    recording = practitioner_recording(clinic).iloc[0]
+    assert recording.to_dict() == {
+        "attended_sessions": 50, "without_practitioner": 10, "practitioners": 2, "recorded": True
+    }  # fmt: skip
+
+
+def test_a_clinic_with_no_practitioner_at_all_gives_empty_comparisons():
+    from needling_analytics.metrics.practitioners import practitioner_recording
+    from needling_analytics.reporting import text
+
+    clinic = clinic_of(responders(None, 6, 6))
+    funnel = practitioner_funnel(clinic, min_episodes=1)
+    assert funnel.empty and funnel.attrs["unattributed_episodes"] == 12
+    assert not funnel.attrs["practitioners_recorded"]
+    assert attribute_episodes(clinic).empty
+    assert case_mix_adjusted(clinic, min_episodes=1).empty
+    assert np.isnan(overdispersion(funnel)["phi"].iloc[0])
+    recording = practitioner_recording(clinic)
+    assert recording.iloc[0].to_dict() == {
+        "attended_sessions": 24, "without_practitioner": 24, "practitioners": 0, "recorded": False
+    }  # fmt: skip
+    assert text.practitioner_recording(recording).startswith("Practitioners are not recorded in this clinic's data")
+
+
+def test_report_sentence_counts_sessions_without_a_practitioner():
+    from needling_analytics.metrics.practitioners import practitioner_recording
+    from needling_analytics.reporting import text
+
+    some = practitioner_recording(clinic_of(responders("PR1", 2, 1) + responders(None, 1, 0)))
+    assert text.practitioner_recording(some) == (
+        "2 attended sessions have no practitioner recorded; they are left out of the practitioner comparison."
+    )
+    assert text.practitioner_recording(practitioner_recording(clinic_of(responders("PR1", 2, 1)))) == ""
+
+
+def test_safety_and_pseudonyms_work_without_practitioners():
+    from needling_analytics.metrics.safety import serious_events
+    from needling_analytics.reporting.pseudonyms import label_practitioners, practitioner_labels
+
+    clinic = clinic_of(responders(None, 2, 0) + responders("PR1", 1, 0))
+    labels = practitioner_labels(clinic)
+    assert list(labels.index) == ["PR1"]
+    named = label_practitioners(pd.DataFrame({"practitioner_id": [None, "PR1"]}), labels)
+    assert named["practitioner_id"].isna().tolist() == [True, False]
+    assert serious_events(clinic).empty
+    assert practitioner_labels(clinic_of(responders(None, 2, 0))).empty

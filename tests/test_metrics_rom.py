@@ -353,3 +353,85 @@ def test_invariants_on_a_generated_clinic(demo_clinic, same_device_only):
         assert (out["change_class"] != "not comparable").all()
     pct = out["baseline_pct_normal"].dropna()
     assert pct.between(0, 200).all() and len(pct) > 0.9 * len(out)
+
+
+# --- readings with no device recorded ------------------------------------------------------------------------
+
+
+def test_readings_without_a_device_are_compared_with_one_another_against_the_commonest_device():
+    # the clinic's cervical rotation readings: 3 by CROM, 1 by inclinometer -> CROM is the commonest
+    rows = [
+        reading("E1", degrees=60, device="crom"), reading("E1", on="2026-02-02", degrees=65, device="crom"),
+        reading("E2", degrees=50, device="crom"), reading("E2", on="2026-02-02", degrees=52, device="inclinometer"),
+        # E3: no device at all; one rater, so the same-rater CROM MDC (9.6) applies: 50 -> 62 is beyond it
+        reading("E3", degrees=50, device=None), reading("E3", on="2026-02-02", degrees=62, device=None),
+        # E4: no device, different raters: inter-rater CROM MDC (25); 50 -> 62 is within it
+        reading("E4", degrees=50, device=None, rater="PR1"),
+        reading("E4", on="2026-02-02", degrees=62, device=None, rater="PR2"),
+    ]  # fmt: skip
+    out = rom_change(clinic_of(rows)).set_index("episode_id")
+    e3, e4 = out.loc["E3"], out.loc["E4"]
+    assert e3["change_class"] == "improved beyond measurement error"
+    assert e3["mdc_degrees"] == pytest.approx(9.6, abs=1e-12) and e3["mdc_device"] == "crom"
+    assert pd.isna(e3["same_device"]) and e3["no_device_readings"] == 2
+    assert e4["change_class"] == "within measurement error" and e4["mdc_degrees"] == pytest.approx(25.0, abs=1e-12)
+    # known devices are untouched: E2 (CROM then inclinometer) stays not comparable
+    assert out.loc["E2", "change_class"] == "not comparable" and pd.isna(out.loc["E2", "mdc_device"])
+    assert out.loc["E1", "no_device_readings"] == 0 and out.loc["E1", "mdc_degrees"] == pytest.approx(9.6)
+    assert out.attrs["no_device_readings"] == 4
+
+
+def test_a_missing_device_is_not_compared_with_a_known_one():
+    rows = [reading(degrees=50, device="crom"), reading(on="2026-02-02", degrees=70, device=None)]
+    row = only(rom_change(clinic_of(rows)))
+    assert row["change_class"] == "not comparable" and row["no_device_readings"] == 1
+
+
+def test_commonest_device_is_per_joint_and_movement_and_ties_go_to_the_first_listed():
+    rows = [
+        # knee flexion: goniometer twice, app once -> goniometer (same rater 3.5)
+        reading("E1", joint="knee", movement="flexion", degrees=100, device="goniometer"),
+        reading("E2", joint="knee", movement="flexion", degrees=100, device="goniometer"),
+        reading("E3", joint="knee", movement="flexion", degrees=100, device="app"),
+        reading("E4", joint="knee", movement="flexion", degrees=100, device=None),
+        reading("E4", joint="knee", movement="flexion", on="2026-01-20", degrees=104, device=None),
+        # shoulder flexion: inclinometer once, goniometer once -> tie, goniometer is listed first (same rater 10)
+        reading("E5", joint="shoulder", movement="flexion", degrees=120, device="inclinometer"),
+        reading("E6", joint="shoulder", movement="flexion", degrees=120, device="goniometer"),
+        reading("E7", joint="shoulder", movement="flexion", degrees=120, device=None),
+        reading("E7", joint="shoulder", movement="flexion", on="2026-01-20", degrees=125, device=None),
+        # lumbar flexion: no device anywhere -> "other" (same rater 15)
+        reading("E8", joint="lumbar_spine", movement="flexion", side="none", degrees=40, device=None),
+        reading("E8", joint="lumbar_spine", movement="flexion", side="none", on="2026-01-20", degrees=50, device=None),
+    ]  # fmt: skip
+    out = rom_change(clinic_of(rows)).set_index("episode_id")
+    assert (out.loc["E4", "mdc_device"], out.loc["E4", "mdc_degrees"]) == ("goniometer", 3.5)
+    assert out.loc["E4", "change_class"] == "improved beyond measurement error"  # 4 > 3.5
+    assert (out.loc["E7", "mdc_device"], out.loc["E7", "mdc_degrees"]) == ("goniometer", 10.0)
+    assert out.loc["E7", "change_class"] == "within measurement error"
+    assert pd.isna(out.loc["E8", "mdc_device"]) and out.loc["E8", "mdc_degrees"] == 15.0
+    assert out.loc["E8", "change_class"] == "within measurement error"  # 10 < 15
+
+
+def test_report_footnote_on_readings_without_a_device():
+    from needling_analytics.reporting import text
+
+    rows = [
+        reading("E1", degrees=60, device="crom"),
+        reading("E3", degrees=50, device=None), reading("E3", on="2026-02-02", degrees=62, device=None),
+    ]  # fmt: skip
+    out = rom_change(clinic_of(rows))
+    assert text.rom_device_note(out) == (
+        "2 readings had no device recorded; their changes are judged against the measurement error of crom "
+        "(the device used most for that movement in this clinic)."
+    )
+    assert text.rom_device_note(out[out["episode_id"] == "E1"]) == ""
+
+
+def test_footnote_hides_a_small_count_in_aggregate_reports():
+    from needling_analytics.reporting import text
+
+    rows = [reading("E3", degrees=50, device=None), reading("E3", on="2026-02-02", degrees=62, device=None)]
+    note = text.rom_device_note(rom_change(clinic_of(rows)), threshold=11)
+    assert note.startswith("Fewer than 11 readings had no device recorded; their changes are judged against")
+    assert "unknown device" in note  # no device recorded anywhere for the movement: the cautious "other"

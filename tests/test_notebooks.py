@@ -135,6 +135,23 @@ def test_clinic_report_runs_with_suppression_and_quality_appendix(clinic, tmp_pa
 
 
 @pytest.mark.slow
+def test_clinic_report_runs_when_no_practitioner_is_recorded(clinic, tmp_path):
+    """REDCap and FHIR exports often have no practitioner: the practitioner sections say so instead of failing."""
+    tables = {name: pd.read_csv(clinic["data"] / f"{name}.csv", dtype=str) for name in ("sessions",)}
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in clinic["data"].iterdir():
+        (data / path.name).write_bytes(path.read_bytes())
+    sessions = tables["sessions"]
+    sessions["practitioner_id"] = ""
+    sessions.to_csv(data / "sessions.csv", index=False)
+    notebook = _run("clinic_report", tmp_path / "out.ipynb", data_dir=data, clinic_name="No practitioners")
+    shown = _shown_text(notebook)
+    assert "Practitioners are not recorded in this clinic's data" in shown
+    assert not re.search(r"P\d{4}", shown)
+
+
+@pytest.mark.slow
 def test_treatment_response_runs_on_a_cache(clinic, tmp_path):
     notebook = _run("treatment_response", tmp_path / "out.ipynb", cache_dir=clinic["cache"])
     shown = _shown_text(notebook)

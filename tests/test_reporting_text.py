@@ -176,6 +176,14 @@ def test_attendance_sentence_and_episode_dates():
     assert text.episode_period(row.drop("end_date")) == "from 5 Jan 2026 (ongoing)"
 
 
+def test_attendance_sentence_names_unmarked_and_upcoming_appointments():
+    row = pd.Series({"booked": 9, "attended": 5, "cancelled": 1, "no_show": 0, "unmarked": 1, "upcoming": 2,
+                     "start_date": pd.Timestamp("2026-01-05")})  # fmt: skip
+    assert text.attendance_sentence(row) == (
+        "9 sessions booked: 5 attended, 1 cancelled, 0 missed, 1 not marked and 2 still to come."
+    )
+
+
 def test_responder_summary_hides_small_counts():
     def summary(assessable, responders, not_assessed=0):
         rate = responders / assessable

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import clopper_pearson
+from .attendance import status_flags
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain
 from .safety import _check_confidence, linked_events
 
@@ -22,7 +23,7 @@ ACTIVITY_COLUMNS = [
     "month", "active_patients", "new_patients", "new_episodes", "sessions_booked", "sessions_attended",
     "cancelled", "no_show", "attendance_rate", "discharges", "discharged_responder_rate", "responder_ci_lower",
     "responder_ci_upper", "discharged_assessable", "mean_pain_reduction", "adverse_events", "ae_rate_per_100",
-    "discharged_responders",
+    "discharged_responders", "upcoming", "unmarked",
 ]  # fmt: skip
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -83,7 +84,8 @@ def monthly_activity(
         - ``new_episodes``: episodes starting that month,
         - ``sessions_booked``: appointments dated that month, any status;
           ``sessions_attended``, ``cancelled``, ``no_show`` by status,
-        - ``attendance_rate``: attended / booked (fraction),
+        - ``attendance_rate``: attended / (attended + cancelled + no_show)
+          (fraction; upcoming and unmarked appointments are not in it),
         - ``discharges``: episodes whose end date falls in the month,
         - ``discharged_responder_rate``: responders / assessable among
           those episodes (fraction, see :func:`episode_pain`), with
@@ -93,7 +95,10 @@ def monthly_activity(
           discharged episodes that have both (NPRS points; higher is better),
         - ``adverse_events``: events after sessions dated that month,
         - ``ae_rate_per_100``: adverse events per 100 attended sessions,
-        - ``discharged_responders``: responders among the discharged (count).
+        - ``discharged_responders``: responders among the discharged (count),
+        - ``upcoming`` (status ``booked``: still to come) and ``unmarked``
+          (past, never marked) appointments dated that month (counts; in
+          ``sessions_booked``, never counted as attended or missed).
 
     Notes
     -----
@@ -117,15 +122,17 @@ def monthly_activity(
 
     sessions = clinic.sessions
     session_month = sessions["session_date"].dt.to_period("M")
-    status = sessions["status"]
-    is_attended = (status == "attended").to_numpy(dtype=bool)
+    counts = status_flags(sessions["status"])
+    is_attended = counts["attended"].astype(bool)
     flags = pd.DataFrame(
         {
             "month": session_month,
             "sessions_booked": 1,
-            "sessions_attended": is_attended.astype("int64"),
-            "cancelled": (status == "cancelled").to_numpy(dtype=bool).astype("int64"),
-            "no_show": (status == "no_show").to_numpy(dtype=bool).astype("int64"),
+            "sessions_attended": counts["attended"],
+            "cancelled": counts["cancelled"],
+            "no_show": counts["no_show"],
+            "upcoming": counts["upcoming"],
+            "unmarked": counts["unmarked"],
         }
     )
     out = flags.groupby("month").sum().reindex(months, fill_value=0).astype("int64")
@@ -138,7 +145,8 @@ def monthly_activity(
     out.insert(1, "new_patients", _per_month(first_start.dt.to_period("M"), months))
     out.insert(2, "new_episodes", _per_month(episodes["start_date"].dt.to_period("M"), months))
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["attendance_rate"] = out["sessions_attended"] / out["sessions_booked"].where(out["sessions_booked"] > 0)
+        marked = out["sessions_attended"] + out["cancelled"] + out["no_show"]
+        out["attendance_rate"] = out["sessions_attended"] / marked.where(marked > 0)
 
     end_month = episodes["end_date"].dt.to_period("M")
     out["discharges"] = _per_month(end_month, months)

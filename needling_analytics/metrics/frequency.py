@@ -19,7 +19,7 @@ import statsmodels.formula.api as smf
 
 from ._common import attended_sessions
 from .models import TrajectoryResult, fit_trajectory
-from .pain import DEFAULT_RULE, ResponderRule, episode_pain
+from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
 from .survival import kaplan_meier, logrank_test, time_to_response
 
 #: Days over which early frequency is measured.
@@ -199,8 +199,10 @@ def analyze_frequency(clinic, *, rule: ResponderRule = DEFAULT_RULE, random_slop
         )
     sensitivity = pd.DataFrame(rows)
 
-    sessions = attended_sessions(clinic).merge(frame[["episode_id", "early_frequency"]], on="episode_id")
-    long = sessions.dropna(subset=["pain_pre", "early_frequency"])
+    # every pain reading (session pain_pre and follow-up assessments) is a point of the trajectory
+    readings = pain_readings(clinic).rename(columns={"pain": "pain_pre"})
+    readings = readings.merge(frame[["episode_id", "early_frequency"]], on="episode_id")
+    long = readings.dropna(subset=["pain_pre", "early_frequency"])
     long = long.assign(weeks_by_early_frequency=long["weeks_since_start"] * long["early_frequency"])
     trajectory = None
     if long["patient_id"].nunique() >= 10:

@@ -3,8 +3,11 @@
 Definitions (see ``docs/metrics.md``):
 
 - *baseline*: the first recorded ``pain_pre`` of an attended session of the
-  episode; *latest*: the last recorded ``pain_pre`` of a **later** attended
-  session (missing, never zero, when there is none).
+  episode; *latest*: the last pain reading after it (missing, never zero,
+  when there is none). Readings are the ``pain_pre`` of attended sessions
+  and the ``pain`` of follow-up ``assessments`` (on their date, counted
+  only when dated after the baseline session's day); see
+  :func:`pain_readings`.
 - *reduction* = baseline - latest (points, positive is better);
   *pct_reduction* = 100 x reduction / baseline (missing when baseline is 0).
 - A *responder* meets the :class:`ResponderRule`; by default a reduction of
@@ -21,7 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._common import attended_sessions, clopper_pearson
+from ._common import attended_sessions, clopper_pearson, positions
 
 #: Small tolerance so that 30% computed in floating point counts as 30%.
 _EPS = 1e-9
@@ -118,6 +121,115 @@ def session_pain(clinic) -> pd.DataFrame:
     return sessions[columns]
 
 
+READING_COLUMNS = [
+    "episode_id", "patient_id", "date", "days_since_start", "weeks_since_start", "pain", "source",
+    "session_id", "session_number", "episode_row", "follow_up",
+]  # fmt: skip
+
+
+def pain_readings(clinic) -> pd.DataFrame:
+    """Every pain reading of every episode: session ``pain_pre`` and follow-up assessment ``pain``.
+
+    The course's pain outcome is read from two places: the pain before
+    needling at attended sessions, and the pain of follow-up
+    ``assessments`` outside the sessions (a phone call at week 2, a
+    questionnaire at week 4). An assessment's pain is a reading on its date.
+    Vectorised: one sort over all readings, no loop per patient.
+
+    Order within an episode: by date; on one day sessions come first (in
+    their order: time, then ID), then assessments (in table order).
+
+    Returns
+    -------
+    DataFrame
+        One row per reading with a pain score, of episodes in
+        ``clinic.episodes``, in episode order (then reading order):
+        ``episode_id``, ``patient_id``, ``date``, ``days_since_start``,
+        ``weeks_since_start``, ``pain`` (NPRS points), ``source``
+        (``session`` or ``assessment``), ``session_id`` (missing for an
+        assessment), ``session_number`` (for a session, its number among
+        the attended sessions; for an assessment, the attended sessions up
+        to and including its date), ``episode_row`` (position of the
+        episode in ``clinic.episodes``), ``follow_up`` (True for a reading
+        that can be the episode's *latest*: after the baseline session in
+        this order and, for an assessment, dated after the baseline's day).
+    """
+    n = len(clinic.episodes)
+    sessions = attended_sessions(clinic, with_episode_row=True)
+    sessions = sessions[sessions["episode_row"] < n]
+    session_rows = sessions["episode_row"].to_numpy()
+    session_days = sessions["session_date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    scored = sessions[sessions["pain_pre"].notna()]
+    parts = [
+        pd.DataFrame(
+            {
+                "episode_id": scored["episode_id"].to_numpy(),
+                "patient_id": scored["patient_id"].to_numpy(),
+                "date": scored["session_date"].to_numpy(dtype="datetime64[ns]"),
+                "pain": scored["pain_pre"].to_numpy(dtype=float),
+                "source": "session",
+                "session_id": scored["session_id"].to_numpy(),
+                "session_number": scored["session_number"].to_numpy(dtype="int64"),
+                "episode_row": scored["episode_row"].to_numpy(dtype="int64"),
+                "_rank": 0,
+                "_within": np.arange(len(scored), dtype="int64"),
+            }
+        )
+    ]
+    assessments = clinic.tables.get("assessments")
+    if assessments is not None and len(assessments):
+        row = positions(assessments["episode_id"], clinic.episodes["episode_id"])
+        keep = (row >= 0) & assessments["pain"].notna().to_numpy() & assessments["assessed_on"].notna().to_numpy()
+        kept = assessments[keep]
+        row = row[keep]
+        days = kept["assessed_on"].to_numpy(dtype="datetime64[D]").astype("int64")
+        # attended sessions of the episode dated on or before the assessment (sessions are sorted by row, date)
+        span = np.int64(1 << 32)
+        session_keys = session_rows.astype("int64") * span + session_days
+        upto = np.searchsorted(session_keys, row * span + days, side="right")
+        before = np.searchsorted(session_keys, row * span + np.iinfo(np.int32).min, side="left")
+        parts.append(
+            pd.DataFrame(
+                {
+                    "episode_id": clinic.episodes["episode_id"].to_numpy()[row],
+                    "patient_id": kept["patient_id"].to_numpy(),
+                    "date": kept["assessed_on"].to_numpy(dtype="datetime64[ns]"),
+                    "pain": kept["pain"].to_numpy(dtype=float),
+                    "source": "assessment",
+                    "session_id": pd.NA,
+                    "session_number": (upto - before).astype("int64"),
+                    "episode_row": row.astype("int64"),
+                    "_rank": 1,
+                    "_within": np.arange(len(kept), dtype="int64"),
+                }
+            )
+        )
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    dates = out["date"].to_numpy(dtype="datetime64[ns]").view("int64")
+    order = np.lexsort(
+        (out["_within"].to_numpy(), out["_rank"].to_numpy(), dates, out["episode_row"].to_numpy())
+    )
+    out = out.iloc[order].drop(columns=["_rank", "_within"]).reset_index(drop=True)
+    dates = dates[order]
+    start = clinic.episodes["start_date"].to_numpy(dtype="datetime64[ns]")
+    row = out["episode_row"].to_numpy()
+    out["days_since_start"] = ((out["date"].to_numpy() - start[row]) / np.timedelta64(1, "D")).astype("float64")
+    out["weeks_since_start"] = out["days_since_start"] / 7.0
+    out["source"] = out["source"].astype("string")
+    out["session_id"] = out["session_id"].astype("string")
+    # follow-up: after the episode's first *session* reading (the baseline), an assessment only on a later day
+    is_session = (out["source"] == "session").to_numpy(dtype=bool)
+    position = np.arange(len(out))
+    first_session = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_session, row[is_session], position[is_session])
+    baseline_at = first_session[row]
+    has_baseline = baseline_at < len(out)
+    baseline_day = np.full(len(out), np.iinfo(np.int64).max)
+    baseline_day[has_baseline] = dates[baseline_at[has_baseline]]
+    out["follow_up"] = has_baseline & (position > baseline_at) & (is_session | (dates > baseline_day))
+    return out[READING_COLUMNS]
+
+
 def _slopes(scored: pd.DataFrame, n_episodes: int) -> np.ndarray:
     """Least-squares slope of pain_pre per week since start, per episode row."""
     row = scored["episode_row"].to_numpy()
@@ -155,16 +267,30 @@ def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
         ``assessment`` (``responder``, ``not_improved``, or why it cannot be
         assessed: ``no_baseline``, ``no_follow_up``,
         ``baseline_too_low``), ``responder`` (nullable boolean: NA when not
-        assessable).
+        assessable), ``n_assessments`` (follow-up assessments with a pain
+        score), ``latest_source`` (``session`` or ``assessment``: where the
+        latest score comes from; missing when there is none).
+
+        Follow-up ``assessments`` are pain readings too (see
+        :func:`pain_readings`): an assessment dated after the baseline
+        session's day can be the latest score, and its pain enters the
+        slope. The baseline is always the first session's ``pain_pre``.
     """
     sessions = attended_sessions(clinic, with_episode_row=True)
     n = len(clinic.episodes)
     sessions = sessions[sessions["episode_row"] < n]
-    scored = sessions[sessions["pain_pre"].notna()]
-    row = scored["episode_row"].to_numpy()
-    is_first = np.r_[True, row[1:] != row[:-1]] if len(row) else np.array([], dtype=bool)
-    is_last = np.r_[row[1:] != row[:-1], True] if len(row) else np.array([], dtype=bool)
-    first, last = scored[is_first], scored[is_last & ~is_first]
+    readings = pain_readings(clinic)
+    row = readings["episode_row"].to_numpy()
+    is_session = (readings["source"] == "session").to_numpy(dtype=bool)
+    follow_up = readings["follow_up"].to_numpy(dtype=bool)
+    # baseline: the first session reading; latest: the last follow-up reading (session or assessment)
+    session_row = row[is_session]
+    is_first = np.r_[True, session_row[1:] != session_row[:-1]] if len(session_row) else np.array([], dtype=bool)
+    first = readings[is_session][is_first]
+    later = readings[follow_up]
+    later_row = later["episode_row"].to_numpy()
+    is_last = np.r_[later_row[1:] != later_row[:-1], True] if len(later_row) else np.array([], dtype=bool)
+    last = later[is_last]
 
     def per_episode(part: pd.DataFrame, column: str) -> np.ndarray:
         values = part[column].to_numpy()
@@ -178,15 +304,15 @@ def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
 
     out = clinic.episodes[["episode_id", "patient_id"]].reset_index(drop=True)
     out["n_sessions"] = np.bincount(sessions["episode_row"].to_numpy(), minlength=n).astype("int64")
-    out["n_scored"] = np.bincount(row, minlength=n).astype("int64")
-    out["baseline"] = per_episode(first, "pain_pre")
-    out["latest"] = per_episode(last, "pain_pre")
-    out["baseline_date"] = per_episode(first, "session_date")
-    out["latest_date"] = per_episode(last, "session_date")
+    out["n_scored"] = np.bincount(session_row, minlength=n).astype("int64")
+    out["baseline"] = per_episode(first, "pain")
+    out["latest"] = per_episode(last, "pain")
+    out["baseline_date"] = per_episode(first, "date")
+    out["latest_date"] = per_episode(last, "date")
     out["weeks"] = (out["latest_date"] - out["baseline_date"]).dt.days / 7.0
     out["reduction"] = out["baseline"] - out["latest"]
     out["pct_reduction"] = 100.0 * out["reduction"] / out["baseline"].where(out["baseline"] > 0)
-    out["slope_per_week"] = _slopes(scored, n)
+    out["slope_per_week"] = _slopes(readings.rename(columns={"pain": "pain_pre"}), n)
 
     reachable = rule.reachable(out["baseline"])
     met = rule.met(out["baseline"], out["latest"])
@@ -198,6 +324,10 @@ def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
     out["assessable"] = np.isin(assessment, ["responder", "not_improved"])
     out["assessment"] = pd.Series(assessment, index=out.index, dtype="string")
     out["responder"] = pd.array(np.where(out["assessable"], assessment == "responder", None), dtype="boolean")
+    out["n_assessments"] = np.bincount(row[~is_session], minlength=n).astype("int64")
+    source = np.full(n, "", dtype=object)
+    source[last["episode_row"].to_numpy()] = last["source"].to_numpy(dtype=object)
+    out["latest_source"] = pd.Series(source, dtype="string").replace("", pd.NA)
     out.attrs["responder_rule"] = rule.to_dict()
     return out
 

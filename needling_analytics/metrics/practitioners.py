@@ -106,6 +106,35 @@ def attribute_episodes(clinic) -> pd.DataFrame:
     return out.astype({"practitioner_sessions": "int64", "attended_sessions": "int64"}).reset_index(drop=True)
 
 
+def practitioner_recording(clinic) -> pd.DataFrame:
+    """How far the clinic's data records who gave each treatment.
+
+    ``practitioner_id`` is optional (REDCap and FHIR exports often have
+    none): a missing one means "not recorded". Sessions without it are left
+    out of every practitioner comparison; this counts them.
+
+    Returns
+    -------
+    DataFrame
+        One row: ``attended_sessions`` (treatments), ``without_practitioner``
+        (attended sessions with no practitioner recorded), ``practitioners``
+        (distinct practitioner IDs over all sessions, any status),
+        ``recorded`` (True when any session, of any status, names a
+        practitioner).
+    """
+    sessions = clinic.sessions
+    ids = sessions["practitioner_id"]
+    attended = (sessions["status"] == "attended").to_numpy(dtype=bool)
+    return pd.DataFrame(
+        {
+            "attended_sessions": [int(attended.sum())],
+            "without_practitioner": [int((attended & ids.isna().to_numpy(dtype=bool)).sum())],
+            "practitioners": [int(ids.dropna().nunique())],
+            "recorded": [bool(ids.notna().any())],
+        }
+    )
+
+
 def _assessable_by_practitioner(clinic, rule: ResponderRule) -> tuple[pd.DataFrame, int]:
     """Assessable episodes with their practitioner, and how many had none."""
     episodes = episode_pain(clinic, rule=rule)
@@ -309,6 +338,7 @@ def practitioner_funnel(
         excluded_practitioners=excluded[0],
         excluded_episodes=excluded[1],
         unattributed_episodes=unattributed,
+        practitioners_recorded=bool(clinic.sessions["practitioner_id"].notna().any()),
     )
     return table
 

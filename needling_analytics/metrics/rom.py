@@ -12,7 +12,9 @@ Definitions (see ``docs/metrics.md``):
 - By default (``same_device_only=True``) only readings by the baseline's
   device count as the latest: gains are compared within one device
   (DOMAIN.md). A series with later readings by other devices only is
-  "not comparable".
+  "not comparable". Readings with no device recorded (e.g. from a wide
+  export column) are compared with one another, against the MDC of the
+  clinic's commonest device for that joint and movement.
 - *Gain* = latest - baseline, degrees. Larger is better for every movement;
   this holds for deficits too as long as they are recorded as negative
   angles (knee or elbow extension lag of 10 degrees = -10), as the loader's
@@ -47,6 +49,7 @@ COLUMNS = [
     "episode_id", "patient_id", "joint", "movement", "side", "mode", "n_readings", "baseline_date", "latest_date",
     "baseline_degrees", "latest_degrees", "gain_degrees", "normal_degrees", "baseline_pct_normal", "latest_pct_normal",
     "device", "latest_device", "same_device", "same_rater", "rater_flag", "mdc_degrees", "beyond_mdc", "change_class",
+    "no_device_readings", "mdc_device",
 ]  # fmt: skip
 
 
@@ -111,7 +114,7 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
         - ``device``: the baseline's device; ``latest_device``;
         - ``same_device`` (nullable boolean): the latest reading used the
           baseline's device; False for "not comparable"; NA with no
-          follow-up;
+          follow-up, and when neither reading has a device;
         - ``same_rater`` (nullable boolean): the same ``rater_id`` took
           both readings; NA when either rater is unknown or there is no
           latest reading;
@@ -120,16 +123,22 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
         - ``mdc_degrees``: the MDC95 applied, degrees (the different-rater
           value when ``same_rater`` is not True; the larger of the two
           devices' values when they differ; a missing device counts as
-          ``other``); missing with no latest reading;
+          ``other``, except between two readings without a device, which
+          get the MDC of the clinic's commonest device for the joint and
+          movement); missing with no latest reading;
         - ``beyond_mdc`` (nullable boolean): |gain| > MDC (a gain exactly at
           the MDC is not beyond it); NA with no latest reading;
         - ``change_class``: "improved beyond measurement error", "within
           measurement error", "worse beyond measurement error", "not
           comparable" (later readings exist, but none by the baseline's
           device, or the baseline's device is unknown, while
-          ``same_device_only``) or "no follow-up".
+          ``same_device_only``) or "no follow-up";
+        - ``no_device_readings``: readings of the series with no device
+          recorded (count); ``mdc_device``: the device whose MDC was used
+          for two readings without a device (missing otherwise).
 
-        ``attrs["same_device_only"]`` records the option.
+        ``attrs["same_device_only"]`` records the option;
+        ``attrs["no_device_readings"]`` the readings without a device.
 
     Examples
     --------
@@ -155,8 +164,11 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
     dates = readings["measured_on"].to_numpy()
     categories = pd.CategoricalDtype(list(ROM_DEVICES))
     device = readings["device"].astype(categories).cat.codes.to_numpy()  # -1 where missing
+    no_device = device < 0
+    assumed = _commonest_device(readings, device)  # per reading: the clinic's commonest for its joint and movement
     later = dates > dates[first][group]
-    comparable = later & (device == device[first][group]) & (device >= 0) if same_device_only else later
+    # readings without a device are compared with one another (missing == missing), never with a known device
+    comparable = later & (device == device[first][group]) if same_device_only else later
     candidates = np.flatnonzero(comparable)
     last_of_group = (
         candidates[np.r_[group[candidates][1:] != group[candidates][:-1], True]] if len(candidates) else candidates
@@ -169,6 +181,7 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
 
     out = readings.loc[first, [*SERIES, "patient_id"]].reset_index(drop=True)
     out["n_readings"] = np.bincount(group, minlength=n_groups).astype("int64")
+    out["no_device_readings"] = np.bincount(group[no_device], minlength=n_groups).astype("int64")
     take = np.where(has_latest, latest, 0)
 
     def at_latest(column: str, dtype: str, missing):
@@ -197,7 +210,12 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
     same_device = (base_device == latest_device) & (base_device >= 0)
     not_comparable = ~has_latest & any_later & same_device_only
     out["same_device"] = pd.array(
-        np.where(has_latest, same_device, np.where(not_comparable, False, None)), dtype="boolean"
+        np.where(
+            has_latest & ~((base_device < 0) & (latest_device < 0)),
+            same_device,
+            np.where(not_comparable, False, None),
+        ),
+        dtype="boolean",
     )
 
     rater = pd.factorize(readings["rater_id"])[0]  # -1 where unknown
@@ -210,9 +228,18 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
 
     mdc_by = mdc_table.set_index(["joint", "device", "same_rater"])["mdc_degrees"]
     device_names = np.array([*ROM_DEVICES, "other"], dtype=object)  # code -1 (missing) reads as "other"
+    # two readings without a device are judged with the MDC of the clinic's commonest device for the joint and
+    # movement; a missing device beside a known one (same_device_only=False) still counts as "other"
+    base_assumed = assumed[first] if n else np.zeros(0, dtype=int)
+    stand_in = has_latest & (base_device < 0) & (latest_device < 0) & (base_assumed >= 0)
+    mdc_base_device = np.where(stand_in, base_assumed, base_device)
+    mdc_latest_device = np.where(stand_in, base_assumed, latest_device)
+    out["mdc_device"] = pd.array(
+        np.where(stand_in, device_names[np.where(stand_in, base_assumed, 0)], None), dtype="string"
+    )
     if n_groups:
-        mdc_base = _lookup(mdc_by, joint, device_names[base_device], rater_key)
-        mdc_latest = _lookup(mdc_by, joint, device_names[latest_device], rater_key)
+        mdc_base = _lookup(mdc_by, joint, device_names[mdc_base_device], rater_key)
+        mdc_latest = _lookup(mdc_by, joint, device_names[mdc_latest_device], rater_key)
         mdc_used = np.where(has_latest, np.fmax(mdc_base, mdc_latest), np.nan)
     else:
         mdc_used = np.array([], dtype=float)
@@ -232,4 +259,21 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
     out["change_class"] = pd.Series(change_class, index=out.index, dtype="string")
     out = out[COLUMNS]
     out.attrs["same_device_only"] = bool(same_device_only)
+    out.attrs["no_device_readings"] = int(no_device.sum())
     return out
+
+
+def _commonest_device(readings: pd.DataFrame, device: np.ndarray) -> np.ndarray:
+    """Code of the commonest recorded device for each reading's joint and movement (-1 when none is recorded).
+
+    Counted over every usable reading of the clinic with a device; a tie
+    goes to the device listed first in the data model (``ROM_DEVICES``).
+    """
+    if not len(readings):
+        return np.zeros(0, dtype=int)
+    keys = pd.MultiIndex.from_arrays([readings["joint"].astype(str), readings["movement"].astype(str)])
+    known = device >= 0
+    counts = pd.DataFrame({"key": keys[known], "device": device[known]}).value_counts().reset_index(name="n")
+    counts = counts.sort_values(["n", "device"], ascending=[False, True], kind="stable").drop_duplicates("key")
+    commonest = pd.Series(counts["device"].to_numpy(), index=pd.Index(counts["key"].to_numpy()))
+    return commonest.reindex(keys.to_flat_index()).fillna(-1).to_numpy(dtype=int)

@@ -1,7 +1,8 @@
 """Time to a clinically important improvement: Kaplan-Meier and the log-rank test.
 
-An episode "responds" at the first attended session after its baseline
-session whose ``pain_pre`` meets the :class:`~needling_analytics.metrics.pain.ResponderRule`
+An episode "responds" at the first pain reading after its baseline
+session (a later attended session's ``pain_pre``, or a follow-up
+assessment's pain) that meets the :class:`~needling_analytics.metrics.pain.ResponderRule`
 (by default at least 2 points and 30% below baseline: Farrar 2001, Pain
 94:149; Childs 2005, Spine 30:1331). Episodes that never meet it are
 censored at their last scored session. Kaplan-Meier curves of time to first
@@ -20,8 +21,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from ._common import attended_sessions
-from .pain import DEFAULT_RULE, ResponderRule, episode_pain
+from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
 
 _RESPONSE_COLUMNS = ["episode_id", "patient_id", "event", "sessions", "days", "baseline"]
 _KM_COLUMNS = ["time", "at_risk", "events", "survival", "std_error", "share_responded", "ci_lower", "ci_upper"]
@@ -39,7 +39,12 @@ def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame
     is nothing to observe) or whose baseline makes the rule unreachable
     (e.g. baseline 1 under the default 2-point rule) are left out; their
     counts by reason are in ``attrs["excluded"]``. Sessions without a
-    ``pain_pre`` are skipped (missing is not "no improvement").
+    ``pain_pre`` are skipped (missing is not "no improvement"). Follow-up
+    ``assessments`` are readings too (see
+    :func:`~needling_analytics.metrics.pain.pain_readings`): an assessment
+    dated after the baseline session's day can be where the rule is first
+    met, or where the episode is censored; its ``sessions`` is then the
+    number of attended sessions up to its date.
 
     Parameters
     ----------
@@ -71,12 +76,11 @@ def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame
     assessable = episodes[episodes["assessable"]]
     baseline = assessable.set_index("episode_id")["baseline"]
 
-    sessions = attended_sessions(clinic)
-    scored = sessions[sessions["pain_pre"].notna()]
-    scored = scored.assign(baseline=scored["episode_id"].map(baseline))  # NaN outside assessable episodes
-    scored = scored[scored["baseline"].notna()]
-    later = scored[scored.groupby("episode_id", sort=False).cumcount() > 0]
-    met = rule.met(later["baseline"].to_numpy(dtype=float), later["pain_pre"].to_numpy(dtype=float))
+    readings = pain_readings(clinic)  # session pain_pre and follow-up assessments, in episode order
+    later = readings[readings["follow_up"].to_numpy(dtype=bool)]
+    later = later.assign(baseline=later["episode_id"].map(baseline))  # NaN outside assessable episodes
+    later = later[later["baseline"].notna()]
+    met = rule.met(later["baseline"].to_numpy(dtype=float), later["pain"].to_numpy(dtype=float))
     first_met = later[met].groupby("episode_id", sort=False).head(1).set_index("episode_id")
     last_scored = later.groupby("episode_id", sort=False).tail(1).set_index("episode_id")
 

@@ -71,7 +71,13 @@ def target_pain(baseline: float, rule: ResponderRule = DEFAULT_RULE) -> float:
     return float(baseline - drop)
 
 
-def plot_pain_over_sessions(pain: pd.DataFrame, *, rule: ResponderRule | None = None, ax: Axes | None = None) -> Axes:
+def plot_pain_over_sessions(
+    pain: pd.DataFrame,
+    *,
+    rule: ResponderRule | None = None,
+    ax: Axes | None = None,
+    assessments: pd.DataFrame | None = None,
+) -> Axes:
     """Pain before and after each session of one episode, with the level to reach.
 
     Pain before a session is drawn with filled markers, pain after with
@@ -90,6 +96,10 @@ def plot_pain_over_sessions(pain: pd.DataFrame, *, rule: ResponderRule | None = 
         The responder definition; default ``metrics.DEFAULT_RULE``.
     ax : Axes, optional
         Where to draw; a new A4-wide figure when None.
+    assessments : DataFrame, optional
+        Follow-up assessments of the same episode (``date``, ``pain``: the
+        assessment rows of :func:`~needling_analytics.metrics.pain_readings`),
+        drawn as diamonds: they count as readings of the course's pain.
 
     Returns
     -------
@@ -123,6 +133,14 @@ def plot_pain_over_sessions(pain: pd.DataFrame, *, rule: ResponderRule | None = 
         dates, data["pain_post"], color=SECOND, marker="o", ms=7, mfc="white", mew=2, lw=1.2, ls="--",
         label="after the session", clip_on=False,
     )  # fmt: skip
+    follow_up = pd.DataFrame(columns=["date", "pain"])
+    if assessments is not None and check_frame(assessments, "assessments", ["date", "pain"]):
+        follow_up = assessments.dropna(subset=["date", "pain"]).sort_values("date", kind="stable")
+    if len(follow_up):
+        ax.plot(
+            follow_up["date"], follow_up["pain"], color=MAIN, marker="D", ms=7, ls="none",
+            label="follow-up assessment", clip_on=False,
+        )  # fmt: skip
     recorded = data["pain_pre"].dropna()
     baseline = float(recorded.iloc[0]) if len(recorded) else float("nan")
     target = target_pain(baseline, rule)
@@ -137,9 +155,9 @@ def plot_pain_over_sessions(pain: pd.DataFrame, *, rule: ResponderRule | None = 
         )  # fmt: skip
     ax.set_ylim(0, 10)
     ax.set_yticks(range(0, 11, 2))
-    _dates_with_margin(ax, data["session_date"])
+    _dates_with_margin(ax, pd.concat([data["session_date"], pd.to_datetime(follow_up["date"])], ignore_index=True))
     label_axes(ax, **labels)
-    legend_below(ax, ncols=3)
+    legend_below(ax, ncols=4 if len(follow_up) else 3)
     return ax
 
 

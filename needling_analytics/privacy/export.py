@@ -49,7 +49,7 @@ KEY_ENV_VAR = "NEEDLING_EXPORT_KEY"
 #: Shortest key accepted, in bytes (a 256-bit key written as hex is 64).
 MIN_KEY_BYTES = 32
 #: Pseudonym prefix of each kind of identifier.
-PREFIXES = {"patient": "P", "episode": "E", "session": "S", "practitioner": "PR"}
+PREFIXES = {"patient": "P", "episode": "E", "session": "S", "practitioner": "PR", "assessment": "A"}
 #: Hex characters of the HMAC kept in a pseudonym (64 bits).
 PSEUDONYM_HEX_CHARS = 16
 #: Three-digit ZIP codes whose area had 20,000 or fewer people (2000 Census,
@@ -145,6 +145,15 @@ COLUMNS: dict[str, dict[str, str]] = {
         "severity": "as recorded",
         "resolved_days": "as recorded",
     },
+    "assessments": {
+        "patient_id": "keyed pseudonym of the patient ID",
+        "episode_id": "keyed pseudonym of the episode ID",
+        "assessed_day": "days from the episode start to the assessment",
+        "pain": "as recorded",
+        "global_change": "as recorded",
+        "global_change_scale": "as recorded (grc7, grc15, pgic7)",
+        "assessment_id": "keyed pseudonym of the source's assessment ID (`A` + 16 hex characters); blank when it had none",
+    },
     "journal": {
         "patient_id": "keyed pseudonym of the patient ID",
         "episode_id": "keyed pseudonym of the episode the entry is linked to: the patient's episode whose dates contain the entry day (the latest-starting one if several do), else the latest episode started before it",
@@ -175,6 +184,7 @@ REMOVED: dict[str, dict[str, str]] = {
     "rom": {"measured_on": "date (identifier C); replaced by `measured_day`"},
     "proms": {"completed_on": "date (identifier C); replaced by `completed_day`"},
     "adverse_events": {"notes": "free text, which may identify the patient (the data model says: never exported)"},
+    "assessments": {"assessed_on": "date (identifier C); replaced by `assessed_day`"},
     "journal": {
         "entry_date": "date (identifier C); replaced by `entry_day`",
         "activity_note": "free text written by the patient, which may identify them",
@@ -254,14 +264,14 @@ def pseudonym(values: pd.Series, key: bytes, *, kind: str) -> pd.Series:
         Raw identifiers; missing values stay missing.
     key : bytes
         The secret key (at least 32 bytes), e.g. from :func:`load_key`.
-    kind : {"patient", "episode", "session", "practitioner"}
+    kind : {"patient", "episode", "session", "practitioner", "assessment"}
         What the values identify.
 
     Returns
     -------
     Series of string
         Same index and name as ``values``: the kind's prefix (``P``, ``E``,
-        ``S`` or ``PR``) followed by the first 16 hex characters (64 bits)
+        ``S``, ``PR`` or ``A``) followed by the first 16 hex characters (64 bits)
         of the HMAC.
 
     Raises
@@ -414,6 +424,11 @@ def _deidentify(clinic, key: bytes, allowed: frozenset[str]) -> tuple[dict[str, 
     events = clinic.adverse_events
     events = events.assign(episode_id=events["session_id"].map(_lookup(sessions, "session_id", "episode_id")))
     out["adverse_events"] = events.assign(**_pseudonymised(events, ids))
+    assessments = clinic.assessments
+    out["assessments"] = assessments.assign(
+        assessed_day=_days(assessments["assessed_on"], assessments["episode_id"].map(start_of)),
+        **_pseudonymised(assessments, ids),
+    )
     journal = _link_journal(clinic.journal, episodes)
     out["journal"] = journal.assign(**_pseudonymised(journal, ids))
     tables = {name: frame[list(COLUMNS[name])].reset_index(drop=True) for name, frame in out.items()}
@@ -426,6 +441,7 @@ _ID_KINDS = {
     "session_id": "session",
     "practitioner_id": "practitioner",
     "rater_id": "practitioner",
+    "assessment_id": "assessment",
 }
 
 

@@ -35,6 +35,7 @@ PATIENT_TABLES = (
     "patient",
     "sessions",
     "pain",
+    "pain_followup",
     "episodes",
     "rom",
     "proms",
@@ -55,6 +56,8 @@ class PatientData:
     patient : one row: ``patient_id``, ``birth_year``, ``sex``.
     sessions : every booked session (attended or not).
     pain : :func:`metrics.session_pain` rows.
+    pain_followup : follow-up assessments with a pain score (the assessment
+        rows of :func:`metrics.pain_readings`: ``date``, ``pain``...).
     episodes : :func:`metrics.episode_pain` joined with episode details,
         :func:`metrics.attendance` counts and :func:`metrics.time_to_response`
         (``reached_after_sessions``, ``reached_after_days``, ``event``).
@@ -82,7 +85,9 @@ class PatientData:
 def _patient_tables(clinic: Clinic, rule: ResponderRule) -> dict[str, pd.DataFrame]:
     episodes = metrics.episode_pain(clinic, rule=rule)
     details = clinic.episodes[["episode_id", "start_date", "end_date", "body_region", "condition", "discharge_reason"]]
-    visits = metrics.attendance(clinic)[["episode_id", "booked", "attended", "cancelled", "no_show", "self_discharged"]]
+    visits = metrics.attendance(clinic)[
+        ["episode_id", "booked", "attended", "cancelled", "no_show", "unmarked", "upcoming", "self_discharged"]
+    ]
     response = metrics.time_to_response(clinic, rule=rule)[["episode_id", "event", "sessions", "days"]]
     response = response.rename(
         columns={"event": "reached", "sessions": "reached_after_sessions", "days": "reached_after_days"}
@@ -113,6 +118,7 @@ def _patient_tables(clinic: Clinic, rule: ResponderRule) -> dict[str, pd.DataFra
         "patient": clinic.patients[["patient_id", "birth_year", "sex"]],
         "sessions": sessions,
         "pain": metrics.session_pain(clinic),
+        "pain_followup": _follow_up(clinic),
         "episodes": episodes,
         "rom": metrics.rom_change(clinic),
         "proms": clinic.proms,
@@ -121,6 +127,12 @@ def _patient_tables(clinic: Clinic, rule: ResponderRule) -> dict[str, pd.DataFra
         "soreness": metrics.post_session_soreness(clinic),
         "adverse_events": events,
     }
+
+
+def _follow_up(clinic: Clinic) -> pd.DataFrame:
+    readings = metrics.pain_readings(clinic)
+    columns = ["episode_id", "patient_id", "date", "days_since_start", "pain", "follow_up"]
+    return readings.loc[readings["source"] == "assessment", columns].reset_index(drop=True)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +193,9 @@ def read_patient(cache_dir: str | Path, patient_id: str) -> PatientData:
             cache_dir / "patients" / f"{name}.parquet", filters=[("patient_id", "=", patient_id)]
         ).to_pandas()
         for name in PATIENT_TABLES
+        if (cache_dir / "patients" / f"{name}.parquet").is_file() or name != "pain_followup"
     }
+    frames.setdefault("pain_followup", pd.DataFrame(columns=["episode_id", "patient_id", "date", "pain"]))
     return PatientData(
         patient_id=patient_id,
         rule=ResponderRule(**info["rule"]),

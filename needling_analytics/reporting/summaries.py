@@ -35,6 +35,8 @@ KPIS = {
     "sessions_attended": ("Sessions attended", "count"),
     "cancelled": ("Sessions cancelled", "count"),
     "no_show": ("Sessions missed", "count"),
+    "unmarked": ("Sessions not marked (attended or not unknown)", "count"),
+    "upcoming": ("Sessions booked for a later date", "count"),
     "attendance_rate": ("Attendance rate", "share"),
     "discharges": ("Courses of care completed", "count"),
     "discharged_responder_rate": ("Completed with a clinically important improvement", "share"),
@@ -49,7 +51,8 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
 
     ``monthly`` is :func:`~needling_analytics.metrics.monthly_activity`.
     Suppression (:func:`suppress_small_counts`) treats sessions booked as the
-    total of attended, cancelled and missed, and responders plus the others
+    total of attended, cancelled, missed, not marked and still to come (the
+    attendance rate is attended / (attended + cancelled + missed)), and responders plus the others
     as the discharged episodes assessed; a rate is hidden (``"*"``) when a
     count it comes from is hidden, and so is the change when either month's
     figure is hidden. Blank cells are missing (e.g. no discharge that month).
@@ -73,7 +76,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
         threshold=threshold,
         totals=MONTHLY_TOTALS,
         rate_columns={
-            "attendance_rate": ["sessions_attended", "sessions_booked"],
+            "attendance_rate": ["sessions_attended", "cancelled", "no_show"],
             "discharged_responder_rate": ["discharged_responders", "discharged_assessable", "not_responders"],
             "mean_pain_reduction": ["discharges"],
             "ae_rate_per_100": ["adverse_events", "sessions_attended"],
@@ -144,7 +147,9 @@ def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFra
     -------
     DataFrame
         One row: ``booked``, ``attended``, ``cancelled``, ``no_show``,
-        ``attendance_rate``, ``episodes``, ``self_discharged``,
+        ``unmarked`` (past appointments not marked), ``upcoming`` (booked
+        for a later date), ``attendance_rate`` (attended / (attended +
+        cancelled + no_show)), ``episodes``, ``self_discharged``,
         ``self_discharge_rate``, ``follow_up_rate`` (text; rates as percentages).
     """
     row = metrics.summarize_attendance(visits)
@@ -157,6 +162,8 @@ def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFra
             "attended",
             "cancelled",
             "no_show",
+            "unmarked",
+            "upcoming",
             "episodes",
             "self_discharged",
             "stayed",
@@ -165,17 +172,18 @@ def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFra
         ],
         threshold=threshold,
         totals={
-            "booked": ["attended", "cancelled", "no_show"],
+            "booked": ["attended", "cancelled", "no_show", "unmarked", "upcoming"],
             "episodes": ["self_discharged", "stayed"],
         },
         rate_columns={
-            "attendance_rate": ["attended", "booked"],
+            "attendance_rate": ["attended", "cancelled", "no_show"],
             "self_discharge_rate": ["self_discharged", "stayed"],
             "follow_up_rate": ["with_follow_up", "without_follow_up"],
         },
         rate_format="{:.0%}",
     )
-    columns = ["booked", "attended", "cancelled", "no_show", "attendance_rate", "episodes", "self_discharged"]
+    columns = ["booked", "attended", "cancelled", "no_show", "unmarked", "upcoming", "attendance_rate", "episodes"]
+    columns.append("self_discharged")
     return hidden[[*columns, "self_discharge_rate", "follow_up_rate"]]
 
 

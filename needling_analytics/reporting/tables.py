@@ -388,8 +388,8 @@ def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DE
         The columns of :func:`~needling_analytics.metrics.episode_pain`, then
         ``start_date``, ``end_date``, ``body_region``, ``condition``,
         ``symptom_duration_weeks``, ``discharge_reason`` (episodes table),
-        ``booked``, ``attended``, ``cancelled``, ``no_show``,
-        ``self_discharged``, ``has_follow_up_pain`` (:func:`metrics.attendance`)
+        ``booked``, ``attended``, ``cancelled``, ``no_show``, ``unmarked``,
+        ``upcoming``, ``self_discharged``, ``has_follow_up_pain`` (:func:`metrics.attendance`)
         and ``practitioner_id`` (:func:`metrics.attribute_episodes`; missing
         when no practitioner is recorded). ``attrs["responder_rule"]`` is kept.
     """
@@ -406,7 +406,17 @@ def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DE
         ]
     ]
     visits = metrics.attendance(clinic)[
-        ["episode_id", "booked", "attended", "cancelled", "no_show", "self_discharged", "has_follow_up_pain"]
+        [
+            "episode_id",
+            "booked",
+            "attended",
+            "cancelled",
+            "no_show",
+            "unmarked",
+            "upcoming",
+            "self_discharged",
+            "has_follow_up_pain",
+        ]
     ]
     who = metrics.attribute_episodes(clinic)[["episode_id", "practitioner_id"]]
     out = pain.merge(details, on="episode_id", how="left").merge(visits, on="episode_id", how="left")
@@ -460,8 +470,8 @@ def outcome_series(clinic: Clinic, outcome: str = "pain_pre") -> pd.DataFrame:
     Parameters
     ----------
     outcome : str
-        ``"pain_pre"`` (pain before each attended session, NPRS points;
-        subject = episode) or a range-of-motion movement written
+        ``"pain_pre"`` (pain before each attended session and at each
+        follow-up assessment, NPRS points; subject = episode) or a range-of-motion movement written
         ``"joint:movement"`` (e.g. ``"cervical_spine:rotation"``, degrees;
         subject = one series: episode, side and mode, so left and right are
         not mixed).
@@ -475,9 +485,11 @@ def outcome_series(clinic: Clinic, outcome: str = "pain_pre") -> pd.DataFrame:
     """
     columns = ["subject", "patient_id", "episode_id", "weeks_since_start", "value"]
     if outcome == "pain_pre":
-        pain = metrics.session_pain(clinic)
-        out = pain.assign(subject=pain["episode_id"], value=pain["pain_pre"])[columns]
-        out.attrs.update(outcome="pain before each session", unit="points (0-10)")
+        pain = metrics.pain_readings(clinic)  # session pain_pre and follow-up assessments
+        out = pain.assign(subject=pain["episode_id"], value=pain["pain"])[columns]
+        out.attrs.update(
+            outcome="pain before each session and at follow-up assessments", unit="points (0-10)"
+        )
         return out.reset_index(drop=True)
     joint, _, movement = outcome.partition(":")
     rom = clinic.rom

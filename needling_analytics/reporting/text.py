@@ -310,16 +310,24 @@ def episode_subtitle(patient_id: str, episode_row) -> str:
 
 
 def attendance_sentence(episode_row) -> Paragraph:
-    """``"8 sessions booked: 7 attended, 1 cancelled and 0 missed."`` plus how the course ended."""
+    """``"8 sessions booked: 7 attended, 1 cancelled and 0 missed."`` plus how the course ended.
+
+    Appointments not marked (status ``unmarked``) and still to come (status
+    ``booked``) are named when there are any: ``"..., 0 missed, 1 not
+    marked and 2 still to come."``.
+    """
     row = _episode(episode_row)
     booked = 0 if _missing(row.get("booked")) else int(row.get("booked"))
     if booked == 0:
         return Paragraph(UNAVAILABLE["attendance"])
-    counts = {k: 0 if _missing(row.get(k)) else int(row.get(k)) for k in ("attended", "cancelled", "no_show")}
-    text = (
-        f"{_sessions(booked)} booked: {counts['attended']:,} attended, {counts['cancelled']:,} cancelled "
-        f"and {counts['no_show']:,} missed."
-    )
+    keys = ("attended", "cancelled", "no_show", "unmarked", "upcoming")
+    counts = {k: 0 if _missing(row.get(k)) else int(row.get(k)) for k in keys}
+    parts = [f"{counts['attended']:,} attended", f"{counts['cancelled']:,} cancelled", f"{counts['no_show']:,} missed"]
+    if counts["unmarked"]:  # past appointments nobody marked: neither attended nor missed
+        parts.append(f"{counts['unmarked']:,} not marked")
+    if counts["upcoming"]:
+        parts.append(f"{counts['upcoming']:,} still to come")
+    text = f"{_sessions(booked)} booked: {', '.join(parts[:-1])} and {parts[-1]}."
     reason = None if _missing(row.get("discharge_reason")) else str(row.get("discharge_reason"))
     if not _missing(row.get("end_date")):
         ended = format_date(row.get("end_date"))
@@ -402,6 +410,59 @@ def median_sentence(median: pd.DataFrame) -> Paragraph:
     if not _missing(row["ci_lower"]) and not _missing(row["ci_upper"]):
         text += f"; allowing for chance, somewhere between {row['ci_lower']:,.0f} and {row['ci_upper']:,.0f} days"
     return Paragraph(text + ".")
+
+
+def rom_device_note(rom: pd.DataFrame, *, threshold: int | None = None) -> Paragraph:
+    """Footnote on range-of-motion readings with no device recorded; empty when every reading has one.
+
+    ``rom`` is :func:`~needling_analytics.metrics.rom_change` (or rows of
+    it): ``no_device_readings`` and ``mdc_device`` are used. Readings with no
+    device are compared with one another against the measurement error of
+    the clinic's commonest device for the joint and movement: "3 readings
+    had no device recorded; their changes are judged against the
+    measurement error of crom." With ``threshold`` (aggregate reports), a
+    count from 1 to ``threshold - 1`` is written "Fewer than 11".
+    """
+    if rom is None or "no_device_readings" not in rom or rom.empty:
+        return Paragraph("")
+    missing = int(pd.to_numeric(rom["no_device_readings"], errors="coerce").fillna(0).sum())
+    if not missing:
+        return Paragraph("")
+    devices = sorted({str(d) for d in rom["mdc_device"].dropna()}) if "mdc_device" in rom else []
+    small = threshold is not None and 0 < missing < threshold
+    count = f"Fewer than {threshold}" if small else f"{missing:,}"
+    had = "reading had" if missing == 1 and not small else "readings had"
+    its = "its change is" if missing == 1 and not small else "their changes are"
+    if devices:
+        names = " or ".join(label(d) for d in devices)
+        judged = f"the measurement error of {names} (the device used most for that movement in this clinic)"
+    else:
+        judged = "the measurement error of an unknown device, the most cautious value"
+    return Paragraph(f"{count} {had} no device recorded; {its} judged against {judged}.")
+
+
+def practitioner_recording(recording: pd.DataFrame) -> Paragraph:
+    """Whether practitioners are recorded, for the practitioner sections of the clinic report.
+
+    ``recording`` is :func:`~needling_analytics.metrics.practitioner_recording`.
+    No practitioner at all: "Practitioners are not recorded in this
+    clinic's data, ..."; some sessions without one: "12 sessions have no
+    practitioner recorded; ..."; every session has one: an empty paragraph.
+    """
+    row = recording.iloc[0] if len(recording) else pd.Series({"recorded": False, "without_practitioner": 0})
+    if not bool(row["recorded"]):
+        return Paragraph(
+            "Practitioners are not recorded in this clinic's data, so they cannot be compared "
+            "and no practitioner is named in this report."
+        )
+    missing = int(row["without_practitioner"])
+    if not missing:
+        return Paragraph("")
+    verb = "session has" if missing == 1 else "sessions have"
+    return Paragraph(
+        f"{missing:,} attended {verb} no practitioner recorded; "
+        f"{'it is' if missing == 1 else 'they are'} left out of the practitioner comparison."
+    )
 
 
 def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
