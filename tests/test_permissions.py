@@ -51,8 +51,10 @@ def test_validate_writes_its_quality_report_and_quarantine_privately(
     make_clinic, tmp_path, option, file_mode, folder_mode
 ):
     sessions = (
-        VALID["sessions"].rstrip() + "\n        S9,E1,0012,PR1,2026-01-20,,attended,11,12,,,\n"
-    )  # pain 11: quarantined
+        VALID["sessions"].rstrip()
+        + "\n        S9,E1,0012,PR1,2026-01-20,,attended,11,12,,,"  # pain 11: cleared
+        + "\n        S10,E9,0012,PR1,2026-01-21,,attended,5,4,,,\n"  # unknown episode: quarantined
+    )
     out = tmp_path / "validation"
     previous = os.umask(0o022)  # a typical default: files readable by everyone
     try:
@@ -61,5 +63,5 @@ def test_validate_writes_its_quality_report_and_quarantine_privately(
     finally:
         os.umask(previous)
     found = modes(out)
-    assert "quarantine/sessions.csv" in found and "quality.md" in found
+    assert {"quarantine/sessions.csv", "cleared.csv", "quality.md"} <= set(found)
     assert {p: m for p, m in found.items() if m != (folder_mode if (out / p).is_dir() else file_mode)} == {}

@@ -206,9 +206,7 @@ def pain_readings(clinic) -> pd.DataFrame:
         )
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     dates = out["date"].to_numpy(dtype="datetime64[ns]").view("int64")
-    order = np.lexsort(
-        (out["_within"].to_numpy(), out["_rank"].to_numpy(), dates, out["episode_row"].to_numpy())
-    )
+    order = np.lexsort((out["_within"].to_numpy(), out["_rank"].to_numpy(), dates, out["episode_row"].to_numpy()))
     out = out.iloc[order].drop(columns=["_rank", "_within"]).reset_index(drop=True)
     dates = dates[order]
     start = clinic.episodes["start_date"].to_numpy(dtype="datetime64[ns]")

@@ -487,9 +487,7 @@ def outcome_series(clinic: Clinic, outcome: str = "pain_pre") -> pd.DataFrame:
     if outcome == "pain_pre":
         pain = metrics.pain_readings(clinic)  # session pain_pre and follow-up assessments
         out = pain.assign(subject=pain["episode_id"], value=pain["pain"])[columns]
-        out.attrs.update(
-            outcome="pain before each session and at follow-up assessments", unit="points (0-10)"
-        )
+        out.attrs.update(outcome="pain before each session and at follow-up assessments", unit="points (0-10)")
         return out.reset_index(drop=True)
     joint, _, movement = outcome.partition(":")
     rom = clinic.rom
