@@ -83,6 +83,13 @@ def _demo_data(args) -> int:
         paths = write_export(args.format, tables, out, seed=args.seed)
     else:
         paths = write_clinic(tables, out, fmt=args.format)
+    if args.format in EXPORT_FORMATS:
+        patients = len(tables["patients"])
+        print(
+            f"Demo clinic (seed {args.seed}, {patients:,} patients) written to {out}/ as a {args.format} export: "
+            f"{', '.join(str(p.relative_to(out)) for p in paths)}."
+        )
+        return EXIT_OK
     counts = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items())
     print(
         f"Demo clinic (seed {args.seed}{', messy' if args.messy else ''}) written to {out}/: {counts} rows in {len(paths)} files."

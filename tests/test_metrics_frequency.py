@@ -117,6 +117,20 @@ def test_interpretation_says_association_and_warns_about_confounding(analysis):
 
 
 def test_too_little_data_gives_a_sentence_not_an_error():
-    result = analyze_frequency(small_clinic())
+    clinic = small_clinic()
+    clinic.tables["episodes"]["symptom_duration_weeks"] = 6.0
+    result = analyze_frequency(clinic)
     assert result.patient_level.empty and result.trajectory is None
     assert result.interpretation.startswith("There were too few episodes")
+
+
+def test_a_clinic_that_does_not_record_symptom_duration_is_told_why(analysis):
+    """Practice-management exports (Cliniko, Jane) have no symptom duration: say so, not 'too few episodes'."""
+    clinic, with_duration = analysis
+    assert "early_frequency" in with_duration.patient_level.index
+    from dataclasses import replace
+
+    episodes = clinic.episodes.assign(symptom_duration_weeks=np.nan)
+    result = analyze_frequency(replace(clinic, tables={**clinic.tables, "episodes": episodes}))
+    assert result.patient_level.empty
+    assert result.interpretation.startswith("How long symptoms had lasted before the first visit is not recorded")

@@ -125,8 +125,15 @@ def _p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _interpret(patient_level: pd.DataFrame, sensitivity: pd.DataFrame, logrank: pd.DataFrame, trajectory) -> str:
+def _interpret(
+    patient_level: pd.DataFrame, sensitivity: pd.DataFrame, logrank: pd.DataFrame, trajectory, duration_recorded=True
+) -> str:
     if "early_frequency" not in patient_level.index:
+        if not duration_recorded:
+            return (
+                "How long symptoms had lasted before the first visit is not recorded in this clinic's data. The "
+                "comparison of session frequency with improvement allows for it, so it cannot be made here."
+            )
         return (
             "There were too few episodes with a baseline, a follow-up pain score and a complete first four weeks "
             "to relate session frequency to improvement."
@@ -230,5 +237,5 @@ def analyze_frequency(clinic, *, rule: ResponderRule = DEFAULT_RULE, random_slop
         trajectory,
         km,
         logrank,
-        _interpret(patient_level, sensitivity, logrank, trajectory),
+        _interpret(patient_level, sensitivity, logrank, trajectory, frame["log_duration"].notna().any()),
     )

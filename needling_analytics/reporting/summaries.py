@@ -35,7 +35,7 @@ KPIS = {
     "sessions_attended": ("Sessions attended", "count"),
     "cancelled": ("Sessions cancelled", "count"),
     "no_show": ("Sessions missed", "count"),
-    "unmarked": ("Sessions not marked (attended or not unknown)", "count"),
+    "unmarked": ("Sessions never marked attended, cancelled or missed", "count"),
     "upcoming": ("Sessions booked for a later date", "count"),
     "attendance_rate": ("Attendance rate", "share"),
     "discharges": ("Courses of care completed", "count"),
