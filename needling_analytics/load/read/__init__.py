@@ -3,15 +3,15 @@
 Nothing is typed or judged here: every value is kept as it was written so
 that a rejected row can be quarantined exactly as the clinic sent it. What
 this package does is find the file, decode it, split it into rows, remember
-the line (or sheet row) each record came from, and rename the columns to
-the canonical names. One module per concern:
+the line (or sheet row) each record came from; the columns keep the names
+the file gives them (the mapping renames them later). One module per concern:
 
 - :mod:`.sniff`: what a file is from its first bytes (empty, binary, UTF-16, workbook) and its encoding;
 - :mod:`.lines`: a text file as numbered, decoded lines, over-long lines cut while read;
 - :mod:`.text`: delimited text split into records, a broken record costing only itself;
 - :mod:`.excel` and :mod:`.parquet`: the other two formats;
 - :mod:`.limits`: the size limits and the capping of over-long fields;
-- :mod:`.table`: :class:`RawTable` and the renaming of columns.
+- :mod:`.table`: :class:`RawTable` (renaming is the mapping's: :mod:`..transform`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..mapping import TableMapping
 from .excel import read_excel
 from .limits import MAX_FIELD_CHARS, MAX_LINE_BYTES, MAX_RECORD_LINES, cap_long_fields
 from .parquet import read_parquet
-from .table import RawTable, rename_columns
+from .table import RawTable
 from .text import read_csv
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "RawTable",
     "find_table_file",
     "read_table",
-    "rename_columns",
 ]
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".xlsx")

@@ -1,17 +1,13 @@
-"""The raw table every reader returns, and its column names: made distinct, then canonical."""
+"""The raw table every reader returns, and its column names made distinct."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ...errors import MappingError
-from ...schema import TABLES
-from ..mapping import TableMapping
 from .limits import PREVIEW_CHARS
 
 
@@ -65,38 +61,3 @@ def unique_columns(header: list[str], notes: list[str]) -> list[str]:
             column = f"{column} ({seen[key]})"
         out.append(column)
     return out
-
-
-def _normalise(column: str) -> str:
-    return re.sub(r"[\s\-]+", "_", column.strip().casefold())
-
-
-def rename_columns(raw: RawTable, mapping: TableMapping) -> dict[str, str]:
-    """Rename source columns to canonical ones, in place on ``raw``; return the renaming.
-
-    A column matches when the mapping names it, or when its name, ignoring
-    case, spaces and hyphens, is a canonical column name.
-    """
-    canonical = TABLES[raw.name].column_names
-    renamed, taken = {}, {}
-    for column in raw.frame.columns:
-        key = column.strip().casefold()
-        target = mapping.columns.get(key)
-        if target is None and _normalise(column) in canonical:
-            target = _normalise(column)
-        if target is None:
-            raw.extra_columns.append(column)
-            continue
-        if target in taken:
-            raise MappingError(
-                f"columns {taken[target]!r} and {column!r} both become {target!r}",
-                path=raw.path,
-                hint="map only one of them to this column (see `columns` in the mapping).",
-            )
-        taken[target] = column
-        renamed[column] = target
-    raw.frame = raw.frame.rename(columns=renamed)
-    raw.cell_problems = [(row, renamed.get(c, c), value, why) for row, c, value, why in raw.cell_problems]
-    if raw.extra_columns:
-        raw.notes.append(f"columns not in the data model were kept as they are: {raw.extra_columns}.")
-    return renamed
