@@ -19,12 +19,13 @@ import tracemalloc
 import unicodedata
 import warnings
 import zipfile
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from needling_analytics import DataQualityWarning, load_clinic
-from needling_analytics.errors import MappingError, MissingColumnsError, UnreadableFileError
+from needling_analytics.errors import MappingError, MissingColumnsError, NothingKeptError, UnreadableFileError
 from needling_analytics.load import RULES
 from needling_analytics.load.mapping import TableMapping
 from needling_analytics.load.read import MAX_FIELD_CHARS, MAX_LINE_BYTES, read_table
@@ -144,14 +145,16 @@ def test_header_only_tables_load_empty_and_their_children_say_why(make_clinic):
     book = Workbook()
     book.active.append(HEADERS["proms"].split(","))
     book.save(folder / "proms.xlsx")
-    clinic = load(folder)
-    assert counts(clinic, "sessions") == [0, 0, 0] and counts(clinic, "proms") == [0, 0, 0]
-    assert "the file has a header but no rows" in notes(clinic, "sessions")
-    assert list(clinic.sessions.columns[:3]) == ["session_id", "episode_id", "patient_id"]
+    # a required table without rows would make every figure wrong: the load stops (exit 2), with its report
+    with pytest.raises(NothingKeptError, match=r"table 'sessions' has no rows") as caught:
+        load(folder)
+    report = SimpleNamespace(quality=caught.value.quality)
+    assert counts(report, "sessions") == [0, 0, 0] and counts(report, "proms") == [0, 0, 0]
+    assert "the file has a header but no rows" in notes(report, "sessions")
     # rows pointing at the missing sessions are quarantined, each with its reason; nothing else is lost
-    assert counts(clinic, "rom") == [2, 0, 2] and counts(clinic, "adverse_events") == [1, 0, 1]
-    assert set(clinic.quality.problems["rule"]) == {"unknown_session"}
-    assert counts(clinic, "episodes") == [2, 2, 0] and counts(clinic, "journal") == [2, 2, 0]
+    assert counts(report, "rom") == [2, 0, 2] and counts(report, "adverse_events") == [1, 0, 1]
+    assert set(report.quality.problems["rule"]) == {"unknown_session"}
+    assert counts(report, "episodes") == [2, 2, 0] and counts(report, "journal") == [2, 2, 0]
 
 
 # -- 4: a huge field -------------------------------------------------------------

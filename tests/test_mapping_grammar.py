@@ -436,3 +436,84 @@ def test_every_worked_example_in_the_data_dictionary_is_a_valid_mapping(tmp_path
         path = tmp_path / f"example{i}.yaml"
         path.write_text(example, encoding="utf-8")
         read_mapping(path)  # raises MappingError on any mistake
+
+
+# -- cases a review found -------------------------------------------------------------------------
+
+
+def test_future_appointments_cancelled_or_booked_by_a_new_patient_are_kept(tmp_path):
+    rows = [
+        *APPOINTMENTS,
+        # A cancels a future appointment: a cancellation may lie in the future
+        ("1390726237298631780", "2026-07-20T23:00:00Z", A, "Standard Appointment", "false", "false",
+         "2026-06-29T02:00:00Z", "", "", ""),
+        # a new patient's first visit is booked for next month: a course starting in the future
+        ("1390726237298631781", "2026-07-14T23:00:00Z", "1390726237298631004", "Initial Consultation", "false",
+         "false", "", "", "", ""),
+    ]  # fmt: skip
+    patients = PATIENTS + "1390726237298631004,Di,Ng,1990-01-01,Female,3000\n"
+    clinic = load(*export(tmp_path, appointments=appointments_csv(rows), patients=patients))
+    s = sessions_by_id(clinic)
+    assert s.loc["1390726237298631780", "status"] == "cancelled"
+    assert s.loc["1390726237298631781", "status"] == "booked"
+    e = clinic.episodes.set_index("episode_id")
+    assert f"{e.loc['1390726237298631004#1', 'start_date']:%Y-%m-%d}" == "2026-07-15"
+    assert pd.isna(e.loc["1390726237298631004#1", "end_date"])
+    assert clinic.quality.rows_quarantined == 0
+
+
+def test_a_patient_with_only_cancelled_appointments_has_a_course_that_ends(tmp_path):
+    rows = [("1390726237298631790", "2026-02-01T21:00:00Z", C, "Initial Consultation", "false", "false",
+             "2026-01-30T01:00:00Z", "", "", "")]  # fmt: skip
+    clinic = load(*export(tmp_path, appointments=appointments_csv(APPOINTMENTS[:-1] + rows)))
+    course = clinic.episodes.set_index("episode_id").loc[f"{C}#1"]
+    assert (f"{course['start_date']:%Y-%m-%d}", f"{course['end_date']:%Y-%m-%d}") == ("2026-02-02", "2026-02-02")
+
+
+def test_source_timezone_moves_timestamps_but_never_a_date_alone(tmp_path):
+    from needling_analytics.load.coerce import parse_dates, parse_times
+
+    values = pd.Series(["1980-01-01", "09/03/2026", "09/03/2026 02:00"], dtype=object)
+    dates, bad = parse_dates(values, ("%d/%m/%Y %H:%M", "%d/%m/%Y"), "America/New_York", "UTC")
+    assert not bad.any()
+    # 02:00 UTC is 22:00 the evening before in New York (EDT, UTC-4, since 8 March); dates alone stay as written
+    assert dates.dt.strftime("%Y-%m-%d").tolist() == ["1980-01-01", "2026-03-09", "2026-03-08"]
+    times, _ = parse_times(values.iloc[2:], ("%d/%m/%Y %H:%M",), "America/New_York", "UTC")
+    assert times.tolist() == ["22:00"]
+
+
+def test_a_column_both_mapped_and_unpivoted_is_read_twice(tmp_path):
+    mapping = MAPPING.replace("        columns: {Side: side}\n", "        columns: {Side: side}\n"
+                              "      - column: Pain before (NPRS)\n        table: assessments\n")  # fmt: skip
+    clinic = load(*export(tmp_path, mapping=mapping))
+    assert clinic.sessions["pain_pre"].notna().sum() == 5  # every readable score, 7/10 cleared
+    assert len(clinic.assessments) == 6 and clinic.assessments["pain"].notna().sum() == 5
+
+
+def test_losing_most_rows_through_two_wide_columns_is_counted_per_row(tmp_path):
+    # two wide columns give rom two rows per appointment; their appointments are quarantined (unknown patient)
+    rows = [(f"13907262372986318{i:02d}", f"2026-03-{i + 1:02d}T22:30:00Z", "nobody", "Standard Appointment",
+             "true", "false", "", "5", "100", "Left") for i in range(10)]  # fmt: skip
+    mapping = MAPPING.replace("        columns: {Side: side}\n", "        columns: {Side: side}\n"
+                              "      - column: Knee flexion AROM (°)\n        table: rom\n"
+                              "        set: {joint: knee, movement: extension, mode: active}\n"
+                              "        columns: {Side: side}\n")  # fmt: skip
+    mapping = mapping.replace("movement: flexion, mode: active}", "movement: flexion, mode: passive}")
+    with pytest.raises(NothingKeptError, match=r"table 'sessions': 10 of its 20 rows|20 of its"):
+        load(*export(tmp_path, mapping=mapping, appointments=appointments_csv(APPOINTMENTS + rows)))
+
+
+def test_a_required_table_with_no_rows_exits_2(tmp_path):
+    folder, mapping = export(tmp_path, appointments=HEADER + "\n")
+    with pytest.raises(NothingKeptError, match=r"table 'sessions' has no rows"):
+        load(folder, mapping)
+
+
+def test_an_apostrophe_in_text_is_kept_and_only_spreadsheet_ids_are_refused_as_rounded(tmp_path):
+    from needling_analytics.load.coerce import rounded_ids
+
+    patients = PATIENTS.replace("Ana,Silva", "'Tis me,O'Neil")
+    clinic = load(*export(tmp_path, patients=patients))
+    assert clinic.patients.set_index("patient_id").loc[A, "first_name"] == "'Tis me"
+    ids = pd.Series(["12E3", "1E5", "3e01", "1,39073E+18", "1.4E+15", "1E+18", "P0001"], dtype=object)
+    assert rounded_ids(ids).tolist() == [False, False, False, True, True, True, False]

@@ -207,7 +207,7 @@ CLEARABLE_RULES = frozenset(
      "future_date", "id_rounded"}
 )  # fmt: skip
 #: Optional columns whose value decides what the row means: a problem there still quarantines the row.
-_ESSENTIAL = {"sessions": {"status"}}
+_ESSENTIAL = {"sessions": {"status"}, "episodes": {"end_date"}}
 
 
 def _clearable_columns(spec: TableSpec) -> set[str]:
@@ -216,6 +216,20 @@ def _clearable_columns(spec: TableSpec) -> set[str]:
     return {
         c.name for c in spec.columns if not c.required and c.name != spec.key and c.name not in referencing
     } - _ESSENTIAL.get(spec.name, set())
+
+
+def mapping_uses(mapping: TableMapping) -> set[str]:
+    """The source columns (casefolded) a table's mapping reads beyond its canonical ones.
+
+    Rows that differ in one of them are different rows, even when their
+    canonical columns agree (two readings in a wide column, two appointment
+    types): duplicate detection compares them too, and no unmapped extra.
+    """
+    used = {m.column.strip().casefold() for m in mapping.measurements}
+    used |= {source.strip().casefold() for m in mapping.measurements for source in m.columns}
+    used |= {name.strip().casefold() for how in mapping.compute.values() for rule in how.rules for name, _ in rule.when}
+    used |= {c.strip().casefold() for how in mapping.compute.values() for c in (how.year_of, how.age, how.at) if c}
+    return used
 
 
 def _validate_table(
@@ -228,9 +242,10 @@ def _validate_table(
     """
     frame = raw.frame.reset_index(drop=True)
     typed, unreadable = coerce_table(frame, spec, mapping, timezone)
-    collapsed, duplicate_problems = rules.find_duplicates(
-        frame[[c for c in spec.column_names if c in frame]], typed, spec, raw.lines, raw.line_label
-    )
+    compared = [
+        c for c in frame.columns if c in spec.column_names or str(c).strip().casefold() in mapping_uses(mapping)
+    ]
+    collapsed, duplicate_problems = rules.find_duplicates(frame[compared], typed, spec, raw.lines, raw.line_label)
     active = typed.drop(index=collapsed["row"])
     malformed = rules.problems_frame(
         list(raw.malformed),
@@ -260,13 +275,15 @@ def _validate_table(
         ["row", "column"], key=lambda s: s.map(order).fillna(len(order)) if s.name == "column" else s, kind="stable"
     )
     problems = problems.reset_index(drop=True)
+    if raw.where == "derived":  # a course whose first appointment is still to come starts in the future
+        problems = problems[~((problems["rule"] == "future_date") & (problems["column"] == "start_date"))]
     clearable = problems["rule"].isin(CLEARABLE_RULES) & problems["column"].isin(_clearable_columns(spec))
     bad_rows = pd.Index(problems.loc[~clearable, "row"].unique())
     cleared = clearable & ~problems["row"].isin(bad_rows)
     problems["action"] = np.where(cleared, "cleared", "quarantined")
     for column, rows in problems[cleared].groupby("column")["row"]:
         active.loc[rows.to_numpy(), column] = pd.NA
-    if len(cleared) and cleared.any():
+    if cleared.any():
         problems.loc[cleared, "reason"] = problems.loc[cleared, "reason"] + "; the value was cleared and the row kept"
     if spec.key:
         quarantined_keys[spec.name] = pd.Index(typed.loc[bad_rows, spec.key].dropna().unique())
@@ -365,6 +382,7 @@ def load_clinic(
     kept: dict[str, pd.DataFrame] = {}
     quarantined_keys: dict[str, pd.Index] = {}
     summaries, problem_frames, collapsed_frames, quarantine, supplied = [], [], [], {}, []
+    lost_to_parents: dict[str, int] = {}
     for name, spec in TABLES.items():
         if not parts.get(name):
             summaries.append(
@@ -385,10 +403,14 @@ def load_clinic(
             kept_parts.append(rows)
             file = raw.path
             quarantined = problems.loc[problems["action"] == "quarantined", "row"]
+            cascade = problems["reason"].str.contains(rules.CASCADE_MARK, regex=False) & problems["row"].isin(
+                quarantined
+            )
+            lost_to_parents[name] = lost_to_parents.get(name, 0) + problems.loc[cascade, "row"].nunique()
             quarantined_parts.append(quarantined_keys.get(name, pd.Index([])))
             summaries.append(
                 {
-                    "table": name, "file": str(file) + (f" ({raw.where})" if raw.parent else ""), "supplied": True,
+                    "table": name, "file": str(file) + (f" ({raw.origin})" if raw.origin else ""), "supplied": True,
                     "rows_read": len(frame), "duplicates_collapsed": len(collapsed),
                     "rows_quarantined": quarantined.nunique(), "values_cleared": int((problems["action"] == "cleared").sum()),
                     "rows_kept": len(rows), "sha256": _sha256(file) if file.is_file() else "",
@@ -436,7 +458,7 @@ def load_clinic(
         timezone=mapping.timezone,
     )
     report.facts.extend(_facts(tables, report))
-    check_enough_kept(report)
+    check_enough_kept(report, lost_to_parents, derived=bool(derived_note))
     if not report.is_clean:
         warnings.warn(
             f"{report.rows_quarantined:,} row(s) of {data_dir} were quarantined and {report.values_cleared:,} "
@@ -568,8 +590,12 @@ def _episode_by_date(part: RawTable, mapping: Mapping, episodes: pd.DataFrame) -
     part.notes.append(f"episode_id of {int(found.notna().sum()):,} row(s) set to the patient's course at that date.")
 
 
-def check_enough_kept(report: QualityReport) -> None:
+def check_enough_kept(report: QualityReport, lost_to_parents: dict[str, int], *, derived: bool = False) -> None:
     """Refuse a load that kept nothing of a required table, or lost most of a table to another's rows.
+
+    ``lost_to_parents`` counts, per table, the rows quarantined because a
+    row they refer to was quarantined. With ``derived`` episodes, the
+    sessions they come from are judged before them.
 
     Raises
     ------
@@ -581,17 +607,27 @@ def check_enough_kept(report: QualityReport) -> None:
         {"rows_read": "sum", "rows_kept": "sum", "supplied": "any"}
     )
     problems = report.problems[report.problems["action"] == "quarantined"]
+    if derived:
+        order = ["patients", "sessions", "episodes"]
+        tables = tables.loc[[*order, *(t for t in tables.index if t not in order)]]
     for name, row in tables.iterrows():
-        if not row["supplied"] or row["rows_read"] == 0:
+        if not row["supplied"]:
             continue
         mine = problems[problems["table"] == name]
-        cascade = mine[mine["reason"].str.contains(rules.CASCADE_MARK, regex=False)]
-        lost_to_cascade = cascade.drop_duplicates(["file", "line"]).shape[0]
+        lost = lost_to_parents.get(name, 0)
+        if TABLES[name].required and row["rows_read"] == 0:
+            error = NothingKeptError(
+                f"table {name!r} has no rows",
+                path=report.data_dir,
+                hint="check that the export covers the period and that the mapping names the right file, form or query.",
+            )
+            error.quality = report
+            raise error
         if TABLES[name].required and row["rows_kept"] == 0:
             why = f"none of its {row['rows_read']:,} rows was kept"
-        elif row["rows_read"] >= MIN_ROWS_FOR_CASCADE_CHECK and lost_to_cascade > row["rows_read"] / 2:
-            why = f"{lost_to_cascade:,} of its {row['rows_read']:,} rows were lost because rows they refer to were quarantined"
-            mine = cascade
+        elif row["rows_read"] >= MIN_ROWS_FOR_CASCADE_CHECK and lost > row["rows_read"] / 2:
+            why = f"{lost:,} of its {row['rows_read']:,} rows were lost because rows they refer to were quarantined"
+            mine = mine[mine["reason"].str.contains(rules.CASCADE_MARK, regex=False)]
         else:
             continue
         top = mine.groupby(["rule", "column"]).size().sort_values(ascending=False)

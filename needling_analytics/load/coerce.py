@@ -90,8 +90,8 @@ def as_id(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-#: An identifier a spreadsheet turned into a rounded number: 1.41784E+18, 1,41784E+18.
-_ROUNDED_ID = r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+"
+#: An identifier a spreadsheet turned into a rounded number, as Excel shows it: 1.41784E+18, 1,41784E+18, 1E+18.
+_ROUNDED_ID = r"\d(?:[.,]\d+)?E\+\d{2}"
 #: Numbers above this cannot be exact identifiers once a spreadsheet held them (15 significant digits).
 _EXACT_DIGITS_LIMIT = 1e15
 
@@ -145,6 +145,8 @@ def parse_numbers(values: pd.Series, decimal: str = "auto") -> tuple[pd.Series, 
     return numbers, numbers.isna() & ~blank
 
 
+#: A value holding a time of day somewhere (``09:30``), as a timestamp does.
+_HAS_TIME = r"\d{1,2}:\d{2}"
 #: Excel's day 0 for serial numbers (1900 date system, after its leap-year bug).
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 #: Serial numbers read as dates: 1950-01-01 to 2100-01-01.
@@ -199,7 +201,9 @@ def parse_timestamps(
     if pd.api.types.is_datetime64_any_dtype(values):
         if getattr(values.dt, "tz", None):
             return _local(values, timezone), pd.Series(False, index=values.index)
-        return _from(values.astype("datetime64[ns]"), written_in, timezone), pd.Series(False, index=values.index)
+        naive = values.astype("datetime64[ns]")
+        timed = naive != naive.dt.normalize()
+        return naive.where(~timed, _from(naive, written_in, timezone)), pd.Series(False, index=values.index)
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     absolute = pd.Series(False, index=values.index)
     is_date = pd.Series(False, index=values.index)
@@ -229,15 +233,21 @@ def parse_timestamps(
         days = pd.to_numeric(text.where(serial), errors="coerce")
         days = days.where(days.between(*_EXCEL_SERIALS))
         result = result.fillna((_EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).astype("datetime64[ns]"))
-    result = result.where(absolute, _from(result, written_in, timezone))
+    timed = text.str.contains(_HAS_TIME, regex=True).fillna(False) | (is_date & (result != result.dt.normalize()))
+    result = result.where(absolute | ~timed, _from(result, written_in, timezone))
     return result, result.isna() & todo
 
 
 def _from(naive: pd.Series, written_in: str | None, timezone: str | None) -> pd.Series:
-    """Naive wall times written in ``written_in`` as wall times in ``timezone`` (unchanged without both)."""
+    """Naive wall times written in ``written_in`` as wall times in ``timezone`` (unchanged without both).
+
+    A wall time the clocks skipped is moved forward to the first that
+    exists; one they repeated is taken as the earlier of the two instants.
+    """
     if not written_in or not timezone or written_in == timezone or naive.isna().all():
         return naive
-    aware = naive.dt.tz_localize(written_in, ambiguous="NaT", nonexistent="NaT")
+    earlier = np.ones(len(naive), dtype=bool)
+    aware = naive.dt.tz_localize(written_in, ambiguous=earlier, nonexistent="shift_forward")
     return _local(aware, timezone)
 
 
@@ -251,10 +261,6 @@ def parse_dates(
     """
     stamps, bad = parse_timestamps(values, formats, timezone, written_in)
     return stamps.dt.normalize(), bad
-
-
-#: A value holding a time of day somewhere (``09:30``), as a timestamp does.
-_HAS_TIME = r"\d{1,2}[:.]\d{2}"
 
 
 def parse_times(

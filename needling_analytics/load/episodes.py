@@ -11,11 +11,13 @@ is known):
   booked (attended, booked or unmarked; a cancelled or missed appointment
   neither starts a course nor keeps one open, and belongs to the course
   around its date);
-- a course is *discharged* (``end_date`` = its last attended session) when
-  no appointment of the patient follows within ``discharge_after_days`` of
-  that session and none of the course is booked, or when a later course
-  has started; otherwise it is *ongoing*. Its ``discharge_reason`` stays
-  blank: the source does not say why care ended.
+- a course is *discharged* (``end_date`` = its last attended session, or
+  its last appointment when none was attended) when no attended or
+  unmarked appointment follows within ``discharge_after_days`` of the last
+  one and none of the course is booked, or when a later course has
+  started; otherwise it is *ongoing*. Its ``discharge_reason`` stays
+  blank: the source does not say why care ended. A course whose first
+  appointment is still to come starts on that date, in the future.
 
 All of it is vectorised over the whole table (no loop per patient).
 """
@@ -109,19 +111,23 @@ def derive_episodes(sessions: pd.DataFrame, rule: EpisodeRule, as_of: pd.Timesta
     counted_dates = frame["date"].where(frame["counted"])
     episodes["start_date"] = counted_dates.groupby(frame["episode_id"]).min().reindex(episodes.index)
     episodes["start_date"] = episodes["start_date"].fillna(episodes["first_any"])
+    by_episode = frame.groupby("episode_id", sort=False)
     last_attended = frame["date"].where(frame["attended"]).groupby(frame["episode_id"]).max()
     episodes["last_attended"] = last_attended.reindex(episodes.index)
+    # the last sign of the course: an attended or unmarked appointment, else (nothing attended) any appointment
+    last_seen = frame["date"].where(frame["counted"] & ~frame["booked"]).groupby(frame["episode_id"]).max()
+    episodes["last_seen"] = last_seen.reindex(episodes.index).fillna(by_episode["date"].max())
     episodes["has_booking"] = frame["booked"].groupby(frame["episode_id"]).any().reindex(episodes.index)
     episodes["n_courses"] = episodes.groupby(["patient_id", "region"])["course"].transform("max")
     later_course = episodes["course"] < episodes["n_courses"]
-    quiet = (as_of - episodes["last_attended"]).dt.days > rule.discharge_after_days
-    ended = episodes["last_attended"].notna() & ~episodes["has_booking"] & (quiet | later_course)
+    quiet = (as_of - episodes["last_seen"]).dt.days > rule.discharge_after_days
+    ended = ~episodes["has_booking"] & (quiet | later_course)
     out = pd.DataFrame(
         {
             "episode_id": episodes.index.astype("string"),
             "patient_id": episodes["patient_id"].astype("string").to_numpy(),
             "start_date": episodes["start_date"].to_numpy(),
-            "end_date": episodes["last_attended"].where(ended).to_numpy(),
+            "end_date": episodes["last_attended"].fillna(episodes["last_seen"]).where(ended).to_numpy(),
             "body_region": episodes["region"].replace("", pd.NA).astype("string").to_numpy(),
         }
     )

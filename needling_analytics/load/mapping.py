@@ -122,12 +122,6 @@ class Computed:
     at: str | None = None
     line: int | None = None
 
-    @property
-    def sources(self) -> list[str]:
-        """The source columns it reads."""
-        used = [c for rule in self.rules for c, _ in rule.when]
-        return used + [c for c in (self.year_of, self.age, self.at) if c]
-
 
 @dataclass(frozen=True)
 class Measurement:
@@ -159,8 +153,9 @@ class EpisodeRule:
         region = f", separately for each body region ({self.region_column})" if self.region_column else ""
         return (
             f"Courses of care were derived from the sessions: a new course starts {starts}{region}. "
-            f"A course is discharged when no session followed within {self.discharge_after_days} days of its last "
-            "attended one and none is booked; otherwise it is ongoing."
+            f"A course is discharged when no appointment was attended (or left unmarked) for more than "
+            f"{self.discharge_after_days} days after its last one and none is booked, or a later course started; "
+            "otherwise it is ongoing."
         )
 
 

@@ -227,9 +227,9 @@ def check_rows(typed: pd.DataFrame, raw: pd.DataFrame, spec: TableSpec, as_of: p
     if not broken.empty:  # a check that could not run is a bug, never a row problem
         raise RuntimeError(f"validation of {spec.name} failed to run: {broken.to_dict('records')}")
     cases = cases.assign(rule=cases["check"].astype(str).replace({"not_nullable": "missing_required"}))
-    if spec.name == "sessions":  # a booking is in the future by definition
-        booked = typed["status"].astype("string") == "booked"
-        future_booking = (cases["rule"] == "future_date") & cases["index"].map(booked).fillna(False).astype(bool)
+    if spec.name == "sessions":  # a booking, or a booking already cancelled, may lie in the future
+        ahead = typed["status"].astype("string").isin(["booked", "cancelled"])
+        future_booking = (cases["rule"] == "future_date") & cases["index"].map(ahead).fillna(False).astype(bool)
         cases = cases[~future_booking]
     frame_level = cases["rule"].isin(list(_FRAME_CHECK_COLUMN))
     wanted = cases["rule"].map(_FRAME_CHECK_COLUMN)

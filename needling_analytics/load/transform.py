@@ -24,9 +24,9 @@ from .coerce import MISSING_TOKENS, as_text, parse_dates, parse_timestamps
 from .mapping import MEASURED, Computed, Measurement, TableMapping
 from .read import RawTable
 
-#: How a spreadsheet protects or marks text: ="0012" and '0012.
+#: How a spreadsheet keeps text: ="0012" (any cell), and '0012 (an identifier, number or date: one token).
 _FORMULA_TEXT = r'^="(.*)"$'
-_APOSTROPHE = r"^'"
+_APOSTROPHE_TOKEN = r"^'[A-Za-z0-9][A-Za-z0-9_\-./:+]*$"
 #: Truth values as exports write them, Excel's localised TRUE/FALSE included (German, French, Spanish, Dutch, Italian).
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "x", "wahr", "vrai", "verdadero", "waar", "vero"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "f", "falsch", "faux", "falso", "onwaar"})
@@ -37,22 +37,32 @@ def _normalise(column: str) -> str:
 
 
 def repair_spreadsheet_text(raw: RawTable) -> int:
-    """Strip ``="…"`` and a leading apostrophe from every text cell of ``raw``, in place; count the cells."""
+    """Strip the marks spreadsheets use to keep text from the cells of ``raw``, in place; count the cells.
+
+    ``="0012"`` becomes ``0012`` in any cell. A leading apostrophe is
+    removed only from a single token such as ``'0012`` or ``'2026-03-09``,
+    so that a note beginning with an apostrophe keeps it.
+    """
     repaired = 0
     for column in raw.frame.columns:
         values = raw.frame[column]
-        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        if pd.api.types.infer_dtype(values, skipna=True) != "string":
+            if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+                continue
+            values = values.where(values.map(lambda v: isinstance(v, str)))  # text cells of a workbook column
+        text = values.astype("string")
+        marked = text.str.startswith(("=", "'")).fillna(False)
+        if not marked.any():
             continue
-        text = values.where(values.map(lambda v: isinstance(v, str)))
-        if text.isna().all():
-            continue
-        text = text.astype("string")
-        hit = text.str.match(_FORMULA_TEXT).fillna(False) | text.str.startswith("'").fillna(False)
+        formula = marked & text.str.match(_FORMULA_TEXT).fillna(False)
+        apostrophe = marked & text.str.match(_APOSTROPHE_TOKEN).fillna(False)
+        hit = formula | apostrophe
         if hit.any():
-            fixed = text[hit].str.replace(_FORMULA_TEXT, r"\1", regex=True).str.replace(_APOSTROPHE, "", regex=True)
-            values = values.astype(object).copy()
-            values[hit] = fixed.astype(object)
-            raw.frame[column] = values
+            fixed = text.where(~formula, text.str.replace(_FORMULA_TEXT, r"\1", regex=True))
+            fixed = fixed.where(~apostrophe, text.str[1:])
+            column_values = raw.frame[column].astype(object).copy()
+            column_values[hit] = fixed[hit].astype(object)
+            raw.frame[column] = column_values
             repaired += int(hit.sum())
     if repaired:
         raw.notes.append(
@@ -66,16 +76,23 @@ class _Columns:
     """The source columns of a raw table, found regardless of case and surrounding spaces."""
 
     def __init__(self, raw: RawTable, mapping: TableMapping):
-        self.raw, self.mapping = raw, mapping
+        self.raw, self.mapping, self.frame = raw, mapping, raw.frame  # the source's frame, before renaming
         self.by_key = {str(c).strip().casefold(): c for c in raw.frame.columns}
+        self.missing: set[str] = set()
 
     def get(self, name: str, entry: str) -> pd.Series | None:
         """The column ``name`` of the file; a MappingError (or a note, for a template's entry) when absent."""
         column = self.by_key.get(str(name).strip().casefold())
         if column is not None:
-            return self.raw.frame[column]
+            return self.frame[column]
         if self.mapping.from_template(entry):
-            self.raw.notes.append(f"the template maps column {name!r}, which the file does not have; it was skipped.")
+            if name not in self.missing:
+                self.missing.add(name)
+                what = entry.split(".", 1)[0]
+                self.raw.notes.append(
+                    f"the template's `{what}` uses column {name!r}, which the file does not have: "
+                    + ("its rules testing that column never match." if what == "compute" else "it was skipped.")
+                )
             return None
         where = self.mapping.where(entry)
         name = self.mapping.spelled.get(str(name).strip().casefold(), name)
@@ -185,34 +202,27 @@ def _rename(raw: RawTable, mapping: TableMapping, columns: _Columns) -> dict[str
     canonical = TABLES[raw.name].column_names
     out: dict[str, pd.Series] = {}
     taken: dict[str, str] = {}
-    for key, targets in mapping.columns.items():
-        values = columns.get(key, f"columns.{key}")
-        if values is None:
-            continue
-        for target in targets:
-            if target in taken:
-                raise MappingError(
-                    f"columns {taken[target]!r} and {key!r} both become {target!r}",
-                    path=raw.path,
-                    hint="map only one of them to this column (see `columns` in the mapping).",
-                )
-            taken[target] = key
-            out[target] = values
-    mapped = set(mapping.columns)
-    for column in raw.frame.columns:
-        key = str(column).strip().casefold()
-        if key in mapped:
-            continue
-        target = _normalise(str(column))
+
+    def take(target: str, source: str, values: pd.Series) -> None:
         if target in taken:
             raise MappingError(
-                f"columns {taken[target]!r} and {str(column)!r} both become {target!r}",
+                f"columns {taken[target]!r} and {source!r} both become {target!r}",
                 path=raw.path,
                 hint="map only one of them to this column (see `columns` in the mapping).",
             )
+        taken[target] = source
+        out[target] = values
+
+    for key, targets in mapping.columns.items():
+        values = columns.get(key, f"columns.{key}")
+        for target in targets if values is not None else ():
+            take(target, mapping.spelled.get(key, key), values)
+    for column in raw.frame.columns:
+        if str(column).strip().casefold() in mapping.columns:
+            continue
+        target = _normalise(str(column))
         if target in canonical and target not in mapping.constants and target not in mapping.compute:
-            out[target] = raw.frame[column]
-            taken[target] = str(column)
+            take(target, str(column), raw.frame[column])
         else:
             raw.extra_columns.append(column)
     return out
@@ -296,5 +306,6 @@ def _unpivot(parent: RawTable, measurement: Measurement, columns: _Columns, mapp
         where=parent.where,
         parent=parent.name,
         parent_rows=rows,
+        origin=f"column {measurement.column!r}",
     )
     return part

@@ -37,6 +37,8 @@ class RawTable:
     #: for rows made from another table's wide columns: that table, and each row's position in it
     parent: str = ""
     parent_rows: np.ndarray | None = None
+    #: where such rows come from, in words: "column 'Knee flexion' of appointments.csv"
+    origin: str = ""
 
     def location(self, rows) -> np.ndarray:
         """Where each row of ``rows`` (positions) is, for messages: 'line 12', 'row 5 of sheet Visits'."""
