@@ -190,6 +190,8 @@ def test_excel_problems_name_the_sheet_row(make_clinic):
         clinic = load_clinic(folder, as_of=AS_OF)
     problem = clinic.quality.problems.query("table == 'episodes'").iloc[0]
     assert (problem["line"], problem["column"], problem["rule"]) == (3, "start_date", "not_a_date")
+    assert problem["location"] == "row 3 of sheet 'Export'"
+    assert "episodes.xlsx row 3 of sheet 'Export': 'not yet' is not" in clinic.quality.summary()
 
 
 def test_parquet_tables_keep_their_types(make_clinic):

@@ -48,12 +48,24 @@ def test_config_file_with_relative_paths_and_rule(tmp_path):
         ('data_dir = "x"\nworkers = 0\n', r"`workers` must be a whole number of at least 1, got 0"),
         ('data_dir = "x"\n[responder_rule]\nrequire = "all"\n', r"`require` must be 'both' or 'either'"),
         ("data_dir = \n", r"not valid TOML"),
+        ('data_dir = "x"\ntimezone = "Melbourne"\n', r"`timezone` 'Melbourne' is not a time zone"),
     ],
 )
 def test_config_mistakes_are_explained(tmp_path, text, message):
     (tmp_path / "clinic.toml").write_text(text)
     with pytest.raises(InputError, match=message):
         load_config(tmp_path / "clinic.toml")
+
+
+def test_the_clinic_time_zone_comes_from_the_configuration_and_the_command_line_wins(tmp_path):
+    from needling_analytics.cli import _run_config, build_parser
+
+    (tmp_path / "clinic.toml").write_text('data_dir = "x"\ntimezone = "Australia/Perth"\n')
+    assert load_config(tmp_path / "clinic.toml").timezone == "Australia/Perth"
+    args = build_parser().parse_args(["monthly", "--config", str(tmp_path / "clinic.toml")])
+    assert _run_config(args).timezone == "Australia/Perth"
+    args = build_parser().parse_args(["monthly", "--config", str(tmp_path / "clinic.toml"), "--timezone", "UTC"])
+    assert _run_config(args).timezone == "UTC"
 
 
 def test_previous_month():
