@@ -517,3 +517,20 @@ def test_an_apostrophe_in_text_is_kept_and_only_spreadsheet_ids_are_refused_as_r
     assert clinic.patients.set_index("patient_id").loc[A, "first_name"] == "'Tis me"
     ids = pd.Series(["12E3", "1E5", "3e01", "1,39073E+18", "1.4E+15", "1E+18", "P0001"], dtype=object)
     assert rounded_ids(ids).tolist() == [False, False, False, True, True, True, False]
+
+
+def test_a_monthly_run_on_a_load_that_keeps_nothing_says_so_in_its_manifest(tmp_path, capsys):
+    """The scheduler's morning read: exit status 2, and the manifest, log and quality report agree."""
+    import json
+
+    folder, mapping = export(tmp_path, appointments=HEADER + "\n")
+    out = tmp_path / "reports"
+    code = main(["monthly", "--month", "2026-05", "--data", str(folder), "--mapping", str(mapping), "--out", str(out),
+                 "--clinic-name", "Empty"])  # fmt: skip
+    assert code == 2
+    assert "table 'sessions' has no rows" in capsys.readouterr().err
+    run = out / "empty" / "2026-05"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["exit_code"] == 2 and "table 'sessions' has no rows" in manifest["input_error"]
+    assert "done: exit 2" in (run / "run.log").read_text()
+    assert (run / "quality" / "quality.md").is_file()

@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
-from ..errors import DataQualityWarning
+from ..errors import DataQualityWarning, InputError
 from ..load import load_clinic
 from ..load.mapping import default_mapping, mapping_fingerprint
 from ..metrics import parse_month
@@ -54,7 +54,7 @@ DEPENDENCIES = (
     "pandera",
     "pyarrow",
 )
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Run folders that hold every patient's rows (the metrics cache; the quality
 #: report's quarantined rows as written): owner-only even when reports are
 #: shared with a group.
@@ -236,7 +236,7 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
     started_at = datetime.now(UTC)
     results: list[ReportResult] = []
     exit_code = EXIT_OK
-    clinic, jobs, fingerprint = None, [], ""  # what the index and manifest can show if loading fails
+    clinic, jobs, fingerprint, input_error = None, [], "", None  # what the index and manifest show if loading fails
     try:
         removed = _remove_partial_files(run_dir)
         if removed:
@@ -276,8 +276,15 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
     except KeyboardInterrupt:
         log.warning("interrupted: finished reports are kept; run again to make the rest")
         exit_code = EXIT_INTERRUPTED
+    except InputError as exc:  # the data could not be read or kept nothing: no report is made from it
+        log.error("the input could not be used: %s", exc)
+        exit_code, input_error = EXIT_UNREADABLE, str(exc)
+        if getattr(exc, "quality", None) is not None:
+            exc.quality.write(run_dir / "quality")
+        raise
     finally:
         manifest = _manifest(config, month, started_at, results, exit_code, fingerprint, run_dir)
+        manifest["input_error"] = input_error
         (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         write_index(run_dir, manifest, jobs=jobs, quality=clinic.quality if clinic is not None else None)
         log.info("done: exit %d; index %s", exit_code, run_dir / "index.html")
