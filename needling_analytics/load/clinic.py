@@ -27,7 +27,7 @@ from .mapping import Mapping, TableMapping, default_mapping, read_mapping
 from .quality import PROBLEM_COLUMNS, TABLE_SUMMARY_COLUMNS, QualityReport
 from .read import RawTable
 from .sources import open_source
-from .transform import apply_mapping
+from .transform import apply_mapping, mapping_uses
 
 #: A table smaller than this is never refused for losing rows to another table's quarantine.
 MIN_ROWS_FOR_CASCADE_CHECK = 10
@@ -216,20 +216,6 @@ def _clearable_columns(spec: TableSpec) -> set[str]:
     return {
         c.name for c in spec.columns if not c.required and c.name != spec.key and c.name not in referencing
     } - _ESSENTIAL.get(spec.name, set())
-
-
-def mapping_uses(mapping: TableMapping) -> set[str]:
-    """The source columns (casefolded) a table's mapping reads beyond its canonical ones.
-
-    Rows that differ in one of them are different rows, even when their
-    canonical columns agree (two readings in a wide column, two appointment
-    types): duplicate detection compares them too, and no unmapped extra.
-    """
-    used = {m.column.strip().casefold() for m in mapping.measurements}
-    used |= {source.strip().casefold() for m in mapping.measurements for source in m.columns}
-    used |= {name.strip().casefold() for how in mapping.compute.values() for rule in how.rules for name, _ in rule.when}
-    used |= {c.strip().casefold() for how in mapping.compute.values() for c in (how.year_of, how.age, how.at) if c}
-    return used
 
 
 def _validate_table(

@@ -228,6 +228,20 @@ def _rename(raw: RawTable, mapping: TableMapping, columns: _Columns) -> dict[str
     return out
 
 
+def mapping_uses(mapping: TableMapping) -> set[str]:
+    """The source columns (casefolded) a table's mapping reads beyond its canonical ones.
+
+    Rows that differ in one of them are different rows, even when their
+    canonical columns agree (two readings in a wide column, two appointment
+    types): duplicate detection compares them too, and no unmapped extra.
+    """
+    used = {m.column.strip().casefold() for m in mapping.measurements}
+    used |= {source.strip().casefold() for m in mapping.measurements for source in m.columns}
+    used |= {name.strip().casefold() for how in mapping.compute.values() for rule in how.rules for name, _ in rule.when}
+    used |= {c.strip().casefold() for how in mapping.compute.values() for c in (how.year_of, how.age, how.at) if c}
+    return used
+
+
 def apply_mapping(
     raw: RawTable, mapping: TableMapping, *, timezone: str | None = None, as_of: pd.Timestamp | None = None
 ) -> list[RawTable]:
@@ -256,8 +270,12 @@ def apply_mapping(
         first_target.setdefault(values.name, target)
     raw.cell_problems = [(row, first_target.get(c, c), value, why) for row, c, value, why in raw.cell_problems]
     raw.frame = pd.DataFrame({**out, **extras}, index=index)
-    if raw.extra_columns:
-        raw.notes.append(f"columns not in the data model were kept as they are: {raw.extra_columns}.")
+    used = [c for c in raw.extra_columns if str(c).strip().casefold() in mapping_uses(mapping)]
+    kept = [c for c in raw.extra_columns if c not in used]
+    if used:
+        raw.notes.append(f"columns read by the mapping's rules and measurements: {used}.")
+    if kept:
+        raw.notes.append(f"columns not in the data model were kept as they are: {kept}.")
     for column in list(out):
         _offset_note(raw, column, timezone)
     parts = [raw]
