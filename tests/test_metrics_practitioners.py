@@ -184,7 +184,10 @@ def test_overdispersion_worked_by_hand_for_three_practitioners():
     assert result["practitioners"] == 3 and result["df"] == 2
     assert result["phi"] == pytest.approx(phi, abs=1e-12) and result["chi2"] == pytest.approx(3 * phi, abs=1e-12)
     assert result["p_value"] == pytest.approx(np.exp(-3 * phi / 2), abs=1e-12)  # chi-square, 2 df: exp(-x/2)
-    assert result["overdispersed"] and result["inflation"] == pytest.approx(phi, abs=1e-12)
+    # 3 practitioners: overdispersed, but the limits are widened only with 5 or more (issue 10)
+    assert result["overdispersed"] and result["inflation"] == 1.0
+    widened = overdispersion(funnel, winsorize=0, min_practitioners=3).iloc[0]
+    assert widened["inflation"] == pytest.approx(phi, abs=1e-12)
     w = np.array([100, 200, 100]) / 0.24
     assert result["tau2"] == pytest.approx((3 * phi - 2) / (w.sum() - (w**2).sum() / w.sum()), abs=1e-12)
     # winsorised at 10%: the z-scores -2.04, 0, 2.04 are clipped at their 10th / 90th percentiles, +-0.8 x 2.04
@@ -391,3 +394,16 @@ def test_safety_and_pseudonyms_work_without_practitioners():
     assert named["practitioner_id"].isna().tolist() == [True, False]
     assert serious_events(clinic).empty
     assert practitioner_labels(clinic_of(responders(None, 2, 0))).empty
+
+
+def test_overdispersion_widening_needs_at_least_five_practitioners():
+    # target 0.5, n = 100: se = 0.05, so rates 0.3 / 0.7 are z = -4 / +4 and 0.5 is z = 0
+    four = pd.DataFrame({"n": 100, "indicator": [0.3, 0.5, 0.7, 0.5], "target": 0.5})
+    five = pd.DataFrame({"n": 100, "indicator": [0.3, 0.5, 0.7, 0.5, 0.5], "target": 0.5})
+    with_four, with_five = overdispersion(four, winsorize=0).iloc[0], overdispersion(five, winsorize=0).iloc[0]
+    assert with_four["phi"] == pytest.approx(32 / 4) and with_five["phi"] == pytest.approx(32 / 5)
+    assert with_four["p_value"] == pytest.approx(stats.chi2.sf(32, 3)) and with_four["overdispersed"]
+    assert with_four["inflation"] == 1.0  # 4 practitioners: not widened
+    assert with_five["overdispersed"] and with_five["inflation"] == pytest.approx(32 / 5)  # 5: widened by phi
+    with pytest.raises(ValueError, match="`min_practitioners` must be a whole number, 2 or more"):
+        overdispersion(four, min_practitioners=1)

@@ -35,6 +35,9 @@ DURATION_BANDS = ("acute (<6 weeks)", "subacute (6-12 weeks)", "chronic (>12 wee
 #: Age bands, years at the episode start.
 AGE_EDGES = (0, 30, 45, 60, 75, np.inf)
 AGE_BANDS = ("<30", "30-44", "45-59", "60-74", "75+")
+#: Fewest compared practitioners for the overdispersion widening to be applied: with fewer, one
+#: outlier dominates the estimate of phi and would widen the limits it should be judged by.
+MIN_PRACTITIONERS_FOR_WIDENING = 5
 #: Label of a missing covariate value (a category of its own).
 UNKNOWN = "unknown"
 
@@ -343,7 +346,13 @@ def practitioner_funnel(
     return table
 
 
-def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float = 0.05) -> pd.DataFrame:
+def overdispersion(
+    funnel: pd.DataFrame,
+    *,
+    winsorize: float = 0.1,
+    alpha: float = 0.05,
+    min_practitioners: int = MIN_PRACTITIONERS_FOR_WIDENING,
+) -> pd.DataFrame:
     """Whether practitioners vary more than chance allows (Spiegelhalter 2005, section 6).
 
     With target theta, z_i = (y_i - theta) / sqrt(theta (1 - theta) / n_i)
@@ -360,6 +369,12 @@ def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float
     w_i = n_i / (theta (1 - theta)), 0 when negative (Spiegelhalter 2005,
     section 6.2). The test itself uses the raw z-scores.
 
+    The widening is applied only with at least ``min_practitioners``
+    (default 5) compared practitioners. With fewer, a single outlying
+    practitioner dominates phi (winsorising cannot help with 4 values),
+    and widening the limits by it would hide the very practitioner that
+    caused it; the test is still reported, but ``inflation`` stays 1.
+
     Parameters
     ----------
     funnel : DataFrame
@@ -369,6 +384,8 @@ def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float
         Share of z-scores winsorised at each end, 0 to under 0.5.
     alpha : float
         Significance level of the chi-square test.
+    min_practitioners : int
+        Fewest practitioners for ``inflation`` to be more than 1.
 
     Returns
     -------
@@ -376,14 +393,22 @@ def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float
         One row: ``practitioners`` (k), ``phi`` (sum z^2 / k), ``chi2``
         (k phi), ``df`` (k - 1), ``p_value``, ``overdispersed`` (bool:
         p_value < alpha), ``phi_winsorized``, ``inflation`` (phi_winsorized,
-        at least 1, when overdispersed, else 1: the factor to widen by),
+        at least 1, when overdispersed and k >= ``min_practitioners``,
+        else 1: the factor to widen by),
         ``tau2`` (additive between-practitioner variance, proportion
-        squared). NaN where k < 2 or the target is 0 or 1.
+        squared). NaN where k < 2 or the target is 0 or 1. ``attrs``
+        holds ``winsorize``, ``alpha`` and ``min_practitioners``.
     """
     if not (isinstance(winsorize, (int, float)) and 0 <= winsorize < 0.5):
         raise ValueError(f"`winsorize` must be a share from 0 to under 0.5 (0.1 means 10%), got {winsorize!r}")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ValueError(f"`alpha` must be between 0 and 1, got {alpha!r}")
+    if (
+        isinstance(min_practitioners, bool)
+        or not isinstance(min_practitioners, (int, np.integer))
+        or min_practitioners < 2
+    ):
+        raise ValueError(f"`min_practitioners` must be a whole number, 2 or more, got {min_practitioners!r}")
     n = funnel["n"].to_numpy(dtype=float)
     y = funnel["indicator"].to_numpy(dtype=float)
     theta = funnel["target"].to_numpy(dtype=float)
@@ -402,10 +427,11 @@ def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float
         tau2 = max((k * phi_w - (k - 1)) / (w.sum() - (w**2).sum() / w.sum()), 0.0)
         p_value = float(stats.chi2.sf(k * phi, k - 1))
         over = p_value < alpha
+        widen = over and k >= min_practitioners
         row.update(phi=phi, chi2=k * phi, p_value=p_value, overdispersed=over, phi_winsorized=phi_w,
-                   inflation=max(phi_w, 1.0) if over else 1.0, tau2=float(tau2))  # fmt: skip
+                   inflation=max(phi_w, 1.0) if widen else 1.0, tau2=float(tau2))  # fmt: skip
     out = pd.DataFrame([row]).astype({"practitioners": "int64", "df": "int64", "overdispersed": bool})
-    out.attrs.update(winsorize=winsorize, alpha=alpha)
+    out.attrs.update(winsorize=winsorize, alpha=alpha, min_practitioners=int(min_practitioners))
     return out
 
 
