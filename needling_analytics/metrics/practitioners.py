@@ -435,6 +435,84 @@ def overdispersion(
     return out
 
 
+def funnel_counts(funnel: pd.DataFrame, hidden=None) -> dict:
+    """How many practitioners are outside the funnel's limits, counted on the whole (unprotected) funnel.
+
+    Small-cell protection hides practitioners with few responders or
+    non-responders, and at small numbers those are exactly the ones most
+    likely to be outside the limits; so the verdict is counted over every
+    compared practitioner, shown or not, and a hidden one is only ever
+    counted, never named.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        The output of :func:`practitioner_funnel`, **before** any
+        practitioner is hidden (``indicator`` and the ``lower_<level>`` /
+        ``upper_<level>`` columns are used, with the limits as they are:
+        widened when the funnel was made with a ``dispersion``).
+    hidden : array-like of bool, optional
+        One per row of ``funnel``: True for a practitioner not shown (e.g.
+        :func:`~needling_analytics.suppression.funnel_hidden`). Default:
+        none hidden.
+
+    Returns
+    -------
+    dict
+        With the default limits, the six counts (whole numbers):
+
+        - ``shown``: practitioners drawn and named;
+        - ``hidden``: practitioners compared but not shown, for privacy;
+        - ``above_95``, ``below_95``: practitioners, shown or hidden,
+          strictly above / below the 95% limits (those beyond the 99.8%
+          limits included: every alarm is also an alert);
+        - ``above_998``, ``below_998``: the same for the 99.8% limits.
+
+        and beside them ``practitioners`` (shown + hidden),
+        ``expected_outside_95`` and ``expected_outside_998`` (how many
+        practitioners chance alone would put outside each pair of limits,
+        either side, if every practitioner had the same underlying rate:
+        practitioners x 0.05 and x 0.002), and ``hidden_outside``: for the
+        hidden practitioners outside a limit, a count per widest limit
+        crossed (``{"below 95%": 1}``), counts only. Other ``limits`` give
+        ``above_<level>`` etc. with the funnel's column suffixes.
+
+    Examples
+    --------
+    >>> funnel = pd.DataFrame({"indicator": [0.55, 0.2], "lower_95": [0.27, 0.24], "upper_95": [0.64, 0.66]})
+    >>> counts = funnel_counts(funnel, hidden=[False, True])
+    >>> counts["shown"], counts["hidden"], counts["below_95"], counts["hidden_outside"]
+    (1, 1, 1, {'below 95%': 1})
+    """
+    known = {_level_name(x): float(x) for x in funnel.attrs.get("limits", DEFAULT_LIMITS)}
+    level = {
+        c[len("upper_") :]: known.get(c[len("upper_") :], float(f"0.{c[len('upper_') :]}"))
+        for c in funnel.columns
+        if c.startswith("upper_") and f"lower_{c[len('upper_') :]}" in funnel
+    }
+    names = sorted(level, key=level.get)
+    if not names:
+        raise ValueError("`funnel` must have its control limits (lower_95, upper_95, ...): use practitioner_funnel()")
+    mask = np.zeros(len(funnel), dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool).reshape(-1)
+    if len(mask) != len(funnel):
+        raise ValueError(f"`hidden` must have one value per practitioner ({len(funnel)}), got {len(mask)}")
+    indicator = funnel["indicator"].to_numpy(dtype=float)
+    counts: dict = {"shown": int((~mask).sum()), "hidden": int(mask.sum())}
+    flag = np.full(len(funnel), "", dtype=object)
+    for name in names:  # ascending coverage: a wider limit crossed overrides a narrower one
+        above = indicator > funnel[f"upper_{name}"].to_numpy(dtype=float)
+        below = indicator < funnel[f"lower_{name}"].to_numpy(dtype=float)
+        counts[f"above_{name}"], counts[f"below_{name}"] = int(above.sum()), int(below.sum())
+        label = _level_label(level[name])
+        flag = np.where(above, f"above {label}", np.where(below, f"below {label}", flag))
+    counts["practitioners"] = len(funnel)
+    for name in names:
+        counts[f"expected_outside_{name}"] = round(len(funnel) * (1 - level[name]), 12)
+    outside = pd.Series(flag[mask & (flag != "")], dtype=object).value_counts(sort=False)
+    counts["hidden_outside"] = {str(k): int(v) for k, v in sorted(outside.items())}
+    return counts
+
+
 def _covariates(clinic, episodes: pd.DataFrame) -> pd.DataFrame:
     """Case-mix covariates of ``episodes``; a missing value becomes the level ``unknown``."""
     info = episodes[["episode_id", "patient_id", "baseline"]].merge(
