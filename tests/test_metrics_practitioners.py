@@ -446,6 +446,22 @@ def test_issue_case_limits_match_the_binomial_worked_out_independently():
     assert funnel["flag"].to_dict() == {"PR1": "within", "PR2": "within", "PR3": "within", "PR4": "below 95%"}
 
 
+def test_issue_case_verdict_counts_the_hidden_practitioner_without_naming_it():
+    funnel, spread, shown = clinic_report_funnel(issue_case_clinic())
+    # PR4 has 6 responders (1 to 10): hidden; with the clinic's totals two more must go as complements
+    assert shown["practitioner_id"].tolist() == ["PR2"] and shown.attrs["hidden_practitioners"] == 3
+    counts = shown.attrs["practitioner_counts"]
+    six = {k: counts[k] for k in ("shown", "hidden", "above_95", "below_95", "above_998", "below_998")}
+    assert six == {"shown": 1, "hidden": 3, "above_95": 0, "below_95": 1, "above_998": 0, "below_998": 0}
+    assert counts["hidden_outside"] == {"below 95%": 1}
+    sentence = text.funnel_summary(shown, spread)
+    assert "1 practitioner not shown for privacy is below the 95% limit." in sentence
+    assert "1 of the 4 practitioners compared is outside the 95% limits." in sentence
+    assert "Every practitioner" not in sentence and "no bigger than chance" not in sentence
+    assert not [pid for pid in ("PR1", "PR3", "PR4") if pid in sentence]  # hidden ones are never named
+    assert "fewer than 5 practitioners" in sentence and "widened (by" not in sentence
+
+
 def test_funnel_counts_are_inclusive_and_count_hidden_ones_by_widest_limit():
     # target 0.5, n = 40: 29/40 is above the 95% limit only, 33/40 above 99.8%, 11/40 below 95% only
     episodes = responders("PR1", 20, 20) + responders("PR2", 29, 11) + responders("PR3", 33, 7)
