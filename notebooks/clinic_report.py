@@ -361,7 +361,12 @@ tables.table_or_note(
 # few assessed courses of care are not shown, nor those whose dot would
 # reveal fewer than 11 patients who improved, or did not. A dot outside the
 # curves is a prompt to look at the case mix and the records, not a
-# verdict. Practitioners are named as explained at the end of the report.
+# verdict, and with many practitioners a few fall outside by chance alone.
+# Practitioners who are not shown still count in the sentence under the
+# chart, which says how many are outside the curves without saying who.
+# The curves are widened for a spread between practitioners larger than
+# chance only when at least 5 are compared. Practitioners are named as
+# explained at the end of the report.
 # Sessions with no practitioner recorded are left out of this comparison.
 
 # %%

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,10 +16,12 @@ from needling_analytics.metrics.pain import episode_pain
 from needling_analytics.metrics.practitioners import (
     attribute_episodes,
     case_mix_adjusted,
+    funnel_counts,
     funnel_limits,
     overdispersion,
     practitioner_funnel,
 )
+from needling_analytics.reporting import tables, text
 
 
 def clinic_of(episodes, patients=None):
@@ -184,7 +188,10 @@ def test_overdispersion_worked_by_hand_for_three_practitioners():
     assert result["practitioners"] == 3 and result["df"] == 2
     assert result["phi"] == pytest.approx(phi, abs=1e-12) and result["chi2"] == pytest.approx(3 * phi, abs=1e-12)
     assert result["p_value"] == pytest.approx(np.exp(-3 * phi / 2), abs=1e-12)  # chi-square, 2 df: exp(-x/2)
-    assert result["overdispersed"] and result["inflation"] == pytest.approx(phi, abs=1e-12)
+    # 3 practitioners: overdispersed, but the limits are widened only with 5 or more (issue 10)
+    assert result["overdispersed"] and result["inflation"] == 1.0
+    widened = overdispersion(funnel, winsorize=0, min_practitioners=3).iloc[0]
+    assert widened["inflation"] == pytest.approx(phi, abs=1e-12)
     w = np.array([100, 200, 100]) / 0.24
     assert result["tau2"] == pytest.approx((3 * phi - 2) / (w.sum() - (w**2).sum() / w.sum()), abs=1e-12)
     # winsorised at 10%: the z-scores -2.04, 0, 2.04 are clipped at their 10th / 90th percentiles, +-0.8 x 2.04
@@ -391,3 +398,103 @@ def test_safety_and_pseudonyms_work_without_practitioners():
     assert named["practitioner_id"].isna().tolist() == [True, False]
     assert serious_events(clinic).empty
     assert practitioner_labels(clinic_of(responders(None, 2, 0))).empty
+
+
+# --- the funnel verdict counts hidden practitioners (issue 10, wrong verdict 1) ---------------------
+
+
+def exact_binomial_limit(p, n, theta):
+    """Spiegelhalter's interpolated limit from the binomial sums written out (no scipy, no code under test).
+
+    F(r) = sum_{k <= r} C(n, k) theta^k (1 - theta)^(n - k); r is the smallest count with F(r) >= p;
+    the limit is (r - (F(r) - p) / (F(r) - F(r - 1))) / n (Spiegelhalter 2005, Stat Med 24:1185, A.1.1).
+    """
+    cdf, previous = 0.0, 0.0
+    for r in range(n + 1):
+        previous, cdf = cdf, cdf + math.comb(n, r) * theta**r * (1 - theta) ** (n - r)
+        if cdf >= p:
+            return max(0.0, (r - (cdf - p) / (cdf - previous)) / n)
+    return 1.0
+
+
+def issue_case_clinic():
+    """The case of issue 10: practitioners with 22/40, 24/45, 20/38 and 6/30 responders."""
+    episodes = responders("PR1", 22, 18) + responders("PR2", 24, 21) + responders("PR3", 20, 18)
+    return clinic_of(episodes + responders("PR4", 6, 24))
+
+
+def clinic_report_funnel(clinic, min_cell_size=11):
+    """The funnel steps of notebooks/clinic_report.py, in order."""
+    first_pass = practitioner_funnel(clinic)
+    spread = overdispersion(first_pass)
+    funnel = practitioner_funnel(clinic, dispersion=float(spread["inflation"].iloc[0]))
+    return funnel, spread, tables.protect_funnel(funnel, threshold=min_cell_size)
+
+
+def test_issue_case_limits_match_the_binomial_worked_out_independently():
+    theta = 72 / 153  # target: (22 + 24 + 20 + 6) / (40 + 45 + 38 + 30)
+    funnel, spread, _ = clinic_report_funnel(issue_case_clinic())
+    funnel = funnel.set_index("practitioner_id")
+    assert funnel["target"].iloc[0] == pytest.approx(theta, abs=1e-12)
+    assert spread["practitioners"].iloc[0] == 4 and funnel.attrs["dispersion"] == 1.0  # 4 < 5: never widened
+    for pid, n in [("PR1", 40), ("PR2", 45), ("PR3", 38), ("PR4", 30)]:
+        for column, p in [("lower_95", 0.025), ("upper_95", 0.975), ("lower_998", 0.001), ("upper_998", 0.999)]:
+            assert funnel.loc[pid, column] == pytest.approx(exact_binomial_limit(p, n, theta), abs=1e-9), (pid, column)
+    # n = 30: lower 95% limit 0.2752, lower 99.8% limit 0.1773; 6/30 = 0.2 lies between them
+    assert exact_binomial_limit(0.001, 30, theta) < 6 / 30 < exact_binomial_limit(0.025, 30, theta)
+    assert funnel.loc["PR4", "lower_95"] == pytest.approx(0.27518, abs=5e-5)
+    assert funnel["flag"].to_dict() == {"PR1": "within", "PR2": "within", "PR3": "within", "PR4": "below 95%"}
+
+
+def test_issue_case_verdict_counts_the_hidden_practitioner_without_naming_it():
+    funnel, spread, shown = clinic_report_funnel(issue_case_clinic())
+    # PR4 has 6 responders (1 to 10): hidden; with the clinic's totals two more must go as complements
+    assert shown["practitioner_id"].tolist() == ["PR2"] and shown.attrs["hidden_practitioners"] == 3
+    counts = shown.attrs["practitioner_counts"]
+    six = {k: counts[k] for k in ("shown", "hidden", "above_95", "below_95", "above_998", "below_998")}
+    assert six == {"shown": 1, "hidden": 3, "above_95": 0, "below_95": 1, "above_998": 0, "below_998": 0}
+    assert counts["hidden_outside"] == {"below 95%": 1}
+    sentence = text.funnel_summary(shown, spread)
+    assert "1 practitioner not shown for privacy is below the 95% limit." in sentence
+    assert "1 of the 4 practitioners compared is outside the 95% limits." in sentence
+    assert "Every practitioner" not in sentence and "no bigger than chance" not in sentence
+    assert not [pid for pid in ("PR1", "PR3", "PR4") if pid in sentence]  # hidden ones are never named
+    assert "fewer than 5 practitioners" in sentence and "widened (by" not in sentence
+
+
+def test_funnel_counts_are_inclusive_and_count_hidden_ones_by_widest_limit():
+    # target 0.5, n = 40: 29/40 is above the 95% limit only, 33/40 above 99.8%, 11/40 below 95% only
+    episodes = responders("PR1", 20, 20) + responders("PR2", 29, 11) + responders("PR3", 33, 7)
+    funnel = practitioner_funnel(clinic_of(episodes + responders("PR4", 11, 29)), target=0.5)
+    counts = funnel_counts(funnel, hidden=[False, False, True, True])
+    assert {k: counts[k] for k in ("shown", "hidden", "above_95", "below_95", "above_998", "below_998")} == {
+        "shown": 2, "hidden": 2, "above_95": 2, "below_95": 1, "above_998": 1, "below_998": 0,
+    }  # fmt: skip
+    assert counts["hidden_outside"] == {"above 99.8%": 1, "below 95%": 1}
+    assert funnel_counts(funnel)["hidden"] == 0 and funnel_counts(funnel)["hidden_outside"] == {}
+    with pytest.raises(ValueError, match="one value per practitioner"):
+        funnel_counts(funnel, hidden=[True])
+
+
+@pytest.mark.parametrize("k", [1, 4, 20, 37])
+def test_expected_alerts_by_chance_alone(k):
+    # two-sided 95% limits: each practitioner is outside them with probability 0.05 under no difference
+    funnel = pd.DataFrame(
+        {"indicator": [0.5] * k, "lower_95": 0.4, "upper_95": 0.6, "lower_998": 0.3, "upper_998": 0.7}
+    )
+    counts = funnel_counts(funnel)
+    assert counts["expected_outside_95"] == pytest.approx(k * 0.05, abs=1e-12)
+    assert counts["expected_outside_998"] == pytest.approx(k * 0.002, abs=1e-12)
+
+
+def test_overdispersion_widening_needs_at_least_five_practitioners():
+    # target 0.5, n = 100: se = 0.05, so rates 0.3 / 0.7 are z = -4 / +4 and 0.5 is z = 0
+    four = pd.DataFrame({"n": 100, "indicator": [0.3, 0.5, 0.7, 0.5], "target": 0.5})
+    five = pd.DataFrame({"n": 100, "indicator": [0.3, 0.5, 0.7, 0.5, 0.5], "target": 0.5})
+    with_four, with_five = overdispersion(four, winsorize=0).iloc[0], overdispersion(five, winsorize=0).iloc[0]
+    assert with_four["phi"] == pytest.approx(32 / 4) and with_five["phi"] == pytest.approx(32 / 5)
+    assert with_four["p_value"] == pytest.approx(stats.chi2.sf(32, 3)) and with_four["overdispersed"]
+    assert with_four["inflation"] == 1.0  # 4 practitioners: not widened
+    assert with_five["overdispersed"] and with_five["inflation"] == pytest.approx(32 / 5)  # 5: widened by phi
+    with pytest.raises(ValueError, match="`min_practitioners` must be a whole number, 2 or more"):
+        overdispersion(four, min_practitioners=1)

@@ -390,3 +390,98 @@ def test_suppression_note_and_kpi_table():
     assert kpis.loc["Completed with a clinically important improvement"].tolist() == ["*", "*", "*"]
     with pytest.raises(ValueError, match="`monthly` has no row for 2027-05"):
         tables.kpi_table(monthly, "2027-05")
+
+
+# ------------------------------------------------------------------ funnel verdict (issue 10)
+
+
+def funnel_frame(rates, n=40, target=0.5, lower=0.35, upper=0.65, lower998=0.27, upper998=0.73):
+    """A shown funnel with the same limits for everyone; flags worked out from the rates by hand."""
+    flags = []
+    for rate in rates:
+        if rate > upper998 or rate < lower998:
+            flags.append(("above" if rate > upper998 else "below") + " 99.8%")
+        elif rate > upper or rate < lower:
+            flags.append(("above" if rate > upper else "below") + " 95%")
+        else:
+            flags.append("within")
+    funnel = pd.DataFrame(
+        {
+            "practitioner_id": [f"Practitioner {i + 1}" for i in range(len(rates))],
+            "n": n, "responders": [round(r * n) for r in rates], "indicator": rates, "target": target,
+            "lower_95": lower, "upper_95": upper, "lower_998": lower998, "upper_998": upper998, "flag": flags,
+        }
+    )  # fmt: skip
+    funnel.attrs.update(min_episodes=10, target=target, excluded_practitioners=0)
+    return funnel
+
+
+def spread_row(k, p_value, inflation, min_practitioners=5):
+    spread = pd.DataFrame(
+        [{"practitioners": k, "p_value": p_value, "overdispersed": p_value < 0.05, "inflation": inflation}]
+    )
+    spread.attrs["min_practitioners"] = min_practitioners
+    return spread
+
+
+def test_funnel_summary_never_says_no_bigger_than_chance():
+    cases = [
+        (funnel_frame([0.5, 0.45, 0.55, 0.6]), spread_row(4, 0.7, 1.0)),  # all within, not overdispersed
+        (funnel_frame([0.5] * 20), spread_row(20, 0.99, 1.0)),
+        (funnel_frame([0.5, 0.2, 0.8, 0.5, 0.5]), spread_row(5, 0.001, 2.25)),  # outside, widened
+        (funnel_frame([0.5, 0.3, 0.5, 0.5]), spread_row(4, 0.01, 1.0)),  # overdispersed, only 4: not widened
+        (funnel_frame([0.5]), spread_row(1, np.nan, 1.0)),
+    ]
+    for funnel, spread in cases:
+        sentence = text.funnel_summary(funnel, spread)
+        assert "no bigger than chance" not in sentence and "no more than chance" not in sentence, sentence
+        assert "chance alone would put about 1 practitioner in 20 outside the 95% limits" in sentence
+    within = text.funnel_summary(*cases[0])
+    assert "Every practitioner compared is within the 95% limits." in within
+    assert "does not show that they get the same results" in within
+    assert "not clearly larger than chance would give (which does not show that they are equal)" in within
+
+
+@pytest.mark.parametrize(("k", "words"), [(4, "about 0.2 of the 4 compared here."), (20, "about 1 of the 20 compared here."),
+                                          (30, "about 1.5 of the 30 compared here."), (300, "about 15 of the 300 compared here.")])  # fmt: skip
+def test_funnel_summary_says_how_many_alerts_chance_alone_gives(k, words):
+    # expected alerts = practitioners x 0.05 (two-sided 95% limits): 0.2, 1, 1.5, 15
+    sentence = text.funnel_summary(funnel_frame([0.5] * k), spread_row(k, 0.5, 1.0))
+    assert words in sentence
+
+
+def test_funnel_summary_on_overdispersion_and_the_five_practitioner_minimum():
+    widened = text.funnel_summary(funnel_frame([0.5, 0.2, 0.8, 0.5, 0.5]), spread_row(5, 0.001, 2.25))
+    assert (
+        "Practitioners vary more than chance allows, so the limits have been widened (by a factor of 1.50)." in widened
+    )
+    assert "2 of the 5 practitioners compared are outside the 95% limits." in widened
+    assert "Shown: Practitioner 2 (below 99.8% limit); Practitioner 3 (above 99.8% limit)." in widened
+    few = text.funnel_summary(funnel_frame([0.5, 0.3, 0.5, 0.5]), spread_row(4, 0.01, 1.0))
+    assert "with fewer than 5 practitioners that cannot be told apart from one unusual practitioner" in few
+    assert "so the limits are not widened." in few and "widened (by" not in few
+
+
+def test_funnel_summary_counts_hidden_practitioners_without_naming_them():
+    # Practitioner 4 (0.3, below the 95% limit 0.35) and 3 (0.8, above the 99.8% limit 0.73) are hidden.
+    funnel = funnel_frame([0.5, 0.5, 0.8, 0.3, 0.55])
+    hidden = np.array([False, False, True, True, False])
+    from needling_analytics.metrics import funnel_counts
+
+    shown = funnel[~hidden].reset_index(drop=True)
+    shown.attrs = {**funnel.attrs, "practitioner_counts": funnel_counts(funnel, hidden)}
+    sentence = text.funnel_summary(shown, spread_row(5, 0.2, 1.0))
+    assert sentence.startswith(
+        "3 practitioners with at least 10 assessed courses of care are shown; "
+        "2 more are compared but not shown, to protect patients' privacy."
+    )
+    assert "2 of the 5 practitioners compared are outside the 95% limits." in sentence
+    assert "1 practitioner not shown for privacy is above the 99.8% limit." in sentence
+    assert "1 practitioner not shown for privacy is below the 95% limit." in sentence
+    assert "Practitioner 3" not in sentence and "Practitioner 4" not in sentence and "Shown:" not in sentence
+    # nobody shown at all: the verdict is still given, as counts
+    none_shown = funnel.iloc[0:0].copy()
+    none_shown.attrs = {**funnel.attrs, "practitioner_counts": funnel_counts(funnel, np.ones(5, dtype=bool))}
+    sentence = text.funnel_summary(none_shown, spread_row(5, 0.2, 1.0))
+    assert sentence.startswith("5 practitioners have at least 10 assessed courses of care, but none can be shown")
+    assert "2 of the 5 practitioners compared are outside the 95% limits." in sentence

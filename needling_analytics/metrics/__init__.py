@@ -28,6 +28,7 @@ _WHERE = {
     "episode_pain": "pain",
     "pain_readings": "pain",
     "fit_trajectory": "models",
+    "funnel_counts": "practitioners",
     "funnel_limits": "practitioners",
     "instrument_table": "norms",
     "journal_trend": "journal",

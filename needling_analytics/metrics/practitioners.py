@@ -35,6 +35,9 @@ DURATION_BANDS = ("acute (<6 weeks)", "subacute (6-12 weeks)", "chronic (>12 wee
 #: Age bands, years at the episode start.
 AGE_EDGES = (0, 30, 45, 60, 75, np.inf)
 AGE_BANDS = ("<30", "30-44", "45-59", "60-74", "75+")
+#: Fewest compared practitioners for the overdispersion widening to be applied: with fewer, one
+#: outlier dominates the estimate of phi and would widen the limits it should be judged by.
+MIN_PRACTITIONERS_FOR_WIDENING = 5
 #: Label of a missing covariate value (a category of its own).
 UNKNOWN = "unknown"
 
@@ -343,7 +346,13 @@ def practitioner_funnel(
     return table
 
 
-def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float = 0.05) -> pd.DataFrame:
+def overdispersion(
+    funnel: pd.DataFrame,
+    *,
+    winsorize: float = 0.1,
+    alpha: float = 0.05,
+    min_practitioners: int = MIN_PRACTITIONERS_FOR_WIDENING,
+) -> pd.DataFrame:
     """Whether practitioners vary more than chance allows (Spiegelhalter 2005, section 6).
 
     With target theta, z_i = (y_i - theta) / sqrt(theta (1 - theta) / n_i)
@@ -360,6 +369,12 @@ def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float
     w_i = n_i / (theta (1 - theta)), 0 when negative (Spiegelhalter 2005,
     section 6.2). The test itself uses the raw z-scores.
 
+    The widening is applied only with at least ``min_practitioners``
+    (default 5) compared practitioners. With fewer, a single outlying
+    practitioner dominates phi (winsorising cannot help with 4 values),
+    and widening the limits by it would hide the very practitioner that
+    caused it; the test is still reported, but ``inflation`` stays 1.
+
     Parameters
     ----------
     funnel : DataFrame
@@ -369,6 +384,8 @@ def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float
         Share of z-scores winsorised at each end, 0 to under 0.5.
     alpha : float
         Significance level of the chi-square test.
+    min_practitioners : int
+        Fewest practitioners for ``inflation`` to be more than 1.
 
     Returns
     -------
@@ -376,14 +393,22 @@ def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float
         One row: ``practitioners`` (k), ``phi`` (sum z^2 / k), ``chi2``
         (k phi), ``df`` (k - 1), ``p_value``, ``overdispersed`` (bool:
         p_value < alpha), ``phi_winsorized``, ``inflation`` (phi_winsorized,
-        at least 1, when overdispersed, else 1: the factor to widen by),
+        at least 1, when overdispersed and k >= ``min_practitioners``,
+        else 1: the factor to widen by),
         ``tau2`` (additive between-practitioner variance, proportion
-        squared). NaN where k < 2 or the target is 0 or 1.
+        squared). NaN where k < 2 or the target is 0 or 1. ``attrs``
+        holds ``winsorize``, ``alpha`` and ``min_practitioners``.
     """
     if not (isinstance(winsorize, (int, float)) and 0 <= winsorize < 0.5):
         raise ValueError(f"`winsorize` must be a share from 0 to under 0.5 (0.1 means 10%), got {winsorize!r}")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ValueError(f"`alpha` must be between 0 and 1, got {alpha!r}")
+    if (
+        isinstance(min_practitioners, bool)
+        or not isinstance(min_practitioners, (int, np.integer))
+        or min_practitioners < 2
+    ):
+        raise ValueError(f"`min_practitioners` must be a whole number, 2 or more, got {min_practitioners!r}")
     n = funnel["n"].to_numpy(dtype=float)
     y = funnel["indicator"].to_numpy(dtype=float)
     theta = funnel["target"].to_numpy(dtype=float)
@@ -402,11 +427,90 @@ def overdispersion(funnel: pd.DataFrame, *, winsorize: float = 0.1, alpha: float
         tau2 = max((k * phi_w - (k - 1)) / (w.sum() - (w**2).sum() / w.sum()), 0.0)
         p_value = float(stats.chi2.sf(k * phi, k - 1))
         over = p_value < alpha
+        widen = over and k >= min_practitioners
         row.update(phi=phi, chi2=k * phi, p_value=p_value, overdispersed=over, phi_winsorized=phi_w,
-                   inflation=max(phi_w, 1.0) if over else 1.0, tau2=float(tau2))  # fmt: skip
+                   inflation=max(phi_w, 1.0) if widen else 1.0, tau2=float(tau2))  # fmt: skip
     out = pd.DataFrame([row]).astype({"practitioners": "int64", "df": "int64", "overdispersed": bool})
-    out.attrs.update(winsorize=winsorize, alpha=alpha)
+    out.attrs.update(winsorize=winsorize, alpha=alpha, min_practitioners=int(min_practitioners))
     return out
+
+
+def funnel_counts(funnel: pd.DataFrame, hidden=None) -> dict:
+    """How many practitioners are outside the funnel's limits, counted on the whole (unprotected) funnel.
+
+    Small-cell protection hides practitioners with few responders or
+    non-responders, and at small numbers those are exactly the ones most
+    likely to be outside the limits; so the verdict is counted over every
+    compared practitioner, shown or not, and a hidden one is only ever
+    counted, never named.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        The output of :func:`practitioner_funnel`, **before** any
+        practitioner is hidden (``indicator`` and the ``lower_<level>`` /
+        ``upper_<level>`` columns are used, with the limits as they are:
+        widened when the funnel was made with a ``dispersion``).
+    hidden : array-like of bool, optional
+        One per row of ``funnel``: True for a practitioner not shown (e.g.
+        :func:`~needling_analytics.suppression.funnel_hidden`). Default:
+        none hidden.
+
+    Returns
+    -------
+    dict
+        With the default limits, the six counts (whole numbers):
+
+        - ``shown``: practitioners drawn and named;
+        - ``hidden``: practitioners compared but not shown, for privacy;
+        - ``above_95``, ``below_95``: practitioners, shown or hidden,
+          strictly above / below the 95% limits (those beyond the 99.8%
+          limits included: every alarm is also an alert);
+        - ``above_998``, ``below_998``: the same for the 99.8% limits.
+
+        and beside them ``practitioners`` (shown + hidden),
+        ``expected_outside_95`` and ``expected_outside_998`` (how many
+        practitioners chance alone would put outside each pair of limits,
+        either side, if every practitioner had the same underlying rate:
+        practitioners x 0.05 and x 0.002), and ``hidden_outside``: for the
+        hidden practitioners outside a limit, a count per widest limit
+        crossed (``{"below 95%": 1}``), counts only. Other ``limits`` give
+        ``above_<level>`` etc. with the funnel's column suffixes.
+
+    Examples
+    --------
+    >>> funnel = pd.DataFrame({"indicator": [0.55, 0.2], "lower_95": [0.27, 0.24], "upper_95": [0.64, 0.66]})
+    >>> counts = funnel_counts(funnel, hidden=[False, True])
+    >>> counts["shown"], counts["hidden"], counts["below_95"], counts["hidden_outside"]
+    (1, 1, 1, {'below 95%': 1})
+    """
+    known = {_level_name(x): float(x) for x in funnel.attrs.get("limits", DEFAULT_LIMITS)}
+    level = {
+        c[len("upper_") :]: known.get(c[len("upper_") :], float(f"0.{c[len('upper_') :]}"))
+        for c in funnel.columns
+        if c.startswith("upper_") and f"lower_{c[len('upper_') :]}" in funnel
+    }
+    names = sorted(level, key=level.get)
+    if not names:
+        raise ValueError("`funnel` must have its control limits (lower_95, upper_95, ...): use practitioner_funnel()")
+    mask = np.zeros(len(funnel), dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool).reshape(-1)
+    if len(mask) != len(funnel):
+        raise ValueError(f"`hidden` must have one value per practitioner ({len(funnel)}), got {len(mask)}")
+    indicator = funnel["indicator"].to_numpy(dtype=float)
+    counts: dict = {"shown": int((~mask).sum()), "hidden": int(mask.sum())}
+    flag = np.full(len(funnel), "", dtype=object)
+    for name in names:  # ascending coverage: a wider limit crossed overrides a narrower one
+        above = indicator > funnel[f"upper_{name}"].to_numpy(dtype=float)
+        below = indicator < funnel[f"lower_{name}"].to_numpy(dtype=float)
+        counts[f"above_{name}"], counts[f"below_{name}"] = int(above.sum()), int(below.sum())
+        label = _level_label(level[name])
+        flag = np.where(above, f"above {label}", np.where(below, f"below {label}", flag))
+    counts["practitioners"] = len(funnel)
+    for name in names:
+        counts[f"expected_outside_{name}"] = round(len(funnel) * (1 - level[name]), 12)
+    outside = pd.Series(flag[mask & (flag != "")], dtype=object).value_counts(sort=False)
+    counts["hidden_outside"] = {str(k): int(v) for k, v in sorted(outside.items())}
+    return counts
 
 
 def _covariates(clinic, episodes: pd.DataFrame) -> pd.DataFrame:

@@ -287,13 +287,19 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame
     -------
     DataFrame
         The rows of ``funnel`` kept, same columns; ``attrs`` as ``funnel``'s
-        plus ``hidden_practitioners`` (how many were removed) and
-        ``threshold``.
+        plus ``hidden_practitioners`` (how many were removed),
+        ``threshold`` and, when ``funnel`` has its control limits,
+        ``practitioner_counts``: :func:`~needling_analytics.metrics.funnel_counts`
+        on the whole funnel (how many practitioners, shown or hidden, are
+        outside each limit; hidden ones only as counts), which
+        :func:`~needling_analytics.reporting.text.funnel_summary` reads.
     """
     threshold = check_threshold(threshold)
     hidden = funnel_hidden(funnel, threshold=threshold) if len(funnel) else pd.Series(False, index=funnel.index)
     out = funnel.loc[~hidden.to_numpy()].reset_index(drop=True)
     out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": threshold}
+    if "indicator" in funnel and any(c.startswith("upper_") for c in funnel.columns):
+        out.attrs["practitioner_counts"] = metrics.funnel_counts(funnel, hidden.to_numpy())
     return out
 
 
