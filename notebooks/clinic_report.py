@@ -242,7 +242,6 @@ tables.table_or_note(
             "log_duration": "Longer-lasting symptoms (log of weeks + 1)",
         }
     },
-    section="frequency",
     decimals=2,
 )
 
@@ -262,11 +261,16 @@ text.paragraph(frequency.interpretation)
 # ## Time to a clinically important improvement
 #
 # The share of assessed courses of care that had reached a clinically
-# important improvement, by days since the first visit. Patients who stopped
-# coming count until their last visit.
+# important improvement, by days since the first visit. A course counts
+# once its pain met the rule at two scored visits in a row, or at its latest
+# scored visit, so that one good day is not taken for an improvement.
+# Patients who stopped coming count until their last visit. Improvement can
+# only be seen at a visit, so courses seen more often show it sooner: the
+# curve describes the clinic's records and is not used to compare how often
+# patients were seen.
 
 # %%
-times = metrics.time_to_response(cohort, rule=rule)
+times = metrics.time_to_response(cohort, rule=rule, confirmed=True)
 
 # %%
 km = metrics.kaplan_meier(times, time="days")

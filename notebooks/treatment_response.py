@@ -122,9 +122,12 @@ tables.residual_table(fit)
 #
 # Exposure: attended sessions per week in the first 28 days. Three views:
 # a patient-level regression (HC3 errors), a mixed model with a
-# weeks x frequency interaction, and Kaplan-Meier time to response by
-# frequency band. All are associations: slow responders are seen more
-# often, and self-discharge is informative dropout.
+# weeks x frequency interaction, and Kaplan-Meier time to a confirmed
+# response (the rule met at two scored visits in a row, or at the latest)
+# by frequency band. All are associations: slow responders are seen more
+# often, and self-discharge is informative dropout. The curves by band are
+# descriptive and not tested against each other: response is detected at
+# visits, so courses seen more often are found to improve sooner.
 
 # %%
 frequency = metrics.analyze_frequency(cohort, rule=rule, random_slope=random_slope)
@@ -147,9 +150,6 @@ tables.chart_or_note(
 tables.chart_or_note(
     plots.plot_time_to_response, frequency.time_to_response, section="time_to_response", group="frequency_band"
 )
-
-# %%
-display(frequency.logrank)
 
 # %% [markdown]
 # ## Responder rates by body region

@@ -8,7 +8,8 @@ import pytest
 
 from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
-from needling_analytics.metrics import analyze_frequency, session_exposures
+from needling_analytics.metrics import analyze_frequency, session_exposures, time_to_response
+from needling_analytics.metrics.frequency import NOT_ESTIMABLE
 
 
 def small_clinic(as_of="2026-06-30"):
@@ -105,7 +106,12 @@ def test_trajectory_and_time_to_response_by_band(analysis):
     km = result.time_to_response
     assert set(km["frequency_band"]) <= {"under 1 a week", "1 to 2 a week", "2 or more a week"}
     assert km["share_responded"].between(0, 1).all()
-    assert result.logrank["groups"].iloc[0] == km["frequency_band"].nunique()
+    # the curves count confirmed responses (two consecutive scored visits, or the last), described, not tested
+    clinic, _ = analysis
+    banded = result.exposures.dropna(subset=["frequency_band"])["episode_id"]
+    confirmed = time_to_response(clinic, confirmed=True)
+    assert km["events"].sum() == confirmed.loc[confirmed["episode_id"].isin(banded), "event"].sum()
+    assert not hasattr(result, "logrank")
 
 
 def test_interpretation_says_association_and_warns_about_confounding(analysis):
@@ -114,6 +120,15 @@ def test_interpretation_says_association_and_warns_about_confounding(analysis):
     assert "association" in text and "not proof" in text
     assert "slow responders" in text and "self-discharge" in text
     assert "dose-response" not in text.lower()
+
+
+def test_interpretation_makes_no_claim_about_time_to_improvement_by_band(analysis):
+    """Issue 10, verdict 2: a by-band log-rank test is biased by design (more visits, more looks): never stated."""
+    _, result = analysis
+    text = result.interpretation.lower()
+    assert "log-rank" not in text and "logrank" not in text
+    assert "frequency band" not in text and "time to a clinically important improvement" not in text
+    assert "differed" not in text and "did not clearly differ" not in text
 
 
 def test_too_little_data_gives_a_sentence_not_an_error():
@@ -134,3 +149,81 @@ def test_a_clinic_that_does_not_record_symptom_duration_is_told_why(analysis):
     result = analyze_frequency(replace(clinic, tables={**clinic.tables, "episodes": episodes}))
     assert result.patient_level.empty
     assert result.interpretation.startswith("How long symptoms had lasted before the first visit is not recorded")
+
+
+# --------------------------------------------------------------------------
+# Designs the data cannot identify (issue 10, verdict 5)
+
+
+def weekly_clinic(n=30, extra=(), seed=0):
+    """``n`` ended courses, each attended on days 0, 7, 14, 21 and 28: 4 sessions in days 0-27, 1.0 a week.
+
+    Courses whose number is in ``extra`` are also attended on days 3 and 10:
+    6 sessions in days 0-27, 1.5 a week. Pain scores and symptom durations
+    vary at random (they only need to vary).
+    """
+    rng = np.random.default_rng(seed)
+    rows, episodes = [], []
+    for i in range(n):
+        begin = pd.Timestamp("2026-03-02") + pd.Timedelta(days=i)
+        days = [0, 7, 14, 21, 28] + ([3, 10] if i in extra else [])
+        baseline = float(rng.integers(4, 10))
+        for k, day in enumerate(sorted(days)):
+            pain = baseline if k == 0 else float(max(baseline - rng.integers(0, 5), 0))
+            date = (begin + pd.Timedelta(days=day)).date().isoformat()
+            rows.append((f"S{i:03d}{k}", f"E{i:03d}", f"P{i:03d}", "PR1", date, "attended", pain))
+        end = (begin + pd.Timedelta(days=40)).date().isoformat()
+        episodes.append((f"E{i:03d}", f"P{i:03d}", begin.date().isoformat(), end, float(rng.integers(1, 30))))
+    sessions = pd.DataFrame(
+        rows,
+        columns=["session_id", "episode_id", "patient_id", "practitioner_id", "session_date", "status", "pain_pre"],
+    )
+    episodes = pd.DataFrame(
+        episodes, columns=["episode_id", "patient_id", "start_date", "end_date", "symptom_duration_weeks"]
+    )
+    patients = pd.DataFrame({"patient_id": episodes["patient_id"]})
+    return Clinic.from_frames(as_of="2026-11-28", patients=patients, episodes=episodes, sessions=sessions)
+
+
+def test_a_fixed_weekly_schedule_cannot_be_related_to_improvement():
+    """Every course at one session a week: no estimate, no interval, no exception, a plain sentence."""
+    clinic = weekly_clinic()
+    exposures = session_exposures(clinic)
+    assert (exposures["early_frequency"] == 1.0).all()  # 4 sessions / 4 weeks, every course
+    result = analyze_frequency(clinic)  # used to raise: "the fixed effects ... are collinear"
+    table = result.patient_level
+    assert table.empty
+    assert table.attrs["estimable"] is False and table.attrs["reason"] == NOT_ESTIMABLE
+    assert table.attrs["n_episodes"] == 30
+    assert result.sensitivity[["estimate", "ci_lower", "ci_upper", "p_value"]].isna().all().all()
+    assert result.trajectory is None and "collinear" in result.trajectory_error
+    text = result.interpretation
+    assert NOT_ESTIMABLE in text and "same number of sessions" in text and "1.0 a week" in text
+    assert "CI" not in text and "points" not in text  # no number for the association
+    assert result.time_to_response["frequency_band"].unique().tolist() == ["1 to 2 a week"]
+
+
+def test_one_course_alone_defining_the_frequency_effect_has_leverage_one():
+    """All courses weekly but one (1.5 a week): that course alone fixes the slope; HC3 is undefined there."""
+    clinic = weekly_clinic(extra=(5,))
+    exposures = session_exposures(clinic).set_index("episode_id")
+    assert exposures.loc["E005", "early_frequency"] == pytest.approx(6 / 4, abs=1e-12)
+    # Independent check of leverage 1: a row has hat value 1 exactly when dropping it lowers the rank.
+    data = analyze_frequency(clinic).exposures.set_index("episode_id")
+    X = np.column_stack(
+        [np.ones(len(data)), data["early_frequency"], data["baseline"], np.log1p(data["symptom_duration_weeks"])]
+    )
+    assert np.linalg.matrix_rank(X) == 4
+    assert np.linalg.matrix_rank(X[data.index != "E005"]) == 3
+    result = analyze_frequency(clinic)
+    assert result.patient_level.empty and result.patient_level.attrs["reason"] == NOT_ESTIMABLE
+    assert "a single course of care alone" in result.interpretation
+    assert "CI" not in result.interpretation
+
+
+def test_two_courses_at_another_frequency_are_estimable():
+    """The leverage check does not refuse an ordinary design: two courses at 1.5 a week give an estimate."""
+    result = analyze_frequency(weekly_clinic(extra=(5, 17)))
+    table = result.patient_level
+    assert table.attrs["estimable"] is True and "early_frequency" in table.index
+    assert np.isfinite(table.loc["early_frequency", ["estimate", "ci_lower", "ci_upper"]].astype(float)).all()

@@ -390,3 +390,61 @@ def test_generated_clinic_invariants():
     assert 0 <= test.loc[0, "p_value"] <= 1 and test.loc[0, "df"] == test.loc[0, "groups"] - 1
     med = median_time(times)
     assert med.loc[0, "subjects"] == len(times) and med.loc[0, "ci_lower"] <= med.loc[0, "median"]
+
+
+# --------------------------------------------------------------------------
+# Confirmed response (issue 10, wrong verdict 2): the rule met at two
+# consecutive scored readings, or at the episode's last scored reading.
+# Weekly sessions from the episode start: session k is on day 7 * (k - 1).
+WEEKLY = ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26", "2026-02-02"]
+CONFIRM_ROWS = [
+    # C1: 6, 3, 6, 3, 3. Baseline 6; 3 is 3 points and 50% (met), 6 is not.
+    # The 2nd session's 3 is followed by a 6: not confirmed. The 4th's 3 is
+    # followed by another 3: confirmed at session 4, day 21.
+    *[("E1", f"S1{k}", WEEKLY[k - 1], "09:00", p, A) for k, p in enumerate([6, 3, 6, 3, 3], 1)],
+    # C2: 7, 7, 4: the rule (3 points, 43%) is met only at the last scored
+    # reading: confirmed there, session 3, day 14.
+    *[("E2", f"S2{k}", WEEKLY[k - 1], "09:00", p, A) for k, p in enumerate([7, 7, 4], 1)],
+    # C3: 8, 5, 8: met once (3 points, 37.5%) then lost: censored at the last
+    # scored session (3, day 14).
+    *[("E3", f"S3{k}", WEEKLY[k - 1], "09:00", p, A) for k, p in enumerate([8, 5, 8], 1)],
+    # C4: 8, 5, (no score), 5: a session without a score is skipped, so the
+    # next *scored* reading (session 4) confirms session 2: day 7.
+    *[("E4", f"S4{k}", WEEKLY[k - 1], "09:00", p, A) for k, p in enumerate([8, 5, None, 5], 1)],
+]
+CONFIRM_STARTS = {e: "2026-01-05" for e in ("E1", "E2", "E3", "E4")}
+
+
+def test_confirmed_response_needs_two_consecutive_scored_readings_or_the_last():
+    clinic = clinic_of(CONFIRM_ROWS, CONFIRM_STARTS)
+    first = time_to_response(clinic).set_index("episode_id")
+    confirmed = time_to_response(clinic, confirmed=True).set_index("episode_id")
+    # the first reading that meets the rule, by hand
+    assert first[["event", "sessions", "days"]].to_dict("index") == {
+        "E1": {"event": True, "sessions": 2, "days": 7.0},
+        "E2": {"event": True, "sessions": 3, "days": 14.0},
+        "E3": {"event": True, "sessions": 2, "days": 7.0},
+        "E4": {"event": True, "sessions": 2, "days": 7.0},
+    }
+    # confirmed: E1 at its 4th visit (not its 2nd), E3 never (censored at its last scored visit)
+    assert confirmed[["event", "sessions", "days"]].to_dict("index") == {
+        "E1": {"event": True, "sessions": 4, "days": 21.0},
+        "E2": {"event": True, "sessions": 3, "days": 14.0},
+        "E3": {"event": False, "sessions": 3, "days": 14.0},
+        "E4": {"event": True, "sessions": 2, "days": 7.0},
+    }
+    assert confirmed.attrs["confirmed"] is True and first.attrs["confirmed"] is False
+    assert confirmed["baseline"].to_dict() == {"E1": 6.0, "E2": 7.0, "E3": 8.0, "E4": 8.0}
+
+
+def test_confirmed_response_on_the_hand_built_episodes():
+    # E1 (8, 7, 5, 3): 5 is met and followed by 3 (met): session 3, day 10, as unconfirmed.
+    # E5 (6, 5, 3 by time): 3 is the last reading: session 3. E6 (9, 6, 9 by ID): 6 is
+    # followed by 9: not confirmed; censored at its last scored session (4th, day 4).
+    out = time_to_response(clinic_of(HAND_ROWS, HAND_STARTS), confirmed=True)
+    assert out.set_index("episode_id")[["event", "sessions", "days"]].to_dict("index") == {
+        "E1": {"event": True, "sessions": 3, "days": 10.0},
+        "E2": {"event": False, "sessions": 4, "days": 21.0},
+        "E5": {"event": True, "sessions": 3, "days": 2.0},
+        "E6": {"event": False, "sessions": 4, "days": 4.0},
+    }

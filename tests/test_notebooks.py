@@ -151,6 +151,63 @@ def test_clinic_report_runs_when_no_practitioner_is_recorded(clinic, tmp_path):
     assert not re.search(r"P\d{4}", shown)
 
 
+def _weekly_schedule(tables: dict[str, pd.DataFrame], as_of: str) -> dict[str, pd.DataFrame]:
+    """The same clinic on a fixed weekly schedule: every course attended on days 0, 7, 14, ... of its start.
+
+    Appointments not attended are dropped, the attended ones re-dated a week
+    apart, sessions after ``as_of`` dropped, and courses with fewer than 4
+    attended sessions left out (with their records), so every course with
+    a complete first four weeks had exactly 4 sessions in them: 1.0 a week.
+    """
+    episodes = tables["episodes"].copy()
+    sessions = tables["sessions"]
+    sessions = sessions[sessions["status"].fillna("attended") == "attended"].copy()
+    sessions = sessions.sort_values(["episode_id", "session_date", "session_time", "session_id"])
+    start = pd.to_datetime(sessions["episode_id"].map(episodes.set_index("episode_id")["start_date"]))
+    sessions["session_date"] = start + pd.to_timedelta(7 * sessions.groupby("episode_id").cumcount(), unit="D")
+    sessions = sessions[sessions["session_date"] <= pd.Timestamp(as_of)]
+    counts = sessions.groupby("episode_id").size()
+    kept = set(counts[counts >= 4].index)
+    sessions = sessions[sessions["episode_id"].isin(kept)]
+    episodes = episodes[episodes["episode_id"].isin(kept)].copy()
+    last = episodes["episode_id"].map(sessions.groupby("episode_id")["session_date"].max())
+    ended = episodes["end_date"].notna()
+    episodes.loc[ended, "end_date"] = pd.concat(
+        [pd.to_datetime(episodes.loc[ended, "end_date"]), last[ended]], axis=1
+    ).max(axis=1)
+    out = dict(tables, sessions=sessions, episodes=episodes)
+    patients = set(episodes["patient_id"])
+    for name in ("patients", "journal"):
+        out[name] = tables[name][tables[name]["patient_id"].isin(patients)]
+    out["rom"] = tables["rom"][
+        tables["rom"]["episode_id"].isin(kept)
+        & (tables["rom"]["session_id"].isna() | tables["rom"]["session_id"].isin(set(sessions["session_id"])))
+    ]
+    out["proms"] = tables["proms"][tables["proms"]["episode_id"].isin(kept)]
+    out["adverse_events"] = tables["adverse_events"][
+        tables["adverse_events"]["session_id"].isin(set(sessions["session_id"]))
+    ]
+    return out
+
+
+@pytest.mark.slow
+def test_clinic_report_runs_on_a_fixed_weekly_schedule(tmp_path):
+    """Issue 10, verdict 5: every course at one session a week made the whole report fail (collinear fixed effects)."""
+    from needling_analytics.metrics import analyze_frequency, session_exposures
+
+    write_clinic(_weekly_schedule(generate_clinic(n_patients=60, seed=1), AS_OF), tmp_path / "data")
+    cohort = clinic_window(load_clinic(tmp_path / "data", as_of=AS_OF), "2026-10", months=12)
+    exposure = session_exposures(cohort)["early_frequency"].dropna()
+    assert len(exposure) >= 10 and (exposure == 1.0).all()  # the premise: a constant exposure
+    assert analyze_frequency(cohort).patient_level.empty
+    notebook = _run("clinic_report", tmp_path / "out.ipynb", data_dir=tmp_path / "data", clinic_name="Weekly clinic")
+    shown = _shown_text(notebook)  # fails on any error output
+    assert "How session frequency relates to improvement cannot be estimated from these data" in shown
+    assert "same number of sessions in its first four weeks" in shown
+    assert "Each extra session a week" not in shown  # no table of estimates
+    assert "Data quality for" in shown  # the report ran to its end
+
+
 @pytest.mark.slow
 def test_treatment_response_runs_on_a_cache(clinic, tmp_path):
     notebook = _run("treatment_response", tmp_path / "out.ipynb", cache_dir=clinic["cache"])

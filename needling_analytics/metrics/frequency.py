@@ -20,13 +20,19 @@ import statsmodels.formula.api as smf
 from ._common import attended_sessions
 from .models import TrajectoryResult, fit_trajectory
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
-from .survival import kaplan_meier, logrank_test, time_to_response
+from .survival import kaplan_meier, time_to_response
 
 #: Days over which early frequency is measured.
 EARLY_DAYS = 28
 #: Frequency bands (sessions per week in the first 28 days): edges and labels.
 BAND_EDGES = (0.0, 1.0, 2.0, np.inf)
 BAND_LABELS = ("under 1 a week", "1 to 2 a week", "2 or more a week")
+#: What a model that the data cannot identify says instead of a number.
+NOT_ESTIMABLE = "cannot be estimated from these data"
+#: Largest hat value (leverage) at which HC3 errors are still defined: HC3 divides by (1 - h) ** 2.
+_MAX_LEVERAGE = 1 - 1e-8
+_COLUMNS = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+_FORMULA = "reduction ~ early_frequency + baseline + log_duration"
 
 
 def session_exposures(clinic, *, early_days: int = EARLY_DAYS) -> pd.DataFrame:
@@ -75,12 +81,21 @@ class FrequencyAnalysis:
     Attributes
     ----------
     exposures : per episode, from :func:`session_exposures` joined to the pain outcome.
-    patient_level : fixed effects of the patient-level regression (robust HC3 errors).
+    patient_level : fixed effects of the patient-level regression (robust HC3 errors). Empty
+        when it cannot be fitted; ``attrs["estimable"]`` is then False and ``attrs["reason"]``
+        says why (``"too few episodes"``, or :data:`NOT_ESTIMABLE` for a design the data
+        cannot identify: a constant or collinear exposure, or a leverage of 1 under HC3, with
+        ``attrs["detail"]`` in plain words).
     sensitivity : the same model's early-frequency estimate with and without self-discharged episodes.
-    trajectory : the mixed model of pain over weeks with early frequency.
-    time_to_response : Kaplan-Meier share responded by frequency band.
-    logrank : log-rank comparison of the bands.
+    trajectory : the mixed model of pain over weeks with early frequency; None when it could
+        not be fitted (``trajectory_error`` says why).
+    time_to_response : Kaplan-Meier share with a *confirmed* response by frequency band
+        (:func:`time_to_response` with ``confirmed=True``). Descriptive only: no test compares
+        the bands, because response is detected at visits (patients seen more often are found
+        sooner and get more chances to cross the threshold through score noise) and the band
+        needs the course to stay in care over days 0-27.
     interpretation : one paragraph in plain English.
+    trajectory_error : why the mixed model could not be fitted, or None.
     """
 
     exposures: pd.DataFrame
@@ -88,13 +103,58 @@ class FrequencyAnalysis:
     sensitivity: pd.DataFrame
     trajectory: TrajectoryResult | None
     time_to_response: pd.DataFrame
-    logrank: pd.DataFrame
     interpretation: str
+    trajectory_error: str | None = None
+
+
+def _not_estimable(model) -> str | None:
+    """Why the OLS with HC3 errors cannot be estimated from its design, in plain words; None when it can.
+
+    A design matrix of less than full column rank (e.g. every course at one
+    session a week: early frequency is a multiple of the intercept) has no
+    unique least-squares solution; statsmodels would still print one (the
+    pseudo-inverse's). A hat value of 1 (one course alone determines a
+    coefficient, e.g. the only course at its frequency when all others share
+    one) leaves that course's residual at 0 and HC3, which divides its
+    squared residual by (1 - h) ** 2, undefined.
+    """
+    X = np.asarray(model.exog, dtype=float)
+    names = list(model.exog_names)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        exposure = X[:, names.index("early_frequency")]
+        if np.ptp(exposure) == 0:
+            return (
+                "every course of care had the same number of sessions in its first four weeks "
+                f"({exposure[0]:.1f} a week), so there is nothing to compare"
+            )
+        return "session frequency is tied exactly to starting pain or symptom duration in these courses of care"
+    q, _ = np.linalg.qr(X)
+    if float(np.max(np.sum(q * q, axis=1))) >= _MAX_LEVERAGE:
+        return (
+            "a single course of care alone determines part of the comparison (for example the only one seen at its "
+            "frequency), so how uncertain the result is cannot be worked out"
+        )
+    return None
+
+
+def _empty_table(n: int, reason: str, detail: str = "") -> pd.DataFrame:
+    table = pd.DataFrame(columns=_COLUMNS, dtype="float64")
+    table.index.name = "term"
+    table.attrs.update(n_episodes=int(n), estimable=False, reason=reason, detail=detail)
+    return table
 
 
 def _patient_level(data: pd.DataFrame) -> pd.DataFrame:
-    """OLS of pain reduction on early frequency, baseline and log symptom duration (HC3)."""
-    fit = smf.ols("reduction ~ early_frequency + baseline + log_duration", data=data).fit(cov_type="HC3")
+    """OLS of pain reduction on early frequency, baseline and log symptom duration (HC3).
+
+    Empty, with ``attrs["reason"]`` :data:`NOT_ESTIMABLE` and the plain-words
+    ``attrs["detail"]``, when the design is rank deficient or a hat value is 1.
+    """
+    model = smf.ols(_FORMULA, data=data)
+    detail = _not_estimable(model)
+    if detail is not None:
+        return _empty_table(len(data), NOT_ESTIMABLE, detail)
+    fit = model.fit(cov_type="HC3")
     ci = fit.conf_int()
     table = pd.DataFrame(
         {
@@ -106,7 +166,7 @@ def _patient_level(data: pd.DataFrame) -> pd.DataFrame:
         }
     )
     table.index.name = "term"
-    table.attrs.update(n_episodes=int(fit.nobs), r_squared=float(fit.rsquared))
+    table.attrs.update(n_episodes=int(fit.nobs), r_squared=float(fit.rsquared), estimable=True)
     return table
 
 
@@ -121,13 +181,14 @@ def _analysis_frame(clinic, rule: ResponderRule) -> pd.DataFrame:
     return frame
 
 
-def _p_text(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
 def _interpret(
-    patient_level: pd.DataFrame, sensitivity: pd.DataFrame, logrank: pd.DataFrame, trajectory, duration_recorded=True
+    patient_level: pd.DataFrame, sensitivity: pd.DataFrame, trajectory, duration_recorded=True, trajectory_error=None
 ) -> str:
+    if patient_level.attrs.get("reason") == NOT_ESTIMABLE:
+        return (
+            f"How session frequency relates to improvement {NOT_ESTIMABLE}: {patient_level.attrs['detail']}. "
+            "No figure is given for it."
+        )
     if "early_frequency" not in patient_level.index:
         if not duration_recorded:
             return (
@@ -148,10 +209,8 @@ def _interpret(
         f"(95% CI {row['ci_lower']:.1f} to {row['ci_upper']:.1f}), after allowing for starting pain and how long "
         f"symptoms had lasted: {strength} association. "
     )
-    if not logrank.empty and np.isfinite(logrank["p_value"].iloc[0]):
-        p = logrank["p_value"].iloc[0]
-        verb = "differed" if p < 0.05 else "did not clearly differ"
-        text += f"Time to a clinically important improvement {verb} between frequency bands ({_p_text(p)}). "
+    if trajectory_error is not None:
+        text += f"How fast pain fell over the weeks of care {NOT_ESTIMABLE}, so nothing is said about it. "
     if trajectory is not None and "weeks_by_early_frequency" in trajectory.fixed_effects.index:
         slope = trajectory.fixed_effects.loc["weeks_by_early_frequency"]
         faster = "faster" if slope["estimate"] < 0 else "slower"
@@ -182,9 +241,20 @@ def analyze_frequency(clinic, *, rule: ResponderRule = DEFAULT_RULE, random_slop
     over weeks since the episode start with a random intercept per patient,
     early frequency and its interaction with time (does pain fall faster
     per week with more frequent early sessions?); (3) Kaplan-Meier time to
-    the first clinically important improvement by frequency band, with a
-    log-rank test. A sensitivity table repeats (1) without self-discharged
-    episodes, since self-discharge is informative dropout.
+    a confirmed clinically important improvement by frequency band, as a
+    description only: the bands are not tested against each other, since
+    response is detected at visits and patients seen more often are found
+    sooner (DOMAIN.md, "Outcomes at a fixed time"). A sensitivity table
+    repeats (1) without self-discharged episodes, since self-discharge is
+    informative dropout.
+
+    A model the data cannot identify never raises and never prints a
+    number: a rank-deficient design (every course at one session a week) or
+    a leverage of 1 under HC3 gives an empty ``patient_level`` whose
+    ``attrs["reason"]`` is :data:`NOT_ESTIMABLE`, and a mixed model that
+    cannot be fitted (e.g. its fixed effects are collinear) gives
+    ``trajectory=None`` with ``trajectory_error``; the interpretation says
+    so in plain words.
 
     Returns
     -------
@@ -192,11 +262,11 @@ def analyze_frequency(clinic, *, rule: ResponderRule = DEFAULT_RULE, random_slop
     """
     frame = _analysis_frame(clinic, rule)
     usable = frame.dropna(subset=["reduction", "early_frequency", "baseline", "log_duration"])
-    empty = pd.DataFrame(columns=["estimate", "std_error", "ci_lower", "ci_upper", "p_value"])
-    patient_level = _patient_level(usable) if len(usable) >= 10 else empty
+    patient_level = _patient_level(usable) if len(usable) >= 10 else _empty_table(len(usable), "too few episodes")
     rows = []
     for label, subset in (("all episodes", usable), ("without self-discharged", usable[~usable["self_discharged"]])):
-        estimate = _patient_level(subset).loc["early_frequency"] if len(subset) >= 10 else pd.Series(dtype=float)
+        fitted = _patient_level(subset) if len(subset) >= 10 else _empty_table(len(subset), "too few episodes")
+        estimate = fitted.loc["early_frequency"] if "early_frequency" in fitted.index else pd.Series(dtype=float)
         rows.append(
             {
                 "episodes": label,
@@ -211,24 +281,23 @@ def analyze_frequency(clinic, *, rule: ResponderRule = DEFAULT_RULE, random_slop
     readings = readings.merge(frame[["episode_id", "early_frequency"]], on="episode_id")
     long = readings.dropna(subset=["pain_pre", "early_frequency"])
     long = long.assign(weeks_by_early_frequency=long["weeks_since_start"] * long["early_frequency"])
-    trajectory = None
+    trajectory, trajectory_error = None, None
     if long["patient_id"].nunique() >= 10:
-        trajectory = fit_trajectory(
-            long,
-            outcome="pain_pre",
-            time="weeks_since_start",
-            covariates=("early_frequency", "weeks_by_early_frequency"),
-            random_slope=random_slope,
-        )
-    times = time_to_response(clinic, rule=rule).merge(frame[["episode_id", "frequency_band"]], on="episode_id")
+        try:
+            trajectory = fit_trajectory(
+                long,
+                outcome="pain_pre",
+                time="weeks_since_start",
+                covariates=("early_frequency", "weeks_by_early_frequency"),
+                random_slope=random_slope,
+            )
+        except (ValueError, np.linalg.LinAlgError) as exc:  # collinear fixed effects, or no optimiser could fit it
+            trajectory_error = str(exc)
+    times = time_to_response(clinic, rule=rule, confirmed=True)
+    times = times.merge(frame[["episode_id", "frequency_band"]], on="episode_id")
     times = times.dropna(subset=["frequency_band"])
     times["frequency_band"] = times["frequency_band"].astype(str)
     km = kaplan_meier(times, time="days", event="event", group="frequency_band") if len(times) else pd.DataFrame()
-    logrank = (
-        logrank_test(times, time="days", event="event", group="frequency_band")
-        if times["frequency_band"].nunique() > 1
-        else pd.DataFrame(columns=["statistic", "df", "p_value", "groups"])
-    )
     exposures = frame.drop(columns=["log_duration"])
     return FrequencyAnalysis(
         exposures,
@@ -236,6 +305,6 @@ def analyze_frequency(clinic, *, rule: ResponderRule = DEFAULT_RULE, random_slop
         sensitivity,
         trajectory,
         km,
-        logrank,
-        _interpret(patient_level, sensitivity, logrank, trajectory, frame["log_duration"].notna().any()),
+        _interpret(patient_level, sensitivity, trajectory, frame["log_duration"].notna().any(), trajectory_error),
+        trajectory_error,
     )

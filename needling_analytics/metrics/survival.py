@@ -11,6 +11,13 @@ self-discharge is likely informative (patients who feel better, or who
 give up, stop coming): read the curves as a description of the clinic's
 records, not of what would have happened with continued care.
 
+Detection bias: response is found at visits, so patients seen more often are
+found sooner and get more chances to cross the threshold through score noise
+alone. ``time_to_response(..., confirmed=True)`` counts only a response met
+at two consecutive scored readings (or at the last one), which the clinic
+report uses; comparing groups that are seen at different rates still needs a
+landmark design (DOMAIN.md, "Outcomes at a fixed time").
+
 The estimates come from statsmodels (``SurvfuncRight``, ``survdiff``).
 """
 
@@ -27,7 +34,7 @@ _RESPONSE_COLUMNS = ["episode_id", "patient_id", "event", "sessions", "days", "b
 _KM_COLUMNS = ["time", "at_risk", "events", "survival", "std_error", "share_responded", "ci_lower", "ci_upper"]
 
 
-def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
+def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE, *, confirmed: bool = False) -> pd.DataFrame:
     """When each episode first reached a clinically important pain improvement.
 
     Sessions are the attended ones, ordered by date, time and ID (see
@@ -52,6 +59,17 @@ def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame
         The loaded clinic (sessions and episodes are used).
     rule : ResponderRule
         The responder definition; recorded in ``attrs["responder_rule"]``.
+    confirmed : bool
+        Count only a *confirmed* response: a reading that meets the rule
+        and is followed by a next scored reading that meets it too, or is
+        the episode's last scored reading so far. The event is dated at the
+        first reading of that run (scores 6, 3, 6, 3, 3: the 4th, not the
+        2nd). A single lucky score is not a response: response is detected
+        at visits, so patients seen more often get more chances to cross
+        the threshold through score noise (NPRS test-retest error is about
+        1 point), and a confirmed response lessens that detection bias
+        without removing it. Recorded in ``attrs["confirmed"]``. Default
+        False: the first reading that meets the rule.
 
     Returns
     -------
@@ -81,6 +99,12 @@ def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame
     later = later.assign(baseline=later["episode_id"].map(baseline))  # NaN outside assessable episodes
     later = later[later["baseline"].notna()]
     met = rule.met(later["baseline"].to_numpy(dtype=float), later["pain"].to_numpy(dtype=float))
+    if confirmed:
+        # readings are in episode order: the next reading of the same episode confirms (or the reading is the last)
+        episode = later["episode_id"].to_numpy()
+        same_next = np.append(episode[1:] == episode[:-1], False)
+        next_met = np.append(met[1:], False)
+        met = met & np.where(same_next, next_met, True)
     first_met = later[met].groupby("episode_id", sort=False).head(1).set_index("episode_id")
     last_scored = later.groupby("episode_id", sort=False).tail(1).set_index("episode_id")
 
@@ -94,6 +118,7 @@ def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame
     out = out[_RESPONSE_COLUMNS].reset_index(drop=True)
     excluded = episodes.loc[~episodes["assessable"], "assessment"].value_counts()
     out.attrs["responder_rule"] = rule.to_dict()
+    out.attrs["confirmed"] = bool(confirmed)
     out.attrs["excluded"] = {r: int(excluded.get(r, 0)) for r in ("no_baseline", "no_follow_up", "baseline_too_low")}
     return out
 
