@@ -25,12 +25,9 @@ plots.set_theme()
 
 # %% tags=["parameters"]
 month: str = "2026-10"  # the month to report, YYYY-MM
-cache_dir: str = ""  # the run's metrics cache; empty: load the clinic from data_dir
+cache_dir: str = ""  # the run's metrics cache, with its responder rule; empty: load data_dir, default rule
 data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
 clinic_name: str = "Demo clinic"  # the clinic's name, printed on the report
-abs_threshold: float = 2.0  # improvement rule: least fall in pain, points (Farrar 2001)
-pct_threshold: float = 30.0  # improvement rule: least fall in pain, percent of the first score (Farrar 2001)
-require: str = "both"  # improvement rule: "both" thresholds must be met, or "either"
 min_cell_size: int = 11  # smallest count shown in tables and charts (CMS small-cell rule: 1-10 hidden)
 min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
 show_practitioner_ids: bool = False  # True: name practitioners by their IDs; False: keyed pseudonyms
@@ -43,7 +40,7 @@ clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
 practitioners = tables.practitioner_labels(clinic, key_file=practitioner_key_file, show_ids=show_practitioner_ids)
 
 # %%
-rule = metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require)
+rule = tables.run_rule(cache_dir=cache_dir)
 
 # %%
 cohort = tables.clinic_window(clinic, month, months=12)

@@ -9,7 +9,7 @@ Sections of this module:
 
 - display: :func:`for_display`, :func:`table_or_note`, :func:`chart_or_note`;
 - report inputs: :func:`open_patient`, :func:`select_episode`,
-  :func:`open_clinic`, :func:`restrict_clinic`, :func:`clinic_window`,
+  :func:`open_clinic`, :func:`run_rule`, :func:`restrict_clinic`, :func:`clinic_window`,
   :func:`episode_outcomes`, :func:`select_cohort`, :func:`outcome_series`.
 
 The notebooks reach everything through this module, which also re-exports
@@ -33,7 +33,7 @@ import pandas as pd
 
 from .. import metrics
 from ..load import Clinic, load_clinic
-from .cache import PatientData, read_clinic, read_patient, write_cache
+from .cache import PatientData, read_clinic, read_patient, read_rule, write_cache
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
 from .summaries import (
     KPIS,
@@ -74,6 +74,7 @@ __all__ = [
     "responders_by",
     "restrict_clinic",
     "rom_summary",
+    "run_rule",
     "select_cohort",
     "select_episode",
     "suppress_small_counts",
@@ -241,6 +242,17 @@ def open_clinic(*, cache_dir: str = "", data_dir: str = "data/demo", as_of: str 
     if cache_dir:
         return read_clinic(cache_dir)[0]
     return load_clinic(data_dir, as_of=as_of or None)
+
+
+def run_rule(*, cache_dir: str = "") -> metrics.ResponderRule:
+    """The responder rule a clinic report uses: the run's, from its cache (all four fields).
+
+    The patient reports read the same rule from the same cache, so the two
+    kinds of report never disagree on who improved. Without a cache (a
+    report built straight from ``data_dir``) it is the default rule, as for
+    a patient report built that way.
+    """
+    return read_rule(cache_dir) if cache_dir else metrics.DEFAULT_RULE
 
 
 def select_episode(patient: PatientData, episode_id: str = "") -> PatientData:
