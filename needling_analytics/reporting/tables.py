@@ -391,8 +391,17 @@ def clinic_window(clinic: Clinic, month, *, months: int = 12) -> Clinic:
     return restrict_clinic(cut, episodes.loc[started, "episode_id"])
 
 
-def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DEFAULT_RULE) -> pd.DataFrame:
+def episode_outcomes(
+    clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DEFAULT_RULE, courses: str = "all"
+) -> pd.DataFrame:
     """Every episode's pain outcome with its details, attendance and practitioner, for subgroup tables.
+
+    ``courses="ended"`` keeps only the courses of care that have ended
+    (``end_date`` set), as every clinic-level outcome rate must: an ongoing
+    course scored at its latest visit so far is an interim result (DOMAIN.md,
+    "Interim is not final"). ``attrs["ongoing_courses"]`` then counts the
+    courses left out. ``"all"`` (default, for research cohorts) keeps every
+    episode.
 
     Returns
     -------
@@ -405,6 +414,10 @@ def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DE
         and ``practitioner_id`` (:func:`metrics.attribute_episodes`; missing
         when no practitioner is recorded). ``attrs["responder_rule"]`` is kept.
     """
+    if courses not in ("ended", "all"):
+        raise ValueError(
+            f"`courses` must be 'ended' (courses of care that have ended) or 'all' (ongoing ones too), got {courses!r}"
+        )
     pain = metrics.episode_pain(clinic, rule=rule)
     details = clinic.episodes[
         [
@@ -433,7 +446,14 @@ def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DE
     who = metrics.attribute_episodes(clinic)[["episode_id", "practitioner_id"]]
     out = pain.merge(details, on="episode_id", how="left").merge(visits, on="episode_id", how="left")
     out = out.merge(who, on="episode_id", how="left")
+    ongoing = 0
+    if courses == "ended":
+        ended = out["end_date"].notna().to_numpy(dtype=bool)
+        ongoing = int((~ended).sum())
+        out = out[ended].reset_index(drop=True)
     out.attrs["responder_rule"] = pain.attrs.get("responder_rule")
+    out.attrs["courses"] = courses
+    out.attrs["ongoing_courses"] = ongoing
     return out
 
 
