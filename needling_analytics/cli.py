@@ -130,7 +130,7 @@ def _report(args) -> int:
     from .metrics import parse_month
     from .reporting import write_cache
     from .runner import ReportError, run_report, safe_name
-    from .runner.config import clinic_parameters, patient_parameters
+    from .runner.config import clinic_parameters, ensure_practitioner_key, patient_parameters
 
     config = _run_config(args)
     with warnings.catch_warnings():
@@ -149,6 +149,7 @@ def _report(args) -> int:
             html = out / "patients" / f"{safe_name(args.patient_id)}.html"
             title = f"Patient {args.patient_id}"
         else:
+            ensure_practitioner_key(config)
             parameters = clinic_parameters(config, parse_month(args.month), cache)
             html = out / args.month / "clinic" / "clinic_report.html"
             title = f"Clinic report, {args.month}"

@@ -25,12 +25,9 @@ plots.set_theme()
 
 # %% tags=["parameters"]
 month: str = "2026-10"  # the month to report, YYYY-MM
-cache_dir: str = ""  # the run's metrics cache; empty: load the clinic from data_dir
+cache_dir: str = ""  # the run's metrics cache, with its responder rule; empty: load data_dir, default rule
 data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
 clinic_name: str = "Demo clinic"  # the clinic's name, printed on the report
-abs_threshold: float = 2.0  # improvement rule: least fall in pain, points (Farrar 2001)
-pct_threshold: float = 30.0  # improvement rule: least fall in pain, percent of the first score (Farrar 2001)
-require: str = "both"  # improvement rule: "both" thresholds must be met, or "either"
 min_cell_size: int = 11  # smallest count shown in tables and charts (CMS small-cell rule: 1-10 hidden)
 min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
 show_practitioner_ids: bool = False  # True: name practitioners by their IDs; False: keyed pseudonyms
@@ -43,7 +40,7 @@ clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
 practitioners = tables.practitioner_labels(clinic, key_file=practitioner_key_file, show_ids=show_practitioner_ids)
 
 # %%
-rule = metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require)
+rule = tables.run_rule(cache_dir=cache_dir)
 
 # %%
 cohort = tables.clinic_window(clinic, month, months=12)
@@ -58,7 +55,8 @@ text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_labe
 #
 # Activity figures are for the month. Everything else covers the courses of
 # care that **started in the 12 months up to the end of the month**, using
-# the records up to that day.
+# the records up to that day. Outcomes (who improved) count only the courses
+# of care that have ended by then.
 
 # %%
 text.describe_rule(rule)
@@ -92,6 +90,11 @@ tables.chart_or_note(
 # %% [markdown]
 # ## Outcomes
 #
+# Outcomes count only the **courses of care that have ended**. A course
+# still under way has a result so far, not its final one, so it is left
+# out of the share that improved, the two charts, the table by body region
+# and the comparison of practitioners below.
+#
 # A course of care is *assessed* when it has a first pain score, a later
 # one, and a first score high enough for a clinically important fall to be
 # possible. Courses without a later score are not counted as failures.
@@ -99,13 +102,13 @@ tables.chart_or_note(
 # that such a count cannot be worked out (see the note at the end).
 
 # %%
-outcomes = tables.episode_outcomes(cohort, rule=rule)
+outcomes = tables.episode_outcomes(cohort, rule=rule, courses="ended")
 
 # %%
 overall = metrics.summarize_responders(outcomes)
 
 # %%
-text.responder_summary(overall, rule, threshold=min_cell_size)
+text.responder_summary(overall, rule, threshold=min_cell_size, ongoing=outcomes.attrs["ongoing_courses"])
 
 # %% [markdown]
 # The curve below shows, for every size of improvement, the share of
@@ -358,8 +361,9 @@ tables.table_or_note(
 # %% [markdown]
 # ## Comparing practitioners fairly
 #
-# Each dot is a practitioner: their share of assessed courses of care that
-# improved, against how many they assessed. The curves show how far from the
+# Each dot is a practitioner: the share of their assessed courses of care
+# that improved, against how many they assessed. Only courses of care that
+# have ended are counted, as above. The curves show how far from the
 # clinic's rate a practitioner can be by chance alone; they narrow as the
 # number of patients grows. Practitioners are not ranked, and those with too
 # few assessed courses of care are not shown, nor those whose dot would
@@ -377,14 +381,14 @@ tables.table_or_note(
 text.practitioner_recording(metrics.practitioner_recording(cohort))
 
 # %%
-first_pass = metrics.practitioner_funnel(cohort, rule=rule, min_episodes=min_episodes)
+first_pass = metrics.practitioner_funnel(cohort, rule=rule, min_episodes=min_episodes, courses="ended")
 
 # %%
 spread = metrics.overdispersion(first_pass)
 
 # %%
 funnel = metrics.practitioner_funnel(
-    cohort, rule=rule, min_episodes=min_episodes, dispersion=float(spread["inflation"].iloc[0])
+    cohort, rule=rule, min_episodes=min_episodes, dispersion=float(spread["inflation"].iloc[0]), courses="ended"
 )
 
 # %%

@@ -28,13 +28,21 @@ def clinic_of(episodes, patients=None):
     """A clinic from episodes given as (practitioner, baseline, latest[, extra episode columns]).
 
     Each episode gets two attended sessions a week apart, both with that
-    practitioner: pain_pre is the baseline, then the latest score.
+    practitioner: pain_pre is the baseline, then the latest score. The
+    course of care ends on the day of its second session, unless the extra
+    columns say otherwise (``{"end_date": None}``: still ongoing).
     """
     rows, sessions = [], []
     for i, (practitioner, baseline, latest, *extra) in enumerate(episodes):
         episode, patient = f"E{i:04d}", f"P{i:04d}"
         rows.append(
-            {"episode_id": episode, "patient_id": patient, "start_date": "2026-01-05", **(extra[0] if extra else {})}
+            {
+                "episode_id": episode,
+                "patient_id": patient,
+                "start_date": "2026-01-05",
+                "end_date": "2026-01-12",
+                **(extra[0] if extra else {}),
+            }
         )
         for k, (date, pain) in enumerate([("2026-01-05", baseline), ("2026-01-12", latest)]):
             sessions.append((f"S{i:04d}{k}", episode, patient, practitioner, date, pain))
@@ -174,6 +182,31 @@ def test_no_assessable_episode_gives_an_empty_funnel():
     assert funnel.empty and "upper_998" in funnel.columns and np.isnan(funnel.attrs["target"])
     assert overdispersion(funnel)["practitioners"].iloc[0] == 0 and np.isnan(overdispersion(funnel)["phi"].iloc[0])
     assert case_mix_adjusted(clinic_of([("PR1", 1, 0)])).empty
+
+
+def test_the_funnel_and_the_case_mix_model_count_only_courses_that_have_ended():
+    """Issue 10, verdict 3: ongoing courses scored at their latest visit so far are interim, not outcomes."""
+    ongoing = {"end_date": None}
+    # PR1: 12 ended courses, 9 improved; plus 8 ongoing courses that have not improved *yet*.
+    # PR2: 10 ended courses, 5 improved; plus 3 ongoing that have improved so far.
+    episodes = (
+        responders("PR1", 9, 3) + [("PR1", 8, 7, ongoing)] * 8 + responders("PR2", 5, 5) + [("PR2", 8, 2, ongoing)] * 3
+    )
+    clinic = clinic_of(episodes)
+    funnel = practitioner_funnel(clinic, min_episodes=10).set_index("practitioner_id")
+    assert funnel["n"].to_dict() == {"PR1": 12, "PR2": 10}
+    assert funnel["responders"].to_dict() == {"PR1": 9, "PR2": 5}
+    assert funnel["target"].iloc[0] == pytest.approx(14 / 22, abs=1e-12)  # ended only: (9 + 5) / (12 + 10)
+    assert funnel.attrs["ongoing_episodes"] == 11 and funnel.attrs["courses"] == "ended"
+    # With the ongoing ones mixed in (the old behaviour), PR1 looks worse and PR2 better than their results.
+    mixed = practitioner_funnel(clinic, min_episodes=10, courses="all").set_index("practitioner_id")
+    assert mixed["n"].to_dict() == {"PR1": 20, "PR2": 13} and mixed["responders"].to_dict() == {"PR1": 9, "PR2": 8}
+    assert mixed.attrs["ongoing_episodes"] == 0
+    adjusted = case_mix_adjusted(clinic, min_episodes=10).set_index("practitioner_id")
+    assert adjusted["n"].to_dict() == {"PR1": 12, "PR2": 10} and adjusted.attrs["model_episodes"] == 22
+    assert adjusted["observed"].to_dict() == {"PR1": 9, "PR2": 5} and adjusted.attrs["ongoing_episodes"] == 11
+    with pytest.raises(ValueError, match=r"`courses` must be 'ended' .* or 'all' .*, got 'open'"):
+        practitioner_funnel(clinic, courses="open")
 
 
 # --- overdispersion -----------------------------------------------------------------------------
@@ -320,8 +353,15 @@ def test_options_are_checked(call, message):
 def test_generated_clinic_invariants():
     clinic = Clinic.from_frames(**generate_clinic(n_patients=400, seed=0))
     funnel = practitioner_funnel(clinic, min_episodes=20)
-    assessable = episode_pain(clinic)["assessable"].sum()
-    assert funnel["n"].sum() + funnel.attrs["excluded_episodes"] + funnel.attrs["unattributed_episodes"] == assessable
+    pain = episode_pain(clinic)
+    assessable = pain["assessable"].sum()
+    ended = set(clinic.episodes.loc[clinic.episodes["end_date"].notna(), "episode_id"])
+    ongoing = int((pain["assessable"] & ~pain["episode_id"].isin(ended)).sum())
+    assert ongoing > 0 and funnel.attrs["ongoing_episodes"] == ongoing  # ongoing courses: interim, left out
+    assert (
+        funnel["n"].sum() + funnel.attrs["excluded_episodes"] + funnel.attrs["unattributed_episodes"] + ongoing
+        == assessable
+    )
     assert funnel["indicator"].between(0, 1).all() and funnel["responders"].le(funnel["n"]).all()
     assert (funnel["lower_998"] <= funnel["lower_95"]).all() and (funnel["lower_95"] <= funnel["target"]).all()
     assert (funnel["target"] <= funnel["upper_95"]).all() and (funnel["upper_95"] <= funnel["upper_998"]).all()

@@ -130,6 +130,7 @@ def test_clinic_report_runs_with_suppression_and_quality_appendix(clinic, tmp_pa
     assert "&lt;11" in shown  # a 60-patient clinic has small cells
     assert "Data quality for" in shown  # built from data_dir: the loader's summary
     assert "not proof that more frequent sessions cause more improvement" in shown
+    assert "courses of care that have ended and could be assessed" in shown  # outcomes: ended courses only
     assert _images(notebook) >= 5
     assert not re.search(r"P\d{4}", shown)  # an aggregate report names no patient
 
@@ -294,3 +295,41 @@ def test_clinic_window_and_research_cohort(clinic):
         .first()
     )
     assert (firsts >= 5).all()
+
+
+def test_the_clinic_responder_rate_counts_only_courses_of_care_that_have_ended():
+    """Issue 10, verdict 3, the clinic report's path: an ongoing course's result so far is not an outcome."""
+    from scipy import stats
+
+    from needling_analytics import metrics
+    from needling_analytics.load import Clinic
+    from needling_analytics.reporting.tables import episode_outcomes
+
+    # Ended in October: 4 improved (8 -> 2), 2 not (8 -> 7). Ongoing: 3 not improved so far (8 -> 7),
+    # and E9, improved so far but ending only in November: still under way at the end of October.
+    course = [("2026-10-20", 8, 2)] * 4 + [("2026-10-20", 8, 7)] * 2 + [(None, 8, 7)] * 3 + [("2026-11-15", 8, 2)]
+    episodes, sessions = [], []
+    for i, (end, first, latest) in enumerate(course):
+        episodes.append((f"E{i}", f"P{i}", "2026-10-05", end))
+        sessions += [
+            (f"S{i}a", f"E{i}", f"P{i}", "2026-10-05", first),
+            (f"S{i}b", f"E{i}", f"P{i}", "2026-10-12", latest),
+        ]
+    clinic = Clinic.from_frames(
+        patients=pd.DataFrame({"patient_id": [f"P{i}" for i in range(len(course))]}),
+        episodes=pd.DataFrame(episodes, columns=["episode_id", "patient_id", "start_date", "end_date"]),
+        sessions=pd.DataFrame(sessions, columns=["session_id", "episode_id", "patient_id", "session_date", "pain_pre"]),
+        as_of=AS_OF,
+    )
+    cohort = clinic_window(clinic, "2026-10")  # as the clinic report does
+    outcomes = episode_outcomes(cohort, courses="ended")
+    overall = metrics.summarize_responders(outcomes).iloc[0]
+    assert (overall["assessable"], overall["responders"]) == (6, 4)
+    assert overall["responder_rate"] == pytest.approx(4 / 6, abs=1e-12)  # by hand: ended courses only
+    assert overall["ci_lower"] == pytest.approx(stats.beta.ppf(0.025, 4, 3), abs=1e-9)  # Clopper-Pearson
+    assert overall["ci_upper"] == pytest.approx(stats.beta.ppf(0.975, 5, 2), abs=1e-9)
+    assert outcomes.attrs["ongoing_courses"] == 4
+    mixed = metrics.summarize_responders(episode_outcomes(cohort, courses="all")).iloc[0]
+    assert mixed["responder_rate"] == pytest.approx(5 / 10, abs=1e-12)  # the old, mixed figure differs
+    with pytest.raises(ValueError, match=r"`courses` must be 'ended' .* or 'all' .*, got 'open'"):
+        episode_outcomes(cohort, courses="open")

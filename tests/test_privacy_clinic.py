@@ -31,7 +31,7 @@ from needling_analytics.reporting.suppression import (  # noqa: E402
     small_count_mask,
 )
 from needling_analytics.runner import RunConfig, load_config  # noqa: E402
-from needling_analytics.runner.config import clinic_parameters  # noqa: E402
+from needling_analytics.runner.config import clinic_parameters, ensure_practitioner_key  # noqa: E402
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -359,11 +359,17 @@ def test_config_key_and_clinic_parameters(tmp_path):
     parameters = clinic_parameters(config, "2026-10", tmp_path / "cache")
     assert parameters["show_practitioner_ids"] is False
     assert parameters["practitioner_key_file"] == str(tmp_path / "out" / ".practitioner-key")
+    assert not (tmp_path / "out").exists()  # building parameters writes nothing: the run makes the key
+    assert ensure_practitioner_key(config) == tmp_path / "out" / ".practitioner-key"
+    key = (tmp_path / "out" / ".practitioner-key").read_bytes()
     assert clinic_parameters(config, "2026-11", tmp_path / "cache")["practitioner_key_file"] == str(
         tmp_path / "out" / ".practitioner-key"
     )
+    ensure_practitioner_key(config)
+    assert (tmp_path / "out" / ".practitioner-key").read_bytes() == key  # made once, then the same every month
     shown = RunConfig(data_dir=tmp_path / "exports", out_dir=tmp_path / "out2", show_practitioner_ids=True)
     assert clinic_parameters(shown, "2026-10", tmp_path / "cache")["practitioner_key_file"] == ""
+    assert ensure_practitioner_key(shown) is None
     assert not (tmp_path / "out2").exists()
 
 
@@ -394,6 +400,7 @@ def _render(demo, out, show: bool) -> str:
     from needling_analytics.runner import run_report
 
     config = RunConfig(data_dir=demo["data"], clinic_name="Privacy clinic", out_dir=out, show_practitioner_ids=show)
+    ensure_practitioner_key(config)  # as the monthly run and the report command do
     parameters = clinic_parameters(config, MONTH, demo["cache"])
     html = out / "clinic_report.html"
     run_report("clinic", parameters, html, title="Clinic report", timeout=300)

@@ -201,6 +201,21 @@ def test_responder_summary_hides_small_counts():
     assert "too few to give a rate" in text.responder_summary(summary(8, 4), RULE)
 
 
+def test_responder_summary_says_in_plain_words_that_only_ended_courses_count():
+    row = {"episodes": 50, "assessable": 50, "responders": 35, "responder_rate": 0.7, "ci_lower": 0.55,
+           "ci_upper": 0.82, "no_baseline": 0, "no_follow_up": 0, "baseline_too_low": 0}  # fmt: skip
+    ended = text.responder_summary(pd.DataFrame([row]), RULE, ongoing=25)
+    assert ended.startswith("Of the 50 courses of care that have ended and could be assessed, 35 (70%) reached")
+    assert ended.endswith("25 courses of care still under way are not counted: a result so far is not the final one.")
+    few = text.responder_summary(pd.DataFrame([row]), RULE, ongoing=3)
+    assert "Fewer than 11 courses of care still under way are not counted" in few  # small counts stay hidden
+    assert "3 courses" not in few
+    none_left = text.responder_summary(pd.DataFrame([row]), RULE, ongoing=0)
+    assert "that have ended and could be assessed" in none_left and "still under way" not in none_left
+    empty = text.responder_summary(pd.DataFrame([{**row, "assessable": 0, "responders": 0}]), RULE, ongoing=12)
+    assert "12 courses of care still under way are not counted" in empty
+
+
 # ------------------------------------------------------------------ HTML and escaping
 
 

@@ -190,13 +190,16 @@ def test_a_new_practitioner_key_remakes_the_clinic_report_only(data_dir, tmp_pat
     """The skip check covers the pseudonym key: a lost key renames practitioners, so the clinic report is stale."""
     from needling_analytics import load_clinic
     from needling_analytics.reporting.pseudonyms import KEY_FILE_NAME
+    from needling_analytics.runner.config import ensure_practitioner_key
     from needling_analytics.runner.monthly import _jobs
 
     config = RunConfig(data_dir=data_dir, out_dir=tmp_path)
     clinic = load_clinic(data_dir)
     month = pd.Period(MONTH, "M")
+    ensure_practitioner_key(config)  # the run makes the key before its jobs
     before = {j.name: j.key for j in _jobs(config, month, clinic, tmp_path / "cache", tmp_path, "fingerprint")}
     (tmp_path / KEY_FILE_NAME).unlink()  # lost: the next run makes a new key
+    ensure_practitioner_key(config)
     after = {j.name: j.key for j in _jobs(config, month, clinic, tmp_path / "cache", tmp_path, "fingerprint")}
     changed = sorted(name for name in before if before[name] != after[name])
     assert changed == ["clinic_report"]

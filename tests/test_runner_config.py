@@ -95,3 +95,54 @@ def test_paths_become_absolute_because_notebooks_run_in_their_own_folder(tmp_pat
     config = RunConfig(data_dir="data/demo", out_dir="reports", mapping="map.yaml")
     assert config.data_dir == tmp_path / "data" / "demo"
     assert config.out_dir == tmp_path / "reports" and config.mapping == tmp_path / "map.yaml"
+
+
+def test_min_baseline_from_the_config_reaches_clinic_and_patient_reports_alike(tmp_path):
+    """Verdict 7 of issue 10: the rule travels in the run's cache only, all four fields, to every report."""
+    import json
+
+    from needling_analytics.reporting import read_patient, read_rule, tables, write_cache
+    from needling_analytics.runner.config import clinic_parameters, patient_parameters
+
+    (tmp_path / "clinic.toml").write_text(
+        'data_dir = "exports"\nout_dir = "out"\n[responder_rule]\nabs_threshold = 2.0\nmin_baseline = 3\n'
+    )
+    config = load_config(tmp_path / "clinic.toml")
+    assert config.rule == ResponderRule(abs_threshold=2.0, pct_threshold=30.0, require="both", min_baseline=3.0)
+
+    # P1 goes 2 -> 0 (a 2-point, 100% fall: improved under the default rule, but starts below 3);
+    # P2 goes 8 -> 2 (improved under either rule).
+    sessions = pd.DataFrame(
+        [
+            ("S1", "E1", "P1", "2026-10-05", 2.0),
+            ("S2", "E1", "P1", "2026-10-12", 0.0),
+            ("S3", "E2", "P2", "2026-10-05", 8.0),
+            ("S4", "E2", "P2", "2026-10-12", 2.0),
+        ],
+        columns=["session_id", "episode_id", "patient_id", "session_date", "pain_pre"],
+    )
+    episodes = pd.DataFrame(
+        {"episode_id": ["E1", "E2"], "patient_id": ["P1", "P2"], "start_date": "2026-10-05", "end_date": "2026-10-12"}
+    )
+    clinic = Clinic.from_frames(
+        patients=pd.DataFrame({"patient_id": ["P1", "P2"]}), episodes=episodes, sessions=sessions, as_of="2026-11-28"
+    )
+    cache = write_cache(clinic, tmp_path / "cache", rule=config.rule)
+
+    parameters = clinic_parameters(config, "2026-10", cache)
+    assert not {"abs_threshold", "pct_threshold", "require", "min_baseline", "rule"} & set(parameters)
+    assert not (tmp_path / "out").exists()  # building parameters writes no file (no key file either)
+    patient_parameters(config, "P1", cache, clinic.as_of)
+    assert not (tmp_path / "out").exists()
+
+    stored = json.loads((cache / "cache.json").read_text(encoding="utf-8"))["rule"]
+    assert stored == {"abs_threshold": 2.0, "pct_threshold": 30.0, "require": "both", "min_baseline": 3.0}
+    clinic_rule = tables.run_rule(cache_dir=parameters["cache_dir"])  # what the clinic report does
+    patient = read_patient(cache, "P1")  # what the patient report does
+    assert clinic_rule == patient.rule == read_rule(cache) == config.rule
+
+    # ... and so both reports reach the same verdict on P1: not assessed (starts below 3).
+    assert patient.episodes.set_index("episode_id").loc["E1", "assessment"] == "baseline_too_low"
+    outcomes = tables.episode_outcomes(tables.open_clinic(cache_dir=parameters["cache_dir"]), rule=clinic_rule)
+    assert outcomes.set_index("episode_id")["assessment"].to_dict() == {"E1": "baseline_too_low", "E2": "responder"}
+    assert tables.run_rule() == ResponderRule()  # a report built straight from data: the default, as for patients

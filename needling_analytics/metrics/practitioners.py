@@ -11,6 +11,11 @@ is set beside the observed one. A minimum volume applies to every
 comparison (WebPT shows no benchmark below 10 visits a month). No output
 has a rank.
 
+Cohort: only courses of care that have ended (``end_date`` set) are
+compared by default. An ongoing course scored at its latest visit so far
+is an interim result, and mixing interim with final results biases the
+rates (DOMAIN.md, "Outcomes at a fixed time": interim is not final).
+
 Attribution: an episode belongs to the practitioner who gave most of its
 attended sessions; on a tie, to the tied practitioner who saw the patient
 first.
@@ -40,6 +45,8 @@ AGE_BANDS = ("<30", "30-44", "45-59", "60-74", "75+")
 MIN_PRACTITIONERS_FOR_WIDENING = 5
 #: Label of a missing covariate value (a category of its own).
 UNKNOWN = "unknown"
+#: Which courses of care a comparison uses: ``ended`` (default: outcomes, not interim results) or ``all``.
+COURSES = ("ended", "all")
 
 FUNNEL_COLUMNS = ["practitioner_id", "n", "responders", "indicator", "target"]
 CASE_MIX_COLUMNS = [
@@ -138,15 +145,32 @@ def practitioner_recording(clinic) -> pd.DataFrame:
     )
 
 
-def _assessable_by_practitioner(clinic, rule: ResponderRule) -> tuple[pd.DataFrame, int]:
-    """Assessable episodes with their practitioner, and how many had none."""
+def _check_courses(courses) -> None:
+    if courses not in COURSES:
+        raise ValueError(
+            f"`courses` must be 'ended' (courses of care that have ended) or 'all' (ongoing ones too, "
+            f"scored on their interim results), got {courses!r}"
+        )
+
+
+def _assessable_by_practitioner(clinic, rule: ResponderRule, courses: str = "ended") -> tuple[pd.DataFrame, int, int]:
+    """Assessable episodes with their practitioner, how many had none, and how many ongoing ones were left out.
+
+    With ``courses="ended"`` only episodes with an end date are kept: an
+    ongoing course scored at its latest visit so far is an interim result,
+    not an outcome (DOMAIN.md, "Interim is not final").
+    """
     episodes = episode_pain(clinic, rule=rule)
     episodes = episodes[episodes["assessable"]]
+    ended = episodes["episode_id"].isin(clinic.episodes.loc[clinic.episodes["end_date"].notna(), "episode_id"])
+    ongoing = int((~ended).sum())
+    if courses == "ended":
+        episodes = episodes[ended.to_numpy(dtype=bool)]
     attributed = episodes.merge(
         attribute_episodes(clinic)[["episode_id", "practitioner_id"]], on="episode_id", how="left"
     )
     unattributed = int(attributed["practitioner_id"].isna().sum())
-    return attributed, unattributed
+    return attributed, unattributed, ongoing if courses == "ended" else 0
 
 
 def _binomial_limit(probability: float, n: np.ndarray, target: float) -> np.ndarray:
@@ -243,11 +267,15 @@ def practitioner_funnel(
     limits=DEFAULT_LIMITS,
     target: float | None = None,
     dispersion: float = 1.0,
+    courses: str = "ended",
 ) -> pd.DataFrame:
     """Each practitioner's responder rate against the clinic's, with funnel control limits.
 
-    Episodes are the assessable ones of :func:`episode_pain` under ``rule``,
-    each attributed to one practitioner (:func:`attribute_episodes`: most
+    Episodes are the assessable ones of :func:`episode_pain` under ``rule``
+    among the courses of care that have ended (``end_date`` set): an
+    ongoing course scored at its latest visit so far is an interim result,
+    and mixing interim with final results biases the rates (DOMAIN.md,
+    "Interim is not final"). Each is attributed to one practitioner (:func:`attribute_episodes`: most
     attended sessions; ties to the one who saw the patient first).
     Practitioners with fewer than ``min_episodes`` assessable episodes are
     left out (too few to judge; their count is in
@@ -276,6 +304,10 @@ def practitioner_funnel(
         compared practitioners' episodes (responders / n, pooled).
     dispersion : float
         Multiplicative overdispersion factor phi widening the limits (1: none).
+    courses : {"ended", "all"}
+        ``ended`` (default): courses of care that have ended only. ``all``
+        adds ongoing ones scored on their interim results (for exploring,
+        never for a clinic-level rate).
 
     Returns
     -------
@@ -291,7 +323,9 @@ def practitioner_funnel(
         ``attrs`` holds ``responder_rule``, ``target``, ``min_episodes``,
         ``limits``, ``dispersion``, ``excluded_practitioners`` and
         ``excluded_episodes`` (below the minimum), ``unattributed_episodes``
-        (assessable, no practitioner recorded).
+        (assessable, no practitioner recorded), ``courses`` and
+        ``ongoing_episodes`` (assessable episodes left out because their
+        course has not ended; 0 with ``courses="all"``).
 
     Examples
     --------
@@ -309,7 +343,8 @@ def practitioner_funnel(
     _check_dispersion(dispersion)
     if target is not None and not (isinstance(target, (int, float, np.floating)) and 0 <= target <= 1):
         raise ValueError(f"`target` must be a proportion from 0 to 1 or None, got {target!r}")
-    episodes, unattributed = _assessable_by_practitioner(clinic, rule)
+    _check_courses(courses)
+    episodes, unattributed, ongoing = _assessable_by_practitioner(clinic, rule, courses)
     episodes = episodes[episodes["practitioner_id"].notna()]
     table = (
         episodes.assign(_responder=episodes["responder"].astype(bool).astype("int64"))
@@ -342,6 +377,8 @@ def practitioner_funnel(
         excluded_episodes=excluded[1],
         unattributed_episodes=unattributed,
         practitioners_recorded=bool(clinic.sessions["practitioner_id"].notna().any()),
+        courses=courses,
+        ongoing_episodes=ongoing,
     )
     return table
 
@@ -589,12 +626,15 @@ def case_mix_adjusted(
     min_category: int = 10,
     limits=DEFAULT_LIMITS,
     dispersion: float = 1.0,
+    courses: str = "ended",
 ) -> pd.DataFrame:
     """Observed against case-mix-expected responders, per practitioner.
 
     A logistic model (statsmodels GLM, binomial family, logit link) of
     responder on the episode's case mix is fitted on **all** assessable
-    episodes (every practitioner, attributed or not): baseline pain
+    episodes of courses of care that have ended (every practitioner,
+    attributed or not; ongoing courses are interim results and are left
+    out unless ``courses="all"``, as in :func:`practitioner_funnel`): baseline pain
     (points, linear), symptom duration band (acute under 6 weeks, subacute
     6-12, chronic over 12), age band at the episode start (start year minus
     birth year: under 30, 30-44, 45-59, 60-74, 75 and over), sex (F, M, X
@@ -632,6 +672,9 @@ def case_mix_adjusted(
         Two-sided coverage levels.
     dispersion : float
         Multiplicative overdispersion factor widening the limits (1: none).
+    courses : {"ended", "all"}
+        ``ended`` (default): courses of care that have ended only; ``all``
+        adds ongoing ones scored on their interim results.
 
     Returns
     -------
@@ -649,14 +692,16 @@ def case_mix_adjusted(
         95%``, ...). ``attrs`` holds ``responder_rule``, ``covariates``,
         ``coefficients`` (log-odds per model column), ``model_episodes``,
         ``merged_levels``, ``converged``, ``excluded_practitioners``,
-        ``excluded_episodes`` and ``unattributed_episodes``.
+        ``excluded_episodes``, ``unattributed_episodes``, ``courses`` and
+        ``ongoing_episodes`` (as in :func:`practitioner_funnel`).
     """
     _check_min_episodes(min_episodes)
     if isinstance(min_category, bool) or not isinstance(min_category, (int, np.integer)) or min_category < 1:
         raise ValueError(f"`min_category` must be a whole number, 1 or more, got {min_category!r}")
     levels = _check_limits(limits)
     _check_dispersion(dispersion)
-    episodes, unattributed = _assessable_by_practitioner(clinic, rule)
+    _check_courses(courses)
+    episodes, unattributed, ongoing = _assessable_by_practitioner(clinic, rule, courses)
     episodes = episodes.reset_index(drop=True)
     y = episodes["responder"].astype(bool).to_numpy(dtype=float)
     design, merged = _design(_covariates(clinic, episodes), min_category)
@@ -722,5 +767,7 @@ def case_mix_adjusted(
         excluded_practitioners=excluded[0],
         excluded_episodes=excluded[1],
         unattributed_episodes=unattributed,
+        courses=courses,
+        ongoing_episodes=ongoing,
     )
     return table

@@ -205,6 +205,11 @@ def read_patient(cache_dir: str | Path, patient_id: str) -> PatientData:
     )
 
 
+def read_rule(cache_dir: str | Path) -> ResponderRule:
+    """The responder rule of the run that wrote the cache: all four fields, the one every report uses."""
+    return ResponderRule(**_info(Path(cache_dir))["rule"])
+
+
 def read_clinic(cache_dir: str | Path) -> tuple[Clinic, ResponderRule, str]:
     """The cleaned clinic from the cache (no identifying columns), its rule and name."""
     cache_dir = Path(cache_dir)

@@ -9,7 +9,7 @@ Sections of this module:
 
 - display: :func:`for_display`, :func:`table_or_note`, :func:`chart_or_note`;
 - report inputs: :func:`open_patient`, :func:`select_episode`,
-  :func:`open_clinic`, :func:`restrict_clinic`, :func:`clinic_window`,
+  :func:`open_clinic`, :func:`run_rule`, :func:`restrict_clinic`, :func:`clinic_window`,
   :func:`episode_outcomes`, :func:`select_cohort`, :func:`outcome_series`.
 
 The notebooks reach everything through this module, which also re-exports
@@ -33,7 +33,7 @@ import pandas as pd
 
 from .. import metrics
 from ..load import Clinic, load_clinic
-from .cache import PatientData, read_clinic, read_patient, write_cache
+from .cache import PatientData, read_clinic, read_patient, read_rule, write_cache
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
 from .summaries import (
     KPIS,
@@ -74,6 +74,7 @@ __all__ = [
     "responders_by",
     "restrict_clinic",
     "rom_summary",
+    "run_rule",
     "select_cohort",
     "select_episode",
     "suppress_small_counts",
@@ -243,6 +244,17 @@ def open_clinic(*, cache_dir: str = "", data_dir: str = "data/demo", as_of: str 
     return load_clinic(data_dir, as_of=as_of or None)
 
 
+def run_rule(*, cache_dir: str = "") -> metrics.ResponderRule:
+    """The responder rule a clinic report uses: the run's, from its cache (all four fields).
+
+    The patient reports read the same rule from the same cache, so the two
+    kinds of report never disagree on who improved. Without a cache (a
+    report built straight from ``data_dir``) it is the default rule, as for
+    a patient report built that way.
+    """
+    return read_rule(cache_dir) if cache_dir else metrics.DEFAULT_RULE
+
+
 def select_episode(patient: PatientData, episode_id: str = "") -> PatientData:
     """One course of care of a patient: every frame filtered to that episode.
 
@@ -379,8 +391,17 @@ def clinic_window(clinic: Clinic, month, *, months: int = 12) -> Clinic:
     return restrict_clinic(cut, episodes.loc[started, "episode_id"])
 
 
-def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DEFAULT_RULE) -> pd.DataFrame:
+def episode_outcomes(
+    clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DEFAULT_RULE, courses: str = "all"
+) -> pd.DataFrame:
     """Every episode's pain outcome with its details, attendance and practitioner, for subgroup tables.
+
+    ``courses="ended"`` keeps only the courses of care that have ended
+    (``end_date`` set), as every clinic-level outcome rate must: an ongoing
+    course scored at its latest visit so far is an interim result (DOMAIN.md,
+    "Interim is not final"). ``attrs["ongoing_courses"]`` then counts the
+    courses left out. ``"all"`` (default, for research cohorts) keeps every
+    episode.
 
     Returns
     -------
@@ -393,6 +414,10 @@ def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DE
         and ``practitioner_id`` (:func:`metrics.attribute_episodes`; missing
         when no practitioner is recorded). ``attrs["responder_rule"]`` is kept.
     """
+    if courses not in ("ended", "all"):
+        raise ValueError(
+            f"`courses` must be 'ended' (courses of care that have ended) or 'all' (ongoing ones too), got {courses!r}"
+        )
     pain = metrics.episode_pain(clinic, rule=rule)
     details = clinic.episodes[
         [
@@ -421,7 +446,14 @@ def episode_outcomes(clinic: Clinic, *, rule: metrics.ResponderRule = metrics.DE
     who = metrics.attribute_episodes(clinic)[["episode_id", "practitioner_id"]]
     out = pain.merge(details, on="episode_id", how="left").merge(visits, on="episode_id", how="left")
     out = out.merge(who, on="episode_id", how="left")
+    ongoing = 0
+    if courses == "ended":
+        ended = out["end_date"].notna().to_numpy(dtype=bool)
+        ongoing = int((~ended).sum())
+        out = out[ended].reset_index(drop=True)
     out.attrs["responder_rule"] = pain.attrs.get("responder_rule")
+    out.attrs["courses"] = courses
+    out.attrs["ongoing_courses"] = ongoing
     return out
 
 

@@ -352,7 +352,9 @@ def section_unavailable(section: str) -> Paragraph:
     return Paragraph(UNAVAILABLE[section])
 
 
-def responder_summary(summary: pd.DataFrame, rule, *, threshold: int | None = 11) -> Paragraph:
+def responder_summary(
+    summary: pd.DataFrame, rule, *, threshold: int | None = 11, ongoing: int | None = None
+) -> Paragraph:
     """The clinic's responder rate and its 95% interval in words.
 
     ``summary`` is the one-row output of
@@ -360,16 +362,29 @@ def responder_summary(summary: pd.DataFrame, rule, *, threshold: int | None = 11
     to ``threshold - 1`` are written "fewer than 11" (CMS small-cell rule;
     None shows every count). The total number of episodes is not given, so
     that the number not assessed cannot be worked out by subtraction.
+
+    ``ongoing`` (the clinic report passes it): the summary covers courses of
+    care that have ended only, and this many courses still under way were
+    left out; the text says both in plain words. None: the summary's cohort
+    is not stated.
     """
     row, rule = summary.iloc[0], _rule(rule)
     assessable, responders = int(row["assessable"]), int(row["responders"])
-    if assessable == 0:
-        return Paragraph(UNAVAILABLE["outcomes"])
     limit = threshold or 0
-    courses = f"Of the {format_count(assessable, threshold=threshold)} courses of care that could be assessed, "
+    still = ""
+    if ongoing:
+        still = (
+            f" {format_count(ongoing, threshold=threshold).capitalize()} course{'s' if ongoing != 1 else ''} of care "
+            f"still under way {'are' if ongoing != 1 else 'is'} not counted: a result so far is not the final one."
+        )
+    if assessable == 0:
+        return Paragraph(UNAVAILABLE["outcomes"] + still)
+    kind = "that have ended and could be assessed" if ongoing is not None else "that could be assessed"
+    courses = f"Of the {format_count(assessable, threshold=threshold)} courses of care {kind}, "
     reached = f"reached a clinically important improvement ({rule.describe()})."
     if assessable < limit:
-        text = f"Only {format_count(assessable, threshold=threshold)} courses of care could be assessed: too few to give a rate."
+        ended = " that have ended" if ongoing is not None else ""
+        text = f"Only {format_count(assessable, threshold=threshold)} courses of care{ended} could be assessed: too few to give a rate."
     elif 0 < responders < limit:
         text = courses + f"fewer than {limit} " + reached
     elif 0 < assessable - responders < limit:
@@ -389,7 +404,7 @@ def responder_summary(summary: pd.DataFrame, rule, *, threshold: int | None = 11
             f" {format_count(left_out, threshold=threshold).capitalize()} more could not be assessed: they had no "
             "follow-up pain score yet, or started too low to show a clinically important change."
         )
-    return Paragraph(text)
+    return Paragraph(text + still)
 
 
 def median_sentence(median: pd.DataFrame) -> Paragraph:

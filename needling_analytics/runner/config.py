@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..load.mapping import check_timezone
 from ..metrics import ResponderRule
 from ..permissions import check_level
-from ..reporting.pseudonyms import ensure_key_file
+from ..reporting.pseudonyms import KEY_FILE_NAME, ensure_key_file
 
 
 @dataclass(frozen=True)
@@ -83,33 +83,50 @@ class RunConfig:
         return slug or "clinic"
 
 
+def practitioner_key_file(config: RunConfig) -> Path | None:
+    """Where the run keeps the practitioner key (``out_dir``), or None when reports show practitioner IDs.
+
+    Only the path: nothing is created. The run itself (the monthly run, the
+    ``report`` command) creates the file once with
+    :func:`~needling_analytics.reporting.pseudonyms.ensure_key_file`, so that
+    pseudonyms stay the same from month to month.
+    """
+    return None if config.show_practitioner_ids else config.out_dir / KEY_FILE_NAME
+
+
+def ensure_practitioner_key(config: RunConfig) -> Path | None:
+    """Create the practitioner key file the first time (a run does this before making reports); its path, or None."""
+    return None if config.show_practitioner_ids else ensure_key_file(config.out_dir)
+
+
 def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
     """Parameters of the clinic report notebook for ``month``: settings, IDs and paths, never names.
 
-    Unless ``show_practitioner_ids`` is set, the practitioner key file in
-    ``out_dir`` is created the first time
-    (:func:`~needling_analytics.reporting.pseudonyms.ensure_key_file`) and
-    its path passed, so that pseudonyms stay the same from month to month.
+    Pure: no file is read or written. The responder rule is not a
+    parameter: every report reads it from the run's cache (``cache.json``,
+    all four fields, written by :func:`~needling_analytics.reporting.write_cache`),
+    so the clinic report and the patient reports always use the same rule.
+    The practitioner key file is passed by path (:func:`practitioner_key_file`);
+    the run creates it (:func:`ensure_practitioner_key`) before any report.
     """
-    rule = config.rule
-    key_file = "" if config.show_practitioner_ids else str(ensure_key_file(config.out_dir))
+    key_file = practitioner_key_file(config)
     return {
         "month": str(month),
         "cache_dir": str(cache_dir),
         "data_dir": str(config.data_dir),
         "clinic_name": config.clinic_name,
-        "abs_threshold": float(rule.abs_threshold),
-        "pct_threshold": float(rule.pct_threshold),
-        "require": rule.require,
         "min_cell_size": int(config.min_cell_size),
         "min_episodes": int(config.min_episodes),
         "show_practitioner_ids": bool(config.show_practitioner_ids),
-        "practitioner_key_file": key_file,
+        "practitioner_key_file": "" if key_file is None else str(key_file),
     }
 
 
 def patient_parameters(config: RunConfig, patient_id: str, cache_dir, as_of) -> dict:
-    """Parameters of the patient report notebook: IDs and paths only, never names."""
+    """Parameters of the patient report notebook: IDs and paths only, never names.
+
+    Pure, like :func:`clinic_parameters`; the rule comes from the cache.
+    """
     return {
         "patient_id": patient_id,
         "cache_dir": str(cache_dir),

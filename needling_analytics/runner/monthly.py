@@ -37,7 +37,7 @@ from ..load.mapping import default_mapping, mapping_fingerprint
 from ..metrics import parse_month
 from ..permissions import file_permissions
 from ..reporting import write_cache
-from .config import RunConfig, clinic_parameters, patient_parameters, safe_name
+from .config import RunConfig, clinic_parameters, ensure_practitioner_key, patient_parameters, safe_name
 from .execute import ReportError, ReportResult, notebook_path, run_report
 from .index import write_index
 from .kernel import report_kernel_spec
@@ -255,7 +255,9 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
             asdict(config.rule),
             f"{clinic.as_of:%Y-%m-%d}",
         )
+        # The one place the run's settings reach the reports: the rule (all four fields) is in the cache.
         cache = write_cache(clinic, run_dir / "cache", rule=config.rule, clinic_name=config.clinic_name)
+        ensure_practitioner_key(config)  # made once, before the parameters that name it
         jobs = _jobs(config, month, clinic, cache, run_dir, fingerprint)
         todo = [j for j in jobs if force or not _up_to_date(j)]
         results += [
