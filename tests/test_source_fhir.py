@@ -570,3 +570,26 @@ def test_a_reference_that_cannot_be_resolved_is_blank_and_quarantined(tmp_path):
     assert clinic.sessions["session_id"].tolist() == ["S1"]
     problems = clinic.quality.problems
     assert problems.loc[problems["table"] == "sessions", ["line", "column"]].values.tolist() == [[4, "patient_id"]]
+
+
+def test_a_range_of_motion_observation_with_components_only_gives_a_row_per_component(tmp_path):
+    """Knee flexion and extension in one Observation, each a component in degrees; no value of its own."""
+    deg = {"unit": "deg", "system": "http://unitsofmeasure.org", "code": "deg"}
+    knee = rom_obs("R9", "knee-rom", 0, site="49076000", side="24028007")
+    del knee["valueQuantity"]
+    knee["component"] = [
+        {"code": {"coding": [{"system": "http://clinic.example/rom", "code": "knee-flexion-active"}]},
+         "valueQuantity": {"value": 118, **deg}},
+        {"code": {"coding": [{"system": "http://clinic.example/rom", "code": "knee-extension-active"}]},
+         "valueQuantity": {"value": -5, **deg}},
+    ]  # fmt: skip
+    empty = rom_obs("R10", "knee-flexion-active", 0, site="49076000", side="24028007")
+    del empty["valueQuantity"]
+    resources = [{"resourceType": "Patient", "id": "P1"}, knee, empty]
+    source = fhir_source.open_source(write(tmp_path, bundle("collection", resources)), Mapping())
+    raw = source.read("rom", TableMapping())
+    got = [(r["movement"], r["side"], r["degrees"], r["mode"]) for r in rows(raw)]
+    assert got == [("flexion", "right", "118", "active"), ("extension", "right", "-5", "active")]
+    # the one without any value is not taken for a reading, and is counted, not lost silently
+    notes = " ".join(source.read("patients", TableMapping()).notes)
+    assert "1 Observation(s) neither pain (LOINC 72514-3) nor range of motion (degrees) were skipped" in notes

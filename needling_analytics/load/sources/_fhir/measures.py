@@ -68,9 +68,6 @@ def rom(ctx: Context) -> Rows:
         if rows.broken(entry, needs_id=False):
             continue
         obs = entry.resource
-        if not pain_value(obs):
-            rows.counts["pain Observations without a value (dataAbsentReason) left out"] += 1
-            continue
         patient = ctx.resources.resolve(obs.get("subject"), "Patient") or ""
         when = effective(obs)
         session, episode = ctx.episode_of(obs, patient, when, rows.counts)
@@ -83,9 +80,12 @@ def rom(ctx: Context) -> Rows:
         readings = [(obs.get("code"), obs.get("valueQuantity"))] + [
             (c.get("code"), c.get("valueQuantity")) for c in obs.get("component") or [] if isinstance(c, dict)
         ]
+        readings = [
+            (code, quantity) for code, quantity in readings if isinstance(quantity, dict) and "value" in quantity
+        ]
+        if not readings:
+            rows.counts["range-of-motion Observations without a value in degrees left out"] += 1
         for code, quantity in readings:
-            if not isinstance(quantity, dict) or "value" not in quantity:
-                continue
             rows.add(
                 entry,
                 {
