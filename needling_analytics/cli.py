@@ -150,8 +150,8 @@ def _report(args) -> int:
             title = f"Patient {args.patient_id}"
         else:
             ensure_practitioner_key(config)
-            parameters = clinic_parameters(config, parse_month(args.month), cache)
             html = out / args.month / "clinic" / "clinic_report.html"
+            parameters = clinic_parameters(config, parse_month(args.month), cache, results_dir=html.parent)
             title = f"Clinic report, {args.month}"
         try:
             result = run_report(args.kind, parameters, html, title=title, timeout=config.timeout)

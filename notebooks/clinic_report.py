@@ -18,7 +18,7 @@ import warnings
 
 import needling_analytics
 from needling_analytics import metrics, plots
-from needling_analytics.reporting import tables, text
+from needling_analytics.reporting import results, tables, text
 
 warnings.filterwarnings("ignore")
 plots.set_theme()
@@ -32,6 +32,7 @@ min_cell_size: int = 11  # smallest count shown in tables and charts (CMS small-
 min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
 show_practitioner_ids: bool = False  # True: name practitioners by their IDs; False: keyed pseudonyms
 practitioner_key_file: str = ""  # secret key file that keeps pseudonyms stable; empty: a one-off key
+results_dir: str = ""  # folder for summary.json and tables/*.csv (the headline figures and tables); empty: none
 
 # %%
 clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
@@ -456,6 +457,36 @@ tables.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner
 
 # %%
 text.data_quality_note(clinic.quality)
+
+# %%
+summary = results.clinic_summary(
+    audience="public",
+    month=month,
+    months=12,
+    as_of=cohort.as_of,
+    rule=rule,
+    responders=results.responder_figures(overall, cohort="ended", threshold=min_cell_size),
+    practitioner_counts=shown.attrs.get("practitioner_counts"),
+    frequency=results.frequency_figures(frequency.patient_level),
+    version=needling_analytics.__version__,
+)
+
+# %%
+written = results.write_results(
+    results_dir,
+    summary,
+    {
+        "activity": kpis,
+        "outcomes_by_region": by_region,
+        "range_of_motion": rom_table,
+        "questionnaires": prom_table,
+        "frequency": frequency.patient_level,
+        "safety": safety,
+        "serious_events": serious,
+        "practitioners": shown,
+        "attendance": attendance,
+    },
+)
 
 # %%
 text.report_footer(

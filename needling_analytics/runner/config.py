@@ -99,7 +99,7 @@ def ensure_practitioner_key(config: RunConfig) -> Path | None:
     return None if config.show_practitioner_ids else ensure_key_file(config.out_dir)
 
 
-def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
+def clinic_parameters(config: RunConfig, month, cache_dir, *, results_dir=None) -> dict:
     """Parameters of the clinic report notebook for ``month``: settings, IDs and paths, never names.
 
     Pure: no file is read or written. The responder rule is not a
@@ -108,6 +108,8 @@ def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
     so the clinic report and the patient reports always use the same rule.
     The practitioner key file is passed by path (:func:`practitioner_key_file`);
     the run creates it (:func:`ensure_practitioner_key`) before any report.
+    ``results_dir``: where the report writes ``summary.json`` and
+    ``tables/*.csv`` (the folder of its HTML); None writes neither.
     """
     key_file = practitioner_key_file(config)
     return {
@@ -119,6 +121,7 @@ def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
         "min_episodes": int(config.min_episodes),
         "show_practitioner_ids": bool(config.show_practitioner_ids),
         "practitioner_key_file": "" if key_file is None else str(key_file),
+        "results_dir": "" if results_dir is None else str(results_dir),
     }
 
 

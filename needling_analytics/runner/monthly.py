@@ -117,7 +117,7 @@ def _setup_log(run_dir: Path) -> logging.Handler:
 
 
 def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Path, fingerprint: str) -> list[Job]:
-    parameters = clinic_parameters(config, month, cache)
+    parameters = clinic_parameters(config, month, cache, results_dir=run_dir / "clinic")
     code = {kind: notebook_path(kind).read_bytes() for kind in ("clinic", "patient")}
     key_file = parameters["practitioner_key_file"]  # a new key renames every practitioner: remake the report
     pseudonym_key = hashlib.sha256(Path(key_file).read_bytes()).hexdigest() if key_file else ""
