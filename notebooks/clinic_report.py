@@ -327,7 +327,12 @@ tables.table_or_note(
     values={
         "event_type": {"any": "any event"},
         "severity": {"major": "significant or serious"},
-        "comparison": {"within": "similar", "above": "higher here", "below": "lower here"},
+        "comparison": {
+            "similar": "no clear difference",
+            "above": "higher here",
+            "below": "lower here",
+            "not_recorded": "not recorded",
+        },
     },
     section="safety",
     decimals=2,
