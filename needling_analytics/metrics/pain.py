@@ -24,7 +24,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._common import attended_sessions, clopper_pearson, positions
+from ._clustered import clustered_interval
+from ._common import attended_sessions, positions
 
 #: Small tolerance so that 30% computed in floating point counts as 30%.
 _EPS = 1e-9
@@ -331,7 +332,11 @@ def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
 
 
 def summarize_responders(
-    episodes: pd.DataFrame, *, by: str | list[str] | None = None, confidence: float = 0.95
+    episodes: pd.DataFrame,
+    *,
+    by: str | list[str] | None = None,
+    confidence: float = 0.95,
+    cluster: str | None = "patient_id",
 ) -> pd.DataFrame:
     """Responder rate with an exact confidence interval, overall or by group.
 
@@ -341,6 +346,11 @@ def summarize_responders(
         The output of :func:`episode_pain` (other columns may be added for ``by``).
     by : column name(s), optional
         Group the summary, e.g. by ``practitioner_id`` or ``body_region``.
+    cluster : column name or None
+        Patients with several assessed courses of care: the interval is the
+        Korn-Graubard (1998) Clopper-Pearson interval clustered by this
+        column (default ``patient_id``; see :mod:`._clustered`). With one
+        course per patient, or ``None``, it is the plain Clopper-Pearson.
 
     Returns
     -------
@@ -348,8 +358,10 @@ def summarize_responders(
         One row per group (one row when ``by`` is None): the ``by``
         columns, ``episodes``, ``assessable``, ``responders``,
         ``responder_rate`` (of assessable), ``ci_lower``, ``ci_upper``
-        (Clopper-Pearson), ``no_baseline``, ``no_follow_up``,
-        ``baseline_too_low``.
+        (Clopper-Pearson, clustered by patient), ``no_baseline``,
+        ``no_follow_up``, ``baseline_too_low``, ``patients`` (distinct
+        patients among the assessable courses), ``design_effect`` (at
+        least 1; 1 with one course per patient).
     """
     keys = [by] if isinstance(by, str) else list(by or [])
     frame = episodes.assign(
@@ -370,9 +382,16 @@ def summarize_responders(
     table.columns = [*keys, "episodes", "assessable", "responders", "no_baseline", "no_follow_up", "baseline_too_low"]
     with np.errstate(divide="ignore", invalid="ignore"):
         table["responder_rate"] = table["responders"] / table["assessable"].where(table["assessable"] > 0)
-    table["ci_lower"], table["ci_upper"] = clopper_pearson(
-        table["responders"], table["assessable"], confidence=confidence
+    assessed = frame[frame["_assessable"] == 1]
+    if cluster is None:
+        assessed = assessed.assign(_unit=np.arange(len(assessed)))
+    intervals = clustered_interval(
+        assessed, keys=keys, cluster="_unit" if cluster is None else cluster, event="_responder", confidence=confidence
     )
+    intervals = intervals[[*keys, "clusters", "design_effect", "ci_lower", "ci_upper"]]
+    table = table.merge(intervals, on=keys, how="left") if keys else pd.concat([table, intervals], axis=1)
+    table["patients"] = table["clusters"].fillna(0)
+    table["design_effect"] = table["design_effect"].astype("float64")
     columns = [
         *keys,
         "episodes",
@@ -384,12 +403,16 @@ def summarize_responders(
         "no_baseline",
         "no_follow_up",
         "baseline_too_low",
+        "patients",
+        "design_effect",
     ]
     table = table[columns].astype(
         {
             c: "int64"
-            for c in ["episodes", "assessable", "responders", "no_baseline", "no_follow_up", "baseline_too_low"]
-        }
+            for c in [
+                "episodes", "assessable", "responders", "no_baseline", "no_follow_up", "baseline_too_low", "patients",
+            ]
+        }  # fmt: skip
     )
     table.attrs["responder_rule"] = episodes.attrs.get("responder_rule")
     return table.reset_index(drop=True)
