@@ -6,7 +6,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from needling_analytics.metrics import summarize_responders
+from needling_analytics.metrics import responder_sensitivity, summarize_responders
 from needling_analytics.metrics._clustered import clustered_interval
 from needling_analytics.metrics._common import clopper_pearson
 
@@ -85,3 +85,69 @@ def test_a_design_effect_below_one_is_not_used():
     n_star = n * (stats.t.ppf(0.975, n - 1) / stats.t.ppf(0.975, c - 1)) ** 2
     assert row["design_effect"] == 1.0
     assert row["ci_lower"] == pytest.approx(stats.beta.ppf(0.025, n_star / 2, n_star / 2 + 1), abs=1e-12)
+
+
+# --- responder rate: complete case, worst case, inverse-probability weighted ------------------------------------
+
+
+def sensitivity_courses():
+    """Ended courses: neck 10 (8 followed up, 6 improved), knee 10 (4 followed up, 1 improved), one per patient."""
+    regions = ["neck"] * 10 + ["knee"] * 10
+    followed = [True] * 8 + [False] * 2 + [True] * 4 + [False] * 6
+    improved = [True] * 6 + [False] * 4 + [True] * 1 + [False] * 9
+    latest = [2.0 if i else 7.0 for i in improved]
+    frame = pd.DataFrame(
+        {
+            "episode_id": [f"E{i}" for i in range(20)],
+            "patient_id": [f"P{i}" for i in range(20)],
+            "baseline": 8.0,
+            "latest": [v if f else np.nan for v, f in zip(latest, followed, strict=True)],
+            "body_region": regions,
+            "self_discharged": [not f for f in followed],
+        }
+    )
+    return frame
+
+
+def test_sensitivity_complete_worst_and_weighted_by_hand():
+    table = responder_sensitivity(sensitivity_courses(), covariates=["body_region"]).set_index("method")
+    complete, worst, weighted = table.loc["complete_case"], table.loc["worst_case"], table.loc["weighted"]
+    assert (complete["courses"], complete["assessed"], complete["improved"]) == (20, 12, 7)
+    assert complete["rate"] == pytest.approx(7 / 12, abs=1e-12)
+    lower, upper = clopper_pearson([7], [12])
+    assert complete["ci_lower"] == pytest.approx(lower[0], abs=1e-12)
+    assert (worst["assessed"], worst["improved"]) == (20, 7)
+    assert worst["rate"] == pytest.approx(7 / 20, abs=1e-12)
+    # a saturated model of one binary covariate: IPW = the stratified estimate (closed form)
+    # neck: 6/8 improved among 10 courses, knee: 1/4 among 10 -> (10 x 0.75 + 10 x 0.25) / 20 = 0.5
+    assert weighted["rate"] == pytest.approx(0.5, abs=1e-7)
+    assert weighted["note"] == "weights from body_region"
+    assert worst["rate"] < weighted["rate"] < complete["rate"]
+    assert table.attrs["no_follow_up"] == 8 and table.attrs["no_follow_up_self_discharged"] == 8
+
+
+def test_sensitivity_weighted_rate_matches_statsmodels_logit_with_two_covariates():
+    frame = sensitivity_courses()
+    frame["baseline"] = [8, 7, 9, 6, 8, 5, 7, 9, 6, 8, 7, 6, 9, 8, 5, 7, 8, 6, 9, 7]
+    frame["latest"] = frame["latest"].where(frame["latest"].isna(), frame["baseline"] - [5, 1] * 10)
+    table = responder_sensitivity(frame).set_index("method")
+    observed = frame["latest"].notna().to_numpy()
+    design = sm.add_constant(
+        pd.DataFrame({"baseline": frame["baseline"], "neck": (frame["body_region"] == "neck").astype(float)})
+    )
+    p = sm.Logit(observed.astype(float), design).fit(disp=0).predict(design)
+    reduction = frame["baseline"] - frame["latest"]
+    met = ((reduction >= 2) & (reduction / frame["baseline"] >= 0.3)).to_numpy()[observed]
+    w = 1 / p[observed]
+    assert table.loc["weighted", "rate"] == pytest.approx(np.sum(w * met) / np.sum(w), abs=1e-8)
+    assert table.loc["weighted", "note"] == "weights from baseline, body_region"
+
+
+def test_sensitivity_falls_back_and_says_why_on_separation():
+    frame = sensitivity_courses()
+    frame.loc[frame["body_region"] == "knee", "latest"] = np.nan  # no knee course followed up: separation
+    table = responder_sensitivity(frame, covariates=["body_region"]).set_index("method")
+    assert np.isnan(table.loc["weighted", "rate"])
+    assert "separation" in table.loc["weighted", "note"] and table.loc["weighted", "note"].startswith("not estimated")
+    two = responder_sensitivity(frame.assign(age=np.arange(20.0)), covariates=["body_region", "age"])
+    assert "with body_region, age: " in two.set_index("method").loc["weighted", "note"]

@@ -81,9 +81,7 @@ NATURAL_RECOVERY = (
     "and it often eases with time."
 )
 #: The same for a patient's own course of care.
-PATIENT_NATURAL_RECOVERY = (
-    "Part of this change may have come anyway: pain is often at its worst when treatment starts, and it tends to ease with time."
-)
+PATIENT_NATURAL_RECOVERY = "Part of this change may have come anyway: pain is often at its worst when treatment starts, and it tends to ease with time."
 
 
 class Paragraph(str):
