@@ -519,3 +519,32 @@ def test_funnel_summary_counts_hidden_practitioners_without_naming_them():
     sentence = text.funnel_summary(none_shown, spread_row(5, 0.2, 1.0))
     assert sentence.startswith("5 practitioners have at least 10 assessed courses of care, but none can be shown")
     assert "2 of the 5 practitioners compared are outside the 95% limits." in sentence
+
+
+def test_sensitivity_sentence_counts_the_missing_and_names_self_discharge():
+    table = pd.DataFrame({"method": ["complete_case", "worst_case", "weighted"], "rate": [0.8, 0.7, float("nan")],
+                          "note": ["", "", "not estimated: separation"]})  # fmt: skip
+    table.attrs.update(no_follow_up=16, no_follow_up_self_discharged=4)
+    sentence = text.sensitivity_sentence(table)
+    assert sentence.startswith(
+        "16 courses of care had no follow-up pain score, fewer than 11 of them after the patient"
+    )
+    assert sentence.endswith("The weighted share could not be worked out from these data.")
+    table.attrs.update(no_follow_up=0)
+    assert "three ways agree" in text.sensitivity_sentence(table)
+
+
+def test_sensitivity_table_hides_the_worst_case_row_when_few_lack_a_follow_up():
+    table = pd.DataFrame({"method": ["complete_case", "worst_case", "weighted"], "courses": [60, 60, 60],
+                          "assessed": [55, 60, 55], "improved": [40, 40, 40], "rate": [40 / 55, 40 / 60, 0.7],
+                          "ci_lower": [0.6, 0.5, 0.55], "ci_upper": [0.8, 0.8, 0.8], "note": ["", "", ""]})  # fmt: skip
+    table.attrs.update(no_follow_up=5)
+    shown = tables.responder_sensitivity_table(table).set_index("method")
+    worst = shown.loc["Courses without a follow-up score counted as not improved"]
+    assert list(worst[["assessed", "improved", "rate"]]) == ["*", "*", "*"]
+    assert list(shown.loc["Courses with a follow-up score (as above)", ["assessed", "improved", "rate"]]) == [
+        "55", "40", "73%",
+    ]  # fmt: skip
+    # 55 - 40 = 15 not improved: shown; 60 - 40 = 20: shown once 20 lack a follow-up
+    table.attrs.update(no_follow_up=20)
+    assert tables.responder_sensitivity_table(table)["assessed"].tolist()[1] == "60"

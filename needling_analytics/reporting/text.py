@@ -420,6 +420,41 @@ def responder_summary(
     return Paragraph(text + still)
 
 
+def sensitivity_sentence(sensitivity: pd.DataFrame, *, threshold: int | None = 11) -> Paragraph:
+    """One plain sentence under the table of :func:`~needling_analytics.metrics.responder_sensitivity`.
+
+    Says how many courses lack a follow-up score (counts from 1 to
+    ``threshold - 1`` written "fewer than 11") and how many of them stopped
+    coming (self-discharged, as in the attendance section), what the three
+    rows mean, and why the weighted rate is missing when it is.
+    """
+    missing = int(sensitivity.attrs.get("no_follow_up", 0))
+    if missing == 0:
+        return Paragraph("Every course of care counted here has a follow-up pain score, so the three ways agree.")
+    gone = sensitivity.attrs.get("no_follow_up_self_discharged")
+    stopped = ""
+    if gone is not None:
+        stopped = f", {format_count(int(gone), threshold=threshold)} of them after the patient stopped coming"
+    weighted = sensitivity[sensitivity["method"] == "weighted"]
+    note = "" if not len(weighted) or _missing(weighted["note"].iloc[0]) else str(weighted["note"].iloc[0])
+    used = note.split(" (")[0]
+    like = {
+        "weights from baseline, body_region": " (same starting pain and body region)",
+        "weights from baseline": " (same starting pain)",
+        "weights from body_region": " (same body region)",
+    }.get(used, "")
+    text = (
+        f"{format_count(missing, threshold=threshold).capitalize()} course{'s' if missing != 1 else ''} of care "
+        f"had no follow-up pain score{stopped}; those patients may have done better or worse than the rest, so the "
+        "share improved is shown three ways: among courses with a follow-up score, counting every course without "
+        "one as not improved (the worst case), and giving more weight to followed-up courses that look like the "
+        f"missing ones{like}."
+    )
+    if len(weighted) and _missing(weighted["rate"].iloc[0]):
+        text += " The weighted share could not be worked out from these data."
+    return Paragraph(text)
+
+
 def median_sentence(median: pd.DataFrame) -> Paragraph:
     """Median time to a clinically important improvement in words (``median_time(..., time="days")``, one row)."""
     row = median.iloc[0] if len(median) else None
