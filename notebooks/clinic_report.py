@@ -99,6 +99,7 @@ tables.chart_or_note(
 # A course of care is *assessed* when it has a first pain score, a later
 # one, and a first score high enough for a clinically important fall to be
 # possible. Courses without a later score are not counted as failures.
+# The likely ranges allow for patients who had more than one course of care.
 # In the tables, "<11" marks a count from 1 to 10 and "*" a figure hidden so
 # that such a count cannot be worked out (see the note at the end).
 
@@ -110,6 +111,29 @@ overall = metrics.summarize_responders(outcomes)
 
 # %%
 text.responder_summary(overall, rule, threshold=min_cell_size, ongoing=outcomes.attrs["ongoing_courses"])
+
+# %% [markdown]
+# ### Courses of care without a follow-up score
+
+# %%
+sensitivity = metrics.responder_sensitivity(outcomes)
+
+# %%
+tables.table_or_note(
+    tables.responder_sensitivity_table(sensitivity, threshold=min_cell_size),
+    {
+        "method": "Counted how",
+        "assessed": "Courses counted",
+        "improved": "Improved",
+        "rate": "Share improved",
+        "ci_lower": "Likely range from",
+        "ci_upper": "to",
+    },
+    section="outcomes",
+)
+
+# %%
+text.sensitivity_sentence(sensitivity, threshold=min_cell_size)
 
 # %% [markdown]
 # The curve below shows, for every size of improvement, the share of

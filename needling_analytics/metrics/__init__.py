@@ -46,6 +46,7 @@ _WHERE = {
     "prom_change": "proms",
     "published_benchmarks": "safety",
     "responder_curve": "pain",
+    "responder_sensitivity": "pain",
     "rom_change": "rom",
     "serious_events": "safety",
     "session_exposures": "frequency",

@@ -137,6 +137,49 @@ def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int = 11, total
     return hidden[[by, "assessable", "responders", "responder_rate", "ci_lower", "ci_upper"]]
 
 
+#: Words for the methods of :func:`~needling_analytics.metrics.responder_sensitivity`.
+SENSITIVITY_METHODS = {
+    "complete_case": "Courses with a follow-up score (as above)",
+    "worst_case": "Courses without a follow-up score counted as not improved",
+    "weighted": "Weighted to stand in for courses without a follow-up score",
+}
+
+
+def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """The three responder rates of :func:`~needling_analytics.metrics.responder_sensitivity`, small counts hidden.
+
+    In each row the counted courses are the improved plus the others;
+    a count from 1 to ``threshold - 1`` is hidden with its complement and
+    the row's rate and interval. When the courses without a follow-up score
+    number 1 to ``threshold - 1`` the worst-case row is hidden (``"*"``):
+    its count minus the first row's would give them away.
+
+    Returns
+    -------
+    DataFrame
+        ``method`` (words), ``assessed``, ``improved``, ``rate``,
+        ``ci_lower``, ``ci_upper`` (text; rates as percentages).
+    """
+    table = sensitivity.copy()
+    table["others"] = table["assessed"] - table["improved"]
+    hidden = suppress_small_counts(
+        table,
+        ["assessed", "improved", "others"],
+        threshold=threshold,
+        totals={"assessed": ["improved", "others"]},
+        rate_columns={c: ["assessed", "improved", "others"] for c in ("rate", "ci_lower", "ci_upper")},
+        rate_format="{:.0%}",
+    )
+    missing = int(sensitivity.attrs.get("no_follow_up", 0))
+    if 0 < missing < threshold:
+        worst = (sensitivity["method"] == "worst_case").to_numpy()
+        hidden.loc[worst, ["assessed", "improved", "rate", "ci_lower", "ci_upper"]] = COMPLEMENT
+    hidden["method"] = sensitivity["method"].map(SENSITIVITY_METHODS).fillna(sensitivity["method"])
+    out = hidden[["method", "assessed", "improved", "rate", "ci_lower", "ci_upper"]]
+    out.attrs.update(sensitivity.attrs)
+    return out
+
+
 def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
     """The clinic's attendance and self-discharge in one row, small counts suppressed.
 

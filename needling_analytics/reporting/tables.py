@@ -44,6 +44,7 @@ from .summaries import (
     prom_summary,
     protect_funnel,
     residual_table,
+    responder_sensitivity_table,
     responders_by,
     rom_summary,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "protect_funnel",
     "pseudonym_note",
     "residual_table",
+    "responder_sensitivity_table",
     "responders_by",
     "restrict_clinic",
     "rom_summary",

@@ -75,6 +75,15 @@ UNAVAILABLE = {
 }
 
 
+#: One plain sentence on regression to the mean and natural recovery, wherever a before/after change is read as success.
+NATURAL_RECOVERY = (
+    "Not all of this improvement is due to treatment: pain is usually first scored near its worst, "
+    "and it often eases with time."
+)
+#: The same for a patient's own course of care.
+PATIENT_NATURAL_RECOVERY = "Part of this change may have come anyway: pain is often at its worst when treatment starts, and it tends to ease with time."
+
+
 class Paragraph(str):
     """A sentence or paragraph of plain text; notebooks display it as an HTML paragraph (escaped)."""
 
@@ -240,7 +249,7 @@ def patient_headline(episode_row, rule) -> Headline:
     -------
     Headline
         A :class:`Paragraph` shown in bold. For example "Pain went from 7 to 3 over 5 sessions, a 57% reduction:
-        a clinically important improvement, first reached at session 3."
+        a clinically important improvement, first reached at session 3. Part of this change may have come anyway: ..."
         Variants: no pain score, no follow-up score yet, a starting score too
         low to measure a clinically important change, improved but not by
         enough, no change, worse, and reached once but risen again since.
@@ -272,7 +281,8 @@ def patient_headline(episode_row, rule) -> Headline:
     if assessment == "responder":
         first = f", first reached at session {int(reached_at)}" if reached else ""
         return Headline(
-            f"{went}, a {_pct_near(pct, rule.pct_threshold)} reduction: a clinically important improvement{first}."
+            f"{went}, a {_pct_near(pct, rule.pct_threshold)} reduction: a clinically important improvement{first}. "
+            + PATIENT_NATURAL_RECOVERY
         )
     if reduction > 0:
         change = f"a {_pct_near(pct, rule.pct_threshold)} reduction"
@@ -287,7 +297,8 @@ def patient_headline(episode_row, rule) -> Headline:
         )
     if reduction > 0:
         return Headline(
-            f"{went}, {change}: an improvement, but smaller than a clinically important one ({rule.describe()})."
+            f"{went}, {change}: an improvement, but smaller than a clinically important one ({rule.describe()}). "
+            + PATIENT_NATURAL_RECOVERY
         )
     if reduction == 0:
         return Headline(f"Pain was {b} at the first session and is still {latest_text} after {over}: no change.")
@@ -404,7 +415,44 @@ def responder_summary(
             f" {format_count(left_out, threshold=threshold).capitalize()} more could not be assessed: they had no "
             "follow-up pain score yet, or started too low to show a clinically important change."
         )
+    if assessable >= limit:
+        text += " " + NATURAL_RECOVERY
     return Paragraph(text + still)
+
+
+def sensitivity_sentence(sensitivity: pd.DataFrame, *, threshold: int | None = 11) -> Paragraph:
+    """One plain sentence under the table of :func:`~needling_analytics.metrics.responder_sensitivity`.
+
+    Says how many courses lack a follow-up score (counts from 1 to
+    ``threshold - 1`` written "fewer than 11") and how many of them stopped
+    coming (self-discharged, as in the attendance section), what the three
+    rows mean, and why the weighted rate is missing when it is.
+    """
+    missing = int(sensitivity.attrs.get("no_follow_up", 0))
+    if missing == 0:
+        return Paragraph("Every course of care counted here has a follow-up pain score, so the three ways agree.")
+    gone = sensitivity.attrs.get("no_follow_up_self_discharged")
+    stopped = ""
+    if gone is not None:
+        stopped = f", {format_count(int(gone), threshold=threshold)} of them after the patient stopped coming"
+    weighted = sensitivity[sensitivity["method"] == "weighted"]
+    note = "" if not len(weighted) or _missing(weighted["note"].iloc[0]) else str(weighted["note"].iloc[0])
+    used = note.split(" (")[0]
+    like = {
+        "weights from baseline, body_region": " (same starting pain and body region)",
+        "weights from baseline": " (same starting pain)",
+        "weights from body_region": " (same body region)",
+    }.get(used, "")
+    text = (
+        f"{format_count(missing, threshold=threshold).capitalize()} course{'s' if missing != 1 else ''} of care "
+        f"had no follow-up pain score{stopped}; those patients may have done better or worse than the rest, so the "
+        "share improved is shown three ways: among courses with a follow-up score, counting every course without "
+        "one as not improved (the worst case), and giving more weight to followed-up courses that look like the "
+        f"missing ones{like}."
+    )
+    if len(weighted) and _missing(weighted["rate"].iloc[0]):
+        text += " The weighted share could not be worked out from these data."
+    return Paragraph(text)
 
 
 def median_sentence(median: pd.DataFrame) -> Paragraph:
@@ -419,8 +467,8 @@ def median_sentence(median: pd.DataFrame) -> Paragraph:
         )
     days = float(row["median"])
     text = (
-        f"Half of the assessed courses of care reached a clinically important improvement within {days:,.0f} days "
-        f"(about {days / 7:,.0f} weeks) of their first visit"
+        f"An estimated half of the assessed courses of care had reached a clinically important improvement by day "
+        f"{days:,.0f} (about {days / 7:,.0f} weeks) after their first visit"
     )
     if not _missing(row["ci_lower"]) and not _missing(row["ci_upper"]):
         text += f"; allowing for chance, somewhere between {row['ci_lower']:,.0f} and {row['ci_upper']:,.0f} days"
