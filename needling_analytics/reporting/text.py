@@ -664,7 +664,7 @@ def frequency_paragraph(frequency) -> Paragraph:
     sensitivity = frequency.sensitivity
     if len(sensitivity) == 2 and sensitivity["estimate"].notna().all():
         text += (
-            "Leaving out courses of patients who stopped coming without being discharged gives "
+            "Leaving out courses of patients who stopped coming (recorded so, or not seen for 30 days) gives "
             f"{sensitivity['estimate'].iloc[1]:.1f} points instead of {sensitivity['estimate'].iloc[0]:.1f}. "
         )
     text += (
