@@ -242,12 +242,15 @@ tables.table_or_note(
 # %% [markdown]
 # ## Session frequency and improvement
 #
-# Do patients seen more often in their first four weeks improve more? The
-# table is a regression of the fall in pain on sessions per week in the
-# first four weeks, allowing for starting pain and how long symptoms had
-# lasted. The chart shows the average fall in pain of each frequency band
-# and the smoothed trend. Read the paragraph under it: this is an
-# association in routine care, not proof of cause and effect.
+# Do patients seen more often in their first four weeks improve more? To
+# compare fairly, only courses of care still under way after four weeks are
+# used: their sessions in those four weeks are counted, and their pain about
+# eight weeks after the first visit is compared with their pain at the start.
+# The table relates that fall in pain to sessions per week, allowing for
+# starting pain and how long symptoms had lasted. The chart shows the
+# average fall in pain of each frequency band and the smoothed trend. Read
+# the paragraph under it: this is an association in routine care, not proof
+# of cause and effect.
 
 # %%
 frequency = metrics.analyze_frequency(cohort, rule=rule)
@@ -257,7 +260,7 @@ tables.table_or_note(
     frequency.patient_level,
     {
         "term": "",
-        "estimate": "Effect on the fall in pain (points)",
+        "estimate": "Association with the fall in pain by week 8 (points)",
         "ci_lower": "95% CI from",
         "ci_upper": "to",
         "p_value": "p-value",
@@ -276,14 +279,15 @@ tables.table_or_note(
 # %%
 tables.chart_or_note(
     plots.plot_frequency_association,
-    frequency.exposures,
+    frequency.landmark,
     section="frequency",
     needs="early_frequency",
     min_cell_size=min_cell_size,
+    ylabel="Fall in pain by week 8 (points)",
 )
 
 # %%
-text.paragraph(frequency.interpretation)
+text.frequency_paragraph(frequency)
 
 # %% [markdown]
 # ## Time to a clinically important improvement

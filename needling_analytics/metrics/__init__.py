@@ -33,6 +33,7 @@ _WHERE = {
     "instrument_table": "norms",
     "journal_trend": "journal",
     "kaplan_meier": "survival",
+    "landmark_outcomes": "frequency",
     "logrank_test": "survival",
     "mdc_table": "norms",
     "median_time": "survival",
