@@ -105,12 +105,13 @@ tables.chart_or_note(
 #
 # Two control charts over the last 12 months. Each dot is a month; the grey
 # box around it is the range that month's figure would usually stay in by
-# chance alone, given how many patients or sessions it rests on (3 standard
-# errors either side of the 12-month average: narrower when the month is
-# busier). A dot outside its box is a prompt to look at what was different
-# that month, not a verdict. The first chart is the share of completed
-# courses of care that improved, counted in the month each course ended
-# (the courses and rule of the Outcomes section below). The second is
+# chance alone, given how many patients or sessions it rests on (the
+# 12-month average, give or take three times the spread chance gives:
+# narrower when the month is busier). A dot outside its box is a prompt to
+# look at what was different that month, not a verdict. The first chart is
+# the share of completed courses of care that improved, with the rule of the
+# Outcomes section below, counted in the month each course ended (so it
+# includes courses that started more than 12 months ago). The second is
 # adverse events per 100 sessions; a session can be followed by more than
 # one event, so its range is that of a count per session (a "u-chart"),
 # not of a share.

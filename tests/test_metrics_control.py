@@ -1,4 +1,7 @@
-"""Control charts of monthly rates and month-over-month tests, against textbook and hand-computed values."""
+"""Control charts of monthly rates and month-over-month tests, against textbook and hand-computed values.
+
+Also how the clinic report shows them: the KPI table's verdicts and the protected charts.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import pytest
 from needling_analytics import metrics
 from needling_analytics.metrics.activity import ACTIVITY_COLUMNS
 from needling_analytics.metrics.control import control_chart, month_over_month, monthly_control_chart
+from needling_analytics.reporting import tables, text
+from needling_analytics.reporting.summaries import BEYOND_VARIATION, NOT_TESTED, WITHIN_VARIATION
 
 #: Montgomery, Introduction to Statistical Quality Control, 6th ed. (2009), Example 7.1 / Table 7.1:
 #: nonconforming orange-juice cans in 30 samples of n = 50. Published: p-bar = 0.2313, UCL = 0.4102,
@@ -167,7 +172,9 @@ def test_month_over_month_tests_against_hand_computation():
     # shares: attended 200 of 270 against 300 of 340 (Fisher)
     fisher = _fisher_two_sided(200, 70, 300, 40)
     assert table.loc["attendance_rate", "p_value"] == pytest.approx(fisher, rel=1e-9)
-    assert table.loc["discharged_responder_rate", "p_value"] == pytest.approx(_fisher_two_sided(24, 6, 10, 20), rel=1e-9)
+    assert table.loc["discharged_responder_rate", "p_value"] == pytest.approx(
+        _fisher_two_sided(24, 6, 10, 20), rel=1e-9
+    )
     assert table.loc["discharged_responder_rate", "beyond_chance"]
     # events per session: 30 of 50 events fall in a month holding 200 of 500 sessions
     rate = _binomial_two_sided(30, 50, 200 / 500)
@@ -194,3 +201,87 @@ def test_registered_in_metrics_package():
     assert metrics.control_chart is control_chart
     assert metrics.month_over_month is month_over_month
     assert metrics.monthly_control_chart is monthly_control_chart
+
+
+# --- in the clinic report: verdicts and protected charts ------------------------------------------------
+
+
+def test_kpi_verdicts_beyond_and_within_chance():
+    # sessions attended 300 -> 200 (given 500, p = 0.5: p < 1e-5): beyond; patients 40 -> 45: within
+    monthly = monthly_of(
+        {
+            "2026-09": {"active_patients": 40, "sessions_booked": 340, "sessions_attended": 300, "cancelled": 30,
+                        "no_show": 10, "adverse_events": 20, "mean_pain_reduction": 2.0},
+            "2026-10": {"active_patients": 45, "sessions_booked": 270, "sessions_attended": 200, "cancelled": 50,
+                        "no_show": 20, "adverse_events": 30, "mean_pain_reduction": 2.5},
+        }
+    )  # fmt: skip
+    kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
+    assert kpis.loc["Sessions attended", "verdict"] == BEYOND_VARIATION
+    assert kpis.loc["Patients seen", "verdict"] == WITHIN_VARIATION
+    assert kpis.loc["Average fall in pain at completion (points)", "verdict"] == NOT_TESTED
+    assert kpis.loc["Courses of care completed", "verdict"] == WITHIN_VARIATION  # 0 against 0
+    assert kpis.loc["Completed with a clinically important improvement", "verdict"] == ""  # no discharges: no rate
+    assert kpis.attrs["p_values"]["Sessions attended"] == pytest.approx(
+        metrics.month_over_month(monthly, "2026-10").set_index("indicator").loc["sessions_attended", "p_value"],
+        rel=1e-12,
+    )
+
+
+def test_kpi_verdict_of_a_hidden_figure_is_hidden():
+    # 9 -> 30 events: beyond chance (p = 0.0001), but 9 is a small count: change and verdict both "*"
+    monthly = monthly_of(
+        {
+            "2026-09": {"sessions_booked": 300, "sessions_attended": 300, "adverse_events": 9},
+            "2026-10": {"sessions_booked": 300, "sessions_attended": 300, "adverse_events": 30},
+        }
+    )
+    kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
+    for row in ("Adverse events", "Adverse events per 100 sessions"):
+        assert kpis.loc[row, "previous_month"] in ("<11", "*")
+        assert kpis.loc[row, "change"] == "*"
+        assert kpis.loc[row, "verdict"] == "*"
+        assert row not in kpis.attrs["p_values"]
+
+
+def twelve_months(responders, assessed):
+    months = pd.period_range(end="2026-10", periods=len(responders), freq="M").astype(str)
+    return monthly_of(
+        {
+            m: {"discharges": n, "discharged_responders": r, "discharged_assessable": n, "sessions_booked": 200,
+                "sessions_attended": 200, "adverse_events": 40}
+            for m, r, n in zip(months, responders, assessed, strict=True)
+        }
+    )  # fmt: skip
+
+
+def test_protected_chart_hides_small_months_and_counts_hidden_ones_outside():
+    # month 1: 4 of 30 improved (small count, far below the limits); the others 60 of 80
+    monthly = twelve_months([4] + [60] * 11, [30] + [80] * 11)
+    raw = metrics.monthly_control_chart(monthly, "responders")
+    assert raw["outside"].iloc[0]
+    chart = tables.protect_control_chart(raw, monthly, threshold=11)
+    assert chart["hidden"].iloc[0] and chart["hidden"].sum() == 2  # and one more, so the centre cannot pin it
+    assert pd.isna(chart.loc[0, "rate"]) and pd.isna(chart.loc[0, "numerator"]) and not chart.loc[0, "outside"]
+    assert chart["centre"].iloc[0] == pytest.approx(664 / 910, abs=1e-12)  # the centre keeps every month
+    assert chart.attrs["hidden_outside"] == {"above": 0, "below": 1}
+    sentence = text.control_chart_summary(chart)
+    assert "1 month not shown for privacy is below the limits" in sentence
+    assert "October" not in sentence and "November 2025" not in sentence
+    assert "normal month-to-month variation" in sentence
+
+
+def test_protected_chart_hides_a_second_month_when_the_centre_would_give_one_away():
+    # only one month is small (5 of 12 not improved); the 12-month average would pin it down: one more goes
+    monthly = twelve_months([7] + [20] * 11, [12] + [31] * 11)
+    chart = tables.protect_control_chart(metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=11)
+    assert chart["hidden"].sum() == 2
+
+
+def test_sentence_names_shown_months_outside():
+    # October: 40 of 80; centre 700/960 = 0.7292, 3 * sqrt(0.7292 * 0.2708 / 80) = 0.1491: lower limit 0.580
+    monthly = twelve_months([60] * 11 + [40], [80] * 12)
+    chart = tables.protect_control_chart(metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=11)
+    assert chart.loc[11, "outside"]
+    sentence = text.control_chart_summary(chart)
+    assert sentence.startswith("The share improved was below the limits in October 2026: ")

@@ -610,7 +610,7 @@ def control_chart_summary(chart: pd.DataFrame) -> Paragraph:
     above = [period_label(m) for m in shown.loc[shown["outside"] & (shown["rate"] > shown["upper"]), "month"]]
     below = [period_label(m) for m in shown.loc[shown["outside"] & (shown["rate"] < shown["lower"]), "month"]]
     parts = [f"above the limits in {', '.join(above)}"] if above else []
-    parts += [f"below them in {', '.join(below)}"] if below else []
+    parts += [f"below {'them' if above else 'the limits'} in {', '.join(below)}"] if below else []
     if parts:
         text = (
             f"{what[0].upper()}{what[1:]} was {' and '.join(parts)}: further from the average than month-to-month "
