@@ -193,6 +193,8 @@ def test_month_over_month_without_denominator_is_not_tested():
     assert pd.isna(table.loc["discharged_responder_rate", "p_value"])
     assert pd.isna(table.loc["discharged_responder_rate", "beyond_chance"])
     assert table.loc["unmarked", "p_value"] == 1.0  # 0 against 0
+    older = month_over_month(monthly.drop(columns=["upcoming", "unmarked"]), "2026-10").set_index("indicator")
+    assert older.loc["upcoming", "change"] == 0  # a table from before the two statuses
     with pytest.raises(ValueError, match="no row for 2027-05"):
         month_over_month(monthly, "2027-05")
 

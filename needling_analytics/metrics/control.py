@@ -233,7 +233,8 @@ def month_over_month(monthly: pd.DataFrame, month, *, alpha: float = 0.05) -> pd
         raise ValueError(
             f"`monthly` has no row for {period} or the month before; pass monthly_activity(clinic, {str(period)!r})"
         )
-    rows = rows.assign(marked=rows["sessions_attended"] + rows["cancelled"] + rows["no_show"])
+    older = {c: 0 for c in ("upcoming", "unmarked") if c not in rows}  # tables from before the two statuses
+    rows = rows.assign(marked=rows["sessions_attended"] + rows["cancelled"] + rows["no_show"], **older)
     counts = rows.fillna(0)
     out = []
     for column, (kind, numerator, denominator) in MONTH_OVER_MONTH.items():
