@@ -66,7 +66,13 @@ text.describe_rule(rule)
 # ## Activity this month
 #
 # The month beside the month before. Small counts are hidden to protect
-# patients' privacy (see the note at the end of the report).
+# patients' privacy (see the note at the end of the report). Figures move
+# from month to month by chance alone, more so when they are small: the last
+# column says whether a change is within that normal month-to-month
+# variation or more than it (an exact test at the usual 5% level). With this
+# many figures, one of them will now and then be marked "more than normal"
+# by chance alone; and counts of sessions vary more than the test allows,
+# because each patient has several.
 
 # %%
 monthly = metrics.monthly_activity(clinic, month, months_before=12, rule=rule)
@@ -76,7 +82,14 @@ kpis = tables.kpi_table(monthly, month, threshold=min_cell_size)
 
 # %%
 tables.table_or_note(
-    kpis, {"indicator": "", "this_month": "This month", "previous_month": "Month before", "change": "Change"}
+    kpis,
+    {
+        "indicator": "",
+        "this_month": "This month",
+        "previous_month": "Month before",
+        "change": "Change",
+        "verdict": "Change compared with normal variation",
+    },
 )
 
 # %% [markdown]
@@ -87,6 +100,44 @@ tables.table_or_note(
 tables.chart_or_note(
     plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=min_cell_size
 )
+
+# %% [markdown]
+# ### Month by month: normal variation or a change?
+#
+# Two control charts over the last 12 months. Each dot is a month; the grey
+# box around it is the range that month's figure would usually stay in by
+# chance alone, given how many patients or sessions it rests on (the
+# 12-month average, give or take three times the spread chance gives:
+# narrower when the month is busier). A dot outside its box is a prompt to
+# look at what was different that month, not a verdict. The first chart is
+# the share of completed courses of care that improved, with the rule of the
+# Outcomes section below, counted in the month each course ended (so it
+# includes courses that started more than 12 months ago). The second is
+# adverse events per 100 sessions; a session can be followed by more than
+# one event, so its range is that of a count per session (a "u-chart"),
+# not of a share.
+
+# %%
+responder_chart = tables.protect_control_chart(
+    metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=min_cell_size
+)
+
+# %%
+tables.chart_or_note(plots.plot_control_chart, responder_chart, section="outcomes", needs="centre")
+
+# %%
+text.control_chart_summary(responder_chart)
+
+# %%
+event_chart = tables.protect_control_chart(
+    metrics.monthly_control_chart(monthly, "adverse_events"), monthly, threshold=min_cell_size
+)
+
+# %%
+tables.chart_or_note(plots.plot_control_chart, event_chart, section="safety", needs="centre")
+
+# %%
+text.control_chart_summary(event_chart)
 
 # %% [markdown]
 # ## Outcomes

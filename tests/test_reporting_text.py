@@ -416,12 +416,17 @@ def test_suppression_note_and_kpi_table():
         }
     )  # fmt: skip
     kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
-    assert kpis.loc["Patients seen"].tolist() == ["151", "140", "+11"]
-    assert kpis.loc["New patients"].tolist() == ["<11", "38", "*"]
+    assert kpis.loc["Patients seen"].tolist() == ["151", "140", "+11", "within normal month-to-month variation"]
+    assert kpis.loc["New patients"].tolist() == ["<11", "38", "*", "*"]  # a hidden figure's verdict is hidden
     # 334/367 = 91.0%, 333/374 = 89.0%: +2 percentage points.
-    assert kpis.loc["Attendance rate"].tolist() == ["91%", "89%", "+2 percentage points"]
+    assert kpis.loc["Attendance rate"].tolist() == [
+        "91%",
+        "89%",
+        "+2 percentage points",
+        "within normal month-to-month variation",
+    ]
     # 30 assessed: 21 and 20 responders leave 9 and 10 others (small): responders and the rate are hidden.
-    assert kpis.loc["Completed with a clinically important improvement"].tolist() == ["*", "*", "*"]
+    assert kpis.loc["Completed with a clinically important improvement"].tolist() == ["*", "*", "*", "*"]
     with pytest.raises(ValueError, match="`monthly` has no row for 2027-05"):
         tables.kpi_table(monthly, "2027-05")
 

@@ -22,6 +22,8 @@ from .suppression import (
     check_threshold,
     funnel_hidden,
     monthly_counts,
+    monthly_hidden,
+    small_count_mask,
     suppress_small_counts,
 )
 from .text import label
@@ -46,6 +48,12 @@ KPIS = {
 }
 
 
+#: Verdicts of the KPI table on a month-over-month change (plain words for a clinic owner).
+WITHIN_VARIATION = "within normal month-to-month variation"
+BEYOND_VARIATION = "more than normal month-to-month variation"
+NOT_TESTED = "not tested"
+
+
 def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFrame:
     """The month's activity beside the month before, with the change, small counts suppressed.
 
@@ -57,11 +65,19 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
     count it comes from is hidden, and so is the change when either month's
     figure is hidden. Blank cells are missing (e.g. no discharge that month).
 
+    Whether each change is beyond chance comes from
+    :func:`~needling_analytics.metrics.month_over_month` (exact tests, 5%
+    two-sided): ``verdict`` reads :data:`WITHIN_VARIATION` or
+    :data:`BEYOND_VARIATION`; it is ``"*"`` whenever the change is hidden
+    (a verdict on a hidden figure would hint at it), blank when there is
+    no change to judge, and ``"not tested"`` for the average fall in pain.
+
     Returns
     -------
     DataFrame
-        ``indicator`` (words), ``this_month``, ``previous_month``, ``change``
-        (text cells; shares as percentages, changes in percentage points).
+        ``indicator`` (words), ``this_month``, ``previous_month``, ``change``,
+        ``verdict`` (text cells; shares as percentages, changes in
+        percentage points). ``attrs["p_values"]``: indicator words -> p-value.
     """
     period = metrics.parse_month(month)
     rows = monthly.set_index("month").reindex([period - 1, period])
@@ -88,19 +104,88 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
             "ae_rate_per_100": "{:.1f}",
         },
     )
+    tests = metrics.month_over_month(monthly, period).set_index("indicator")
     out = []
     for column, (words, kind) in KPIS.items():
         now, before = hidden.loc[1, column], hidden.loc[0, column]
         hidden_cell = any(v == COMPLEMENT or v.startswith("<") for v in (now, before))
-        change = COMPLEMENT if hidden_cell else ""
+        change = verdict = COMPLEMENT if hidden_cell else ""
         if not hidden_cell and now and before:
             delta = float(rows.loc[1, column]) - float(rows.loc[0, column])
             formats = {"count": f"{delta:+,.0f}", "share": f"{100 * delta:+.0f} percentage points"}
             change = formats.get(kind, f"{delta:+.1f}")
-        out.append({"indicator": words, "this_month": now, "previous_month": before, "change": change})
+            beyond = tests.loc[column, "beyond_chance"] if column in tests.index else pd.NA
+            verdict = NOT_TESTED if pd.isna(beyond) else BEYOND_VARIATION if beyond else WITHIN_VARIATION
+        out.append(
+            {"indicator": words, "this_month": now, "previous_month": before, "change": change, "verdict": verdict}
+        )
     table = pd.DataFrame(out)
     table.attrs.update(hidden.attrs, months=(str(period), str(period - 1)))
+    table.attrs["p_values"] = {
+        words: float(tests.loc[column, "p_value"])
+        for (column, (words, _)), verdict in zip(KPIS.items(), table["verdict"], strict=True)
+        if verdict in (WITHIN_VARIATION, BEYOND_VARIATION)
+    }
     return table
+
+
+def protect_control_chart(chart: pd.DataFrame, monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """A monthly control chart with the months that would give away a small count hidden.
+
+    ``chart`` is :func:`~needling_analytics.metrics.monthly_control_chart`
+    of ``monthly`` (:func:`~needling_analytics.metrics.monthly_activity`).
+    A month is hidden when the KPI table would hide one of the counts its
+    point is built on (:func:`~needling_analytics.suppression.monthly_hidden`:
+    responders, assessed and not improved; or events and sessions attended),
+    since a point and its limits give away both counts; and, because the
+    centre line is the pooled rate of all the months, one more month
+    (the smallest) whenever the months shown would pin a hidden one down
+    (complementary suppression with the months' total). The centre line
+    stays that of every month.
+
+    Returns
+    -------
+    DataFrame
+        ``chart``'s columns with ``numerator``, ``denominator``, ``rate``,
+        ``lower`` and ``upper`` missing and ``outside`` False in hidden
+        months, and ``hidden`` (bool). ``attrs`` as ``chart``'s plus
+        ``threshold``, ``hidden_months`` and ``hidden_outside``
+        (``{"above": n, "below": n}``: hidden months outside the limits,
+        counted without saying which).
+    """
+    from ..metrics.control import MONTHLY_CHARTS
+
+    threshold = check_threshold(threshold)
+    numerator, denominator, kind, _ = MONTHLY_CHARTS[chart.attrs["indicator"]]
+    sources = [numerator, denominator] + (["not_responders"] if kind == "p" else [])
+    rows = monthly.set_index("month").reindex(chart["month"]).reset_index()
+    by_month = monthly_hidden(rows, threshold=threshold)[sources].any(axis=1).to_numpy()
+    counts = chart[["numerator", "denominator"]].astype(float).reset_index(drop=True)
+    parts = {"denominator": ["numerator", "other"]} if kind == "p" else {}
+    counts["other"] = counts["denominator"] - counts["numerator"]
+    columns = ["numerator", "denominator"] + (["other"] if kind == "p" else [])
+    total = len(counts)
+    counts.loc[total] = counts.sum()
+    pooled = small_count_mask(counts, columns, threshold=threshold, totals=parts, total_row=total)
+    hidden = by_month | pooled.drop(index=total).any(axis=1).to_numpy()
+    out = chart.copy()
+    out["numerator"] = out["numerator"].astype("Int64").mask(hidden)
+    out["denominator"] = out["denominator"].astype("Int64").mask(hidden)
+    for column in ("rate", "lower", "upper"):
+        out[column] = out[column].mask(hidden)
+    out["outside"] = out["outside"] & ~hidden
+    out["hidden"] = hidden
+    secret = chart[hidden]
+    out.attrs = {
+        **chart.attrs,
+        "threshold": threshold,
+        "hidden_months": int(hidden.sum()),
+        "hidden_outside": {
+            "above": int((secret["rate"] > secret["upper"]).sum()),
+            "below": int((secret["rate"] < secret["lower"]).sum()),
+        },
+    }
+    return out
 
 
 def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int = 11, total_label: str = "all") -> pd.DataFrame:
