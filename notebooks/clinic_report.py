@@ -46,7 +46,7 @@ rule = tables.run_rule(cache_dir=cache_dir)
 
 # %%
 disclosure = tables.run_disclosure(
-    cache_dir=cache_dir, audience=audience, method=disclosure_method, min_cell_size=disclosure.min_cell_size
+    cache_dir=cache_dir, audience=audience, method=disclosure_method, min_cell_size=min_cell_size
 )
 
 # %%
