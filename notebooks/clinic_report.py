@@ -28,7 +28,9 @@ month: str = "2026-10"  # the month to report, YYYY-MM
 cache_dir: str = ""  # the run's metrics cache, with its responder rule; empty: load data_dir, default rule
 data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
 clinic_name: str = "Demo clinic"  # the clinic's name, printed on the report
-min_cell_size: int = 11  # smallest count shown in tables and charts (CMS small-cell rule: 1-10 hidden)
+audience: str = "public"  # who the report is for: owner (every count; not for sharing), staff or public
+disclosure_method: str = "suppress"  # staff/public: suppress small counts and complements, or round counts to 5
+min_cell_size: int = 11  # staff/public: smallest count shown (CMS small-cell rule: 1-10 hidden)
 min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
 show_practitioner_ids: bool = False  # True: name practitioners by their IDs; False: keyed pseudonyms
 practitioner_key_file: str = ""  # secret key file that keeps pseudonyms stable; empty: a one-off key
@@ -44,10 +46,15 @@ practitioners = tables.practitioner_labels(clinic, key_file=practitioner_key_fil
 rule = tables.run_rule(cache_dir=cache_dir)
 
 # %%
+disclosure = tables.run_disclosure(
+    cache_dir=cache_dir, audience=audience, method=disclosure_method, min_cell_size=min_cell_size
+)
+
+# %%
 cohort = tables.clinic_window(clinic, month, months=12)
 
 # %%
-text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_label(month)}")
+text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_label(month)}", audience=disclosure)
 
 # %% [markdown]
 # How the clinic is doing: activity this month, patients' outcomes, how
@@ -78,7 +85,7 @@ text.describe_rule(rule)
 monthly = metrics.monthly_activity(clinic, month, months_before=12, rule=rule)
 
 # %%
-kpis = tables.kpi_table(monthly, month, threshold=min_cell_size)
+kpis = tables.kpi_table(monthly, month, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -98,7 +105,7 @@ tables.table_or_note(
 
 # %%
 tables.chart_or_note(
-    plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=min_cell_size
+    plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=disclosure.min_cell_size
 )
 
 # %% [markdown]
@@ -119,7 +126,7 @@ tables.chart_or_note(
 
 # %%
 responder_chart = tables.protect_control_chart(
-    metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=min_cell_size
+    metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=disclosure
 )
 
 # %%
@@ -130,7 +137,7 @@ text.control_chart_summary(responder_chart)
 
 # %%
 event_chart = tables.protect_control_chart(
-    metrics.monthly_control_chart(monthly, "adverse_events"), monthly, threshold=min_cell_size
+    metrics.monthly_control_chart(monthly, "adverse_events"), monthly, threshold=disclosure
 )
 
 # %%
@@ -161,17 +168,18 @@ outcomes = tables.episode_outcomes(cohort, rule=rule, courses="ended")
 overall = metrics.summarize_responders(outcomes)
 
 # %%
-text.responder_summary(overall, rule, threshold=min_cell_size, ongoing=outcomes.attrs["ongoing_courses"])
+text.responder_summary(overall, rule, threshold=disclosure, ongoing=outcomes.attrs["ongoing_courses"])
 
 # %% [markdown]
 # ### Courses of care without a follow-up score
 
 # %%
 sensitivity = metrics.responder_sensitivity(outcomes)
+sensitivity_table = tables.responder_sensitivity_table(sensitivity, threshold=disclosure)
 
 # %%
 tables.table_or_note(
-    tables.responder_sensitivity_table(sensitivity, threshold=min_cell_size),
+    sensitivity_table,
     {
         "method": "Counted how",
         "assessed": "Courses counted",
@@ -184,7 +192,7 @@ tables.table_or_note(
 )
 
 # %%
-text.sensitivity_sentence(sensitivity, threshold=min_cell_size)
+text.sensitivity_sentence(sensitivity, threshold=disclosure)
 
 # %% [markdown]
 # The curve below shows, for every size of improvement, the share of
@@ -198,7 +206,7 @@ curve = metrics.responder_curve(outcomes)
 
 # %%
 tables.chart_or_note(
-    plots.plot_responder_curve, curve, section="responder_curve", needs="share", min_cell_size=min_cell_size
+    plots.plot_responder_curve, curve, section="responder_curve", needs="share", min_cell_size=disclosure.min_cell_size
 )
 
 # %%
@@ -207,14 +215,14 @@ tables.chart_or_note(
     outcomes,
     section="outcomes",
     needs="pct_reduction",
-    min_cell_size=min_cell_size,
+    min_cell_size=disclosure.min_cell_size,
 )
 
 # %% [markdown]
 # ### By body region
 
 # %%
-by_region = tables.responders_by(outcomes, "body_region", threshold=min_cell_size)
+by_region = tables.responders_by(outcomes, "body_region", threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -241,7 +249,7 @@ tables.table_or_note(
 rom = metrics.rom_change(cohort)
 
 # %%
-rom_table = tables.rom_summary(rom, threshold=min_cell_size)
+rom_table = tables.rom_summary(rom, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -258,7 +266,7 @@ tables.table_or_note(
 )
 
 # %%
-text.rom_device_note(rom, threshold=min_cell_size)
+text.rom_device_note(rom, threshold=disclosure)
 
 # %% [markdown]
 # ### Questionnaires
@@ -271,7 +279,7 @@ text.rom_device_note(rom, threshold=min_cell_size)
 proms = metrics.prom_change(cohort)
 
 # %%
-prom_table = tables.prom_summary(proms, threshold=min_cell_size)
+prom_table = tables.prom_summary(proms, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -333,7 +341,7 @@ tables.chart_or_note(
     frequency.landmark,
     section="frequency",
     needs="early_frequency",
-    min_cell_size=min_cell_size,
+    min_cell_size=disclosure.min_cell_size,
     ylabel="Fall in pain by week 8 (points)",
 )
 
@@ -359,7 +367,7 @@ times = metrics.time_to_response(cohort, rule=rule, confirmed=True)
 km = metrics.kaplan_meier(times, time="days")
 
 # %%
-tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=min_cell_size)
+tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size)
 
 # %%
 median = metrics.median_time(times, time="days")
@@ -384,10 +392,10 @@ rates = metrics.adverse_event_rates(cohort)
 versus = metrics.compare_to_benchmarks(rates)
 
 # %%
-tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=min_cell_size)
+tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=disclosure.min_cell_size)
 
 # %%
-safety = tables.adverse_event_table(versus, threshold=min_cell_size)
+safety = tables.adverse_event_table(versus, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -477,7 +485,7 @@ funnel = metrics.practitioner_funnel(
 )
 
 # %%
-shown = tables.protect_funnel(funnel, threshold=min_cell_size)
+shown = tables.protect_funnel(funnel, threshold=disclosure)
 
 # %%
 shown = tables.label_practitioners(shown, practitioners)
@@ -506,7 +514,7 @@ text.funnel_summary(shown, spread)
 visits = metrics.attendance(cohort)
 
 # %%
-attendance = tables.attendance_table(visits, threshold=min_cell_size)
+attendance = tables.attendance_table(visits, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -531,7 +539,7 @@ tables.table_or_note(
 # ### Privacy
 
 # %%
-tables.suppression_note(min_cell_size)
+tables.suppression_note(disclosure)
 
 # %%
 tables.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner_ids)
@@ -544,12 +552,12 @@ text.data_quality_note(clinic.quality)
 
 # %%
 summary = results.clinic_summary(
-    audience="public",
+    disclosure=disclosure,
     month=month,
     months=12,
     as_of=cohort.as_of,
     rule=rule,
-    responders=results.responder_figures(overall, cohort="ended", threshold=min_cell_size),
+    responders=results.responder_figures(overall, cohort="ended", threshold=disclosure),
     practitioner_counts=shown.attrs.get("practitioner_counts"),
     frequency=results.frequency_figures(frequency.patient_level),
     version=needling_analytics.__version__,
@@ -561,6 +569,7 @@ written = results.write_results(
     summary,
     {
         "activity": kpis,
+        "responder_sensitivity": sensitivity_table,
         "outcomes_by_region": by_region,
         "range_of_motion": rom_table,
         "questionnaires": prom_table,

@@ -327,7 +327,7 @@ def test_primary_suppression_keeps_zero_and_blanks_missing():
     table = pd.DataFrame({"n": [0, 1, 10, 11, np.nan]})
     out = suppress_small_counts(table, ["n"])
     assert cells(out, "n") == ["0", "<11", "<11", "11", ""]
-    assert out.attrs == {"threshold": 11, "suppressed": 2, "complementary": 0}
+    assert out.attrs == {"threshold": 11, "suppressed": 2, "complementary": 0, "audience": "public", "method": "suppress"}
     assert cells(suppress_small_counts(table, ["n"], threshold=5), "n") == ["0", "<5", "10", "11", ""]
 
 

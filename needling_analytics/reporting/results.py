@@ -26,6 +26,7 @@ import pandas as pd
 
 from .. import metrics
 from ..spreadsheet import write_csv
+from ..suppression import Disclosure, as_disclosure, round_counts
 
 #: Version of the ``summary.json`` layout; raised when a key changes meaning or is removed.
 SUMMARY_VERSION = 1
@@ -47,7 +48,9 @@ def _number(value, kind=float):
     return None if isinstance(number, float) and not math.isfinite(number) else number
 
 
-def responder_figures(summary: pd.DataFrame, *, cohort: str = "ended", threshold: int | None = 11) -> dict:
+def responder_figures(
+    summary: pd.DataFrame, *, cohort: str = "ended", threshold: int | Disclosure | None = 11
+) -> dict:
     """The responder headline as the report shows it: ``cohort, assessed, improved, rate, ci_lower, ci_upper``.
 
     ``summary`` is the one-row output of
@@ -57,20 +60,25 @@ def responder_figures(summary: pd.DataFrame, *, cohort: str = "ended", threshold
     (``assessed`` is ``null`` unless it is 0); when the improved or the
     not-improved count is from 1 to ``threshold - 1``, ``improved``, the
     rate and its interval are ``null`` (either would reveal the small
-    count). ``threshold=None`` (the clinic owner's own report) hides nothing.
+    count). ``threshold=None``, or a
+    :class:`~needling_analytics.suppression.Disclosure` for the owner, hides
+    nothing; a Disclosure with ``method="round"`` gives the counts rounded
+    to the nearest 5, as the report writes them ("about 415").
     """
     out = {"cohort": cohort, "assessed": None, "improved": None, "rate": None, "ci_lower": None, "ci_upper": None}
     if summary is None or len(summary) == 0:
         return out
     row = summary.iloc[0]
     assessed, improved = int(row["assessable"]), int(row["responders"])
-    limit = threshold or 0
+    policy = None if threshold is None else as_disclosure(threshold)
+    limit = policy.cutoff if policy is not None else 0
     if 0 < assessed < limit:
         return out
-    out["assessed"] = assessed
+    shown = (lambda n: int(round_counts(n))) if policy is not None and policy.rounds else int
+    out["assessed"] = shown(assessed)
     if 0 < improved < limit or 0 < assessed - improved < limit:
         return out
-    out["improved"] = improved
+    out["improved"] = shown(improved)
     out.update({key: _number(row[source]) for key, source in (("rate", "responder_rate"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"))})
     return out
 
@@ -101,7 +109,7 @@ def frequency_figures(patient_level: pd.DataFrame) -> dict:
 
 def clinic_summary(
     *,
-    audience: str,
+    disclosure: Disclosure,
     month,
     months: int = 12,
     as_of,
@@ -113,7 +121,9 @@ def clinic_summary(
 ) -> dict:
     """The clinic report's headline figures as one JSON-ready dict.
 
-    Keys: ``summary_version``, ``audience``, ``period`` (``month``, and
+    Keys: ``summary_version``, ``audience`` (``disclosure``'s: owner,
+    staff or public), ``disclosure`` (``audience``, ``method``,
+    ``threshold``: how the report protected small counts), ``period`` (``month``, and
     ``courses_from``, ``courses_to``: the window of ``months`` months up to
     its end in which the reported courses of care started; ``as_of``: the
     date the records were taken up to; ISO dates), ``rule`` (its
@@ -129,7 +139,8 @@ def clinic_summary(
     counts = dict(practitioner_counts or {})
     return {
         "summary_version": SUMMARY_VERSION,
-        "audience": audience,
+        "audience": disclosure.audience,
+        "disclosure": disclosure.to_dict(),
         "period": {
             "month": str(period),
             "courses_from": f"{start:%Y-%m-%d}",

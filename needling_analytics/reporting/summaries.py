@@ -19,10 +19,14 @@ from .suppression import (
     COMPLEMENT,
     MONTHLY_COUNTS,
     MONTHLY_TOTALS,
-    check_threshold,
+    Disclosure,
+    as_disclosure,
     funnel_hidden,
+    is_hidden_text,
     monthly_counts,
+    check_threshold,
     monthly_hidden,
+    round_counts,
     small_count_mask,
     suppress_small_counts,
 )
@@ -54,7 +58,7 @@ BEYOND_VARIATION = "more than normal month-to-month variation"
 NOT_TESTED = "not tested"
 
 
-def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFrame:
+def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """The month's activity beside the month before, with the change, small counts suppressed.
 
     ``monthly`` is :func:`~needling_analytics.metrics.monthly_activity`.
@@ -64,6 +68,11 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
     as the discharged episodes assessed; a rate is hidden (``"*"``) when a
     count it comes from is hidden, and so is the change when either month's
     figure is hidden. Blank cells are missing (e.g. no discharge that month).
+    ``threshold`` may be a :class:`~needling_analytics.suppression.Disclosure`:
+    nothing hidden for the owner; under ``method="round"`` counts are
+    rounded to 5 (changes are those of the rounded counts), and the
+    attendance and improvement shares are shown as bands where a count
+    they come from is hidden (the change is then hidden).
 
     Whether each change is beyond chance comes from
     :func:`~needling_analytics.metrics.month_over_month` (exact tests, 5%
@@ -103,15 +112,22 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
             "mean_pain_reduction": "{:.1f}",
             "ae_rate_per_100": "{:.1f}",
         },
+        bands={
+            "attendance_rate": (["sessions_attended"], ["cancelled", "no_show"]),
+            "discharged_responder_rate": (["discharged_responders"], ["not_responders"]),
+        },
     )
     tests = metrics.month_over_month(monthly, period).set_index("indicator")
+    rounds = as_disclosure(threshold).rounds
     out = []
     for column, (words, kind) in KPIS.items():
         now, before = hidden.loc[1, column], hidden.loc[0, column]
-        hidden_cell = any(v == COMPLEMENT or v.startswith("<") for v in (now, before))
+        hidden_cell = any(is_hidden_text(v) for v in (now, before))
         change = verdict = COMPLEMENT if hidden_cell else ""
         if not hidden_cell and now and before:
-            delta = float(rows.loc[1, column]) - float(rows.loc[0, column])
+            shown = rows[column].astype(float)
+            shown = pd.Series(round_counts(shown)) if rounds and kind == "count" else shown
+            delta = float(shown.loc[1]) - float(shown.loc[0])
             formats = {"count": f"{delta:+,.0f}", "share": f"{100 * delta:+.0f} percentage points"}
             change = formats.get(kind, f"{delta:+.1f}")
             beyond = tests.loc[column, "beyond_chance"] if column in tests.index else pd.NA
@@ -129,7 +145,9 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
     return table
 
 
-def protect_control_chart(chart: pd.DataFrame, monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def protect_control_chart(
+    chart: pd.DataFrame, monthly: pd.DataFrame, *, threshold: int | Disclosure = 11
+) -> pd.DataFrame:
     """A monthly control chart with the months that would give away a small count hidden.
 
     ``chart`` is :func:`~needling_analytics.metrics.monthly_control_chart`
@@ -188,7 +206,7 @@ def protect_control_chart(chart: pd.DataFrame, monthly: pd.DataFrame, *, thresho
     return out
 
 
-def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int = 11, total_label: str = "all") -> pd.DataFrame:
+def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int | Disclosure = 11, total_label: str = "all") -> pd.DataFrame:
     """Responder rates by a subgroup (body region, practitioner...), with an overall row, small counts suppressed.
 
     ``outcomes`` is :func:`episode_outcomes` (or :func:`metrics.episode_pain`
@@ -218,6 +236,7 @@ def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int = 11, total
         total_row=len(table) - 1,
         rate_columns={c: ["responders", "assessable", "others"] for c in ("responder_rate", "ci_lower", "ci_upper")},
         rate_format="{:.0%}",
+        bands={"responder_rate": (["responders"], ["others"])},
     )
     return hidden[[by, "assessable", "responders", "responder_rate", "ci_lower", "ci_upper"]]
 
@@ -230,7 +249,7 @@ SENSITIVITY_METHODS = {
 }
 
 
-def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """The three responder rates of :func:`~needling_analytics.metrics.responder_sensitivity`, small counts hidden.
 
     In each row the counted courses are the improved plus the others;
@@ -256,7 +275,7 @@ def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int = 1
         rate_format="{:.0%}",
     )
     missing = int(sensitivity.attrs.get("no_follow_up", 0))
-    if 0 < missing < threshold:
+    if 0 < missing < check_threshold(threshold):
         worst = (sensitivity["method"] == "worst_case").to_numpy()
         hidden.loc[worst, ["assessed", "improved", "rate", "ci_lower", "ci_upper"]] = COMPLEMENT
     hidden["method"] = sensitivity["method"].map(SENSITIVITY_METHODS).fillna(sensitivity["method"])
@@ -265,7 +284,7 @@ def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int = 1
     return out
 
 
-def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def attendance_table(visits: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """The clinic's attendance and self-discharge in one row, small counts suppressed.
 
     ``visits`` is :func:`~needling_analytics.metrics.attendance`; the figures
@@ -309,13 +328,18 @@ def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFra
             "follow_up_rate": ["with_follow_up", "without_follow_up"],
         },
         rate_format="{:.0%}",
+        bands={
+            "attendance_rate": (["attended"], ["cancelled", "no_show"]),
+            "self_discharge_rate": (["self_discharged"], ["stayed"]),
+            "follow_up_rate": (["with_follow_up"], ["without_follow_up"]),
+        },
     )
     columns = ["booked", "attended", "cancelled", "no_show", "unmarked", "upcoming", "attendance_rate", "episodes"]
     columns.append("self_discharged")
     return hidden[[*columns, "self_discharge_rate", "follow_up_rate"]]
 
 
-def rom_summary(rom: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def rom_summary(rom: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """Range-of-motion series per joint by result against measurement error, small counts suppressed.
 
     ``rom`` is :func:`~needling_analytics.metrics.rom_change` (one row per
@@ -345,7 +369,7 @@ def rom_summary(rom: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
     return hidden
 
 
-def prom_summary(changes: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def prom_summary(changes: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """Questionnaire results per instrument, small counts suppressed.
 
     ``changes`` is :func:`~needling_analytics.metrics.prom_change`; figures
@@ -366,12 +390,13 @@ def prom_summary(changes: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
         totals={"episodes": ["with_follow_up", "no_follow_up"], "assessable": ["reached_mcid", "not_reached"]},
         rate_columns={**shares, "mean_improvement": ["with_follow_up"], "median_improvement": ["with_follow_up"]},
         rate_format={**dict.fromkeys(shares, "{:.0%}"), "mean_improvement": "{:.1f}", "median_improvement": "{:.1f}"},
+        bands={"share_reached_mcid": (["reached_mcid"], ["not_reached"])},
     )
     columns = ["instrument", "episodes", "with_follow_up", "mean_improvement", "median_improvement", "assessable"]
     return hidden[[*columns, "reached_mcid", "share_reached_mcid", "ci_lower", "ci_upper"]]
 
 
-def adverse_event_table(comparison: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def adverse_event_table(comparison: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """Adverse-event rates beside the published ones, with rates built on 1 to 10 events hidden.
 
     ``comparison`` is :func:`~needling_analytics.metrics.compare_to_benchmarks`.
@@ -400,7 +425,7 @@ def adverse_event_table(comparison: pd.DataFrame, *, threshold: int = 11) -> pd.
     return hidden[[*columns, "benchmark_rate_per_100", "comparison"]].reset_index(drop=True)
 
 
-def protect_funnel(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """The funnel without the practitioners whose point would give away a small count.
 
     ``funnel`` is :func:`~needling_analytics.metrics.practitioner_funnel`
@@ -422,10 +447,10 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame
         outside each limit; hidden ones only as counts), which
         :func:`~needling_analytics.reporting.text.funnel_summary` reads.
     """
-    threshold = check_threshold(threshold)
-    hidden = funnel_hidden(funnel, threshold=threshold) if len(funnel) else pd.Series(False, index=funnel.index)
+    policy = as_disclosure(threshold)
+    hidden = funnel_hidden(funnel, threshold=policy) if len(funnel) else pd.Series(False, index=funnel.index)
     out = funnel.loc[~hidden.to_numpy()].reset_index(drop=True)
-    out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": threshold}
+    out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": policy.threshold}
     if "indicator" in funnel and any(c.startswith("upper_") for c in funnel.columns):
         out.attrs["practitioner_counts"] = metrics.funnel_counts(funnel, hidden.to_numpy())
     return out

@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from ..metrics import ResponderRule, parse_month
+from ..suppression import Disclosure, round_counts
 
 #: Words for the codes of the data model, where replacing "_" by " " is not enough.
 LABELS = {
@@ -150,16 +151,29 @@ def format_pct(value, *, decimals: int = 0, share: bool = False) -> str:
     return f"{(rounded if rounded != 0 else abs(rounded)):f}%"
 
 
-def format_count(value, *, threshold: int | None = None) -> str:
+def _cutoff(threshold) -> int | None:
+    """The smallest count a sentence may give: ``threshold``, or a Disclosure's (None for the owner: every count)."""
+    if isinstance(threshold, Disclosure):
+        return threshold.threshold if threshold.shared else None
+    return threshold
+
+
+def format_count(value, *, threshold: int | Disclosure | None = None) -> str:
     """A count with thousands separators; with ``threshold``, 1 to threshold-1 -> ``"fewer than 11"``.
 
-    Zero is shown (the CMS small-cell rule allows it). Missing -> ``"not available"``.
+    Zero is shown (the CMS small-cell rule allows it). Missing -> ``"not
+    available"``. With a :class:`~needling_analytics.suppression.Disclosure`:
+    every count for the owner; under ``method="round"`` other counts read
+    ``"about 415"`` (nearest 5).
     """
     if _missing(value):
         return "not available"
     number = int(value)
-    if threshold is not None and 0 < number < threshold:
-        return f"fewer than {threshold}"
+    limit = _cutoff(threshold)
+    if limit is not None and 0 < number < limit:
+        return f"fewer than {limit}"
+    if isinstance(threshold, Disclosure) and threshold.rounds and number > 0:
+        return f"about {int(round_counts(number)):,}"
     return f"{number:,}"
 
 
@@ -381,7 +395,7 @@ def responder_summary(
     """
     row, rule = summary.iloc[0], _rule(rule)
     assessable, responders = int(row["assessable"]), int(row["responders"])
-    limit = threshold or 0
+    limit = _cutoff(threshold) or 0
     still = ""
     if ongoing:
         still = (
@@ -391,7 +405,8 @@ def responder_summary(
     if assessable == 0:
         return Paragraph(UNAVAILABLE["outcomes"] + still)
     kind = "that have ended and could be assessed" if ongoing is not None else "that could be assessed"
-    courses = f"Of the {format_count(assessable, threshold=threshold)} courses of care {kind}, "
+    count = format_count(assessable, threshold=threshold)
+    courses = f"Of {count if count.startswith('about') else 'the ' + count} courses of care {kind}, "
     reached = f"reached a clinically important improvement ({rule.describe()})."
     if assessable < limit:
         ended = " that have ended" if ongoing is not None else ""
@@ -403,7 +418,7 @@ def responder_summary(
     else:
         text = (
             courses
-            + f"{responders:,} ({format_pct(row['responder_rate'], share=True)}) "
+            + f"{format_count(responders, threshold=threshold)} ({format_pct(row['responder_rate'], share=True)}) "
             + reached
             + " Allowing for chance, the clinic's underlying rate is likely between "
             f"{format_pct(row['ci_lower'], share=True)} and {format_pct(row['ci_upper'], share=True)} "
@@ -492,6 +507,7 @@ def rom_device_note(rom: pd.DataFrame, *, threshold: int | None = None) -> Parag
     if not missing:
         return Paragraph("")
     devices = sorted({str(d) for d in rom["mdc_device"].dropna()}) if "mdc_device" in rom else []
+    threshold = _cutoff(threshold)  # a Disclosure: None for the owner
     small = threshold is not None and 0 < missing < threshold
     count = f"Fewer than {threshold}" if small else f"{missing:,}"
     had = "reading had" if missing == 1 and not small else "readings had"
@@ -806,9 +822,28 @@ def data_quality_note(quality) -> Html:
     return Html(f'<pre class="na-quality">{html.escape(quality.summary())}</pre>')
 
 
-def report_header(title: str, subtitle: str = "") -> Html:
-    """The report's title block (HTML)."""
+#: Who an aggregate report is for, in the words its header uses.
+AUDIENCE_LINES = {
+    "owner": "For the clinic owner: not for sharing. Every count is shown, small ones included.",
+    "staff": "For staff: small counts are hidden to protect patients' privacy.",
+    "public": "Suitable for sharing: small counts are hidden to protect patients' privacy.",
+}
+
+
+def audience_line(disclosure) -> str:
+    """The header's sentence on who the report is for (``disclosure``: a Disclosure or an audience name)."""
+    policy = disclosure if isinstance(disclosure, Disclosure) else Disclosure(str(disclosure))
+    line = AUDIENCE_LINES[policy.audience]
+    if policy.rounds:
+        line = line.replace(" are hidden", " are hidden, the others rounded to the nearest 5,")
+    return line
+
+
+def report_header(title: str, subtitle: str = "", *, audience: Disclosure | str | None = None) -> Html:
+    """The report's title block (HTML); with ``audience``, a line saying who the report is for (:func:`audience_line`)."""
     sub = f'<p class="na-subtitle" style="margin:0;color:#555;">{html.escape(subtitle)}</p>' if subtitle else ""
+    if audience is not None:
+        sub += f'<p class="na-audience" style="margin:0.2em 0 0 0;font-weight:600;">{html.escape(audience_line(audience))}</p>'
     return Html(
         '<header class="na-header" style="border-bottom:2px solid #0173b2;margin-bottom:1em;padding-bottom:0.4em;">'
         f'<h1 style="margin:0 0 0.2em 0;">{html.escape(title)}</h1>{sub}</header>'
