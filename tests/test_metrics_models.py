@@ -69,7 +69,13 @@ def test_dietox_matches_lme4(dietox, method, random_slope):
     # agree to ~1e-5, the random-slope ones to ~5e-4 (variance components).
     rtol = 1e-3 if random_slope else 1e-4
     fit = fit_trajectory(
-        dietox, outcome="Weight", time="Time", subject="Pig", random_slope=random_slope, reml=method == "REML"
+        dietox,
+        outcome="Weight",
+        time="Time",
+        subject="Pig",
+        random_slope=random_slope,
+        reml=method == "REML",
+        time_model="linear",
     )
 
     assert isinstance(fit, TrajectoryResult)
@@ -108,11 +114,19 @@ def test_rows_with_a_missing_covariate_are_dropped_and_counted(dietox):
     # Feed is missing at each pig's first weighing (72 rows).
     expected_dropped = int(dietox["Feed"].isna().sum())
     assert expected_dropped == 72
-    fit = fit_trajectory(dietox, outcome="Weight", time="Time", subject="Pig", covariates="Feed")
+    fit = fit_trajectory(
+        dietox, outcome="Weight", time="Time", subject="Pig", covariates="Feed", time_model="linear", random_slope=False
+    )
     assert (fit.n_dropped, fit.n_observations) == (72, 861 - 72)
     assert fit.fixed_effects.index.tolist() == ["Intercept", "Time", "Feed"]
     same = fit_trajectory(
-        dietox.dropna(subset=["Feed"]), outcome="Weight", time="Time", subject="Pig", covariates=["Feed"]
+        dietox.dropna(subset=["Feed"]),
+        outcome="Weight",
+        time="Time",
+        subject="Pig",
+        covariates=["Feed"],
+        time_model="linear",
+        random_slope=False,
     )
     np.testing.assert_allclose(fit.fixed_effects["estimate"], same.fixed_effects["estimate"], rtol=1e-10)
     assert same.n_dropped == 0
@@ -141,7 +155,15 @@ def simulated_pain(n_subjects: int, n_visits: int, *, slope_sd: float = 0.0, see
 
 def test_simulated_random_intercept_parameters_are_recovered():
     data = simulated_pain(400, 8)
-    fit = fit_trajectory(data, outcome="pain", time="weeks", covariates=["sex"])
+    fit = fit_trajectory(
+        data,
+        outcome="pain",
+        time="weeks",
+        covariates=["sex"],
+        time_model="linear",
+        random_slope=False,
+        subject="patient_id",
+    )
     fe = fit.fixed_effects
     assert fe.index.tolist() == ["Intercept", "sex[T.M]", "weeks"]
     truth = pd.Series({"Intercept": 6.0, "sex[T.M]": 0.5, "weeks": -0.4})
@@ -157,7 +179,9 @@ def test_simulated_random_intercept_parameters_are_recovered():
 
 def test_random_slope_adds_slope_components_and_recovers_them():
     data = simulated_pain(300, 6, slope_sd=0.3, seed=2)
-    fit = fit_trajectory(data, outcome="pain", time="weeks", random_slope=True, reml=False)
+    fit = fit_trajectory(
+        data, outcome="pain", time="weeks", random_slope=True, reml=False, time_model="linear", subject="patient_id"
+    )
     vc = fit.variance_components
     assert vc.index.tolist() == ["subject_sd", "residual_sd", "slope_sd", "intercept_slope_corr"]
     assert vc["slope_sd"] == pytest.approx(0.3, abs=0.06)
@@ -176,7 +200,9 @@ def test_missing_outcome_time_and_subject_rows_are_dropped_and_input_untouched()
     data.loc[[9], "weeks"] = np.nan
     data.loc[[13, 14], "patient_id"] = pd.NA
     before = data.copy()
-    fit = fit_trajectory(data, outcome="pain", time="weeks")
+    fit = fit_trajectory(
+        data, outcome="pain", time="weeks", time_model="linear", random_slope=False, subject="patient_id"
+    )
     assert fit.n_dropped == 5 and fit.n_observations == 160 - 5
     pd.testing.assert_frame_equal(data, before)
 
@@ -189,7 +215,9 @@ def test_no_subject_variation_warns_once_with_a_project_warning():
     data["pain"] = 5 - 0.5 * data["weeks"] + rng.normal(0, 1, len(data))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = fit_trajectory(data, outcome="pain", time="weeks")
+        fit = fit_trajectory(
+            data, outcome="pain", time="weeks", time_model="linear", random_slope=False, subject="patient_id"
+        )
     assert [w.category for w in caught] == [ModelWarning]
     assert "boundary" in str(caught[0].message)
     assert any("boundary" in m for m in fit.fit_warnings)
@@ -200,7 +228,9 @@ def test_non_convergence_is_reported_not_leaked(monkeypatch, dietox):
     monkeypatch.setattr(models, "_MAXITER", 1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = fit_trajectory(dietox, outcome="Weight", time="Time", subject="Pig", random_slope=True)
+        fit = fit_trajectory(
+            dietox, outcome="Weight", time="Time", subject="Pig", random_slope=True, time_model="linear"
+        )
     assert [w.category for w in caught] == [ModelWarning]
     assert "did NOT converge" in str(caught[0].message)
     assert not fit.converged
@@ -209,7 +239,7 @@ def test_non_convergence_is_reported_not_leaked(monkeypatch, dietox):
 def test_a_clean_fit_emits_no_warning(dietox):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fit_trajectory(dietox, outcome="Weight", time="Time", subject="Pig")
+        fit_trajectory(dietox, outcome="Weight", time="Time", subject="Pig", time_model="linear", random_slope=False)
 
 
 @pytest.mark.parametrize(
@@ -233,12 +263,14 @@ def test_a_clean_fit_emits_no_warning(dietox):
 def test_bad_arguments_are_named(kwargs, match):
     data = simulated_pain(5, 3).assign(**{"bad name": 1.0})
     with pytest.raises(ValueError, match=match):
-        fit_trajectory(data, **kwargs)
+        fit_trajectory(data, **{"time_model": "linear", "random_slope": False, "subject": "patient_id", **kwargs})
 
 
 def test_subject_column_needs_no_formula_name_and_result_is_frozen():
     data = simulated_pain(20, 4, seed=6).rename(columns={"patient_id": "patient id"})
-    fit = fit_trajectory(data, outcome="pain", time="weeks", subject="patient id")
+    fit = fit_trajectory(
+        data, outcome="pain", time="weeks", subject="patient id", time_model="linear", random_slope=False
+    )
     assert fit.n_subjects == 20 and fit.formula == "pain ~ weeks + (1 | patient id)"
     with pytest.raises(AttributeError):
         fit.converged = False
@@ -247,11 +279,27 @@ def test_subject_column_needs_no_formula_name_and_result_is_frozen():
 def test_one_subject_or_constant_time_cannot_be_fitted():
     data = simulated_pain(5, 3)
     with pytest.raises(ValueError, match=r"`subject` column 'patient_id' has 1 subject\(s\) with complete rows"):
-        fit_trajectory(data[data["patient_id"] == "P00000"], outcome="pain", time="weeks")
+        fit_trajectory(
+            data[data["patient_id"] == "P00000"],
+            outcome="pain",
+            time="weeks",
+            time_model="linear",
+            random_slope=False,
+            subject="patient_id",
+        )
     with pytest.raises(ValueError, match=r"`time` column 'weeks' does not vary"):
-        fit_trajectory(data.assign(weeks=2.0), outcome="pain", time="weeks")
+        fit_trajectory(
+            data.assign(weeks=2.0),
+            outcome="pain",
+            time="weeks",
+            time_model="linear",
+            random_slope=False,
+            subject="patient_id",
+        )
     with pytest.raises(ValueError, match=r"`data` must be a DataFrame, got 'dict'"):
-        fit_trajectory({"pain": [1]}, outcome="pain", time="weeks")
+        fit_trajectory(
+            {"pain": [1]}, outcome="pain", time="weeks", time_model="linear", random_slope=False, subject="patient_id"
+        )
 
 
 def test_collinear_covariates_are_refused_before_fitting():
@@ -259,9 +307,25 @@ def test_collinear_covariates_are_refused_before_fitting():
     with pytest.raises(
         ValueError, match=r"fixed effects of pain ~ weeks \+ days are collinear: check that `covariates` \['days'\]"
     ):
-        fit_trajectory(data, outcome="pain", time="weeks", covariates=["days"])
+        fit_trajectory(
+            data,
+            outcome="pain",
+            time="weeks",
+            covariates=["days"],
+            time_model="linear",
+            random_slope=False,
+            subject="patient_id",
+        )
     # A text covariate with a single level is fine: it adds no indicator column.
-    fit = fit_trajectory(data, outcome="pain", time="weeks", covariates="clinic")
+    fit = fit_trajectory(
+        data,
+        outcome="pain",
+        time="weeks",
+        covariates="clinic",
+        time_model="linear",
+        random_slope=False,
+        subject="patient_id",
+    )
     assert fit.fixed_effects.index.tolist() == ["Intercept", "weeks"]
 
 
@@ -270,13 +334,27 @@ def test_every_optimiser_failing_is_an_error(monkeypatch):
     with pytest.raises(
         ValueError, match=r"mixed model pain ~ weeks \+ \(1 \| patient_id\) could not be fitted: newton: method newton"
     ):
-        fit_trajectory(simulated_pain(10, 3), outcome="pain", time="weeks")
+        fit_trajectory(
+            simulated_pain(10, 3),
+            outcome="pain",
+            time="weeks",
+            time_model="linear",
+            random_slope=False,
+            subject="patient_id",
+        )
 
 
 def test_generated_clinic_pain_and_rom_trajectories():
     clinic = Clinic.from_frames(**generate_clinic(n_patients=150, seed=0))
     pain = session_pain(clinic)
-    fit = fit_trajectory(pain, outcome="pain_pre", time="weeks_since_start", subject="episode_id")
+    fit = fit_trajectory(
+        pain,
+        outcome="pain_pre",
+        time="weeks_since_start",
+        subject="episode_id",
+        time_model="linear",
+        random_slope=False,
+    )
     assert fit.n_observations + fit.n_dropped == len(pain)
     assert fit.n_dropped == int(pain["pain_pre"].isna().sum())
     assert fit.n_subjects == pain.loc[pain["pain_pre"].notna(), "episode_id"].nunique()
@@ -287,6 +365,14 @@ def test_generated_clinic_pain_and_rom_trajectories():
     rom = clinic.rom
     one = rom[(rom["joint"] == "cervical_spine") & (rom["movement"] == "rotation")]
     one = one.assign(days=(one["measured_on"] - one.groupby("episode_id")["measured_on"].transform("min")).dt.days)
-    fit = fit_trajectory(one, outcome="degrees", time="days", subject="episode_id", covariates=["side"])
+    fit = fit_trajectory(
+        one,
+        outcome="degrees",
+        time="days",
+        subject="episode_id",
+        covariates=["side"],
+        time_model="linear",
+        random_slope=False,
+    )
     assert fit.n_observations == len(one) and "side[T.right]" in fit.fixed_effects.index
     assert fit.fixed_effects.loc["days", "estimate"] > 0  # range of motion recovers

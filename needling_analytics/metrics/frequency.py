@@ -323,7 +323,7 @@ def analyze_frequency(
     clinic,
     *,
     rule: ResponderRule = DEFAULT_RULE,
-    random_slope: bool = False,
+    random_slope: bool | str = "auto",
     landmark_day: int = EARLY_DAYS,
     outcome_day: int = OUTCOME_DAY,
     half_width: int = OUTCOME_HALF_WIDTH,

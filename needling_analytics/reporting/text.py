@@ -709,13 +709,9 @@ def frequency_paragraph(frequency) -> Paragraph:
     if attrs.get("cov_type") == "cluster":
         text += "The range allows for patients who had more than one course of care. "
     trajectory = frequency.trajectory
-    if frequency.trajectory_error is not None:
-        text += "How fast pain fell week by week cannot be estimated from these data, so nothing is said about it. "
-    elif trajectory is not None and (not trajectory.converged or trajectory.fit_warnings):
-        text += (
-            "A model of how fast pain fell week by week could not be fitted reliably to these data, so nothing is "
-            "said about it. "
-        )
+    caveat = trajectory_caveat(frequency)
+    if caveat is not None:
+        text += caveat + " "
     elif trajectory is not None and "weeks_by_early_frequency" in trajectory.fixed_effects.index:
         slope = trajectory.fixed_effects.loc["weeks_by_early_frequency"]
         faster = "faster" if slope["estimate"] < 0 else "slower"
@@ -739,6 +735,23 @@ def frequency_paragraph(frequency) -> Paragraph:
         "improved or given up, which can bias these figures either way."
     )
     return Paragraph(text)
+
+
+def trajectory_caveat(frequency) -> str | None:
+    """The one sentence said instead of the week-by-week model when it cannot be quoted; None when it can.
+
+    A model that could not be fitted (``trajectory_error``), did not converge,
+    or warned (a variance on its boundary, a singular fit) is never quoted.
+    """
+    trajectory = frequency.trajectory
+    if frequency.trajectory_error is not None:
+        return "How fast pain fell week by week cannot be estimated from these data, so nothing is said about it."
+    if trajectory is not None and (not trajectory.converged or trajectory.fit_warnings):
+        return (
+            "A model of how fast pain fell week by week could not be fitted reliably to these data, so nothing is "
+            "said about it."
+        )
+    return None
 
 
 #: What a monthly control chart shows, in words (see :func:`control_chart_summary`).
