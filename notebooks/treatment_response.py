@@ -46,7 +46,7 @@ practitioners: list[str] = []  # practitioner IDs (episode attributed by most se
 min_baseline: float = 0.0  # least first pain score included (0-10)
 max_baseline: float = 10.0  # greatest first pain score included (0-10)
 outcome: str = "pain_pre"  # "pain_pre", or a range-of-motion movement "joint:movement", e.g. "cervical_spine:rotation"
-random_slope: bool = False  # also let the weekly slope vary between subjects
+random_slope: object = "auto"  # vary the weekly slope by subject: True, False, or "auto" (when a test supports it)
 abs_threshold: float = 2.0  # responder rule: least fall in pain, points (Farrar 2001)
 pct_threshold: float = 30.0  # responder rule: least fall in pain, percent of the first score
 require: str = "both"  # responder rule: "both" thresholds, or "either"
@@ -84,11 +84,16 @@ metrics.summarize_responders(outcomes)
 # %% [markdown]
 # ## Outcome trajectory
 #
-# A linear mixed model: the outcome against weeks since the episode start,
-# with a random intercept per subject (episode for pain; episode, side and
-# mode for a range-of-motion movement), and a random slope if chosen. For
-# pain a negative weekly estimate is improvement; for range of motion a
-# positive one.
+# A linear mixed model: the outcome against weeks since the episode start
+# (time restarts every course), with a random intercept per subject (episode
+# for pain; episode, side and mode for a range-of-motion movement), nested in
+# patients when some have several, and a random slope when `random_slope`
+# says so ("auto": when a likelihood-ratio test supports it). Time is
+# piecewise linear with a change of slope at week 7, where pain usually
+# levels off: `weeks_since_start` is the weekly change up to week 7,
+# `weeks_since_start_after_7` how much that changes after it. For pain a
+# negative weekly estimate is improvement; for range of motion a positive
+# one.
 
 # %%
 series = tables.outcome_series(cohort, outcome)

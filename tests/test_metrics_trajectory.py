@@ -100,6 +100,7 @@ def test_random_slope_is_kept_only_when_the_mixture_lrt_rejects(slope_sd, chosen
     assert (fit.slope_lrt_p < 0.05) is chosen
     assert ("slope_sd" in fit.variance_components.index) is chosen
     assert ("(1 + weeks | episode_id)" in fit.formula) is chosen
+    assert f"was {'kept' if chosen else 'not kept'} (likelihood-ratio test" in text.fit_summary(fit)
 
 
 def test_mixture_lrt_p_matches_the_published_critical_value():
@@ -124,6 +125,7 @@ def test_piecewise_design_columns_at_the_knot_by_hand():
     exog = pd.DataFrame(fit.model_result.model.exog, columns=fit.model_result.model.exog_names)
     np.testing.assert_allclose(exog["weeks_after_7"].iloc[:5], [0.0, 0.0, 0.0, 0.5, 3.0], atol=1e-12)
     np.testing.assert_allclose(exog["weeks"].iloc[:5], weeks, atol=1e-12)
+    assert "change of slope at 7" in text.fit_summary(fit)
     fe = fit.fixed_effects["estimate"]
     assert fe["weeks"] == pytest.approx(-0.6, abs=0.05)
     assert fe["weeks"] + fe["weeks_after_7"] == pytest.approx(-0.1, abs=0.08)

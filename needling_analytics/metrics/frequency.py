@@ -346,8 +346,11 @@ def analyze_frequency(
     otherwise; a sensitivity table repeats it without self-discharged
     courses (:func:`~needling_analytics.metrics.attendance`'s definition);
     (2) a linear mixed model of pain over weeks since the start, one
-    trajectory per course of care, with early frequency and its
-    interaction with time; (3) Kaplan-Meier time to a confirmed response by
+    trajectory per course of care (nested in patients who have several),
+    piecewise in time with a knot at week 7, with early frequency and its
+    interaction with time, and a random slope when ``random_slope="auto"``
+    (default) and a likelihood-ratio test supports it
+    (:func:`~needling_analytics.metrics.fit_trajectory`); (3) Kaplan-Meier time to a confirmed response by
     frequency band, a description only (no test across bands: response is
     detected at visits, so courses seen more often are found sooner).
 

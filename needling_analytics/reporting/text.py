@@ -811,6 +811,16 @@ def fit_summary(fit) -> Paragraph:
         f"Fitted {fit.formula} by {fit.method} on {fit.n_observations:,} measurements from "
         f"{fit.n_subjects:,} subjects ({fit.n_dropped:,} rows left out for missing values). "
     )
+    if getattr(fit, "grouping", None) == "patient":
+        text += f"Subjects are nested in {fit.n_patients:,} patients, some of whom have several. "
+    if getattr(fit, "time_model", None) == "piecewise" and fit.knots:
+        text += f"Time is piecewise linear with a change of slope at {', '.join(f'{k:g}' for k in fit.knots)}. "
+    elif getattr(fit, "time_model", None) == "spline":
+        text += f"Time is a natural cubic spline with {fit.spline_df} degrees of freedom. "
+    p_value = getattr(fit, "slope_lrt_p", float("nan"))
+    if p_value == p_value:  # tested: not NaN
+        kept = "kept" if fit.random_slope else "not kept"
+        text += f"A random slope on time was {kept} (likelihood-ratio test, p = {p_value:.2g}). "
     text += (
         "The fit converged cleanly."
         if fit.converged
