@@ -101,6 +101,12 @@ def test_random_slope_is_kept_only_when_the_mixture_lrt_rejects(slope_sd, chosen
     assert ("slope_sd" in fit.variance_components.index) is chosen
     assert ("(1 + weeks | episode_id)" in fit.formula) is chosen
     assert f"was {'kept' if chosen else 'not kept'} (likelihood-ratio test" in text.fit_summary(fit)
+    # the reported REML fit (started from the ML estimates) is the one fitted directly
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)
+        direct = fit_trajectory(data, outcome="pain", time="weeks", time_model="linear", random_slope=chosen)
+    np.testing.assert_allclose(fit.fixed_effects["estimate"], direct.fixed_effects["estimate"], atol=1e-4)
+    np.testing.assert_allclose(fit.variance_components, direct.variance_components, atol=1e-3)
 
 
 def test_mixture_lrt_p_matches_the_published_critical_value():
