@@ -13,9 +13,9 @@ from scipy import stats
 from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.pain import episode_pain
+from needling_analytics.metrics.case_mix import case_mix_adjusted
 from needling_analytics.metrics.practitioners import (
     attribute_episodes,
-    case_mix_adjusted,
     funnel_counts,
     funnel_limits,
     overdispersion,
