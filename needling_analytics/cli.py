@@ -120,6 +120,10 @@ def _run_config(args):
         values["permissions"] = args.permissions
     if getattr(args, "timezone", None):
         values["timezone"] = args.timezone
+    if getattr(args, "audience", None):  # the command line wins over the configuration file
+        values["audience"] = args.audience
+    if getattr(args, "disclosure", None):
+        values["disclosure"] = args.disclosure
     return RunConfig(**values)
 
 
@@ -138,7 +142,9 @@ def _report(args) -> int:
         clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)
     out = config.out_dir / config.clinic_slug
     with file_permissions(config.permissions), tempfile.TemporaryDirectory(prefix="needling-cache-") as cache:
-        write_cache(clinic, cache, rule=config.rule, clinic_name=config.clinic_name)
+        write_cache(
+            clinic, cache, rule=config.rule, clinic_name=config.clinic_name, disclosure=config.disclosure_policy
+        )
         if args.kind == "patient":
             if args.patient_id not in set(clinic.patients["patient_id"]):
                 raise InputError(
@@ -150,8 +156,8 @@ def _report(args) -> int:
             title = f"Patient {args.patient_id}"
         else:
             ensure_practitioner_key(config)
-            parameters = clinic_parameters(config, parse_month(args.month), cache)
             html = out / args.month / "clinic" / "clinic_report.html"
+            parameters = clinic_parameters(config, parse_month(args.month), cache, results_dir=html.parent)
             title = f"Clinic report, {args.month}"
         try:
             result = run_report(args.kind, parameters, html, title=title, timeout=config.timeout)
@@ -223,6 +229,22 @@ def _timezone_option(parser: argparse.ArgumentParser) -> None:
         "--timezone",
         metavar="AREA/CITY",
         help="the clinic's time zone (e.g. Australia/Melbourne): timestamps with a UTC offset are dated in it",
+    )
+
+
+def _disclosure_options(parser: argparse.ArgumentParser) -> None:
+    """``--audience`` and ``--disclosure``: who a clinic report is for and how it protects small counts."""
+    parser.add_argument(
+        "--audience",
+        choices=["owner", "staff", "public"],
+        help="who the clinic report is for: public (default; suitable for sharing) or staff hide small counts; "
+        "owner is the owner's internal report: every count shown, not for sharing",
+    )
+    parser.add_argument(
+        "--disclosure",
+        choices=["suppress", "round"],
+        help="for staff and public: suppress (default) hides counts of 1-10 and the cells that give them away; "
+        "round hides counts of 1-10, rounds the others to the nearest 5 and shows shares as ranges (docs/privacy.md)",
     )
 
 
@@ -306,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     patient.add_argument("patient_id", metavar="PATIENT_ID")
     clinic = kinds.add_parser("clinic", help="the clinic report for a month")
     clinic.add_argument("--month", required=True, metavar="YYYY-MM")
+    _disclosure_options(clinic)
     for sub in (patient, clinic):
         _run_options(sub)
         sub.set_defaults(run=_report)
@@ -324,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="warm: each worker's kernel serves many reports, wiped clean between them (default); strict: a fresh kernel per report",
     )
     monthly.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, shown on every report")
+    _disclosure_options(monthly)
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")
     monthly.set_defaults(run=_monthly)
 

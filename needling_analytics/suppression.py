@@ -23,12 +23,20 @@ everything here.
 - :func:`is_small` and :func:`check_threshold`: the rule itself.
 
 Every function takes ``threshold``, the smallest count that may be shown
-(11 under the CMS rule).
+(11 under the CMS rule), or a :class:`Disclosure` policy: who the report is
+for (``owner``: nothing hidden; ``staff`` or ``public``: the rule above) and
+how small counts are protected (``suppress``: primary and complementary
+suppression; ``round``: small counts hidden, every other count rounded to
+the nearest 5, shares built on a hidden count shown as bands, see
+:func:`round_counts` and :func:`share_band`). docs/privacy.md compares them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -60,15 +68,182 @@ MONTHLY_TOTALS = {
 }
 
 
+#: Who a clinic report is for: the owner (internal), staff, or anyone (published).
+AUDIENCES = ("owner", "staff", "public")
+#: How a report for staff or the public protects small counts.
+METHODS = ("suppress", "round")
+#: Counts shown under ``method="round"`` are multiples of this (ONS/ABS "round to base 5").
+ROUNDING_BASE = 5
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """Who a report is for and how it protects small counts: pass it wherever a ``threshold`` is taken.
+
+    Parameters
+    ----------
+    audience : {"public", "staff", "owner"}
+        ``owner``: the clinic owner's internal report; the owner holds every
+        record already, so no count is hidden (DOMAIN.md, "Disclosure control
+        that keeps information"). ``staff`` and ``public``: shared reports,
+        protected by ``method``.
+    method : {"suppress", "round"}
+        For shared reports. ``suppress``: counts from 1 to ``threshold - 1``
+        hidden, and every cell that would give one away (complementary
+        suppression). ``round``: counts from 1 to ``threshold - 1`` hidden,
+        every other count rounded to the nearest 5, no complementary
+        suppression; a share built on a hidden count is shown as a band.
+        Ignored for the owner.
+    threshold : int
+        Smallest count a shared report may show (CMS: 11).
+
+    Examples
+    --------
+    >>> Disclosure("owner").cutoff, Disclosure("public").cutoff
+    (1, 11)
+    >>> Disclosure("staff", "round").min_cell_size
+    11
+    """
+
+    audience: str = "public"
+    method: str = "suppress"
+    threshold: int = 11
+
+    def __post_init__(self):
+        if self.audience not in AUDIENCES:
+            raise ValueError(
+                f"`audience` must be 'owner' (the clinic owner's internal report, nothing hidden), 'staff' or "
+                f"'public' (shared: small counts protected), got {self.audience!r}"
+            )
+        if self.method not in METHODS:
+            raise ValueError(
+                f"`disclosure` must be 'suppress' (hide small counts and the cells that give them away) or 'round' "
+                f"(hide small counts, round the others to the nearest {ROUNDING_BASE}), got {self.method!r}"
+            )
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, np.integer)) or self.threshold < 1:
+            raise ValueError(f"`min_cell_size` must be a whole number, 1 or more, got {self.threshold!r}")
+        object.__setattr__(self, "threshold", int(self.threshold))
+
+    @property
+    def shared(self) -> bool:
+        """Whether the report is for staff or the public (small counts protected)."""
+        return self.audience != "owner"
+
+    @property
+    def cutoff(self) -> int:
+        """The smallest count shown: ``threshold`` in a shared report, 1 (every count) for the owner."""
+        return self.threshold if self.shared else 1
+
+    @property
+    def rounds(self) -> bool:
+        """Whether counts are rounded to the nearest :data:`ROUNDING_BASE` (shared report, ``method="round"``)."""
+        return self.shared and self.method == "round"
+
+    @property
+    def complementary(self) -> bool:
+        """Whether cells that would give a small count away are hidden too (shared report, ``method="suppress"``)."""
+        return self.shared and self.method == "suppress"
+
+    @property
+    def min_cell_size(self) -> int | None:
+        """What the ``plot_*`` functions take as ``min_cell_size``: None (draw everything) for the owner."""
+        return self.threshold if self.shared else None
+
+    def to_dict(self) -> dict:
+        """``{"audience", "method", "threshold"}``, for the run's cache."""
+        return {"audience": self.audience, "method": self.method, "threshold": self.threshold}
+
+
+def as_disclosure(threshold) -> Disclosure:
+    """A :class:`Disclosure` as is, or a whole-number ``threshold`` as today's public rule (suppression at it)."""
+    if isinstance(threshold, Disclosure):
+        return threshold
+    return Disclosure("public", "suppress", check_threshold(threshold))
+
+
 def check_threshold(threshold) -> int:
-    """``threshold`` as an int, or a ValueError naming it when it is not a whole number of at least 1."""
+    """``threshold`` as an int, or a ValueError naming it when it is not a whole number of at least 1.
+
+    A :class:`Disclosure` gives its :attr:`~Disclosure.cutoff` (1 for the owner: nothing is small).
+    """
+    if isinstance(threshold, Disclosure):
+        return threshold.cutoff
     if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
         raise ValueError(f"`threshold` must be a whole number, 1 or more, got {threshold!r}")
     return int(threshold)
 
 
+def round_counts(counts, *, base: int = ROUNDING_BASE) -> np.ndarray:
+    """Counts rounded to the nearest multiple of ``base`` (missing stays missing).
+
+    For whole numbers and base 5 no count lies half-way (remainders are 0
+    to 4), so 12 -> 10 and 13 -> 15. Used for counts of at least the
+    threshold only: smaller ones are hidden, not rounded.
+
+    Examples
+    --------
+    >>> round_counts([0, 2, 3, 11, 12, 13, 17, 18]).tolist()
+    [0.0, 0.0, 5.0, 10.0, 10.0, 15.0, 15.0, 20.0]
+    """
+    values = np.asarray(counts, dtype=float)
+    return np.floor(values / base + 0.5) * base
+
+
+def share_band(
+    numerator: float,
+    complement: float,
+    *,
+    hidden_numerator: int = 0,
+    hidden_complement: int = 0,
+    threshold: int = 11,
+) -> tuple[float, float] | None:
+    """A band of whole tens of percent that holds the share whatever the hidden counts are, or None.
+
+    The share is numerator / (numerator + complement). ``numerator`` and
+    ``complement`` are the sums of the cells that are shown (their true
+    values); ``hidden_numerator`` and ``hidden_complement`` count the cells
+    hidden as small on each side, each of which may be anything from 1 to
+    ``threshold - 1``. The band is [lower, upper] with the share strictly
+    above ``lower`` and strictly below ``upper`` (or equal to 1, or 0) for
+    *every* possible value of the hidden cells. The band therefore depends
+    only on the shown counts, never on a hidden one: it tells a reader
+    nothing about a hidden count that the "<11" beside it does not.
+
+    For example, 95 of 100 improved (5 not improved, hidden): whatever 1 to
+    10 did not improve, the share lies between 95/105 = 90.5% and 95/96, so
+    the band is "over 90%". With 85 of 90 (also 5 hidden) the share could be
+    85/95 = 89.5%, so the band is "over 80%": "over 90%" would say that
+    fewer than 10 did not improve.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(lower, upper)``, multiples of 0.1 with ``0 <= lower < upper <= 1``;
+        both equal to the share when it is the same whatever the hidden
+        counts (100% when the complement is 0, 0% when the numerator is);
+        None when the band would be 0 to 100% (it says nothing) or the share
+        cannot be formed.
+    """
+    top = check_threshold(threshold) - 1
+    n, c = Fraction(round(float(numerator))), Fraction(round(float(complement)))
+    low_den = n + hidden_numerator + c + top * hidden_complement
+    high_den = n + top * hidden_numerator + c + hidden_complement
+    if low_den <= 0 or high_den <= 0:
+        return None
+    lowest = (n + hidden_numerator) / low_den
+    highest = (n + top * hidden_numerator) / high_den
+    lower = max(math.ceil(lowest * 10) - 1, 0) / 10
+    upper = min(math.floor(highest * 10) + 1, 10) / 10
+    if lowest == highest:  # 0% or 100% whatever the hidden counts: the share itself tells nothing more
+        return float(lowest), float(highest)
+    if lower <= 0 and upper >= 1:
+        return None
+    return lower, upper
+
+
 def is_small(counts, threshold: int) -> np.ndarray:
-    """Whether each count lies from 1 to ``threshold - 1`` (a count that must not be shown)."""
+    """Whether each count lies from 1 to ``threshold - 1`` (a count that must not be shown; none for the owner)."""
+    threshold = check_threshold(threshold)
     values = np.asarray(counts, dtype=float)
     return (values >= 1) & (values < threshold)
 
@@ -155,6 +330,8 @@ def small_count_mask(
     :func:`~needling_analytics.reporting.suppression.suppress_small_counts` (primary
     suppression of 1 to ``threshold - 1``, then complementary suppression
     for the declared ``totals`` and ``total_row``), without formatting.
+    With a :class:`Disclosure`: nothing for the owner; primary cells only
+    under ``method="round"``.
 
     Returns
     -------
@@ -171,10 +348,13 @@ def small_count_mask(
     0   False      True    True
     1   False     False   False
     """
-    threshold = check_threshold(threshold)
+    policy = as_disclosure(threshold)
+    threshold = policy.cutoff
     count_columns = [count_columns] if isinstance(count_columns, str) else list(count_columns)
     totals = {t: list(parts) for t, parts in (totals or {}).items()}
     primary, complement = _hidden_cells(table, count_columns, threshold, totals, total_row)
+    if not policy.complementary:  # rounding protects totals instead; the owner sees everything
+        complement = np.zeros_like(complement)
     out = pd.DataFrame(primary | complement, index=table.index, columns=count_columns)
     out.attrs.update(threshold=threshold, suppressed=int(primary.sum()), complementary=int(complement.sum()))
     return out
@@ -320,6 +500,9 @@ def funnel_hidden(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.Series:
     the clinic's totals can be read elsewhere in the report, one more
     practitioner (the smallest count) is hidden whenever that total would
     give a hidden one away (:func:`small_count_mask` with a total row).
+    With a :class:`Disclosure`: nobody is hidden for the owner; under
+    ``method="round"`` the clinic's totals are shown rounded, so only
+    practitioners with a small count are hidden.
 
     Returns
     -------

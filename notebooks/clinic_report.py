@@ -18,7 +18,7 @@ import warnings
 
 import needling_analytics
 from needling_analytics import metrics, plots
-from needling_analytics.reporting import tables, text
+from needling_analytics.reporting import results, tables, text
 
 warnings.filterwarnings("ignore")
 plots.set_theme()
@@ -28,10 +28,13 @@ month: str = "2026-10"  # the month to report, YYYY-MM
 cache_dir: str = ""  # the run's metrics cache, with its responder rule; empty: load data_dir, default rule
 data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
 clinic_name: str = "Demo clinic"  # the clinic's name, printed on the report
-min_cell_size: int = 11  # smallest count shown in tables and charts (CMS small-cell rule: 1-10 hidden)
+audience: str = "public"  # who the report is for: owner (every count; not for sharing), staff or public
+disclosure_method: str = "suppress"  # staff/public: suppress small counts and complements, or round counts to 5
+min_cell_size: int = 11  # staff/public: smallest count shown (CMS small-cell rule: 1-10 hidden)
 min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
 show_practitioner_ids: bool = False  # True: name practitioners by their IDs; False: keyed pseudonyms
 practitioner_key_file: str = ""  # secret key file that keeps pseudonyms stable; empty: a one-off key
+results_dir: str = ""  # folder for summary.json and tables/*.csv (the headline figures and tables); empty: none
 
 # %%
 clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
@@ -43,10 +46,15 @@ practitioners = tables.practitioner_labels(clinic, key_file=practitioner_key_fil
 rule = tables.run_rule(cache_dir=cache_dir)
 
 # %%
+disclosure = tables.run_disclosure(
+    cache_dir=cache_dir, audience=audience, method=disclosure_method, min_cell_size=min_cell_size
+)
+
+# %%
 cohort = tables.clinic_window(clinic, month, months=12)
 
 # %%
-text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_label(month)}")
+text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_label(month)}", audience=disclosure)
 
 # %% [markdown]
 # How the clinic is doing: activity this month, patients' outcomes, how
@@ -65,17 +73,30 @@ text.describe_rule(rule)
 # ## Activity this month
 #
 # The month beside the month before. Small counts are hidden to protect
-# patients' privacy (see the note at the end of the report).
+# patients' privacy (see the note at the end of the report). Figures move
+# from month to month by chance alone, more so when they are small: the last
+# column says whether a change is within that normal month-to-month
+# variation or more than it (an exact test at the usual 5% level). With this
+# many figures, one of them will now and then be marked "more than normal"
+# by chance alone; and counts of sessions vary more than the test allows,
+# because each patient has several.
 
 # %%
 monthly = metrics.monthly_activity(clinic, month, months_before=12, rule=rule)
 
 # %%
-kpis = tables.kpi_table(monthly, month, threshold=min_cell_size)
+kpis = tables.kpi_table(monthly, month, threshold=disclosure)
 
 # %%
 tables.table_or_note(
-    kpis, {"indicator": "", "this_month": "This month", "previous_month": "Month before", "change": "Change"}
+    kpis,
+    {
+        "indicator": "",
+        "this_month": "This month",
+        "previous_month": "Month before",
+        "change": "Change",
+        "verdict": "Change compared with normal variation",
+    },
 )
 
 # %% [markdown]
@@ -84,8 +105,46 @@ tables.table_or_note(
 
 # %%
 tables.chart_or_note(
-    plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=min_cell_size
+    plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=disclosure.min_cell_size
 )
+
+# %% [markdown]
+# ### Month by month: normal variation or a change?
+#
+# Two control charts over the last 12 months. Each dot is a month; the grey
+# box around it is the range that month's figure would usually stay in by
+# chance alone, given how many patients or sessions it rests on (the
+# 12-month average, give or take three times the spread chance gives:
+# narrower when the month is busier). A dot outside its box is a prompt to
+# look at what was different that month, not a verdict. The first chart is
+# the share of completed courses of care that improved, with the rule of the
+# Outcomes section below, counted in the month each course ended (so it
+# includes courses that started more than 12 months ago). The second is
+# adverse events per 100 sessions; a session can be followed by more than
+# one event, so its range is that of a count per session (a "u-chart"),
+# not of a share.
+
+# %%
+responder_chart = tables.protect_control_chart(
+    metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=disclosure
+)
+
+# %%
+tables.chart_or_note(plots.plot_control_chart, responder_chart, section="outcomes", needs="centre")
+
+# %%
+text.control_chart_summary(responder_chart)
+
+# %%
+event_chart = tables.protect_control_chart(
+    metrics.monthly_control_chart(monthly, "adverse_events"), monthly, threshold=disclosure
+)
+
+# %%
+tables.chart_or_note(plots.plot_control_chart, event_chart, section="safety", needs="centre")
+
+# %%
+text.control_chart_summary(event_chart)
 
 # %% [markdown]
 # ## Outcomes
@@ -98,6 +157,7 @@ tables.chart_or_note(
 # A course of care is *assessed* when it has a first pain score, a later
 # one, and a first score high enough for a clinically important fall to be
 # possible. Courses without a later score are not counted as failures.
+# The likely ranges allow for patients who had more than one course of care.
 # In the tables, "<11" marks a count from 1 to 10 and "*" a figure hidden so
 # that such a count cannot be worked out (see the note at the end).
 
@@ -108,7 +168,31 @@ outcomes = tables.episode_outcomes(cohort, rule=rule, courses="ended")
 overall = metrics.summarize_responders(outcomes)
 
 # %%
-text.responder_summary(overall, rule, threshold=min_cell_size, ongoing=outcomes.attrs["ongoing_courses"])
+text.responder_summary(overall, rule, threshold=disclosure, ongoing=outcomes.attrs["ongoing_courses"])
+
+# %% [markdown]
+# ### Courses of care without a follow-up score
+
+# %%
+sensitivity = metrics.responder_sensitivity(outcomes)
+sensitivity_table = tables.responder_sensitivity_table(sensitivity, threshold=disclosure)
+
+# %%
+tables.table_or_note(
+    sensitivity_table,
+    {
+        "method": "Counted how",
+        "assessed": "Courses counted",
+        "improved": "Improved",
+        "rate": "Share improved",
+        "ci_lower": "Likely range from",
+        "ci_upper": "to",
+    },
+    section="outcomes",
+)
+
+# %%
+text.sensitivity_sentence(sensitivity, threshold=disclosure)
 
 # %% [markdown]
 # The curve below shows, for every size of improvement, the share of
@@ -122,7 +206,7 @@ curve = metrics.responder_curve(outcomes)
 
 # %%
 tables.chart_or_note(
-    plots.plot_responder_curve, curve, section="responder_curve", needs="share", min_cell_size=min_cell_size
+    plots.plot_responder_curve, curve, section="responder_curve", needs="share", min_cell_size=disclosure.min_cell_size
 )
 
 # %%
@@ -131,14 +215,14 @@ tables.chart_or_note(
     outcomes,
     section="outcomes",
     needs="pct_reduction",
-    min_cell_size=min_cell_size,
+    min_cell_size=disclosure.min_cell_size,
 )
 
 # %% [markdown]
 # ### By body region
 
 # %%
-by_region = tables.responders_by(outcomes, "body_region", threshold=min_cell_size)
+by_region = tables.responders_by(outcomes, "body_region", threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -165,7 +249,7 @@ tables.table_or_note(
 rom = metrics.rom_change(cohort)
 
 # %%
-rom_table = tables.rom_summary(rom, threshold=min_cell_size)
+rom_table = tables.rom_summary(rom, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -182,7 +266,7 @@ tables.table_or_note(
 )
 
 # %%
-text.rom_device_note(rom, threshold=min_cell_size)
+text.rom_device_note(rom, threshold=disclosure)
 
 # %% [markdown]
 # ### Questionnaires
@@ -195,7 +279,7 @@ text.rom_device_note(rom, threshold=min_cell_size)
 proms = metrics.prom_change(cohort)
 
 # %%
-prom_table = tables.prom_summary(proms, threshold=min_cell_size)
+prom_table = tables.prom_summary(proms, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -217,12 +301,15 @@ tables.table_or_note(
 # %% [markdown]
 # ## Session frequency and improvement
 #
-# Do patients seen more often in their first four weeks improve more? The
-# table is a regression of the fall in pain on sessions per week in the
-# first four weeks, allowing for starting pain and how long symptoms had
-# lasted. The chart shows the average fall in pain of each frequency band
-# and the smoothed trend. Read the paragraph under it: this is an
-# association in routine care, not proof of cause and effect.
+# Do patients seen more often in their first four weeks improve more? To
+# compare fairly, only courses of care still under way after four weeks are
+# used: their sessions in those four weeks are counted, and their pain about
+# eight weeks after the first visit is compared with their pain at the start.
+# The table relates that fall in pain to sessions per week, allowing for
+# starting pain and how long symptoms had lasted. The chart shows the
+# average fall in pain of each frequency band and the smoothed trend. Read
+# the paragraph under it: this is an association in routine care, not proof
+# of cause and effect.
 
 # %%
 frequency = metrics.analyze_frequency(cohort, rule=rule)
@@ -232,7 +319,7 @@ tables.table_or_note(
     frequency.patient_level,
     {
         "term": "",
-        "estimate": "Effect on the fall in pain (points)",
+        "estimate": "Association with the fall in pain by week 8 (points)",
         "ci_lower": "95% CI from",
         "ci_upper": "to",
         "p_value": "p-value",
@@ -251,14 +338,15 @@ tables.table_or_note(
 # %%
 tables.chart_or_note(
     plots.plot_frequency_association,
-    frequency.exposures,
+    frequency.landmark,
     section="frequency",
     needs="early_frequency",
-    min_cell_size=min_cell_size,
+    min_cell_size=disclosure.min_cell_size,
+    ylabel="Fall in pain by week 8 (points)",
 )
 
 # %%
-text.paragraph(frequency.interpretation)
+text.frequency_paragraph(frequency)
 
 # %% [markdown]
 # ## Time to a clinically important improvement
@@ -279,7 +367,7 @@ times = metrics.time_to_response(cohort, rule=rule, confirmed=True)
 km = metrics.kaplan_meier(times, time="days")
 
 # %%
-tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=min_cell_size)
+tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size)
 
 # %%
 median = metrics.median_time(times, time="days")
@@ -304,10 +392,10 @@ rates = metrics.adverse_event_rates(cohort)
 versus = metrics.compare_to_benchmarks(rates)
 
 # %%
-tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=min_cell_size)
+tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=disclosure.min_cell_size)
 
 # %%
-safety = tables.adverse_event_table(versus, threshold=min_cell_size)
+safety = tables.adverse_event_table(versus, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -326,7 +414,12 @@ tables.table_or_note(
     values={
         "event_type": {"any": "any event"},
         "severity": {"major": "significant or serious"},
-        "comparison": {"within": "similar", "above": "higher here", "below": "lower here"},
+        "comparison": {
+            "similar": "no clear difference",
+            "above": "higher here",
+            "below": "lower here",
+            "not_recorded": "not recorded",
+        },
     },
     section="safety",
     decimals=2,
@@ -392,7 +485,7 @@ funnel = metrics.practitioner_funnel(
 )
 
 # %%
-shown = tables.protect_funnel(funnel, threshold=min_cell_size)
+shown = tables.protect_funnel(funnel, threshold=disclosure)
 
 # %%
 shown = tables.label_practitioners(shown, practitioners)
@@ -421,7 +514,7 @@ text.funnel_summary(shown, spread)
 visits = metrics.attendance(cohort)
 
 # %%
-attendance = tables.attendance_table(visits, threshold=min_cell_size)
+attendance = tables.attendance_table(visits, threshold=disclosure)
 
 # %%
 tables.table_or_note(
@@ -446,7 +539,7 @@ tables.table_or_note(
 # ### Privacy
 
 # %%
-tables.suppression_note(min_cell_size)
+tables.suppression_note(disclosure)
 
 # %%
 tables.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner_ids)
@@ -456,6 +549,37 @@ tables.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner
 
 # %%
 text.data_quality_note(clinic.quality)
+
+# %%
+summary = results.clinic_summary(
+    disclosure=disclosure,
+    month=month,
+    months=12,
+    as_of=cohort.as_of,
+    rule=rule,
+    responders=results.responder_figures(overall, cohort="ended", threshold=disclosure),
+    practitioner_counts=shown.attrs.get("practitioner_counts"),
+    frequency=results.frequency_figures(frequency.patient_level),
+    version=needling_analytics.__version__,
+)
+
+# %%
+written = results.write_results(
+    results_dir,
+    summary,
+    {
+        "activity": kpis,
+        "responder_sensitivity": sensitivity_table,
+        "outcomes_by_region": by_region,
+        "range_of_motion": rom_table,
+        "questionnaires": prom_table,
+        "frequency": frequency.patient_level,
+        "safety": safety,
+        "serious_events": serious,
+        "practitioners": shown,
+        "attendance": attendance,
+    },
+)
 
 # %%
 text.report_footer(

@@ -120,20 +120,28 @@ tables.residual_table(fit)
 # %% [markdown]
 # ## Session frequency and improvement
 #
-# Exposure: attended sessions per week in the first 28 days. Three views:
-# a patient-level regression (HC3 errors), a mixed model with a
-# weeks x frequency interaction, and Kaplan-Meier time to a confirmed
-# response (the rule met at two scored visits in a row, or at the latest)
-# by frequency band. All are associations: slow responders are seen more
-# often, and self-discharge is informative dropout. The curves by band are
-# descriptive and not tested against each other: response is detected at
-# visits, so courses seen more often are found to improve sooner.
+# Landmark design: the cohort is the courses of care still in care at day
+# 28; exposure is attended sessions per week in days 0-27; outcome is the
+# fall in pain from baseline to the reading nearest day 56 within days
+# 42-70 (after the exposure window). Courses that ended before day 28 are
+# left out, not counted as low frequency. Three views: a course-level
+# regression (errors clustered by patient when a patient has several
+# courses, else HC3) with a sensitivity table without self-discharged
+# courses, a mixed model with one trajectory per course and a weeks x
+# frequency interaction, and Kaplan-Meier time to a confirmed response (the
+# rule met at two scored visits in a row, or at the latest) by frequency
+# band among the same cohort. All are associations: slow responders are
+# seen more often (confounding by indication), pain first scored near its
+# worst tends to fall anyway (regression to the mean), and self-discharge
+# is informative dropout. The curves by band are descriptive and not tested
+# against each other: response is detected at visits, so courses seen more
+# often are found to improve sooner.
 
 # %%
 frequency = metrics.analyze_frequency(cohort, rule=rule, random_slope=random_slope)
 
 # %%
-text.paragraph(frequency.interpretation)
+text.frequency_paragraph(frequency)
 
 # %%
 display(frequency.patient_level)
@@ -143,7 +151,11 @@ display(frequency.sensitivity)
 
 # %%
 tables.chart_or_note(
-    plots.plot_frequency_association, frequency.exposures, section="frequency", needs="early_frequency"
+    plots.plot_frequency_association,
+    frequency.landmark,
+    section="frequency",
+    needs="early_frequency",
+    ylabel="Fall in pain by week 8 (points)",
 )
 
 # %%

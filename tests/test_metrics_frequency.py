@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 
 from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
-from needling_analytics.metrics import analyze_frequency, session_exposures, time_to_response
+from needling_analytics.metrics import analyze_frequency, attendance, landmark_outcomes, session_exposures
+from needling_analytics.reporting import text
 from needling_analytics.metrics.frequency import NOT_ESTIMABLE
 
 
@@ -60,170 +62,149 @@ def test_window_is_complete_once_28_days_have_passed():
     assert out.loc["E2", "early_frequency"] == pytest.approx(0.25, abs=1e-12)
 
 
-@pytest.fixture(scope="module")
-def analysis():
-    clinic = Clinic.from_frames(as_of="2026-11-28", **generate_clinic(n_patients=400, seed=2))
-    return clinic, analyze_frequency(clinic)
+AS_OF = "2026-11-28"
 
 
-def test_patient_level_estimates_match_least_squares_with_hc3_by_hand(analysis):
-    _, result = analysis
-    data = result.exposures.dropna(subset=["reduction", "early_frequency", "baseline", "symptom_duration_weeks"])
-    X = np.column_stack(
-        [np.ones(len(data)), data["early_frequency"], data["baseline"], np.log1p(data["symptom_duration_weeks"])]
-    )
-    y = data["reduction"].to_numpy()
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    bread = np.linalg.inv(X.T @ X)
-    leverage = np.einsum("ij,jk,ik->i", X, bread, X)
-    meat = X.T @ (X * ((y - X @ beta) ** 2 / (1 - leverage) ** 2)[:, None])
-    se = np.sqrt(np.diag(bread @ meat @ bread))
-    table = result.patient_level
-    assert list(table.index) == ["Intercept", "early_frequency", "baseline", "log_duration"]
-    np.testing.assert_allclose(table["estimate"], beta, rtol=1e-8)
-    np.testing.assert_allclose(table["std_error"], se, rtol=1e-8)
-    assert table.attrs["n_episodes"] == len(data)
+def build(courses, as_of=AS_OF):
+    """courses: dicts with id, patient, start offset (days after 2026-01-05), sessions {day: pain}, end (day or None),
+    duration (weeks), reason, assessments {day: pain}."""
+    base = pd.Timestamp("2026-01-05")
+    sessions, episodes, assessments = [], [], []
+    for c in courses:
+        begin = base + pd.Timedelta(days=c.get("offset", 0))
+        for k, (day, pain) in enumerate(sorted(c["sessions"].items())):
+            sessions.append((f"{c['id']}-{k}", c["id"], c["patient"], "PR1", begin + pd.Timedelta(days=day), pain))
+        for k, (day, pain) in enumerate(sorted(c.get("assessments", {}).items())):
+            assessments.append((f"A{c['id']}-{k}", c["id"], c["patient"], begin + pd.Timedelta(days=day), pain))
+        end = None if c.get("end") is None else begin + pd.Timedelta(days=c["end"])
+        episodes.append((c["id"], c["patient"], begin, end, c.get("duration", 6.0), c.get("reason")))
+    frames = {
+        "sessions": pd.DataFrame(sessions, columns=["session_id", "episode_id", "patient_id", "practitioner_id",
+                                                    "session_date", "pain_pre"]),
+        "episodes": pd.DataFrame(episodes, columns=["episode_id", "patient_id", "start_date", "end_date",
+                                                    "symptom_duration_weeks", "discharge_reason"]),
+    }
+    frames["patients"] = pd.DataFrame({"patient_id": sorted({c["patient"] for c in courses})})
+    if assessments:
+        frames["assessments"] = pd.DataFrame(assessments, columns=["assessment_id", "episode_id", "patient_id",
+                                                                   "assessed_on", "pain"])
+    return Clinic.from_frames(as_of=as_of, **frames)
 
 
-def test_sensitivity_drops_self_discharged_episodes(analysis):
-    _, result = analysis
-    sens = result.sensitivity.set_index("episodes")
-    usable = result.exposures.dropna(subset=["reduction", "early_frequency", "baseline", "symptom_duration_weeks"])
-    assert sens.loc["all episodes", "n"] == len(usable)
-    assert sens.loc["without self-discharged", "n"] == (~usable["self_discharged"]).sum()
-    assert sens.loc["all episodes", "estimate"] == pytest.approx(
-        result.patient_level.loc["early_frequency", "estimate"], rel=1e-12
-    )
-
-
-def test_trajectory_and_time_to_response_by_band(analysis):
-    _, result = analysis
-    assert {"Intercept", "weeks_since_start", "early_frequency", "weeks_by_early_frequency"} <= set(
-        result.trajectory.fixed_effects.index
-    )
-    # the demo clinic is built so that more frequent early care goes with faster improvement
-    assert result.trajectory.fixed_effects.loc["weeks_by_early_frequency", "estimate"] < 0
-    km = result.time_to_response
-    assert set(km["frequency_band"]) <= {"under 1 a week", "1 to 2 a week", "2 or more a week"}
-    assert km["share_responded"].between(0, 1).all()
-    # the curves count confirmed responses (two consecutive scored visits, or the last), described, not tested
-    clinic, _ = analysis
-    banded = result.exposures.dropna(subset=["frequency_band"])["episode_id"]
-    confirmed = time_to_response(clinic, confirmed=True)
-    assert km["events"].sum() == confirmed.loc[confirmed["episode_id"].isin(banded), "event"].sum()
-    assert not hasattr(result, "logrank")
-
-
-def test_interpretation_says_association_and_warns_about_confounding(analysis):
-    _, result = analysis
-    text = result.interpretation
-    assert "association" in text and "not proof" in text
-    assert "slow responders" in text and "self-discharge" in text
-    assert "dose-response" not in text.lower()
-
-
-def test_interpretation_makes_no_claim_about_time_to_improvement_by_band(analysis):
-    """Issue 10, verdict 2: a by-band log-rank test is biased by design (more visits, more looks): never stated."""
-    _, result = analysis
-    text = result.interpretation.lower()
-    assert "log-rank" not in text and "logrank" not in text
-    assert "frequency band" not in text and "time to a clinically important improvement" not in text
-    assert "differed" not in text and "did not clearly differ" not in text
-
-
-def test_too_little_data_gives_a_sentence_not_an_error():
-    clinic = small_clinic()
-    clinic.tables["episodes"]["symptom_duration_weeks"] = 6.0
-    result = analyze_frequency(clinic)
-    assert result.patient_level.empty and result.trajectory is None
-    assert result.interpretation.startswith("There were too few episodes")
-
-
-def test_a_clinic_that_does_not_record_symptom_duration_is_told_why(analysis):
-    """Practice-management exports (Cliniko, Jane) have no symptom duration: say so, not 'too few episodes'."""
-    clinic, with_duration = analysis
-    assert "early_frequency" in with_duration.patient_level.index
-    from dataclasses import replace
-
-    episodes = clinic.episodes.assign(symptom_duration_weeks=np.nan)
-    result = analyze_frequency(replace(clinic, tables={**clinic.tables, "episodes": episodes}))
-    assert result.patient_level.empty
-    assert result.interpretation.startswith("How long symptoms had lasted before the first visit is not recorded")
-
-
-# --------------------------------------------------------------------------
-# Designs the data cannot identify (issue 10, verdict 5)
-
-
-def weekly_clinic(n=30, extra=(), seed=0):
-    """``n`` ended courses, each attended on days 0, 7, 14, 21 and 28: 4 sessions in days 0-27, 1.0 a week.
-
-    Courses whose number is in ``extra`` are also attended on days 3 and 10:
-    6 sessions in days 0-27, 1.5 a week. Pain scores and symptom durations
-    vary at random (they only need to vary).
-    """
+def long_courses(n=24, seed=0, shared_patients=False):
+    """Courses in care to day 70: k sessions in days 0-27, then sessions on days 35, 49, 56, 63; known values."""
     rng = np.random.default_rng(seed)
-    rows, episodes = [], []
+    courses, expected = [], []
     for i in range(n):
-        begin = pd.Timestamp("2026-03-02") + pd.Timedelta(days=i)
-        days = [0, 7, 14, 21, 28] + ([3, 10] if i in extra else [])
-        baseline = float(rng.integers(4, 10))
-        for k, day in enumerate(sorted(days)):
-            pain = baseline if k == 0 else float(max(baseline - rng.integers(0, 5), 0))
-            date = (begin + pd.Timedelta(days=day)).date().isoformat()
-            rows.append((f"S{i:03d}{k}", f"E{i:03d}", f"P{i:03d}", "PR1", date, "attended", pain))
-        end = (begin + pd.Timedelta(days=40)).date().isoformat()
-        episodes.append((f"E{i:03d}", f"P{i:03d}", begin.date().isoformat(), end, float(rng.integers(1, 30))))
-    sessions = pd.DataFrame(
-        rows,
-        columns=["session_id", "episode_id", "patient_id", "practitioner_id", "session_date", "status", "pain_pre"],
+        k = int(rng.integers(2, 9))
+        early = np.linspace(0, 27, k).round().astype(int)
+        baseline = float(rng.integers(5, 10))
+        week8 = float(max(baseline - rng.integers(0, 6), 0))
+        sessions = {int(d): (baseline if d == 0 else baseline - 1.0) for d in early}
+        sessions.update({35: baseline - 1.0, 49: baseline - 1.0, 56: week8, 63: week8})
+        duration = float(rng.integers(1, 40))
+        patient = f"P{i // 2:03d}" if shared_patients else f"P{i:03d}"
+        courses.append({"id": f"E{i:03d}", "patient": patient, "offset": i, "sessions": sessions, "end": 70,
+                        "duration": duration})
+        expected.append({"episode_id": f"E{i:03d}", "patient_id": patient, "early_frequency": k / 4.0,
+                         "baseline": baseline, "reduction": baseline - week8, "log_duration": np.log1p(duration)})
+    return courses, pd.DataFrame(expected)
+
+
+def test_fast_recoverers_are_left_out_not_counted_as_low_frequency():
+    """Issue 10, verdict 4: a course ended after 2 sessions in week 1 (recovered) used to count as 0.5 a week."""
+    courses, expected = long_courses()
+    fast = [{"id": f"F{i}", "patient": f"Q{i}", "offset": i, "sessions": {0: 8.0, 5: 1.0}, "end": 6,
+             "assessments": {56: 0.0}} for i in range(12)]
+    result = analyze_frequency(build(courses + fast))
+    attrs = result.patient_level.attrs
+    assert attrs["design"] == "landmark" and attrs["estimable"] is True
+    assert attrs["n_in_care_at_landmark"] == 24 and attrs["n_with_outcome"] == 24 and attrs["n_episodes"] == 24
+    assert attrs["n_ended_before_landmark"] == 12
+    assert not result.landmark["episode_id"].str.startswith("F").any()
+    X = sm.add_constant(expected[["early_frequency", "baseline", "log_duration"]])
+    by_hand = sm.OLS(expected["reduction"], X).fit()
+    assert result.patient_level.loc["early_frequency", "estimate"] == pytest.approx(
+        by_hand.params["early_frequency"], rel=1e-9
     )
-    episodes = pd.DataFrame(
-        episodes, columns=["episode_id", "patient_id", "start_date", "end_date", "symptom_duration_weeks"]
-    )
-    patients = pd.DataFrame({"patient_id": episodes["patient_id"]})
-    return Clinic.from_frames(as_of="2026-11-28", patients=patients, episodes=episodes, sessions=sessions)
+
+
+def test_outcome_is_the_reading_nearest_day_56_in_the_window_never_inside_days_0_27():
+    courses = [
+        {"id": "A", "patient": "P1", "sessions": {0: 8.0, 20: 2.0, 27: 1.0, 45: 6.0, 60: 5.0, 75: 0.0}, "end": 80},
+        {"id": "B", "patient": "P2", "sessions": {0: 8.0, 27: 0.0, 75: 0.0}, "end": 80},  # nothing in days 42-70
+        {"id": "C", "patient": "P3", "sessions": {0: 8.0, 52: 4.0, 60: 3.0}, "end": 80},  # a tie: the earlier day
+        {"id": "D", "patient": "P4", "sessions": {0: 8.0, 55: 4.0}, "assessments": {56: 2.0}, "end": 80},
+    ]
+    out = landmark_outcomes(build(courses)).set_index("episode_id")
+    assert out.loc["A", "outcome_pain"] == 5.0 and out.loc["A", "outcome_days"] == 60
+    assert np.isnan(out.loc["B", "outcome_pain"])
+    assert out.loc["C", "outcome_pain"] == 4.0 and out.loc["C", "outcome_days"] == 52
+    assert out.loc["D", "outcome_pain"] == 2.0 and out.loc["D", "outcome_days"] == 56
+    assert out.attrs["outcome_window"] == (42, 70)
+    with pytest.raises(ValueError, match="after the exposure window"):
+        landmark_outcomes(build(courses), outcome_day=30, half_width=14)
+
+
+def test_landmark_estimate_and_patient_clustered_errors_match_statsmodels_by_hand():
+    courses, expected = long_courses(n=30, seed=3, shared_patients=True)
+    table = analyze_frequency(build(courses)).patient_level
+    assert table.attrs["cov_type"] == "cluster" and table.attrs["n_patients"] == 15
+    X = sm.add_constant(expected[["early_frequency", "baseline", "log_duration"]]).to_numpy(dtype=float)
+    y = expected["reduction"].to_numpy(dtype=float)
+    groups = pd.factorize(expected["patient_id"])[0]
+    fit = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    np.testing.assert_allclose(table["estimate"].to_numpy(), fit.params, rtol=1e-9)
+    np.testing.assert_allclose(table["std_error"].to_numpy(), fit.bse, rtol=1e-9)
+    # the CR1 sandwich by hand: G/(G-1) * (N-1)/(N-K) * B^-1 (sum_g X_g' e_g e_g' X_g) B^-1
+    bread = np.linalg.inv(X.T @ X)
+    e = y - X @ fit.params
+    scores = pd.DataFrame(X * e[:, None]).groupby(groups).sum().to_numpy()
+    n, k, g = len(y), X.shape[1], len(np.unique(groups))
+    cov = g / (g - 1) * (n - 1) / (n - k) * bread @ (scores.T @ scores) @ bread
+    np.testing.assert_allclose(table["std_error"].to_numpy(), np.sqrt(np.diag(cov)), rtol=1e-9)
+
+
+def test_one_course_per_patient_uses_hc3():
+    courses, _ = long_courses(n=20, seed=4)
+    assert analyze_frequency(build(courses)).patient_level.attrs["cov_type"] == "HC3"
+
+
+def test_sensitivity_uses_attendances_self_discharge_definition():
+    courses, _ = long_courses(n=24, seed=5)
+    courses[0]["reason"] = "self_discharged"  # recorded
+    courses[1]["end"] = None  # open, last seen day 63, long before the as-of date: self-discharged for inactivity
+    clinic = build(courses)
+    result = analyze_frequency(clinic)
+    flags = attendance(clinic).set_index("episode_id")["self_discharged"]
+    assert flags["E000"] and flags["E001"]
+    landmark = result.landmark.set_index("episode_id")
+    assert (landmark["self_discharged"] == flags.reindex(landmark.index)).all()
+    sens = result.sensitivity.set_index("episodes")
+    assert sens.loc["without self-discharged", "n"] == 22
 
 
 def test_a_fixed_weekly_schedule_cannot_be_related_to_improvement():
-    """Every course at one session a week: no estimate, no interval, no exception, a plain sentence."""
-    clinic = weekly_clinic()
-    exposures = session_exposures(clinic)
-    assert (exposures["early_frequency"] == 1.0).all()  # 4 sessions / 4 weeks, every course
-    result = analyze_frequency(clinic)  # used to raise: "the fixed effects ... are collinear"
+    """Issue 10, verdict 5: every course at 1.0 a week: no estimate, no interval, a plain sentence."""
+    rng = np.random.default_rng(0)
+    courses = [
+        {"id": f"E{i:02d}", "patient": f"P{i:02d}", "offset": i, "end": 70, "duration": float(rng.integers(1, 30)),
+         "sessions": {d: float(rng.integers(2, 10)) for d in (0, 7, 14, 21, 28, 35, 42, 49, 56)}}
+        for i in range(30)
+    ]
+    result = analyze_frequency(build(courses))
     table = result.patient_level
-    assert table.empty
-    assert table.attrs["estimable"] is False and table.attrs["reason"] == NOT_ESTIMABLE
-    assert table.attrs["n_episodes"] == 30
-    assert result.sensitivity[["estimate", "ci_lower", "ci_upper", "p_value"]].isna().all().all()
-    assert result.trajectory is None and "collinear" in result.trajectory_error
-    text = result.interpretation
-    assert NOT_ESTIMABLE in text and "same number of sessions" in text and "1.0 a week" in text
-    assert "CI" not in text and "points" not in text  # no number for the association
-    assert result.time_to_response["frequency_band"].unique().tolist() == ["1 to 2 a week"]
+    assert table.empty and table.attrs["estimable"] is False and table.attrs["reason"] == NOT_ESTIMABLE
+    assert table.attrs["design"] == "landmark" and table.attrs["n_episodes"] == 30
+    assert result.sensitivity[["estimate", "ci_lower", "ci_upper"]].isna().all().all()
+    paragraph = text.frequency_paragraph(result)
+    assert NOT_ESTIMABLE in paragraph and "1.0 a week" in paragraph and "interval" not in paragraph
 
 
-def test_one_course_alone_defining_the_frequency_effect_has_leverage_one():
-    """All courses weekly but one (1.5 a week): that course alone fixes the slope; HC3 is undefined there."""
-    clinic = weekly_clinic(extra=(5,))
-    exposures = session_exposures(clinic).set_index("episode_id")
-    assert exposures.loc["E005", "early_frequency"] == pytest.approx(6 / 4, abs=1e-12)
-    # Independent check of leverage 1: a row has hat value 1 exactly when dropping it lowers the rank.
-    data = analyze_frequency(clinic).exposures.set_index("episode_id")
-    X = np.column_stack(
-        [np.ones(len(data)), data["early_frequency"], data["baseline"], np.log1p(data["symptom_duration_weeks"])]
-    )
-    assert np.linalg.matrix_rank(X) == 4
-    assert np.linalg.matrix_rank(X[data.index != "E005"]) == 3
-    result = analyze_frequency(clinic)
-    assert result.patient_level.empty and result.patient_level.attrs["reason"] == NOT_ESTIMABLE
-    assert "a single course of care alone" in result.interpretation
-    assert "CI" not in result.interpretation
-
-
-def test_two_courses_at_another_frequency_are_estimable():
-    """The leverage check does not refuse an ordinary design: two courses at 1.5 a week give an estimate."""
-    result = analyze_frequency(weekly_clinic(extra=(5, 17)))
-    table = result.patient_level
-    assert table.attrs["estimable"] is True and "early_frequency" in table.index
-    assert np.isfinite(table.loc["early_frequency", ["estimate", "ci_lower", "ci_upper"]].astype(float)).all()
+def test_paragraph_describes_the_design_and_the_caveats():
+    courses, _ = long_courses(n=30, seed=6)
+    result = analyze_frequency(build(courses))
+    paragraph = text.frequency_paragraph(result)
+    assert "still under way after four weeks" in paragraph and "eight weeks after the first visit" in paragraph
+    assert "doing badly more often" in paragraph and "near its" in paragraph and "not proof" in paragraph
+    assert "dose-response" not in paragraph.lower() and "log-rank" not in paragraph.lower()

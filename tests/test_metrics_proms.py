@@ -57,11 +57,12 @@ def test_instrument_table_directions_mcids_and_sources():
 
 
 def test_ndi_lower_is_better_worked_by_hand():
-    row = row_of(pair("NDI", 20, 10))
-    assert (row["baseline_score"], row["latest_score"], row["change"], row["n_scores"]) == (20, 10, -10, 2)
-    assert row["better"] == "lower" and row["improvement"] == 10
-    assert row["pct_improvement"] == pytest.approx(50.0, abs=1e-12)  # 10 of 20 points to the best score 0
-    assert row["mcid"] == 7.5 and row["assessable"] and row["assessment"] == "reached_mcid"
+    row = row_of(pair("NDI", 20, 8))
+    assert (row["baseline_score"], row["latest_score"], row["change"], row["n_scores"]) == (20, 8, -12, 2)
+    assert row["better"] == "lower" and row["improvement"] == 12
+    assert row["pct_improvement"] == pytest.approx(60.0, abs=1e-12)  # 12 of 20 points to the best score 0
+    # threshold max(MCID 7.5, MDC 10.2) = 10.2 (Young 2009)
+    assert row["mcid"] == 10.2 and row["assessable"] and row["assessment"] == "reached_mcid"
     assert row["reached_mcid"] == True  # noqa: E712
     assert (row["baseline_date"], row["latest_date"]) == (pd.Timestamp("2026-01-05"), pd.Timestamp("2026-02-05"))
 
@@ -77,23 +78,23 @@ def test_lefs_higher_is_better_worked_by_hand():
     )
     assert row["assessment"] == "not_reached_mcid" and row["reached_mcid"] == False  # noqa: E712
     # The same numbers on the NDI (lower is better) mean the opposite.
-    row = row_of(pair("NDI", 40, 30))
-    assert row["improvement"] == 10 and row["reached_mcid"] == True  # noqa: E712
+    row = row_of(pair("NDI", 40, 28))
+    assert row["improvement"] == 12 and row["reached_mcid"] == True  # noqa: E712
 
 
 @pytest.mark.parametrize(
     ("instrument", "baseline", "latest", "reached"),
     [
-        ("NDI", 20, 12.5, True),  # exactly 7.5
-        ("NDI", 20, 12.6, False),  # 7.4
+        ("NDI", 20, 9.8, True),  # exactly the MDC 10.2 (the MCID 7.5 lies inside measurement error)
+        ("NDI", 20, 9.9, False),  # 10.1
         ("ODI", 40, 30, True),  # exactly 10
         ("ODI", 40, 31, False),
         ("PSFS", 3.1, 5.1, True),  # 5.1 - 3.1 = 1.9999999999999996 in floating point: still 2
         ("PSFS", 3.0, 4.9, False),
         ("LEFS", 30, 39, True),
         ("LEFS", 30, 38, False),
-        ("QuickDASH", 50, 36.6, True),  # 13.4
-        ("QuickDASH", 50, 36.7, False),
+        ("QuickDASH", 50, 32.9, True),  # the SDC 17.1 (the MIC 13.4 lies inside measurement error)
+        ("QuickDASH", 50, 33.0, False),
     ],
 )
 def test_mcid_boundaries(instrument, baseline, latest, reached):
@@ -104,8 +105,9 @@ def test_mcid_boundaries(instrument, baseline, latest, reached):
 @pytest.mark.parametrize(
     ("instrument", "baseline", "assessable"),
     [
-        ("NDI", 5, False),  # 5 points from the best score 0 < 7.5
-        ("NDI", 7.5, True),  # exactly the MCID of room
+        ("NDI", 5, False),  # 5 points from the best score 0 < 10.2
+        ("NDI", 10, False),  # room for the MCID 7.5, not for the MDC 10.2
+        ("NDI", 10.2, True),  # exactly the MDC of room
         ("LEFS", 75, False),  # 5 points below 80 < 9
         ("LEFS", 71, True),
         ("PSFS", 8.5, False),
@@ -163,16 +165,16 @@ def test_odi_percent_threshold():
     row = row_of(pair("ODI", 20, 14), odi_threshold="percent")
     assert row["pct_improvement"] == pytest.approx(30.0, abs=1e-12) and row["reached_mcid"] == True  # noqa: E712
     # Other instruments are unaffected.
-    assert row_of(pair("NDI", 20, 12.6), odi_threshold="percent")["mcid"] == 7.5
+    assert row_of(pair("NDI", 20, 12.6), odi_threshold="percent")["mcid"] == 10.2
 
 
 def test_instrument_overrides_and_selection():
     rows = pair("NDI", 20, 12, "E1") + pair("LEFS", 30, 40, "E2")
     clinic = clinic_of(rows)
-    assert prom_change(clinic).set_index("instrument").loc["NDI", "reached_mcid"] == True  # noqa: E712  8 >= 7.5
-    strict = prom_change(clinic, instruments=pd.DataFrame({"instrument": ["NDI"], "mcid": [10.0]}))
-    assert strict.set_index("instrument").loc["NDI", "reached_mcid"] == False  # noqa: E712  Young 2009's advice
-    assert strict.set_index("instrument").loc["LEFS", "mcid"] == 9
+    assert prom_change(clinic).set_index("instrument").loc["NDI", "reached_mcid"] == False  # noqa: E712  8 < 10.2
+    loose = prom_change(clinic, instruments=pd.DataFrame({"instrument": ["NDI"], "mcid": [7.5], "mdc": [np.nan]}))
+    assert loose.set_index("instrument").loc["NDI", "reached_mcid"] == True  # noqa: E712  no MDC: 8 >= 7.5
+    assert loose.set_index("instrument").loc["LEFS", "mcid"] == 9
     assert list(prom_change(clinic, instruments=["LEFS"])["instrument"]) == ["LEFS"]
     assert list(prom_change(clinic, instruments="NDI")["episode_id"]) == ["E1"]
 
@@ -228,7 +230,7 @@ def test_bad_options_are_refused(kwargs, message):
 
 def test_summary_worked_by_hand():
     rows = (
-        pair("NDI", 20, 10, "E1")  # improvement 10: reached
+        pair("NDI", 20, 8, "E1")  # improvement 12: reached
         + pair("NDI", 30, 26, "E2")  # improvement 4: not reached
         + [("E3", "2026-01-05", "NDI", 25)]  # no follow-up
         + pair("NDI", 4, 0, "E4")  # improvement 4, too little room
@@ -237,7 +239,7 @@ def test_summary_worked_by_hand():
     table = summarize_proms(prom_change(clinic_of(rows))).set_index("instrument")
     ndi = table.loc["NDI"]
     assert (ndi["episodes"], ndi["with_follow_up"], ndi["assessable"], ndi["reached_mcid"]) == (4, 3, 2, 1)
-    assert ndi["mean_improvement"] == pytest.approx(6.0, abs=1e-12)  # (10 + 4 + 4) / 3
+    assert ndi["mean_improvement"] == pytest.approx(20 / 3, abs=1e-12)  # (12 + 4 + 4) / 3
     assert ndi["median_improvement"] == pytest.approx(4.0, abs=1e-12)
     assert ndi["share_reached_mcid"] == pytest.approx(0.5, abs=1e-12)
     lower, upper = proportion_confint(1, 2, alpha=0.05, method="beta")
@@ -248,7 +250,7 @@ def test_summary_worked_by_hand():
 
 
 def test_summary_by_group_and_errors():
-    rows = pair("NDI", 20, 10, "E1") + pair("NDI", 20, 18, "E2")
+    rows = pair("NDI", 20, 8, "E1") + pair("NDI", 20, 18, "E2")
     changes = prom_change(clinic_of(rows)).assign(practitioner_id=["PR1", "PR2"])
     table = summarize_proms(changes, by="practitioner_id")
     assert list(table["practitioner_id"]) == ["PR1", "PR2"] and list(table["reached_mcid"]) == [1, 0]
@@ -288,3 +290,27 @@ def test_invariants_on_a_generated_clinic():
     assert (table["ci_lower"] <= table["share_reached_mcid"] + 1e-12).all() and (
         table["share_reached_mcid"] <= table["ci_upper"] + 1e-12
     ).all()
+
+
+def test_an_ndi_change_above_the_mcid_but_inside_measurement_error_is_not_important():
+    # 20 -> 11: 9 points, above Young 2009's MCID 7.5 but below its MDC 10.2 (the old rule counted it)
+    row = row_of(pair("NDI", 20, 11))
+    assert row["improvement"] == 9 and row["assessable"]
+    assert row["mcid"] == 10.2 and row["reached_mcid"] == False  # noqa: E712
+    # QuickDASH: 15 points, above the MIC 13.4, below the SDC 17.1 (van Kampen 2013)
+    assert row_of(pair("QuickDASH", 60, 45))["reached_mcid"] == False  # noqa: E712
+    # LEFS: MCID = MDC = 9, unchanged; ODI and PSFS have no MDC, so their MCID stands
+    assert row_of(pair("LEFS", 30, 39))["mcid"] == 9 and row_of(pair("PSFS", 3, 5))["mcid"] == 2
+
+
+def test_summary_interval_is_clustered_by_patient():
+    # 6 patients with two NDI courses each, both improved or both not: wider than 12 independent courses
+    rows = []
+    for i in range(12):
+        rows += pair("NDI", 30, 15 if (i // 2) % 2 == 0 else 28, f"E{i:02d}")
+    changes = prom_change(clinic_of(rows))
+    changes["patient_id"] = [f"P{i // 2}" for i in range(12)]
+    row = summarize_proms(changes).iloc[0]
+    lower, upper = proportion_confint(6, 12, alpha=0.05, method="beta")
+    assert row["share_reached_mcid"] == pytest.approx(0.5, abs=1e-12)
+    assert row["ci_upper"] - row["ci_lower"] > upper - lower + 0.05

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from statsmodels.stats.proportion import proportion_confint
+import statsmodels.api as sm
+from scipy import stats
 
 from needling_analytics import DataQualityWarning
 from needling_analytics.demo import generate_clinic
@@ -15,6 +16,7 @@ from needling_analytics.load import Clinic
 from needling_analytics.metrics.safety import (
     adverse_event_rates,
     compare_to_benchmarks,
+    poisson_interval,
     published_benchmarks,
     serious_events,
 )
@@ -93,7 +95,8 @@ def test_rates_per_100_worked_by_hand():
         r = row(rates, *key)
         assert (r["events"], r["sessions_with_event"], r["patients_with_event"]) == (n, sessions, patients), key
         assert r["rate_per_100"] == pytest.approx(100 * n / 10, abs=1e-12)
-        lower, upper = proportion_confint(n, 10, alpha=0.05, method="beta")
+        lower = stats.chi2.ppf(0.025, 2 * n) / 2 / 10 if n else 0.0  # Garwood, closed form
+        upper = stats.chi2.ppf(0.975, 2 * n + 2) / 2 / 10
         assert r["ci_lower"] == pytest.approx(100 * lower, abs=1e-9) and r["ci_upper"] == pytest.approx(
             100 * upper, abs=1e-9
         )
@@ -104,10 +107,9 @@ def test_zero_events_upper_bound_is_exact_and_near_the_rule_of_three():
     rates = adverse_event_rates(clinic_of(n, []))
     total = row(rates, "any", "any")
     assert total["events"] == 0 and total["rate_per_100"] == 0 and total["ci_lower"] == 0
-    assert total["ci_upper"] == pytest.approx(100 * (1 - 0.025 ** (1 / n)), rel=1e-9)  # two-sided 95%: ~3.69/n
-    assert total["ci_upper"] == pytest.approx(100 * -math.log(0.025) / n, rel=0.01)
+    assert total["ci_upper"] == pytest.approx(100 * -math.log(0.025) / n, rel=1e-9)  # two-sided 95%: ~3.69/n
     one_sided = row(adverse_event_rates(clinic_of(n, []), confidence=0.90), "any", "any")
-    assert one_sided["ci_upper"] == pytest.approx(100 * (1 - 0.05 ** (1 / n)), rel=1e-9)
+    assert one_sided["ci_upper"] == pytest.approx(100 * -math.log(0.05) / n, rel=1e-9)
     assert one_sided["ci_upper"] == pytest.approx(300 / n, rel=0.01)  # rule of three, per 100
 
 
@@ -118,7 +120,7 @@ def test_clinic_without_adverse_events_table_still_has_the_totals():
     assert rates["event_type"].tolist() == ["any"] * 5
     assert rates["severity"].tolist() == ["mild", "significant", "serious", "major", "any"]
     assert (rates["events"] == 0).all() and (rates["treatments"] == 50).all()
-    np.testing.assert_allclose(rates["ci_upper"], 100 * (1 - 0.025 ** (1 / 50)), rtol=1e-9, atol=0)
+    np.testing.assert_allclose(rates["ci_upper"], 100 * -math.log(0.025) / 50, rtol=1e-9, atol=0)
     assert serious_events(clinic).empty
 
 
@@ -128,11 +130,13 @@ def test_no_treatments_gives_missing_rates():
     assert rates[["rate_per_100", "ci_lower", "ci_upper"]].isna().all().all()
 
 
-def test_more_events_than_treatments_has_no_binomial_interval():
+def test_more_events_than_treatments_has_an_exact_poisson_interval():
     rates = adverse_event_rates(clinic_of(1, [("S0", "bruising", "mild"), ("S0", "bleeding", "mild")]))
     total = row(rates, "any", "any")
     assert total["rate_per_100"] == pytest.approx(200, abs=1e-12) and total["sessions_with_event"] == 1
-    assert np.isnan(total["ci_lower"]) and np.isnan(total["ci_upper"])
+    assert total["ci_lower_exact"] == pytest.approx(100 * stats.chi2.ppf(0.025, 4) / 2, rel=1e-9)
+    assert total["ci_upper_exact"] == pytest.approx(100 * stats.chi2.ppf(0.975, 6) / 2, rel=1e-9)
+    assert total["ci_upper"] > 200
 
 
 def test_by_event_type_only_and_totals_only():
@@ -205,36 +209,100 @@ def test_published_benchmarks_match_the_papers():
     assert bench["citation"].str.contains("2014;22\\(3\\):134|2020;15\\(1\\):103").all()
 
 
+def two_sided_binom_p(k, n, p):
+    """Hand computation: sum of Binomial(n, p) probabilities no larger than that of k."""
+    pmf = stats.binom.pmf(np.arange(n + 1), n, p)
+    return float(pmf[pmf <= pmf[k] * (1 + 1e-7)].sum())
+
+
 def test_compare_to_benchmarks_words_worked_by_hand():
     # 100 treatments: 8 bruising, 20 pain during, 2 pain after (all mild): 30 mild events, no bleeding
     events = [(f"S{i}", "bruising", "mild") for i in range(8)]
     events += [(f"S{i}", "pain_during", "mild") for i in range(10, 30)]
     events += [("S40", "pain_after", "mild"), ("S41", "pain_after", "mild")]
-    table = compare_to_benchmarks(adverse_event_rates(clinic_of(100, events)))
-    got = {(r.event_type, r.severity, r.study): r.comparison for r in table.itertuples()}
-    # exact 95% intervals: 30/100 -> [21.2, 40.0]; 8/100 -> [3.5, 15.2]; 20/100 -> [12.7, 29.2];
-    # 2/100 -> [0.24, 7.0]; 0/100 -> [0, 3.62]
-    assert got == {
-        ("any", "mild", "Brady 2014"): "above",  # 19.18 below the clinic's interval
-        ("any", "mild", "Boyce 2020"): "within",  # 36.7
-        ("any", "major", "Brady 2014"): "within",  # 0
-        ("any", "major", "Boyce 2020"): "within",  # 0.098
-        ("bruising", "mild", "Brady 2014"): "within",
-        ("bruising", "mild", "Boyce 2020"): "within",
-        ("bleeding", "mild", "Brady 2014"): "below",  # 4.65 above 3.62: the clinic recorded fewer
-        ("bleeding", "mild", "Boyce 2020"): "below",
-        ("pain_during", "mild", "Brady 2014"): "above",
-        ("pain_during", "mild", "Boyce 2020"): "above",
-        ("pain_after", "mild", "Brady 2014"): "within",
+    table = compare_to_benchmarks(adverse_event_rates(clinic_of(100, events, patients=100)))
+    got = {(r.event_type, r.severity, r.study): (r.comparison, r.p_value) for r in table.itertuples()}
+    # (clinic events, benchmark events, benchmark treatments): conditional binomial test by hand
+    cases = {
+        ("any", "mild", "Brady 2014"): (30, 1463, 7629),
+        ("any", "mild", "Boyce 2020"): (30, 7531, 20464),
+        ("any", "major", "Brady 2014"): (0, 0, 7629),
+        ("any", "major", "Boyce 2020"): (0, 20, 20464),
+        ("bruising", "mild", "Brady 2014"): (8, 576, 7629),  # 7.55% of 7,629
+        ("pain_during", "mild", "Brady 2014"): (20, 230, 7629),
+        ("pain_during", "mild", "Boyce 2020"): (20, 1207, 20464),
     }
-    bleeding = table[table["event_type"] == "bleeding"].iloc[0]  # not recorded: zero events out of 100
+    for key, (k, b, t) in cases.items():
+        p = two_sided_binom_p(k, k + b, 100 / (100 + t)) if k + b else 1.0
+        word = "similar" if p >= 0.05 else ("above" if k / 100 > b / t else "below")
+        assert got[key][1] == pytest.approx(p, rel=1e-9), key
+        assert got[key][0] == word, key
+    assert got[("any", "mild", "Brady 2014")][0] == "above"  # 30% against 19.18%, p ~ 0.007
+    assert got[("pain_during", "mild", "Brady 2014")][0] == "above"
+    assert got[("bruising", "mild", "Brady 2014")][0] == "similar"
+    # bleeding is never recorded in this clinic: not "lower here"
+    assert got[("bleeding", "mild", "Brady 2014")][0] == "not_recorded"
+    assert np.isnan(got[("bleeding", "mild", "Boyce 2020")][1])
+    bleeding = table[table["event_type"] == "bleeding"].iloc[0]
     assert bleeding["events"] == 0 and bleeding["treatments"] == 100 and bleeding["rate_per_100"] == 0
-    assert bleeding["ci_upper"] == pytest.approx(100 * (1 - 0.025 ** (1 / 100)), rel=1e-9)
     assert table["event_type"].tolist()[:4] == ["any"] * 4
-    assert list(table.columns) == [
-        "event_type", "severity", "study", "benchmark_rate_per_100", "benchmark_treatments",
-        "events", "treatments", "rate_per_100", "ci_lower", "ci_upper", "comparison", "citation",
-    ]  # fmt: skip
+
+
+def test_one_event_against_a_benchmark_of_zero_is_not_above():
+    table = compare_to_benchmarks(adverse_event_rates(clinic_of(500, [("S0", "bruising", "significant")])))
+    brady = table[(table["severity"] == "major") & (table["study"] == "Brady 2014")].iloc[0]
+    assert brady["benchmark_events"] == 0 and brady["events"] == 1
+    assert brady["p_value"] == pytest.approx(500 / 8129, rel=1e-9)  # P(the one event falls in the clinic)
+    assert brady["comparison"] == "similar"
+
+
+def test_no_adverse_event_at_all_reads_not_recorded():
+    table = compare_to_benchmarks(adverse_event_rates(clinic_of(400)))
+    assert (table["comparison"] == "not_recorded").all() and table["p_value"].isna().all()
+
+
+@pytest.mark.parametrize(("k", "lower", "upper"), [(5, 1.6235, 11.6683), (1, 0.0253, 5.5716)])
+def test_exact_poisson_interval_matches_the_published_table(k, lower, upper):
+    # Garwood 1936 / Ulm 1990 (Am J Epidemiol 131:373) 95% limits for a Poisson count
+    low, high = poisson_interval([k], [1.0])
+    assert low[0] == pytest.approx(lower, abs=5e-4) and high[0] == pytest.approx(upper, abs=5e-4)
+    assert low[0] == pytest.approx(stats.chi2.ppf(0.025, 2 * k) / 2, rel=1e-12)
+    assert poisson_interval([0], [1.0])[1][0] == pytest.approx(-math.log(0.025), rel=1e-12)
+    low, high = poisson_interval([20], [1.0])  # closed form: chi-square quantiles
+    assert (low[0], high[0]) == (
+        pytest.approx(stats.chi2.ppf(0.025, 40) / 2, rel=1e-12),
+        pytest.approx(stats.chi2.ppf(0.975, 42) / 2, rel=1e-12),
+    )
+
+
+def test_clustered_interval_widens_when_one_patient_has_many_events():
+    # 40 patients, 5 sessions each; patient P0 has 10 bruises, P1..P4 one each
+    n_patients = 40
+    events = [(f"S{i * n_patients}", "bruising", "mild") for i in range(5)] * 2  # P0: 10 events
+    events += [(f"S{p}", "bruising", "mild") for p in range(1, 5)]  # P1..P4
+    rates = adverse_event_rates(clinic_of(200, events, patients=n_patients))
+    r = row(rates, "bruising", "mild")
+    assert r["max_events_per_patient"] == 10 and r["events"] == 14
+    assert r["ci_upper_clustered"] > r["ci_upper_exact"] and r["ci_lower_clustered"] < r["ci_lower_exact"]
+    assert (r["ci_lower"], r["ci_upper"]) == (r["ci_lower_clustered"], r["ci_upper_clustered"])
+    # design effect = cluster-robust variance / model variance of an intercept-only Poisson model (statsmodels)
+    y = np.zeros(200)
+    for s, *_ in events:
+        y[int(s[1:])] += 1
+    groups = np.arange(200) % n_patients
+    fit = sm.GLM(y, np.ones(200), family=sm.families.Poisson())
+    robust = fit.fit(cov_type="cluster", cov_kwds={"groups": groups})
+    model = fit.fit()
+    assert r["design_effect"] == pytest.approx((robust.bse[0] / model.bse[0]) ** 2, rel=1e-5)
+
+
+def test_events_in_distinct_patients_keep_the_exact_interval():
+    events = [(f"S{p}", "bruising", "mild") for p in range(12)]
+    rates = adverse_event_rates(clinic_of(120, events, patients=40))
+    r = row(rates, "bruising", "mild")
+    assert r["max_events_per_patient"] == 1 and r["design_effect"] == 1
+    assert np.isnan(r["ci_upper_clustered"])
+    assert (r["ci_lower"], r["ci_upper"]) == (r["ci_lower_exact"], r["ci_upper_exact"])
 
 
 def test_compare_without_treatments_has_no_word():
@@ -304,6 +372,6 @@ def test_generated_clinic_invariants():
     assert (rates["ci_lower"] <= rates["rate_per_100"] + 1e-12).all() and (
         rates["rate_per_100"] <= rates["ci_upper"] + 1e-12
     ).all()
-    assert rates[["ci_lower", "ci_upper"]].stack().between(0, 100).all()
+    assert (rates[["ci_lower", "ci_upper"]].stack() >= 0).all()
     assert len(serious_events(clinic)) == row(rates, "any", "major")["events"]
-    assert compare_to_benchmarks(rates)["comparison"].isin(["within", "above", "below"]).all()
+    assert compare_to_benchmarks(rates)["comparison"].isin(["similar", "above", "below", "not_recorded"]).all()

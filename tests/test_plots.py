@@ -57,6 +57,7 @@ def demo():
         "exposures": analysis.exposures,
         "comparison": metrics.compare_to_benchmarks(metrics.adverse_event_rates(clinic)),
         "episodes": episodes,
+        "control": metrics.monthly_control_chart(metrics.monthly_activity(clinic, "2026-10"), "adverse_events"),
     }
 
 
@@ -73,6 +74,7 @@ CALLS = {
     "plot_frequency_association": lambda d, f, **kw: plots.plot_frequency_association(f(d["exposures"]), **kw),
     "plot_adverse_event_rates": lambda d, f, **kw: plots.plot_adverse_event_rates(f(d["comparison"]), **kw),
     "plot_pain_change_distribution": lambda d, f, **kw: plots.plot_pain_change_distribution(f(d["episodes"]), **kw),
+    "plot_control_chart": lambda d, f, **kw: plots.plot_control_chart(f(d["control"]), **kw),
 }
 
 
@@ -515,3 +517,41 @@ def test_palette_and_style_match_seaborn_colorblind_whitegrid():
         for key, value in expected.items():
             assert mpl.rcParams[key] == value, key
         assert mpl.rcParams["axes.prop_cycle"].by_key()["color"] == list(PALETTE)
+
+
+# --- control charts ---------------------------------------------------------------------------------------
+
+
+def test_control_chart_draws_limits_centre_and_flags_months_outside():
+    counts = pd.DataFrame(
+        {"month": pd.period_range("2026-01", periods=3, freq="M"), "x": [30, 12, 40], "n": [40, 40, 50]}
+    )
+    chart = metrics.control_chart(counts, numerator="x", denominator="n")  # 12/40 is below its limit 0.4019
+    ax = plots.plot_control_chart(chart)
+    assert "%" in ax.get_ylabel()
+    centre = line_labelled(ax, "average over these months")
+    assert centre.get_ydata()[0] == pytest.approx(100 * 82 / 130, abs=1e-9)
+    band = [p for p in ax.patches if p.get_label().startswith("3-sigma") or p.get_height() > 0]
+    bottoms = sorted(round(p.get_y(), 4) for p in band)
+    assert bottoms == pytest.approx(sorted([40.1854, 40.1854, 42.6021]), abs=1e-3)
+    flagged = [c for c in ax.collections if c.get_label() == "outside the limits"]
+    assert len(flagged) == 1
+    assert flagged[0].get_offsets().tolist() == [[1.0, 30.0]]
+    assert "outside the limits" in legend_labels(ax)
+
+
+def test_control_chart_leaves_hidden_months_out_and_says_so():
+    counts = pd.DataFrame(
+        {"month": pd.period_range("2026-01", periods=3, freq="M"), "x": [30, 12, 40], "n": [40, 40, 50]}
+    )
+    chart = metrics.control_chart(counts, numerator="x", denominator="n", kind="u")
+    chart["hidden"] = [False, True, False]
+    for column in ("rate", "lower", "upper"):
+        chart[column] = chart[column].mask(chart["hidden"])
+    chart["outside"] = chart["outside"] & ~chart["hidden"]
+    ax = plots.plot_control_chart(chart)
+    assert "per 100 sessions" in ax.get_ylabel()
+    assert texts(ax).count("hidden") == 1
+    rates = line_labelled(ax, "each month").get_ydata()
+    assert np.isnan(rates[1]) and rates[0] == pytest.approx(75.0, abs=1e-9)
+    assert any("privacy" in t.get_text() for t in ax.figure.texts + ax.texts)

@@ -40,7 +40,8 @@ def test_headline_responder_example_from_the_brief():
     )
     assert text.patient_headline(row, RULE) == (
         "Pain went from 7 to 3 over 5 sessions, a 57% reduction: a clinically important improvement, "
-        "first reached at session 3."
+        "first reached at session 3. Part of this change may have come anyway: pain is often at its worst when "
+        "treatment starts, and it tends to ease with time."
     )
 
 
@@ -64,7 +65,7 @@ def test_headline_improved_but_not_enough_rounds_half_up():
     row = episode(baseline=8.0, latest=7.0, n_sessions=4, assessment="not_improved")
     assert text.patient_headline(row, RULE) == (
         "Pain went from 8 to 7 over 4 sessions, a 13% reduction: an improvement, but smaller than a clinically "
-        f"important one ({RULE_WORDS})."
+        f"important one ({RULE_WORDS}). {text.PATIENT_NATURAL_RECOVERY}"
     )
 
 
@@ -201,6 +202,24 @@ def test_responder_summary_hides_small_counts():
     assert "too few to give a rate" in text.responder_summary(summary(8, 4), RULE)
 
 
+def test_regression_to_the_mean_is_said_once_where_a_change_is_read_as_success():
+    row = {"episodes": 50, "assessable": 50, "responders": 35, "responder_rate": 0.7, "ci_lower": 0.55,
+           "ci_upper": 0.82, "no_baseline": 0, "no_follow_up": 0, "baseline_too_low": 0}  # fmt: skip
+    summary = text.responder_summary(pd.DataFrame([row]), RULE)
+    assert summary.count("pain is usually first scored near its worst") == 1
+    assert "pain is usually" not in text.responder_summary(pd.DataFrame([{**row, "assessable": 8}]), RULE)
+    worse = episode(baseline=5.0, latest=7.0, n_sessions=4, assessment="not_improved")
+    assert "ease with time" not in text.patient_headline(worse, RULE)
+
+
+def test_median_sentence_says_an_estimated_half():
+    median = pd.DataFrame([{"subjects": 40, "median": 21.0, "ci_lower": 14.0, "ci_upper": 35.0}])
+    assert text.median_sentence(median) == (
+        "An estimated half of the assessed courses of care had reached a clinically important improvement by day 21 "
+        "(about 3 weeks) after their first visit; allowing for chance, somewhere between 14 and 35 days."
+    )
+
+
 def test_responder_summary_says_in_plain_words_that_only_ended_courses_count():
     row = {"episodes": 50, "assessable": 50, "responders": 35, "responder_rate": 0.7, "ci_lower": 0.55,
            "ci_upper": 0.82, "no_baseline": 0, "no_follow_up": 0, "baseline_too_low": 0}  # fmt: skip
@@ -308,7 +327,7 @@ def test_primary_suppression_keeps_zero_and_blanks_missing():
     table = pd.DataFrame({"n": [0, 1, 10, 11, np.nan]})
     out = suppress_small_counts(table, ["n"])
     assert cells(out, "n") == ["0", "<11", "<11", "11", ""]
-    assert out.attrs == {"threshold": 11, "suppressed": 2, "complementary": 0}
+    assert out.attrs == {"threshold": 11, "suppressed": 2, "complementary": 0, "audience": "public", "method": "suppress"}
     assert cells(suppress_small_counts(table, ["n"], threshold=5), "n") == ["0", "<5", "10", "11", ""]
 
 
@@ -397,12 +416,17 @@ def test_suppression_note_and_kpi_table():
         }
     )  # fmt: skip
     kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
-    assert kpis.loc["Patients seen"].tolist() == ["151", "140", "+11"]
-    assert kpis.loc["New patients"].tolist() == ["<11", "38", "*"]
+    assert kpis.loc["Patients seen"].tolist() == ["151", "140", "+11", "within normal month-to-month variation"]
+    assert kpis.loc["New patients"].tolist() == ["<11", "38", "*", "*"]  # a hidden figure's verdict is hidden
     # 334/367 = 91.0%, 333/374 = 89.0%: +2 percentage points.
-    assert kpis.loc["Attendance rate"].tolist() == ["91%", "89%", "+2 percentage points"]
+    assert kpis.loc["Attendance rate"].tolist() == [
+        "91%",
+        "89%",
+        "+2 percentage points",
+        "within normal month-to-month variation",
+    ]
     # 30 assessed: 21 and 20 responders leave 9 and 10 others (small): responders and the rate are hidden.
-    assert kpis.loc["Completed with a clinically important improvement"].tolist() == ["*", "*", "*"]
+    assert kpis.loc["Completed with a clinically important improvement"].tolist() == ["*", "*", "*", "*"]
     with pytest.raises(ValueError, match="`monthly` has no row for 2027-05"):
         tables.kpi_table(monthly, "2027-05")
 
@@ -500,3 +524,32 @@ def test_funnel_summary_counts_hidden_practitioners_without_naming_them():
     sentence = text.funnel_summary(none_shown, spread_row(5, 0.2, 1.0))
     assert sentence.startswith("5 practitioners have at least 10 assessed courses of care, but none can be shown")
     assert "2 of the 5 practitioners compared are outside the 95% limits." in sentence
+
+
+def test_sensitivity_sentence_counts_the_missing_and_names_self_discharge():
+    table = pd.DataFrame({"method": ["complete_case", "worst_case", "weighted"], "rate": [0.8, 0.7, float("nan")],
+                          "note": ["", "", "not estimated: separation"]})  # fmt: skip
+    table.attrs.update(no_follow_up=16, no_follow_up_self_discharged=4)
+    sentence = text.sensitivity_sentence(table)
+    assert sentence.startswith(
+        "16 courses of care had no follow-up pain score, fewer than 11 of them after the patient"
+    )
+    assert sentence.endswith("The weighted share could not be worked out from these data.")
+    table.attrs.update(no_follow_up=0)
+    assert "three ways agree" in text.sensitivity_sentence(table)
+
+
+def test_sensitivity_table_hides_the_worst_case_row_when_few_lack_a_follow_up():
+    table = pd.DataFrame({"method": ["complete_case", "worst_case", "weighted"], "courses": [60, 60, 60],
+                          "assessed": [55, 60, 55], "improved": [40, 40, 40], "rate": [40 / 55, 40 / 60, 0.7],
+                          "ci_lower": [0.6, 0.5, 0.55], "ci_upper": [0.8, 0.8, 0.8], "note": ["", "", ""]})  # fmt: skip
+    table.attrs.update(no_follow_up=5)
+    shown = tables.responder_sensitivity_table(table).set_index("method")
+    worst = shown.loc["Courses without a follow-up score counted as not improved"]
+    assert list(worst[["assessed", "improved", "rate"]]) == ["*", "*", "*"]
+    assert list(shown.loc["Courses with a follow-up score (as above)", ["assessed", "improved", "rate"]]) == [
+        "55", "40", "73%",
+    ]  # fmt: skip
+    # 55 - 40 = 15 not improved: shown; 60 - 40 = 20: shown once 20 lack a follow-up
+    table.attrs.update(no_follow_up=20)
+    assert tables.responder_sensitivity_table(table)["assessed"].tolist()[1] == "60"

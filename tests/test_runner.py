@@ -67,6 +67,22 @@ def test_monthly_run_makes_every_report_with_index_and_manifest(first_run, data_
     assert (run.run_dir / "run.log").read_text().count(" made in ") == len(expected) + 1
 
 
+def test_the_clinic_report_writes_its_figures_as_json_and_its_tables_as_csv(first_run):
+    _, run = first_run
+    clinic = run.run_dir / "clinic"
+    summary = json.loads((clinic / "summary.json").read_text())
+    assert summary["audience"] == "public" and summary["period"]["month"] == MONTH  # monthly's default: the safe one
+    assert set(summary) >= {"audience", "period", "rule", "responders", "practitioners", "frequency"}
+    assert summary["responders"]["cohort"] == "ended" and summary["frequency"]["design"] == "landmark"
+    assert set(summary["practitioners"]) == {"shown", "hidden", "above_95", "below_95", "above_998", "below_998"}
+    # a tiny clinic: every headline count is small, so the public summary gives none of them
+    assert summary["responders"]["improved"] is None and summary["responders"]["rate"] is None
+    written = {p.stem for p in (clinic / "tables").glob("*.csv")}
+    assert {"activity", "outcomes_by_region", "safety", "attendance", "practitioners"} <= written
+    activity = pd.read_csv(clinic / "tables" / "activity.csv", dtype=str)
+    assert activity.columns.tolist()[:3] == ["indicator", "this_month", "previous_month"]
+
+
 def test_every_file_and_folder_of_a_run_is_private(first_run):
     """Reports, cache, quality report, log, manifest, index: owner-only, whoever wrote them."""
     _, run = first_run

@@ -68,6 +68,25 @@ def test_the_clinic_time_zone_comes_from_the_configuration_and_the_command_line_
     assert _run_config(args).timezone == "UTC"
 
 
+def test_the_audience_defaults_to_public_comes_from_the_configuration_and_the_command_line_wins(tmp_path):
+    from needling_analytics.cli import _run_config, build_parser
+    from needling_analytics.suppression import Disclosure
+
+    (tmp_path / "plain.toml").write_text('data_dir = "x"\n')
+    args = build_parser().parse_args(["monthly", "--config", str(tmp_path / "plain.toml")])
+    assert _run_config(args).disclosure_policy == Disclosure("public", "suppress", 11)  # the safe default
+    (tmp_path / "clinic.toml").write_text('data_dir = "x"\naudience = "staff"\ndisclosure = "round"\n')
+    args = build_parser().parse_args(["monthly", "--config", str(tmp_path / "clinic.toml")])
+    assert _run_config(args).disclosure_policy == Disclosure("staff", "round", 11)
+    args = build_parser().parse_args(
+        ["monthly", "--config", str(tmp_path / "clinic.toml"), "--audience", "owner", "--disclosure", "suppress"]
+    )
+    assert _run_config(args).disclosure_policy == Disclosure("owner", "suppress", 11)
+    (tmp_path / "bad.toml").write_text('data_dir = "x"\naudience = "everyone"\n')
+    with pytest.raises((InputError, ValueError), match="audience"):
+        load_config(tmp_path / "bad.toml")
+
+
 def test_previous_month():
     assert str(previous_month(pd.Timestamp("2026-11-28"))) == "2026-10"
     assert str(previous_month(pd.Timestamp("2026-01-03"))) == "2025-12"

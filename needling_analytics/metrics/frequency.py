@@ -7,6 +7,14 @@ they did not. So every output here speaks of association, and the
 exposures are the cleaner ones from the literature: sessions per week over
 the first 28 days and the mean interval between sessions, rather than total
 sessions (DOMAIN.md, "Session frequency versus improvement").
+
+The comparison uses a **landmark design** (DOMAIN.md, "Outcomes at a fixed
+time"): the exposure is counted over days 0-27 only among courses still in
+care at day 28, and the outcome is the pain reading nearest day 56 within
+days 42-70, after the exposure window. A course that ended early (often a
+fast recoverer) is not counted as "low frequency", and the outcome is read
+at the same time for every course instead of at a last visit that itself
+depends on how often the patient came.
 """
 
 from __future__ import annotations
@@ -18,17 +26,28 @@ import pandas as pd
 import statsmodels.formula.api as smf
 
 from ._common import attended_sessions
+from .attendance import attendance
 from .models import TrajectoryResult, fit_trajectory
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
 from .survival import kaplan_meier, time_to_response
 
-#: Days over which early frequency is measured.
+#: Days over which early frequency is measured; the landmark (day 28) is its end.
 EARLY_DAYS = 28
+#: Day (since the episode start) at which the outcome is read: week 8.
+OUTCOME_DAY = 56
+#: Half-width of the outcome window in days: readings from day 42 to day 70 (week 8 plus or minus 2 weeks).
+OUTCOME_HALF_WIDTH = 14
 #: Frequency bands (sessions per week in the first 28 days): edges and labels.
 BAND_EDGES = (0.0, 1.0, 2.0, np.inf)
 BAND_LABELS = ("under 1 a week", "1 to 2 a week", "2 or more a week")
 #: What a model that the data cannot identify says instead of a number.
 NOT_ESTIMABLE = "cannot be estimated from these data"
+#: ``attrs["reason"]`` when too few courses have what the model needs.
+TOO_FEW = "too few episodes"
+#: ``attrs["reason"]`` when the clinic records no symptom duration (the model adjusts for it).
+NO_DURATION = "symptom duration not recorded"
+#: Fewest courses the regression is fitted on.
+MIN_EPISODES = 10
 #: Largest hat value (leverage) at which HC3 errors are still defined: HC3 divides by (1 - h) ** 2.
 _MAX_LEVERAGE = 1 - 1e-8
 _COLUMNS = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
@@ -74,41 +93,144 @@ def session_exposures(clinic, *, early_days: int = EARLY_DAYS) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def landmark_outcomes(
+    clinic,
+    *,
+    landmark_day: int = EARLY_DAYS,
+    outcome_day: int = OUTCOME_DAY,
+    half_width: int = OUTCOME_HALF_WIDTH,
+) -> pd.DataFrame:
+    """Who is in the landmark cohort, and each course's pain at a fixed later time.
+
+    A course is *in care at the landmark* when ``landmark_day`` days have
+    passed since its start by the as-of date and it had not left care
+    before then. It left care on its recorded end date or, when still open
+    but counted as self-discharged for inactivity by
+    :func:`~needling_analytics.metrics.attendance` (the report's one
+    definition), on its last attended visit (its start when none). The
+    *outcome* is the pain reading (:func:`pain_readings`: session
+    ``pain_pre`` and follow-up assessments, never the baseline reading)
+    nearest ``outcome_day`` among those from ``outcome_day - half_width``
+    to ``outcome_day + half_width`` days after the start (ties: the earlier
+    day, then reading order). It is *due* once that window is over by the
+    as-of date; an outcome not yet due is not used, since a later reading
+    may still come nearer the target.
+
+    Raises
+    ------
+    ValueError
+        When the outcome window starts before the landmark: the outcome must
+        be measured after the exposure window, never inside it.
+
+    Returns
+    -------
+    DataFrame
+        One row per episode of ``clinic.episodes``, in its order:
+        ``episode_id``, ``patient_id``, ``left_care_day`` (days from the
+        start to leaving care; NaN while in care), ``in_care_at_landmark``
+        (bool), ``outcome_due`` (bool), ``outcome_pain`` (NPRS points; NaN
+        without a reading in the window), ``outcome_days`` (days since the
+        start of that reading), ``self_discharged`` (bool, as
+        :func:`~needling_analytics.metrics.attendance`). ``attrs`` records
+        ``landmark_day``, ``outcome_day`` and ``outcome_window`` (first and
+        last day).
+    """
+    low, high = outcome_day - half_width, outcome_day + half_width
+    if half_width < 0 or low < landmark_day:
+        raise ValueError(
+            f"the outcome window (days {low} to {high}) must start on or after the landmark (day {landmark_day}): "
+            "the outcome is measured after the exposure window, never inside it"
+        )
+    episodes = clinic.episodes
+    as_of = np.datetime64(pd.Timestamp(clinic.as_of).normalize(), "ns")
+    stays = attendance(clinic)  # one row per episode, in the order of clinic.episodes
+    start = episodes["start_date"].to_numpy(dtype="datetime64[ns]")
+    end = episodes["end_date"].to_numpy(dtype="datetime64[ns]")
+    last = stays["last_attended"].to_numpy(dtype="datetime64[ns]")
+    inactive = (stays["self_discharge_source"] == "inactive").fillna(False).to_numpy(dtype=bool)
+    stopped = np.where(np.isnat(last), start, last)
+    left = np.where(~np.isnat(end), end, np.where(inactive, stopped, np.datetime64("NaT", "ns")))
+    left_day = (left - start) / np.timedelta64(1, "D")
+    day = np.timedelta64(1, "D")
+    reached = ~np.isnat(start) & (start + landmark_day * day <= as_of)
+
+    out = episodes[["episode_id", "patient_id"]].copy().reset_index(drop=True)
+    out["left_care_day"] = left_day.astype("float64")
+    out["in_care_at_landmark"] = reached & ~(left_day < landmark_day)
+    out["outcome_due"] = ~np.isnat(start) & (start + high * day <= as_of)
+
+    readings = pain_readings(clinic)
+    days = readings["days_since_start"]
+    window = readings[readings["follow_up"].to_numpy(dtype=bool) & days.between(low, high).to_numpy()]
+    window = window.assign(_distance=(window["days_since_start"] - outcome_day).abs(), _order=np.arange(len(window)))
+    nearest = window.sort_values(["episode_row", "_distance", "days_since_start", "_order"]).drop_duplicates(
+        "episode_row"
+    )
+    rows = nearest["episode_row"].to_numpy(dtype="int64")
+    pain = np.full(len(out), np.nan)
+    when = np.full(len(out), np.nan)
+    pain[rows] = nearest["pain"].to_numpy(dtype=float)
+    when[rows] = nearest["days_since_start"].to_numpy(dtype=float)
+    out["outcome_pain"] = pain
+    out["outcome_days"] = when
+    out["self_discharged"] = stays["self_discharged"].to_numpy(dtype=bool)
+    out.attrs = {"landmark_day": landmark_day, "outcome_day": outcome_day, "outcome_window": (low, high)}
+    return out
+
+
 @dataclass(frozen=True)
 class FrequencyAnalysis:
     """Results of :func:`analyze_frequency`; every table is a DataFrame.
 
+    The English paragraph that reads it is
+    :func:`needling_analytics.reporting.text.frequency_paragraph`.
+
     Attributes
     ----------
-    exposures : per episode, from :func:`session_exposures` joined to the pain outcome.
-    patient_level : fixed effects of the patient-level regression (robust HC3 errors). Empty
-        when it cannot be fitted; ``attrs["estimable"]`` is then False and ``attrs["reason"]``
-        says why (``"too few episodes"``, or :data:`NOT_ESTIMABLE` for a design the data
-        cannot identify: a constant or collinear exposure, or a leverage of 1 under HC3, with
-        ``attrs["detail"]`` in plain words).
-    sensitivity : the same model's early-frequency estimate with and without self-discharged episodes.
-    trajectory : the mixed model of pain over weeks with early frequency; None when it could
-        not be fitted (``trajectory_error`` says why).
+    exposures : per episode (every course): :func:`session_exposures`, the pain outcome of
+        :func:`episode_pain` (``baseline``, ``latest``, ``reduction``...) and
+        :func:`landmark_outcomes`. Describes everyone; not what the comparison uses.
+    landmark : the courses the comparison uses: in care at day 28 with a pain reading in the
+        outcome window. ``reduction`` here is ``baseline - outcome_pain`` (the fall in pain by
+        week 8, points); plus ``early_frequency``, ``frequency_band``, ``baseline``,
+        ``outcome_pain``, ``outcome_days``, ``symptom_duration_weeks``, ``self_discharged``.
+    patient_level : fixed effects of the landmark regression of the fall in pain by week 8 on
+        early frequency, baseline pain and log symptom duration: ``estimate``, ``std_error``,
+        ``ci_lower``, ``ci_upper``, ``p_value`` by ``term`` (``Intercept``,
+        ``early_frequency``, ``baseline``, ``log_duration``). ``attrs``: ``design``
+        (``"landmark"``), ``estimable`` (bool), ``reason`` and ``detail`` when not estimable
+        (:data:`NOT_ESTIMABLE`, :data:`TOO_FEW` or :data:`NO_DURATION`; table empty),
+        ``n_episodes`` (courses in the fit), ``n_patients``, ``n_in_care_at_landmark``,
+        ``n_ended_before_landmark``, ``n_outcome_not_due``, ``n_with_outcome``,
+        ``n_without_outcome``, ``landmark_day``, ``outcome_day``, ``outcome_window``,
+        ``cov_type`` (``"cluster"`` by patient when a patient has several courses in the fit,
+        else ``"HC3"``), ``r_squared`` when fitted.
+    sensitivity : the same model's early-frequency estimate with all courses and without the
+        self-discharged ones (:func:`~needling_analytics.metrics.attendance`'s definition):
+        ``episodes``, ``n``, ``estimate``, ``ci_lower``, ``ci_upper``, ``p_value``.
+    trajectory : the mixed model of pain over weeks with early frequency, one trajectory per
+        course of care (subject ``episode_id``: time restarts every course), on the courses in
+        care at day 28; None when it could not be fitted (``trajectory_error`` says why). Read
+        ``converged`` and ``fit_warnings`` before quoting it.
     time_to_response : Kaplan-Meier share with a *confirmed* response by frequency band
-        (:func:`time_to_response` with ``confirmed=True``). Descriptive only: no test compares
-        the bands, because response is detected at visits (patients seen more often are found
-        sooner and get more chances to cross the threshold through score noise) and the band
-        needs the course to stay in care over days 0-27.
-    interpretation : one paragraph in plain English.
+        (:func:`time_to_response` with ``confirmed=True``), courses in care at day 28 only.
+        Descriptive only: no test compares the bands, because response is detected at visits
+        (patients seen more often are found sooner and get more chances to cross the
+        threshold through score noise).
     trajectory_error : why the mixed model could not be fitted, or None.
     """
 
     exposures: pd.DataFrame
+    landmark: pd.DataFrame
     patient_level: pd.DataFrame
     sensitivity: pd.DataFrame
     trajectory: TrajectoryResult | None
     time_to_response: pd.DataFrame
-    interpretation: str
     trajectory_error: str | None = None
 
 
 def _not_estimable(model) -> str | None:
-    """Why the OLS with HC3 errors cannot be estimated from its design, in plain words; None when it can.
+    """Why the OLS with robust errors cannot be estimated from its design, in plain words; None when it can.
 
     A design matrix of less than full column rank (e.g. every course at one
     session a week: early frequency is a multiple of the intercept) has no
@@ -145,16 +267,23 @@ def _empty_table(n: int, reason: str, detail: str = "") -> pd.DataFrame:
 
 
 def _patient_level(data: pd.DataFrame) -> pd.DataFrame:
-    """OLS of pain reduction on early frequency, baseline and log symptom duration (HC3).
+    """OLS of the fall in pain on early frequency, baseline and log symptom duration, with robust errors.
 
-    Empty, with ``attrs["reason"]`` :data:`NOT_ESTIMABLE` and the plain-words
-    ``attrs["detail"]``, when the design is rank deficient or a hat value is 1.
+    Errors are clustered by patient (statsmodels ``cov_type="cluster"``)
+    when a patient has more than one course in ``data``, HC3 otherwise.
+    Empty, with ``attrs["reason"]`` :data:`NOT_ESTIMABLE` and the
+    plain-words ``attrs["detail"]``, when the design is rank deficient or a
+    hat value is 1.
     """
     model = smf.ols(_FORMULA, data=data)
     detail = _not_estimable(model)
     if detail is not None:
         return _empty_table(len(data), NOT_ESTIMABLE, detail)
-    fit = model.fit(cov_type="HC3")
+    if data["patient_id"].duplicated().any():
+        groups = pd.factorize(data["patient_id"])[0]
+        fit, cov_type = model.fit(cov_type="cluster", cov_kwds={"groups": groups}), "cluster"
+    else:
+        fit, cov_type = model.fit(cov_type="HC3"), "HC3"
     ci = fit.conf_int()
     table = pd.DataFrame(
         {
@@ -166,106 +295,102 @@ def _patient_level(data: pd.DataFrame) -> pd.DataFrame:
         }
     )
     table.index.name = "term"
-    table.attrs.update(n_episodes=int(fit.nobs), r_squared=float(fit.rsquared), estimable=True)
+    table.attrs.update(
+        n_episodes=int(fit.nobs), r_squared=float(fit.rsquared), estimable=True, cov_type=cov_type
+    )
     return table
 
 
-def _analysis_frame(clinic, rule: ResponderRule) -> pd.DataFrame:
+def _fit_or_explain(data: pd.DataFrame, duration_recorded: bool) -> pd.DataFrame:
+    if len(data) >= MIN_EPISODES:
+        return _patient_level(data)
+    return _empty_table(len(data), TOO_FEW if duration_recorded else NO_DURATION)
+
+
+def _analysis_frame(clinic, rule: ResponderRule, window: dict) -> pd.DataFrame:
     pain = episode_pain(clinic, rule=rule)[
         ["episode_id", "baseline", "latest", "reduction", "pct_reduction", "assessable", "responder"]
     ]
     episodes = clinic.episodes[["episode_id", "symptom_duration_weeks", "discharge_reason", "body_region"]]
+    landmark = landmark_outcomes(clinic, **window).drop(columns="patient_id")
     frame = session_exposures(clinic).merge(pain, on="episode_id").merge(episodes, on="episode_id")
+    frame = frame.merge(landmark, on="episode_id")
     frame["log_duration"] = np.log1p(frame["symptom_duration_weeks"])
-    frame["self_discharged"] = (frame["discharge_reason"] == "self_discharged").fillna(False).to_numpy(dtype=bool)
     return frame
 
 
-def _interpret(
-    patient_level: pd.DataFrame, sensitivity: pd.DataFrame, trajectory, duration_recorded=True, trajectory_error=None
-) -> str:
-    if patient_level.attrs.get("reason") == NOT_ESTIMABLE:
-        return (
-            f"How session frequency relates to improvement {NOT_ESTIMABLE}: {patient_level.attrs['detail']}. "
-            "No figure is given for it."
-        )
-    if "early_frequency" not in patient_level.index:
-        if not duration_recorded:
-            return (
-                "How long symptoms had lasted before the first visit is not recorded in this clinic's data. The "
-                "comparison of session frequency with improvement allows for it, so it cannot be made here."
-            )
-        return (
-            "There were too few episodes with a baseline, a follow-up pain score and a complete first four weeks "
-            "to relate session frequency to improvement."
-        )
-    row = patient_level.loc["early_frequency"]
-    direction = "more" if row["estimate"] > 0 else "less"
-    clear = row["ci_lower"] > 0 or row["ci_upper"] < 0
-    strength = "a clear" if clear else "no clear"
-    text = (
-        f"Across {patient_level.attrs['n_episodes']:,} episodes, each extra session per week in the first four weeks "
-        f"went with {abs(row['estimate']):.1f} points {direction} pain reduction "
-        f"(95% CI {row['ci_lower']:.1f} to {row['ci_upper']:.1f}), after allowing for starting pain and how long "
-        f"symptoms had lasted: {strength} association. "
-    )
-    if trajectory_error is not None:
-        text += f"How fast pain fell over the weeks of care {NOT_ESTIMABLE}, so nothing is said about it. "
-    if trajectory is not None and "weeks_by_early_frequency" in trajectory.fixed_effects.index:
-        slope = trajectory.fixed_effects.loc["weeks_by_early_frequency"]
-        faster = "faster" if slope["estimate"] < 0 else "slower"
-        text += (
-            f"Over the course of care, pain fell {abs(slope['estimate']):.2f} points a week {faster} for each extra early "
-            f"session per week (95% CI {slope['ci_lower']:.2f} to {slope['ci_upper']:.2f}). "
-        )
-    if len(sensitivity) == 2 and sensitivity["estimate"].notna().all():
-        text += (
-            f"Leaving out self-discharged episodes gives {sensitivity['estimate'].iloc[1]:.1f} instead of "
-            f"{sensitivity['estimate'].iloc[0]:.1f}. "
-        )
-    text += (
-        "This is an association in routine care, not proof that more frequent sessions cause more improvement: "
-        "practitioners see slow responders more often and space out visits for those who improve, and patients who "
-        "stop coming (self-discharge) may have improved or given up, so both can bias these figures in either direction."
-    )
-    return text
+def analyze_frequency(
+    clinic,
+    *,
+    rule: ResponderRule = DEFAULT_RULE,
+    random_slope: bool = False,
+    landmark_day: int = EARLY_DAYS,
+    outcome_day: int = OUTCOME_DAY,
+    half_width: int = OUTCOME_HALF_WIDTH,
+) -> FrequencyAnalysis:
+    """Relate how often patients were treated early on to how much they improved later: a landmark design.
 
+    Cohort: courses of care still in care at day ``landmark_day`` (28) with
+    that day passed by the as-of date (:func:`landmark_outcomes`). Courses
+    that ended sooner are left out rather than counted as "low frequency"
+    (a fast recoverer discharged after two sessions is not a patient who
+    was seen rarely). Exposure: attended sessions per week in days 0-27.
+    Outcome: the fall in pain from baseline to the reading nearest day
+    ``outcome_day`` (56) within ``half_width`` (14) days, after the
+    exposure window; courses without such a reading are not in the
+    analysis and are counted in ``patient_level.attrs``.
 
-def analyze_frequency(clinic, *, rule: ResponderRule = DEFAULT_RULE, random_slope: bool = False) -> FrequencyAnalysis:
-    """Relate how often patients were treated to how much and how fast they improved.
-
-    Three views, each an association: (1) a patient-level regression of
-    pain reduction (points) on early frequency (sessions per week in the
-    first 28 days), adjusted for baseline pain and log(1 + symptom weeks),
-    with HC3 robust standard errors; (2) a linear mixed model of pain_pre
-    over weeks since the episode start with a random intercept per patient,
-    early frequency and its interaction with time (does pain fall faster
-    per week with more frequent early sessions?); (3) Kaplan-Meier time to
-    a confirmed clinically important improvement by frequency band, as a
-    description only: the bands are not tested against each other, since
-    response is detected at visits and patients seen more often are found
-    sooner (DOMAIN.md, "Outcomes at a fixed time"). A sensitivity table
-    repeats (1) without self-discharged episodes, since self-discharge is
-    informative dropout.
+    Views, each an association: (1) OLS of the fall in pain on early
+    frequency, adjusted for baseline pain and log(1 + symptom weeks), with
+    errors clustered by patient when a patient has several courses, HC3
+    otherwise; a sensitivity table repeats it without self-discharged
+    courses (:func:`~needling_analytics.metrics.attendance`'s definition);
+    (2) a linear mixed model of pain over weeks since the start, one
+    trajectory per course of care, with early frequency and its
+    interaction with time; (3) Kaplan-Meier time to a confirmed response by
+    frequency band, a description only (no test across bands: response is
+    detected at visits, so courses seen more often are found sooner).
 
     A model the data cannot identify never raises and never prints a
     number: a rank-deficient design (every course at one session a week) or
-    a leverage of 1 under HC3 gives an empty ``patient_level`` whose
+    a leverage of 1 gives an empty ``patient_level`` whose
     ``attrs["reason"]`` is :data:`NOT_ESTIMABLE`, and a mixed model that
-    cannot be fitted (e.g. its fixed effects are collinear) gives
-    ``trajectory=None`` with ``trajectory_error``; the interpretation says
-    so in plain words.
+    cannot be fitted gives ``trajectory=None`` with ``trajectory_error``.
 
     Returns
     -------
     FrequencyAnalysis
     """
-    frame = _analysis_frame(clinic, rule)
-    usable = frame.dropna(subset=["reduction", "early_frequency", "baseline", "log_duration"])
-    patient_level = _patient_level(usable) if len(usable) >= 10 else _empty_table(len(usable), "too few episodes")
+    window = {"landmark_day": landmark_day, "outcome_day": outcome_day, "half_width": half_width}
+    frame = _analysis_frame(clinic, rule, window)
+    duration_recorded = bool(frame["log_duration"].notna().any())
+    in_care = frame["in_care_at_landmark"].to_numpy(dtype=bool) & frame["early_frequency"].notna().to_numpy()
+    cohort = frame[in_care]
+    due = cohort[cohort["outcome_due"].to_numpy(dtype=bool)]
+    scored = due[due["outcome_pain"].notna().to_numpy()]
+    landmark = scored.drop(columns=["latest", "reduction", "pct_reduction", "assessable", "responder"]).assign(
+        reduction=scored["baseline"] - scored["outcome_pain"]
+    )
+    landmark = landmark.drop(columns=["log_duration"]).reset_index(drop=True)
+    usable = scored.assign(reduction=scored["baseline"] - scored["outcome_pain"]).dropna(
+        subset=["reduction", "early_frequency", "baseline", "log_duration"]
+    )
+    patient_level = _fit_or_explain(usable, duration_recorded)
+    patient_level.attrs.update(
+        design="landmark",
+        n_patients=int(usable["patient_id"].nunique()),
+        n_in_care_at_landmark=len(cohort),
+        n_ended_before_landmark=int((frame["left_care_day"] < landmark_day).sum()),
+        n_outcome_not_due=len(cohort) - len(due),
+        n_with_outcome=len(scored),
+        n_without_outcome=len(due) - len(scored),
+        landmark_day=landmark_day,
+        outcome_day=outcome_day,
+        outcome_window=(outcome_day - half_width, outcome_day + half_width),
+    )
     rows = []
     for label, subset in (("all episodes", usable), ("without self-discharged", usable[~usable["self_discharged"]])):
-        fitted = _patient_level(subset) if len(subset) >= 10 else _empty_table(len(subset), "too few episodes")
+        fitted = _fit_or_explain(subset, duration_recorded)
         estimate = fitted.loc["early_frequency"] if "early_frequency" in fitted.index else pd.Series(dtype=float)
         rows.append(
             {
@@ -276,35 +401,35 @@ def analyze_frequency(clinic, *, rule: ResponderRule = DEFAULT_RULE, random_slop
         )
     sensitivity = pd.DataFrame(rows)
 
-    # every pain reading (session pain_pre and follow-up assessments) is a point of the trajectory
+    # every pain reading (session pain_pre and follow-up assessments) of a course in care at day 28
     readings = pain_readings(clinic).rename(columns={"pain": "pain_pre"})
-    readings = readings.merge(frame[["episode_id", "early_frequency"]], on="episode_id")
+    readings = readings.merge(cohort[["episode_id", "early_frequency"]], on="episode_id")
     long = readings.dropna(subset=["pain_pre", "early_frequency"])
     long = long.assign(weeks_by_early_frequency=long["weeks_since_start"] * long["early_frequency"])
     trajectory, trajectory_error = None, None
-    if long["patient_id"].nunique() >= 10:
+    if long["episode_id"].nunique() >= MIN_EPISODES:
         try:
             trajectory = fit_trajectory(
                 long,
                 outcome="pain_pre",
                 time="weeks_since_start",
+                subject="episode_id",
                 covariates=("early_frequency", "weeks_by_early_frequency"),
                 random_slope=random_slope,
             )
         except (ValueError, np.linalg.LinAlgError) as exc:  # collinear fixed effects, or no optimiser could fit it
             trajectory_error = str(exc)
     times = time_to_response(clinic, rule=rule, confirmed=True)
-    times = times.merge(frame[["episode_id", "frequency_band"]], on="episode_id")
+    times = times.merge(cohort[["episode_id", "frequency_band"]], on="episode_id")
     times = times.dropna(subset=["frequency_band"])
     times["frequency_band"] = times["frequency_band"].astype(str)
     km = kaplan_meier(times, time="days", event="event", group="frequency_band") if len(times) else pd.DataFrame()
-    exposures = frame.drop(columns=["log_duration"])
     return FrequencyAnalysis(
-        exposures,
+        frame.drop(columns=["log_duration"]),
+        landmark,
         patient_level,
         sensitivity,
         trajectory,
         km,
-        _interpret(patient_level, sensitivity, trajectory, frame["log_duration"].notna().any(), trajectory_error),
         trajectory_error,
     )

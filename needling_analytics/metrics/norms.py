@@ -220,9 +220,11 @@ def instrument_table() -> pd.DataFrame:
     """Questionnaires: which direction is better, score range, MCID and MDC, with sources.
 
     NDI is scored as raw points 0-50 (the schema's unit). Its MCID is the
-    7.5 points estimated by Young 2009; the authors advise 10 (the MDC)
-    because 7.5 lies within measurement error: pass
-    ``prom_change(instruments=...)`` with ``mcid=10`` to follow them. ODI's
+    7.5 points estimated by Young 2009, inside the 10.2-point MDC; like
+    QuickDASH (MIC 13.4, SDC 17.1), :func:`~.proms.prom_change` therefore
+    applies max(MCID, MDC) (the authors advise the MDC). ODI and PSFS have
+    no MDC in the sources used (DOMAIN.md; published values vary widely by
+    population), so their MCID stands alone. ODI's
     alternative 30% threshold (Ostelo 2008) is ``odi_threshold="percent"``.
     ``other`` has no direction and no MCID.
 

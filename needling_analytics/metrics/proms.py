@@ -9,9 +9,12 @@ Definitions (see ``docs/metrics.md``):
 - *Change* = latest - baseline, in the instrument's units. *Improvement* is
   the change signed so that positive is better: -change for NDI, ODI and
   QuickDASH (lower is better), +change for PSFS and LEFS.
-- *Reached the MCID*: improvement >= MCID (Young 2009; Ostelo 2008; Abbott &
+- *Reached the MCID*: improvement >= max(MCID, MDC) (Young 2009; Ostelo 2008; Abbott &
   Schmitt 2014; Binkley 1999; van Kampen 2013; see
-  :func:`~.norms.instrument_table`). An episode whose baseline leaves less
+  :func:`~.norms.instrument_table`). Where the MCID lies inside the
+  instrument's measurement error (NDI: MCID 7.5, MDC 10.2; QuickDASH: 13.4
+  and 17.1) the MDC is the threshold, as for range of motion; ODI and PSFS
+  have no MDC in the sources used, so their MCID stands alone. An episode whose baseline leaves less
   room than the MCID in the better direction cannot reach it and is "cannot
   be assessed", never "not reached"; so is the unknown instrument
   ``other``, which has no MCID.
@@ -23,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import INSTRUMENTS
-from ._common import clopper_pearson
+from ._clustered import clustered_interval
 from .norms import resolve_instruments
 
 #: Tolerance so that an improvement equal to the MCID in floating point reaches it.
@@ -95,14 +98,17 @@ def prom_change(clinic, *, instruments=None, odi_threshold: str = "points") -> p
           QuickDASH (best = 0) this is the percent of the baseline score;
           missing when the baseline is already the best score or for
           ``other``;
-        - ``mcid``: the MCID applied, instrument points (for ODI with
+        - ``mcid``: the threshold applied, instrument points: the larger of
+          the instrument's MCID and its MDC (where an MDC is known: NDI
+          10.2, QuickDASH 17.1, LEFS 9), so that a change inside
+          measurement error never counts as important (for ODI with
           ``odi_threshold="percent"``, 30% of the baseline);
         - ``assessable`` (bool) and ``assessment``: ``reached_mcid``,
           ``not_reached_mcid``, or why it cannot be assessed:
           ``no_mcid`` (``other``), ``no_follow_up``, ``too_little_room``
           (the baseline is closer to the best score than the MCID);
-        - ``reached_mcid`` (nullable boolean): improvement >= MCID; NA when
-          not assessable.
+        - ``reached_mcid`` (nullable boolean): improvement >= ``mcid``
+          (the larger of MCID and MDC); NA when not assessable.
 
         ``attrs`` record ``odi_threshold`` and the instrument table used.
 
@@ -167,6 +173,9 @@ def prom_change(clinic, *, instruments=None, odi_threshold: str = "points") -> p
     if odi_threshold == "percent":
         is_odi = out["instrument"].astype(str).to_numpy() == "ODI"
         mcid = np.where(is_odi, ODI_PERCENT_MCID / 100.0 * room, mcid)
+    # an MCID inside the instrument's measurement error (NDI, QuickDASH) is raised to the MDC, as for ROM
+    mdc = definitions["mdc"].to_numpy(dtype="float64")
+    mcid = np.where(np.isnan(mdc), mcid, np.fmax(mcid, mdc))
     out["mcid"] = mcid
     improvement = out["improvement"].to_numpy()
     reachable = (room >= mcid - _EPS) & (room > 0)
@@ -209,7 +218,8 @@ def summarize_proms(
         for ``other``), ``assessable``, ``reached_mcid`` (count),
         ``share_reached_mcid`` (of assessable episodes; NaN when none),
         ``ci_lower``, ``ci_upper`` (exact Clopper-Pearson interval of the
-        share).
+        share, clustered by patient when a patient has several courses of
+        care: Korn & Graubard 1998, see :mod:`._clustered`).
     """
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
@@ -235,9 +245,9 @@ def summarize_proms(
     table = table.reset_index()
     with np.errstate(divide="ignore", invalid="ignore"):
         table["share_reached_mcid"] = table["reached_mcid"] / table["assessable"].where(table["assessable"] > 0)
-    table["ci_lower"], table["ci_upper"] = clopper_pearson(
-        table["reached_mcid"], table["assessable"], confidence=confidence
-    )
+    assessed = frame[frame["_assessable"] == 1]
+    intervals = clustered_interval(assessed, keys=keys, cluster="patient_id", event="_reached", confidence=confidence)
+    table = table.merge(intervals[[*keys, "ci_lower", "ci_upper"]], on=keys, how="left")
     counts = ["episodes", "with_follow_up", "assessable", "reached_mcid"]
     columns = [
         *keys,

@@ -16,12 +16,14 @@ from .clinic import (
     plot_responder_curve,
     plot_time_to_response,
 )
+from .control import plot_control_chart
 from .patient import plot_journal, plot_pain_over_sessions, plot_prom_scores, plot_rom_progress, target_pain
 from .theme import PALETTE, set_theme
 
 __all__ = [
     "PALETTE",
     "plot_adverse_event_rates",
+    "plot_control_chart",
     "plot_frequency_association",
     "plot_funnel",
     "plot_journal",

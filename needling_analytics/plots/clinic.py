@@ -509,7 +509,11 @@ def _draw_hidden_months(ax: Axes, x: np.ndarray, sessions: np.ndarray, patients:
 
 
 def plot_frequency_association(
-    exposures: pd.DataFrame, *, min_cell_size: int | None = None, ax: Axes | None = None
+    exposures: pd.DataFrame,
+    *,
+    min_cell_size: int | None = None,
+    ylabel: str = "Pain reduction (points)",
+    ax: Axes | None = None,
 ) -> Axes:
     """Pain reduction against early session frequency: points and a smoothed trend (an association).
 
@@ -522,9 +526,10 @@ def plot_frequency_association(
     Parameters
     ----------
     exposures : DataFrame
-        ``FrequencyAnalysis.exposures`` from
-        :func:`~needling_analytics.metrics.analyze_frequency`
-        (``early_frequency``: sessions per week in the first 28 days;
+        ``FrequencyAnalysis.landmark`` from
+        :func:`~needling_analytics.metrics.analyze_frequency` (the courses
+        in care at day 28 with a pain score near week 8;
+        ``early_frequency``: sessions per week in the first 28 days;
         ``reduction``: pain points). Rows missing either are left out.
     min_cell_size : int, optional
         Smallest count that may be shown. Single episodes are then not
@@ -537,6 +542,8 @@ def plot_frequency_association(
         is drawn only between the band averages, and only with at least
         1.5 times ``min_cell_size`` episodes (so each local fit of two
         thirds of them uses at least ``min_cell_size``).
+    ylabel : str
+        Words for the y axis (what ``reduction`` is, e.g. "Fall in pain by week 8 (points)").
     ax : Axes, optional
         Where to draw; a new A4-wide figure when None.
 
@@ -550,12 +557,12 @@ def plot_frequency_association(
     >>> from needling_analytics.load import Clinic
     >>> from needling_analytics.metrics import analyze_frequency
     >>> analysis = analyze_frequency(Clinic.from_frames(**generate_clinic(n_patients=60, seed=1)))
-    >>> ax = plot_frequency_association(analysis.exposures)
+    >>> ax = plot_frequency_association(analysis.landmark)
     """
     labels = {
         "title": "Session frequency and pain reduction: an association, not proof of cause",
         "xlabel": "Sessions per week in the first 4 weeks",
-        "ylabel": "Pain reduction (points)",
+        "ylabel": ylabel,
     }
     ax = get_axes(ax)
     has_rows = check_frame(exposures, "exposures", ["early_frequency", "reduction"])

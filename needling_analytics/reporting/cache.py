@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from .. import metrics
 from ..load import Clinic
 from ..metrics import DEFAULT_RULE, ResponderRule
+from ..suppression import Disclosure
 
 #: Columns never written to the cache (identifying).
 IDENTIFYING = {
@@ -145,14 +146,22 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_cache(
-    clinic: Clinic, out_dir: str | Path, *, rule: ResponderRule = DEFAULT_RULE, clinic_name: str = ""
+    clinic: Clinic,
+    out_dir: str | Path,
+    *,
+    rule: ResponderRule = DEFAULT_RULE,
+    clinic_name: str = "",
+    disclosure: Disclosure | None = None,
 ) -> Path:
     """Compute the patient-level metrics once and write them, with the cleaned tables, as Parquet.
 
     Layout: ``patients/<table>.parquet`` (per-patient metric tables, sorted
     by patient so a filtered read touches few row groups),
     ``tables/<table>.parquet`` (the validated clinic without identifying
-    columns) and ``cache.json`` (rule, as-of date, clinic name, version).
+    columns) and ``cache.json`` (rule, disclosure policy of the aggregate
+    reports, as-of date, clinic name, version). ``disclosure`` None: the
+    safe default (:class:`~needling_analytics.suppression.Disclosure`:
+    public, suppression at 11).
 
     Returns the cache folder.
     """
@@ -169,6 +178,7 @@ def write_cache(
     info = {
         "version": CACHE_VERSION,
         "rule": rule.to_dict(),
+        "disclosure": (disclosure or Disclosure()).to_dict(),
         "as_of": f"{clinic.as_of:%Y-%m-%d}",
         "clinic_name": clinic_name,
         "supplied": list(clinic.supplied),
@@ -208,6 +218,11 @@ def read_patient(cache_dir: str | Path, patient_id: str) -> PatientData:
 def read_rule(cache_dir: str | Path) -> ResponderRule:
     """The responder rule of the run that wrote the cache: all four fields, the one every report uses."""
     return ResponderRule(**_info(Path(cache_dir))["rule"])
+
+
+def read_disclosure(cache_dir: str | Path) -> Disclosure:
+    """The run's disclosure policy for aggregate reports (audience, method, threshold); a cache without one: the safe default."""
+    return Disclosure(**_info(Path(cache_dir)).get("disclosure", {}))
 
 
 def read_clinic(cache_dir: str | Path) -> tuple[Clinic, ResponderRule, str]:

@@ -19,9 +19,15 @@ from .suppression import (
     COMPLEMENT,
     MONTHLY_COUNTS,
     MONTHLY_TOTALS,
-    check_threshold,
+    Disclosure,
+    as_disclosure,
     funnel_hidden,
+    is_hidden_text,
     monthly_counts,
+    check_threshold,
+    monthly_hidden,
+    round_counts,
+    small_count_mask,
     suppress_small_counts,
 )
 from .text import label
@@ -46,7 +52,13 @@ KPIS = {
 }
 
 
-def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFrame:
+#: Verdicts of the KPI table on a month-over-month change (plain words for a clinic owner).
+WITHIN_VARIATION = "within normal month-to-month variation"
+BEYOND_VARIATION = "more than normal month-to-month variation"
+NOT_TESTED = "not tested"
+
+
+def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """The month's activity beside the month before, with the change, small counts suppressed.
 
     ``monthly`` is :func:`~needling_analytics.metrics.monthly_activity`.
@@ -56,12 +68,25 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
     as the discharged episodes assessed; a rate is hidden (``"*"``) when a
     count it comes from is hidden, and so is the change when either month's
     figure is hidden. Blank cells are missing (e.g. no discharge that month).
+    ``threshold`` may be a :class:`~needling_analytics.suppression.Disclosure`:
+    nothing hidden for the owner; under ``method="round"`` counts are
+    rounded to 5 (changes are those of the rounded counts), and the
+    attendance and improvement shares are shown as bands where a count
+    they come from is hidden (the change is then hidden).
+
+    Whether each change is beyond chance comes from
+    :func:`~needling_analytics.metrics.month_over_month` (exact tests, 5%
+    two-sided): ``verdict`` reads :data:`WITHIN_VARIATION` or
+    :data:`BEYOND_VARIATION`; it is ``"*"`` whenever the change is hidden
+    (a verdict on a hidden figure would hint at it), blank when there is
+    no change to judge, and ``"not tested"`` for the average fall in pain.
 
     Returns
     -------
     DataFrame
-        ``indicator`` (words), ``this_month``, ``previous_month``, ``change``
-        (text cells; shares as percentages, changes in percentage points).
+        ``indicator`` (words), ``this_month``, ``previous_month``, ``change``,
+        ``verdict`` (text cells; shares as percentages, changes in
+        percentage points). ``attrs["p_values"]``: indicator words -> p-value.
     """
     period = metrics.parse_month(month)
     rows = monthly.set_index("month").reindex([period - 1, period])
@@ -87,23 +112,101 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int = 11) -> pd.DataFr
             "mean_pain_reduction": "{:.1f}",
             "ae_rate_per_100": "{:.1f}",
         },
+        bands={
+            "attendance_rate": (["sessions_attended"], ["cancelled", "no_show"]),
+            "discharged_responder_rate": (["discharged_responders"], ["not_responders"]),
+        },
     )
+    tests = metrics.month_over_month(monthly, period).set_index("indicator")
+    rounds = as_disclosure(threshold).rounds
     out = []
     for column, (words, kind) in KPIS.items():
         now, before = hidden.loc[1, column], hidden.loc[0, column]
-        hidden_cell = any(v == COMPLEMENT or v.startswith("<") for v in (now, before))
-        change = COMPLEMENT if hidden_cell else ""
+        hidden_cell = any(is_hidden_text(v) for v in (now, before))
+        change = verdict = COMPLEMENT if hidden_cell else ""
         if not hidden_cell and now and before:
-            delta = float(rows.loc[1, column]) - float(rows.loc[0, column])
+            shown = rows[column].astype(float)
+            shown = pd.Series(round_counts(shown)) if rounds and kind == "count" else shown
+            delta = float(shown.loc[1]) - float(shown.loc[0])
             formats = {"count": f"{delta:+,.0f}", "share": f"{100 * delta:+.0f} percentage points"}
             change = formats.get(kind, f"{delta:+.1f}")
-        out.append({"indicator": words, "this_month": now, "previous_month": before, "change": change})
+            beyond = tests.loc[column, "beyond_chance"] if column in tests.index else pd.NA
+            verdict = NOT_TESTED if pd.isna(beyond) else BEYOND_VARIATION if beyond else WITHIN_VARIATION
+        out.append(
+            {"indicator": words, "this_month": now, "previous_month": before, "change": change, "verdict": verdict}
+        )
     table = pd.DataFrame(out)
     table.attrs.update(hidden.attrs, months=(str(period), str(period - 1)))
+    table.attrs["p_values"] = {
+        words: float(tests.loc[column, "p_value"])
+        for (column, (words, _)), verdict in zip(KPIS.items(), table["verdict"], strict=True)
+        if verdict in (WITHIN_VARIATION, BEYOND_VARIATION)
+    }
     return table
 
 
-def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int = 11, total_label: str = "all") -> pd.DataFrame:
+def protect_control_chart(
+    chart: pd.DataFrame, monthly: pd.DataFrame, *, threshold: int | Disclosure = 11
+) -> pd.DataFrame:
+    """A monthly control chart with the months that would give away a small count hidden.
+
+    ``chart`` is :func:`~needling_analytics.metrics.monthly_control_chart`
+    of ``monthly`` (:func:`~needling_analytics.metrics.monthly_activity`).
+    A month is hidden when the KPI table would hide one of the counts its
+    point is built on (:func:`~needling_analytics.suppression.monthly_hidden`:
+    responders, assessed and not improved; or events and sessions attended),
+    since a point and its limits give away both counts; and, because the
+    centre line is the pooled rate of all the months, one more month
+    (the smallest) whenever the months shown would pin a hidden one down
+    (complementary suppression with the months' total). The centre line
+    stays that of every month.
+
+    Returns
+    -------
+    DataFrame
+        ``chart``'s columns with ``numerator``, ``denominator``, ``rate``,
+        ``lower`` and ``upper`` missing and ``outside`` False in hidden
+        months, and ``hidden`` (bool). ``attrs`` as ``chart``'s plus
+        ``threshold``, ``hidden_months`` and ``hidden_outside``
+        (``{"above": n, "below": n}``: hidden months outside the limits,
+        counted without saying which).
+    """
+    from ..metrics.control import MONTHLY_CHARTS
+
+    threshold = check_threshold(threshold)
+    numerator, denominator, kind, _ = MONTHLY_CHARTS[chart.attrs["indicator"]]
+    sources = [numerator, denominator] + (["not_responders"] if kind == "p" else [])
+    rows = monthly.set_index("month").reindex(chart["month"]).reset_index()
+    by_month = monthly_hidden(rows, threshold=threshold)[sources].any(axis=1).to_numpy()
+    counts = chart[["numerator", "denominator"]].astype(float).reset_index(drop=True)
+    parts = {"denominator": ["numerator", "other"]} if kind == "p" else {}
+    counts["other"] = counts["denominator"] - counts["numerator"]
+    columns = ["numerator", "denominator"] + (["other"] if kind == "p" else [])
+    total = len(counts)
+    counts.loc[total] = counts.sum()
+    pooled = small_count_mask(counts, columns, threshold=threshold, totals=parts, total_row=total)
+    hidden = by_month | pooled.drop(index=total).any(axis=1).to_numpy()
+    out = chart.copy()
+    out["numerator"] = out["numerator"].astype("Int64").mask(hidden)
+    out["denominator"] = out["denominator"].astype("Int64").mask(hidden)
+    for column in ("rate", "lower", "upper"):
+        out[column] = out[column].mask(hidden)
+    out["outside"] = out["outside"] & ~hidden
+    out["hidden"] = hidden
+    secret = chart[hidden]
+    out.attrs = {
+        **chart.attrs,
+        "threshold": threshold,
+        "hidden_months": int(hidden.sum()),
+        "hidden_outside": {
+            "above": int((secret["rate"] > secret["upper"]).sum()),
+            "below": int((secret["rate"] < secret["lower"]).sum()),
+        },
+    }
+    return out
+
+
+def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int | Disclosure = 11, total_label: str = "all") -> pd.DataFrame:
     """Responder rates by a subgroup (body region, practitioner...), with an overall row, small counts suppressed.
 
     ``outcomes`` is :func:`episode_outcomes` (or :func:`metrics.episode_pain`
@@ -133,11 +236,55 @@ def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int = 11, total
         total_row=len(table) - 1,
         rate_columns={c: ["responders", "assessable", "others"] for c in ("responder_rate", "ci_lower", "ci_upper")},
         rate_format="{:.0%}",
+        bands={"responder_rate": (["responders"], ["others"])},
     )
     return hidden[[by, "assessable", "responders", "responder_rate", "ci_lower", "ci_upper"]]
 
 
-def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+#: Words for the methods of :func:`~needling_analytics.metrics.responder_sensitivity`.
+SENSITIVITY_METHODS = {
+    "complete_case": "Courses with a follow-up score (as above)",
+    "worst_case": "Courses without a follow-up score counted as not improved",
+    "weighted": "Weighted to stand in for courses without a follow-up score",
+}
+
+
+def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
+    """The three responder rates of :func:`~needling_analytics.metrics.responder_sensitivity`, small counts hidden.
+
+    In each row the counted courses are the improved plus the others;
+    a count from 1 to ``threshold - 1`` is hidden with its complement and
+    the row's rate and interval. When the courses without a follow-up score
+    number 1 to ``threshold - 1`` the worst-case row is hidden (``"*"``):
+    its count minus the first row's would give them away.
+
+    Returns
+    -------
+    DataFrame
+        ``method`` (words), ``assessed``, ``improved``, ``rate``,
+        ``ci_lower``, ``ci_upper`` (text; rates as percentages).
+    """
+    table = sensitivity.copy()
+    table["others"] = table["assessed"] - table["improved"]
+    hidden = suppress_small_counts(
+        table,
+        ["assessed", "improved", "others"],
+        threshold=threshold,
+        totals={"assessed": ["improved", "others"]},
+        rate_columns={c: ["assessed", "improved", "others"] for c in ("rate", "ci_lower", "ci_upper")},
+        rate_format="{:.0%}",
+    )
+    missing = int(sensitivity.attrs.get("no_follow_up", 0))
+    if 0 < missing < check_threshold(threshold):
+        worst = (sensitivity["method"] == "worst_case").to_numpy()
+        hidden.loc[worst, ["assessed", "improved", "rate", "ci_lower", "ci_upper"]] = COMPLEMENT
+    hidden["method"] = sensitivity["method"].map(SENSITIVITY_METHODS).fillna(sensitivity["method"])
+    out = hidden[["method", "assessed", "improved", "rate", "ci_lower", "ci_upper"]]
+    out.attrs.update(sensitivity.attrs)
+    return out
+
+
+def attendance_table(visits: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """The clinic's attendance and self-discharge in one row, small counts suppressed.
 
     ``visits`` is :func:`~needling_analytics.metrics.attendance`; the figures
@@ -181,13 +328,18 @@ def attendance_table(visits: pd.DataFrame, *, threshold: int = 11) -> pd.DataFra
             "follow_up_rate": ["with_follow_up", "without_follow_up"],
         },
         rate_format="{:.0%}",
+        bands={
+            "attendance_rate": (["attended"], ["cancelled", "no_show"]),
+            "self_discharge_rate": (["self_discharged"], ["stayed"]),
+            "follow_up_rate": (["with_follow_up"], ["without_follow_up"]),
+        },
     )
     columns = ["booked", "attended", "cancelled", "no_show", "unmarked", "upcoming", "attendance_rate", "episodes"]
     columns.append("self_discharged")
     return hidden[[*columns, "self_discharge_rate", "follow_up_rate"]]
 
 
-def rom_summary(rom: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def rom_summary(rom: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """Range-of-motion series per joint by result against measurement error, small counts suppressed.
 
     ``rom`` is :func:`~needling_analytics.metrics.rom_change` (one row per
@@ -217,7 +369,7 @@ def rom_summary(rom: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
     return hidden
 
 
-def prom_summary(changes: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def prom_summary(changes: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """Questionnaire results per instrument, small counts suppressed.
 
     ``changes`` is :func:`~needling_analytics.metrics.prom_change`; figures
@@ -238,12 +390,13 @@ def prom_summary(changes: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
         totals={"episodes": ["with_follow_up", "no_follow_up"], "assessable": ["reached_mcid", "not_reached"]},
         rate_columns={**shares, "mean_improvement": ["with_follow_up"], "median_improvement": ["with_follow_up"]},
         rate_format={**dict.fromkeys(shares, "{:.0%}"), "mean_improvement": "{:.1f}", "median_improvement": "{:.1f}"},
+        bands={"share_reached_mcid": (["reached_mcid"], ["not_reached"])},
     )
     columns = ["instrument", "episodes", "with_follow_up", "mean_improvement", "median_improvement", "assessable"]
     return hidden[[*columns, "reached_mcid", "share_reached_mcid", "ci_lower", "ci_upper"]]
 
 
-def adverse_event_table(comparison: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def adverse_event_table(comparison: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """Adverse-event rates beside the published ones, with rates built on 1 to 10 events hidden.
 
     ``comparison`` is :func:`~needling_analytics.metrics.compare_to_benchmarks`.
@@ -272,7 +425,7 @@ def adverse_event_table(comparison: pd.DataFrame, *, threshold: int = 11) -> pd.
     return hidden[[*columns, "benchmark_rate_per_100", "comparison"]].reset_index(drop=True)
 
 
-def protect_funnel(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """The funnel without the practitioners whose point would give away a small count.
 
     ``funnel`` is :func:`~needling_analytics.metrics.practitioner_funnel`
@@ -294,10 +447,10 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame
         outside each limit; hidden ones only as counts), which
         :func:`~needling_analytics.reporting.text.funnel_summary` reads.
     """
-    threshold = check_threshold(threshold)
-    hidden = funnel_hidden(funnel, threshold=threshold) if len(funnel) else pd.Series(False, index=funnel.index)
+    policy = as_disclosure(threshold)
+    hidden = funnel_hidden(funnel, threshold=policy) if len(funnel) else pd.Series(False, index=funnel.index)
     out = funnel.loc[~hidden.to_numpy()].reset_index(drop=True)
-    out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": threshold}
+    out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": policy.threshold}
     if "indicator" in funnel and any(c.startswith("upper_") for c in funnel.columns):
         out.attrs["practitioner_counts"] = metrics.funnel_counts(funnel, hidden.to_numpy())
     return out

@@ -24,7 +24,9 @@ working. This module adds the text: :func:`suppress_small_counts` and
 :func:`suppression_note`.
 
 Every function takes ``threshold``, the smallest count that may be shown
-(11 under the CMS rule).
+(11 under the CMS rule), or a :class:`~needling_analytics.suppression.Disclosure`
+policy (who the report is for, and whether shared reports suppress or
+round; docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -35,10 +37,15 @@ import numpy as np
 import pandas as pd
 
 from ..suppression import (
+    AUDIENCES,
     COMPLEMENT,
+    METHODS,
     MONTHLY_COUNTS,
     MONTHLY_TOTALS,
+    ROUNDING_BASE,
+    Disclosure,
     _hidden_cells,
+    as_disclosure,
     check_threshold,
     funnel_hidden,
     is_small,
@@ -46,12 +53,23 @@ from ..suppression import (
     monthly_counts,
     monthly_hidden,
     pool_bands,
+    round_counts,
+    share_band,
     small_count_mask,
 )
 from .text import Paragraph
 
 __all__ = [
+    "AUDIENCES",
     "COMPLEMENT",
+    "METHODS",
+    "ROUNDING_BASE",
+    "Disclosure",
+    "as_disclosure",
+    "format_band",
+    "is_hidden_text",
+    "round_counts",
+    "share_band",
     "MONTHLY_COUNTS",
     "MONTHLY_TOTALS",
     "SUPPRESSION_NOTE",
@@ -68,14 +86,55 @@ __all__ = [
 ]
 
 
-def suppression_note(threshold: int = 11) -> Paragraph:
-    """The sentences a report prints under its suppressed tables and charts."""
+def suppression_note(threshold: int | Disclosure = 11) -> Paragraph:
+    """The sentences a report prints under its suppressed tables and charts: the rule its audience gets."""
+    policy = as_disclosure(threshold)
+    threshold = policy.threshold
+    if not policy.shared:
+        return Paragraph(
+            "This report is for the clinic owner, who already holds every record: no count is hidden, small ones "
+            "included. Do not share it as it is: a report for staff or for sharing (audience staff or public) "
+            f"hides counts from 1 to {threshold - 1}."
+        )
+    charts = (
+        "Charts follow the same rule: such a value is left out, pooled with its neighbours, "
+        f'or drawn as a hatched mark labelled "<{threshold}".'
+    )
+    if policy.rounds:
+        return Paragraph(
+            f'To protect patients\' privacy, counts from 1 to {threshold - 1} are shown as "<{threshold}" (zero is '
+            f"shown), and every other count is rounded to the nearest {ROUNDING_BASE} (so "
+            f"{threshold} shows as {int(round_counts(threshold))}), so that no small count can be worked out exactly "
+            "from a total; rounded figures may not add up to their total. A share built on a hidden count is shown "
+            'as a range that holds whatever the hidden count is ("over 80%"); other figures built on it are marked '
+            f'"{COMPLEMENT}". Charts are drawn from the exact counts, so they hide more: such a value is left out, '
+            f'pooled with its neighbours, or drawn as a hatched mark labelled "<{threshold}".'
+        )
     return Paragraph(
         f'To protect patients\' privacy, counts from 1 to {threshold - 1} are shown as "<{threshold}" (zero is shown), '
         f'and cells marked "{COMPLEMENT}" are hidden too, so that a small count cannot be worked out from a total '
-        "or from a rate. Charts follow the same rule: such a value is left out, pooled with its neighbours, "
-        f'or drawn as a hatched mark labelled "<{threshold}".'
+        "or from a rate. " + charts
     )
+
+
+def format_band(band: tuple[float, float] | None) -> str:
+    """A :func:`share_band` in words: ``"over 90%"``, ``"under 20%"``, ``"between 30% and 60%"``; None -> ``"*"``."""
+    if band is None:
+        return COMPLEMENT
+    lower, upper = band
+    if lower == upper:
+        return f"{lower:.0%}"
+    if upper >= 1:
+        return f"over {lower:.0%}"
+    if lower <= 0:
+        return f"under {upper:.0%}"
+    return f"between {lower:.0%} and {upper:.0%}"
+
+
+def is_hidden_text(cell) -> bool:
+    """Whether a table cell is hidden or only a band (``"<11"``, ``"*"``, ``"over 90%"``...): no exact figure."""
+    text = str(cell)
+    return text == COMPLEMENT or text.startswith(("<", "over ", "under ", "between "))
 
 
 #: :func:`suppression_note` for the CMS threshold of 11.
@@ -86,11 +145,12 @@ def suppress_small_counts(
     table: pd.DataFrame,
     count_columns: Sequence[str],
     *,
-    threshold: int = 11,
+    threshold: int | Disclosure = 11,
     rate_columns: Sequence[str] | Mapping[str, str | Sequence[str]] = (),
     totals: Mapping[str, Sequence[str]] | None = None,
     total_row: Hashable | None = None,
     rate_format: str | Mapping[str, str] = "{:.1f}",
+    bands: Mapping[str, tuple[Sequence[str], Sequence[str]]] | None = None,
 ) -> pd.DataFrame:
     """Hide small counts (CMS cell-size rule) and the cells from which they could be worked out.
 
@@ -115,6 +175,13 @@ def suppress_small_counts(
     3. **Rates**: a rate (or mean) column is hidden (``"*"``) in every row
        where a count it is derived from is hidden (``rate_columns`` as a dict
        ``{rate: counts}``; as a list, a rate depends on every count column).
+    4. **Audience and method** (``threshold`` as a
+       :class:`~needling_analytics.suppression.Disclosure`): for the owner
+       nothing is hidden. Under ``method="round"`` only step 1 hides cells
+       (no complementary suppression); every other count is shown rounded
+       to the nearest 5 (:func:`round_counts`), and a share named in
+       ``bands`` whose counts include a hidden one is shown as a band
+       (:func:`share_band`, e.g. ``"over 90%"``) instead of ``"*"``.
 
     Limits: each declared total is protected on its own. A reader who solves
     row and column totals together (a linear program) may still narrow a
@@ -130,21 +197,27 @@ def suppress_small_counts(
         Counts (whole numbers) and rates, one row per group.
     count_columns : sequence of str
         Columns holding counts of people, episodes, sessions or events.
-    threshold : int
-        Smallest count that may be shown (CMS: 11).
+    threshold : int or Disclosure
+        Smallest count that may be shown (CMS: 11), or the report's
+        disclosure policy.
     rate_columns : list, or dict of rate column to the count column(s) it is derived from
     totals : dict of total column to its part columns, optional
     total_row : index label, optional
         The row holding each count column's total.
     rate_format : str or dict of str
         Format of shown rates (``"{:.1f}"``; ``"{:.0%}"`` for fractions).
+    bands : dict, optional
+        ``{share: (numerator columns, complement columns)}``: shares (as
+        fractions) that ``method="round"`` shows as a band when one of
+        their counts is hidden.
 
     Returns
     -------
     DataFrame
         A copy with count and rate columns as text; other columns unchanged.
         ``attrs``: ``threshold``, ``suppressed`` (primary cells),
-        ``complementary`` (cells hidden to protect them).
+        ``complementary`` (cells hidden to protect them), ``audience``,
+        ``method``.
 
     Examples
     --------
@@ -153,8 +226,14 @@ def suppress_small_counts(
       booked attended missed
     0     30        *    <11
     1     25       25      0
+    >>> suppress_small_counts(t, ["booked", "attended", "missed"], threshold=Disclosure("staff", "round"),
+    ...                       totals={"booked": ["attended", "missed"]})
+      booked attended missed
+    0     30       25    <11
+    1     25       25      0
     """
-    threshold = check_threshold(threshold)
+    policy = as_disclosure(threshold)
+    threshold = policy.cutoff
     count_columns = [count_columns] if isinstance(count_columns, str) else list(count_columns)
     totals = {t: list(parts) for t, parts in (totals or {}).items()}
     rates = (
@@ -166,8 +245,16 @@ def suppress_small_counts(
     unknown = sorted({c for c in named if c not in table.columns})
     if unknown:
         raise ValueError(f"columns {unknown!r} are not in `table`; its columns are {list(table.columns)}")
+    bands = {r: ([n] if isinstance(n, str) else list(n), [c] if isinstance(c, str) else list(c))
+             for r, (n, c) in (bands or {}).items()}
+    unbanded = sorted({c for parts in bands.values() for side in parts for c in side} - set(count_columns))
+    if unbanded:
+        raise ValueError(f"`bands` must use count columns only; {unbanded!r} are not in `count_columns`")
     primary, complement = _hidden_cells(table, count_columns, threshold, totals, total_row)
+    if not policy.complementary:  # rounding protects totals instead; the owner sees everything
+        complement = np.zeros_like(complement)
     values = table[count_columns].to_numpy(dtype=float, na_value=np.nan)
+    shown_values = round_counts(values) if policy.rounds else values
     col = {c: j for j, c in enumerate(count_columns)}
 
     out = table.copy()
@@ -181,20 +268,42 @@ def suppress_small_counts(
             else ""
             if not np.isfinite(v)
             else f"{int(v):,}"
-            for i, v in enumerate(values[:, j])
+            for i, v in enumerate(shown_values[:, j])
         ]
         out[column] = pd.Series(cells, index=out.index, dtype=object)
     for rate, sources in rates.items():
         fmt = rate_format.get(rate, "{:.1f}") if isinstance(rate_format, Mapping) else rate_format
         blocked = hidden[:, [col[s] for s in sources if s in col]].any(axis=1)
         numbers = table[rate].to_numpy(dtype=float, na_value=np.nan)
-        out[rate] = pd.Series(
-            [
-                COMPLEMENT if b else "" if not np.isfinite(v) else fmt.format(v)
-                for b, v in zip(blocked, numbers, strict=True)
-            ],
-            index=out.index,
-            dtype=object,
-        )
-    out.attrs.update(threshold=int(threshold), suppressed=int(primary.sum()), complementary=int(complement.sum()))
+        cells = [
+            COMPLEMENT if b else "" if not np.isfinite(v) else fmt.format(v) for b, v in zip(blocked, numbers, strict=True)
+        ]
+        if policy.rounds and rate in bands:
+            cells = [_band_cell(values[i], primary[i], bands[rate], col, threshold) if b else cell
+                     for i, (b, cell) in enumerate(zip(blocked, cells, strict=True))]
+        out[rate] = pd.Series(cells, index=out.index, dtype=object)
+    out.attrs.update(
+        threshold=int(policy.threshold),
+        suppressed=int(primary.sum()),
+        complementary=int(complement.sum()),
+        audience=policy.audience,
+        method=policy.method,
+    )
     return out
+
+
+def _band_cell(row: np.ndarray, hidden: np.ndarray, parts, col: Mapping[str, int], threshold: int) -> str:
+    """One row's share as a :func:`share_band`, from the shown counts and the number hidden on each side."""
+    sides = []
+    for side in parts:
+        j = [col[c] for c in side]
+        sides.append((float(np.nansum([row[k] for k in j if not hidden[k]])), int(sum(bool(hidden[k]) for k in j))))
+    (numerator, hidden_numerator), (complement, hidden_complement) = sides
+    band = share_band(
+        numerator,
+        complement,
+        hidden_numerator=hidden_numerator,
+        hidden_complement=hidden_complement,
+        threshold=threshold,
+    )
+    return format_band(band)

@@ -9,7 +9,7 @@ Sections of this module:
 
 - display: :func:`for_display`, :func:`table_or_note`, :func:`chart_or_note`;
 - report inputs: :func:`open_patient`, :func:`select_episode`,
-  :func:`open_clinic`, :func:`run_rule`, :func:`restrict_clinic`, :func:`clinic_window`,
+  :func:`open_clinic`, :func:`run_rule`, :func:`run_disclosure`, :func:`restrict_clinic`, :func:`clinic_window`,
   :func:`episode_outcomes`, :func:`select_cohort`, :func:`outcome_series`.
 
 The notebooks reach everything through this module, which also re-exports
@@ -33,7 +33,7 @@ import pandas as pd
 
 from .. import metrics
 from ..load import Clinic, load_clinic
-from .cache import PatientData, read_clinic, read_patient, read_rule, write_cache
+from .cache import PatientData, read_clinic, read_disclosure, read_patient, read_rule, write_cache
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
 from .summaries import (
     KPIS,
@@ -42,12 +42,14 @@ from .summaries import (
     funnel_curve,
     kpi_table,
     prom_summary,
+    protect_control_chart,
     protect_funnel,
     residual_table,
+    responder_sensitivity_table,
     responders_by,
     rom_summary,
 )
-from .suppression import COMPLEMENT, SUPPRESSION_NOTE, suppress_small_counts, suppression_note
+from .suppression import COMPLEMENT, SUPPRESSION_NOTE, Disclosure, suppress_small_counts, suppression_note
 from .text import format_date, label, period_label, section_unavailable
 
 __all__ = [
@@ -68,12 +70,15 @@ __all__ = [
     "outcome_series",
     "practitioner_labels",
     "prom_summary",
+    "protect_control_chart",
     "protect_funnel",
     "pseudonym_note",
     "residual_table",
+    "responder_sensitivity_table",
     "responders_by",
     "restrict_clinic",
     "rom_summary",
+    "run_disclosure",
     "run_rule",
     "select_cohort",
     "select_episode",
@@ -253,6 +258,23 @@ def run_rule(*, cache_dir: str = "") -> metrics.ResponderRule:
     a patient report built that way.
     """
     return read_rule(cache_dir) if cache_dir else metrics.DEFAULT_RULE
+
+
+def run_disclosure(
+    *, cache_dir: str = "", audience: str = "public", method: str = "suppress", min_cell_size: int = 11
+) -> Disclosure:
+    """Who a clinic report is for and how it protects small counts: the run's, from its cache.
+
+    Like :func:`run_rule`, the run's settings reach the report one way:
+    from the cache the run wrote (``cache.json``). Without a cache (a report
+    built straight from ``data_dir``) the notebook's own ``audience``,
+    ``method`` and ``min_cell_size`` are used. Pass the result wherever a
+    ``threshold=`` is taken, and its ``min_cell_size`` to the ``plot_*``
+    functions.
+    """
+    if cache_dir:
+        return read_disclosure(cache_dir)
+    return Disclosure(audience, method, min_cell_size)
 
 
 def select_episode(patient: PatientData, episode_id: str = "") -> PatientData:

@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from ..metrics import ResponderRule, parse_month
+from ..suppression import Disclosure, round_counts
 
 #: Words for the codes of the data model, where replacing "_" by " " is not enough.
 LABELS = {
@@ -65,7 +66,7 @@ UNAVAILABLE = {
     "responder_curve": "No course of care in this period has both a first and a follow-up pain score, so the curve cannot be drawn.",
     "rom_summary": "No range-of-motion measurements were recorded in this period.",
     "prom_summary": "No questionnaires were completed in this period.",
-    "frequency": "Too few courses of care have a complete first four weeks and a follow-up pain score to relate session frequency to improvement.",
+    "frequency": "Too few courses of care were still under way after four weeks and had a pain score about eight weeks after the first visit to relate session frequency to improvement.",
     "time_to_response": "Too few courses of care could be assessed to show how long improvement took.",
     "safety": "No treatments were recorded in this period, so adverse-event rates cannot be calculated.",
     "serious_events": "No significant or serious adverse events were recorded in this period.",
@@ -73,6 +74,15 @@ UNAVAILABLE = {
     "subgroups": "There are no groups to compare in this period.",
     "model": "There are too few measurements to fit a trajectory model.",
 }
+
+
+#: One plain sentence on regression to the mean and natural recovery, wherever a before/after change is read as success.
+NATURAL_RECOVERY = (
+    "Not all of this improvement is due to treatment: pain is usually first scored near its worst, "
+    "and it often eases with time."
+)
+#: The same for a patient's own course of care.
+PATIENT_NATURAL_RECOVERY = "Part of this change may have come anyway: pain is often at its worst when treatment starts, and it tends to ease with time."
 
 
 class Paragraph(str):
@@ -97,7 +107,7 @@ class Html(str):
 
 
 def paragraph(text: str) -> Paragraph:
-    """``text`` as a :class:`Paragraph`, e.g. ``FrequencyAnalysis.interpretation`` for display."""
+    """``text`` as a :class:`Paragraph`, for display."""
     return Paragraph(text)
 
 
@@ -141,16 +151,29 @@ def format_pct(value, *, decimals: int = 0, share: bool = False) -> str:
     return f"{(rounded if rounded != 0 else abs(rounded)):f}%"
 
 
-def format_count(value, *, threshold: int | None = None) -> str:
+def _cutoff(threshold) -> int | None:
+    """The smallest count a sentence may give: ``threshold``, or a Disclosure's (None for the owner: every count)."""
+    if isinstance(threshold, Disclosure):
+        return threshold.threshold if threshold.shared else None
+    return threshold
+
+
+def format_count(value, *, threshold: int | Disclosure | None = None) -> str:
     """A count with thousands separators; with ``threshold``, 1 to threshold-1 -> ``"fewer than 11"``.
 
-    Zero is shown (the CMS small-cell rule allows it). Missing -> ``"not available"``.
+    Zero is shown (the CMS small-cell rule allows it). Missing -> ``"not
+    available"``. With a :class:`~needling_analytics.suppression.Disclosure`:
+    every count for the owner; under ``method="round"`` other counts read
+    ``"about 415"`` (nearest 5).
     """
     if _missing(value):
         return "not available"
     number = int(value)
-    if threshold is not None and 0 < number < threshold:
-        return f"fewer than {threshold}"
+    limit = _cutoff(threshold)
+    if limit is not None and 0 < number < limit:
+        return f"fewer than {limit}"
+    if isinstance(threshold, Disclosure) and threshold.rounds and number > 0:
+        return f"about {int(round_counts(number)):,}"
     return f"{number:,}"
 
 
@@ -240,7 +263,7 @@ def patient_headline(episode_row, rule) -> Headline:
     -------
     Headline
         A :class:`Paragraph` shown in bold. For example "Pain went from 7 to 3 over 5 sessions, a 57% reduction:
-        a clinically important improvement, first reached at session 3."
+        a clinically important improvement, first reached at session 3. Part of this change may have come anyway: ..."
         Variants: no pain score, no follow-up score yet, a starting score too
         low to measure a clinically important change, improved but not by
         enough, no change, worse, and reached once but risen again since.
@@ -272,7 +295,8 @@ def patient_headline(episode_row, rule) -> Headline:
     if assessment == "responder":
         first = f", first reached at session {int(reached_at)}" if reached else ""
         return Headline(
-            f"{went}, a {_pct_near(pct, rule.pct_threshold)} reduction: a clinically important improvement{first}."
+            f"{went}, a {_pct_near(pct, rule.pct_threshold)} reduction: a clinically important improvement{first}. "
+            + PATIENT_NATURAL_RECOVERY
         )
     if reduction > 0:
         change = f"a {_pct_near(pct, rule.pct_threshold)} reduction"
@@ -287,7 +311,8 @@ def patient_headline(episode_row, rule) -> Headline:
         )
     if reduction > 0:
         return Headline(
-            f"{went}, {change}: an improvement, but smaller than a clinically important one ({rule.describe()})."
+            f"{went}, {change}: an improvement, but smaller than a clinically important one ({rule.describe()}). "
+            + PATIENT_NATURAL_RECOVERY
         )
     if reduction == 0:
         return Headline(f"Pain was {b} at the first session and is still {latest_text} after {over}: no change.")
@@ -370,7 +395,7 @@ def responder_summary(
     """
     row, rule = summary.iloc[0], _rule(rule)
     assessable, responders = int(row["assessable"]), int(row["responders"])
-    limit = threshold or 0
+    limit = _cutoff(threshold) or 0
     still = ""
     if ongoing:
         still = (
@@ -380,7 +405,8 @@ def responder_summary(
     if assessable == 0:
         return Paragraph(UNAVAILABLE["outcomes"] + still)
     kind = "that have ended and could be assessed" if ongoing is not None else "that could be assessed"
-    courses = f"Of the {format_count(assessable, threshold=threshold)} courses of care {kind}, "
+    count = format_count(assessable, threshold=threshold)
+    courses = f"Of {count if count.startswith('about') else 'the ' + count} courses of care {kind}, "
     reached = f"reached a clinically important improvement ({rule.describe()})."
     if assessable < limit:
         ended = " that have ended" if ongoing is not None else ""
@@ -392,7 +418,7 @@ def responder_summary(
     else:
         text = (
             courses
-            + f"{responders:,} ({format_pct(row['responder_rate'], share=True)}) "
+            + f"{format_count(responders, threshold=threshold)} ({format_pct(row['responder_rate'], share=True)}) "
             + reached
             + " Allowing for chance, the clinic's underlying rate is likely between "
             f"{format_pct(row['ci_lower'], share=True)} and {format_pct(row['ci_upper'], share=True)} "
@@ -404,7 +430,44 @@ def responder_summary(
             f" {format_count(left_out, threshold=threshold).capitalize()} more could not be assessed: they had no "
             "follow-up pain score yet, or started too low to show a clinically important change."
         )
+    if assessable >= limit:
+        text += " " + NATURAL_RECOVERY
     return Paragraph(text + still)
+
+
+def sensitivity_sentence(sensitivity: pd.DataFrame, *, threshold: int | None = 11) -> Paragraph:
+    """One plain sentence under the table of :func:`~needling_analytics.metrics.responder_sensitivity`.
+
+    Says how many courses lack a follow-up score (counts from 1 to
+    ``threshold - 1`` written "fewer than 11") and how many of them stopped
+    coming (self-discharged, as in the attendance section), what the three
+    rows mean, and why the weighted rate is missing when it is.
+    """
+    missing = int(sensitivity.attrs.get("no_follow_up", 0))
+    if missing == 0:
+        return Paragraph("Every course of care counted here has a follow-up pain score, so the three ways agree.")
+    gone = sensitivity.attrs.get("no_follow_up_self_discharged")
+    stopped = ""
+    if gone is not None:
+        stopped = f", {format_count(int(gone), threshold=threshold)} of them after the patient stopped coming"
+    weighted = sensitivity[sensitivity["method"] == "weighted"]
+    note = "" if not len(weighted) or _missing(weighted["note"].iloc[0]) else str(weighted["note"].iloc[0])
+    used = note.split(" (")[0]
+    like = {
+        "weights from baseline, body_region": " (same starting pain and body region)",
+        "weights from baseline": " (same starting pain)",
+        "weights from body_region": " (same body region)",
+    }.get(used, "")
+    text = (
+        f"{format_count(missing, threshold=threshold).capitalize()} course{'s' if missing != 1 else ''} of care "
+        f"had no follow-up pain score{stopped}; those patients may have done better or worse than the rest, so the "
+        "share improved is shown three ways: among courses with a follow-up score, counting every course without "
+        "one as not improved (the worst case), and giving more weight to followed-up courses that look like the "
+        f"missing ones{like}."
+    )
+    if len(weighted) and _missing(weighted["rate"].iloc[0]):
+        text += " The weighted share could not be worked out from these data."
+    return Paragraph(text)
 
 
 def median_sentence(median: pd.DataFrame) -> Paragraph:
@@ -419,8 +482,8 @@ def median_sentence(median: pd.DataFrame) -> Paragraph:
         )
     days = float(row["median"])
     text = (
-        f"Half of the assessed courses of care reached a clinically important improvement within {days:,.0f} days "
-        f"(about {days / 7:,.0f} weeks) of their first visit"
+        f"An estimated half of the assessed courses of care had reached a clinically important improvement by day "
+        f"{days:,.0f} (about {days / 7:,.0f} weeks) after their first visit"
     )
     if not _missing(row["ci_lower"]) and not _missing(row["ci_upper"]):
         text += f"; allowing for chance, somewhere between {row['ci_lower']:,.0f} and {row['ci_upper']:,.0f} days"
@@ -444,6 +507,7 @@ def rom_device_note(rom: pd.DataFrame, *, threshold: int | None = None) -> Parag
     if not missing:
         return Paragraph("")
     devices = sorted({str(d) for d in rom["mdc_device"].dropna()}) if "mdc_device" in rom else []
+    threshold = _cutoff(threshold)  # a Disclosure: None for the owner
     small = threshold is not None and 0 < missing < threshold
     count = f"Fewer than {threshold}" if small else f"{missing:,}"
     had = "reading had" if missing == 1 and not small else "readings had"
@@ -586,6 +650,148 @@ def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
     return Paragraph(text)
 
 
+def _range(low: float, high: float, decimals: int = 1) -> str:
+    return f"95% confidence interval {low:.{decimals}f} to {high:.{decimals}f}"
+
+
+def frequency_paragraph(frequency) -> Paragraph:
+    """How session frequency went with improvement, in plain words (a ``FrequencyAnalysis``).
+
+    Describes the landmark design (courses still under way after four
+    weeks; pain about eight weeks after the first visit), gives the
+    association with its 95% interval only when it could be estimated,
+    quotes the trajectory model only when it converged without warnings
+    (otherwise one caveat sentence), and always ends on why this is an
+    association, not cause and effect: confounding by indication, regression
+    to the mean, and self-discharge.
+    """
+    table = frequency.patient_level
+    attrs = table.attrs
+    low, high = attrs.get("outcome_window", (42, 70))
+    weeks = f"weeks {low / 7:g} and {high / 7:g}"
+    in_care, scored = attrs.get("n_in_care_at_landmark", 0), attrs.get("n_with_outcome", 0)
+    design = (
+        f"To compare fairly, this looks only at courses of care still under way after four weeks "
+        f"({in_care:,}), so that courses that ended early, often because the patient got better quickly, do not "
+        "count as seen rarely. It counts each course's sessions in those first four weeks and compares its pain "
+        f"about eight weeks after the first visit (the score nearest week 8, between {weeks}; {scored:,} of the "
+        f"{in_care:,} courses had one) with its pain at the start. "
+    )
+    reason = attrs.get("reason")
+    if attrs.get("estimable") is False and reason == "cannot be estimated from these data":
+        return Paragraph(
+            f"How session frequency relates to improvement {reason}: {attrs['detail']}. No figure is given for it."
+        )
+    if reason == "symptom duration not recorded":
+        return Paragraph(
+            "How long symptoms had lasted before the first visit is not recorded in this clinic's data. The "
+            "comparison of session frequency with improvement allows for it, so it cannot be made here."
+        )
+    if "early_frequency" not in table.index:
+        return Paragraph(
+            design + "Too few of them had a starting pain score, a score about eight weeks later and a recorded "
+            "symptom duration to relate session frequency to improvement."
+        )
+    row = table.loc["early_frequency"]
+    direction = "bigger" if row["estimate"] > 0 else "smaller"
+    clear = row["ci_lower"] > 0 or row["ci_upper"] < 0
+    verdict = (
+        "a clear association"
+        if clear
+        else "the likely range includes no association at all, so these figures do not show which way it goes"
+    )
+    text = design + (
+        f"Across the {attrs['n_episodes']:,} courses with everything needed, each extra session per week in the "
+        f"first four weeks went with a fall in pain by week 8 {abs(row['estimate']):.1f} points {direction} "
+        f"({_range(row['ci_lower'], row['ci_upper'])}), after allowing for starting pain and how long symptoms "
+        f"had lasted: {verdict}. "
+    )
+    if attrs.get("cov_type") == "cluster":
+        text += "The range allows for patients who had more than one course of care. "
+    trajectory = frequency.trajectory
+    if frequency.trajectory_error is not None:
+        text += "How fast pain fell week by week cannot be estimated from these data, so nothing is said about it. "
+    elif trajectory is not None and (not trajectory.converged or trajectory.fit_warnings):
+        text += (
+            "A model of how fast pain fell week by week could not be fitted reliably to these data, so nothing is "
+            "said about it. "
+        )
+    elif trajectory is not None and "weeks_by_early_frequency" in trajectory.fixed_effects.index:
+        slope = trajectory.fixed_effects.loc["weeks_by_early_frequency"]
+        faster = "faster" if slope["estimate"] < 0 else "slower"
+        sign = -1.0 if slope["estimate"] < 0 else 1.0
+        low_slope, high_slope = sorted([sign * slope["ci_lower"], sign * slope["ci_upper"]])
+        text += (
+            f"Over the course of care, pain fell {abs(slope['estimate']):.2f} points a week {faster} for each extra "
+            f"early session per week ({_range(low_slope, high_slope, 2)}). "
+        )
+    sensitivity = frequency.sensitivity
+    if len(sensitivity) == 2 and sensitivity["estimate"].notna().all():
+        text += (
+            "Leaving out courses of patients who stopped coming (recorded so, or not seen for 30 days) gives "
+            f"{sensitivity['estimate'].iloc[1]:.1f} points instead of {sensitivity['estimate'].iloc[0]:.1f}. "
+        )
+    text += (
+        "This is an association in routine care, not proof that more frequent sessions cause more improvement. "
+        "Practitioners tend to see patients who are doing badly more often, and space out visits for those who "
+        "improve, which can hide or reverse any benefit of more sessions. Pain is usually first scored near its "
+        "worst, so it tends to fall anyway, whatever the number of sessions. Patients who stop coming may have "
+        "improved or given up, which can bias these figures either way."
+    )
+    return Paragraph(text)
+
+
+#: What a monthly control chart shows, in words (see :func:`control_chart_summary`).
+_CHART_WORDS = {"p": "the share improved", "u": "the adverse-event rate"}
+
+
+def control_chart_summary(chart: pd.DataFrame) -> Paragraph:
+    """The sentence under a monthly control chart: which months fall outside the limits, if any.
+
+    ``chart`` is the chart as drawn (usually
+    :func:`~needling_analytics.reporting.tables.protect_control_chart`
+    output). Shown months outside the limits are named; hidden ones only
+    counted ("1 month not shown for privacy is below the limits"). The
+    paragraph says that points within the limits are normal month-to-month
+    variation, and never reads them as proof that nothing changed.
+    """
+    kind = chart.attrs.get("kind", "p")
+    what = _CHART_WORDS.get(kind, "the rate")
+    shown = chart[~chart["hidden"].astype(bool)] if "hidden" in chart else chart
+    shown = shown[shown["rate"].notna()]
+    hidden = int(chart.attrs.get("hidden_months", 0))
+    if shown.empty and not hidden:
+        return Paragraph(f"No month has figures to chart {what}.")
+    above = [period_label(m) for m in shown.loc[shown["outside"] & (shown["rate"] > shown["upper"]), "month"]]
+    below = [period_label(m) for m in shown.loc[shown["outside"] & (shown["rate"] < shown["lower"]), "month"]]
+    parts = [f"above the limits in {', '.join(above)}"] if above else []
+    parts += [f"below {'them' if above else 'the limits'} in {', '.join(below)}"] if below else []
+    if parts:
+        text = (
+            f"{what[0].upper()}{what[1:]} was {' and '.join(parts)}: further from the average than month-to-month "
+            "chance usually takes it, so worth a look at what was different."
+        )
+    elif len(shown):
+        text = "No month shown is outside the limits."
+    else:
+        text = "No month can be shown without revealing small numbers of patients."
+    secret = chart.attrs.get("hidden_outside", {})
+    for side, words in (("above", "above the limits"), ("below", "below the limits")):
+        n = int(secret.get(side, 0))
+        if n:
+            text += f" {_count(n, 'month', 'months')} not shown for privacy {'is' if n == 1 else 'are'} {words}."
+    if hidden:
+        text += (
+            f" {_count(hidden, 'month is', 'months are')} not drawn, to protect patients' privacy "
+            "(a point would reveal a small number of patients or events)."
+        )
+    text += (
+        " A point within the limits is normal month-to-month variation. That does not show that nothing changed: "
+        "with these numbers, a real change can stay within the limits."
+    )
+    return Paragraph(text)
+
+
 def fit_summary(fit) -> Paragraph:
     """How a trajectory model was fitted (``TrajectoryResult``), in words, with its warnings."""
     text = (
@@ -616,9 +822,28 @@ def data_quality_note(quality) -> Html:
     return Html(f'<pre class="na-quality">{html.escape(quality.summary())}</pre>')
 
 
-def report_header(title: str, subtitle: str = "") -> Html:
-    """The report's title block (HTML)."""
+#: Who an aggregate report is for, in the words its header uses.
+AUDIENCE_LINES = {
+    "owner": "For the clinic owner: not for sharing. Every count is shown, small ones included.",
+    "staff": "For staff: small counts are hidden to protect patients' privacy.",
+    "public": "Suitable for sharing: small counts are hidden to protect patients' privacy.",
+}
+
+
+def audience_line(disclosure) -> str:
+    """The header's sentence on who the report is for (``disclosure``: a Disclosure or an audience name)."""
+    policy = disclosure if isinstance(disclosure, Disclosure) else Disclosure(str(disclosure))
+    line = AUDIENCE_LINES[policy.audience]
+    if policy.rounds:
+        line = line.replace(" are hidden", " are hidden, the others rounded to the nearest 5,")
+    return line
+
+
+def report_header(title: str, subtitle: str = "", *, audience: Disclosure | str | None = None) -> Html:
+    """The report's title block (HTML); with ``audience``, a line saying who the report is for (:func:`audience_line`)."""
     sub = f'<p class="na-subtitle" style="margin:0;color:#555;">{html.escape(subtitle)}</p>' if subtitle else ""
+    if audience is not None:
+        sub += f'<p class="na-audience" style="margin:0.2em 0 0 0;font-weight:600;">{html.escape(audience_line(audience))}</p>'
     return Html(
         '<header class="na-header" style="border-bottom:2px solid #0173b2;margin-bottom:1em;padding-bottom:0.4em;">'
         f'<h1 style="margin:0 0 0.2em 0;">{html.escape(title)}</h1>{sub}</header>'

@@ -8,7 +8,9 @@ Example ``clinic.toml``::
     timezone = "Australia/Melbourne"      # the clinic's time zone (overrides the mapping's)
     out_dir = "/srv/clinic/reports"
     workers = 2                           # default: the number of cores
-    min_cell_size = 11                    # counts below are suppressed in clinic reports
+    audience = "public"                   # who the clinic report is for: owner (nothing hidden), staff or public
+    disclosure = "suppress"               # staff/public: "suppress" small counts and complements, or "round" to 5
+    min_cell_size = 11                    # staff/public: counts below are hidden in clinic reports
     min_episodes = 10                     # practitioners below are not compared
     show_practitioner_ids = false         # true: name practitioners by their IDs; false: stable pseudonyms
     timeout = 300                         # seconds per notebook step
@@ -37,6 +39,7 @@ from ..load.mapping import check_timezone
 from ..metrics import ResponderRule
 from ..permissions import check_level
 from ..reporting.pseudonyms import KEY_FILE_NAME, ensure_key_file
+from ..suppression import Disclosure
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class RunConfig:
     timezone: str | None = None
     out_dir: Path = Path("reports")
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    audience: str = "public"
+    disclosure: str = "suppress"
     min_cell_size: int = 11
     min_episodes: int = 10
     timeout: int = 300
@@ -68,12 +73,21 @@ class RunConfig:
                 f"`show_practitioner_ids` must be true (name practitioners by their IDs) or false (pseudonyms), got {self.show_practitioner_ids!r}"
             )
         check_level(self.permissions)
+        try:
+            Disclosure(self.audience, self.disclosure, self.min_cell_size)  # raises on a bad value
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         if self.timezone:
             check_timezone(self.timezone)
         if self.isolation not in ("warm", "strict"):
             raise InputError(
                 f"`isolation` must be 'warm' (a kernel serves many reports, wiped between them) or 'strict' (a fresh kernel per report), got {self.isolation!r}"
             )
+
+    @property
+    def disclosure_policy(self) -> Disclosure:
+        """Who the clinic report is for and how it protects small counts (written to the run's cache)."""
+        return Disclosure(self.audience, self.disclosure, self.min_cell_size)
 
     @property
     def clinic_slug(self) -> str:
@@ -99,15 +113,19 @@ def ensure_practitioner_key(config: RunConfig) -> Path | None:
     return None if config.show_practitioner_ids else ensure_key_file(config.out_dir)
 
 
-def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
+def clinic_parameters(config: RunConfig, month, cache_dir, *, results_dir=None) -> dict:
     """Parameters of the clinic report notebook for ``month``: settings, IDs and paths, never names.
 
     Pure: no file is read or written. The responder rule is not a
     parameter: every report reads it from the run's cache (``cache.json``,
     all four fields, written by :func:`~needling_analytics.reporting.write_cache`),
     so the clinic report and the patient reports always use the same rule.
+    Nor are the audience, disclosure method and ``min_cell_size``: the
+    report reads them from the same cache (``tables.run_disclosure``).
     The practitioner key file is passed by path (:func:`practitioner_key_file`);
     the run creates it (:func:`ensure_practitioner_key`) before any report.
+    ``results_dir``: where the report writes ``summary.json`` and
+    ``tables/*.csv`` (the folder of its HTML); None writes neither.
     """
     key_file = practitioner_key_file(config)
     return {
@@ -115,10 +133,10 @@ def clinic_parameters(config: RunConfig, month, cache_dir) -> dict:
         "cache_dir": str(cache_dir),
         "data_dir": str(config.data_dir),
         "clinic_name": config.clinic_name,
-        "min_cell_size": int(config.min_cell_size),
         "min_episodes": int(config.min_episodes),
         "show_practitioner_ids": bool(config.show_practitioner_ids),
         "practitioner_key_file": "" if key_file is None else str(key_file),
+        "results_dir": "" if results_dir is None else str(results_dir),
     }
 
 

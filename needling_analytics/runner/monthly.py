@@ -117,7 +117,7 @@ def _setup_log(run_dir: Path) -> logging.Handler:
 
 
 def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Path, fingerprint: str) -> list[Job]:
-    parameters = clinic_parameters(config, month, cache)
+    parameters = clinic_parameters(config, month, cache, results_dir=run_dir / "clinic")
     code = {kind: notebook_path(kind).read_bytes() for kind in ("clinic", "patient")}
     key_file = parameters["practitioner_key_file"]  # a new key renames every practitioner: remake the report
     pseudonym_key = hashlib.sha256(Path(key_file).read_bytes()).hexdigest() if key_file else ""
@@ -253,10 +253,18 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
             mapping_fingerprint(config.mapping or default_mapping(config.data_dir)),
             config.timezone,
             asdict(config.rule),
+            config.disclosure_policy.to_dict(),
             f"{clinic.as_of:%Y-%m-%d}",
         )
-        # The one place the run's settings reach the reports: the rule (all four fields) is in the cache.
-        cache = write_cache(clinic, run_dir / "cache", rule=config.rule, clinic_name=config.clinic_name)
+        # The one place the run's settings reach the reports: the rule (all four fields) and the
+        # disclosure policy (audience, method, min_cell_size) are in the cache.
+        cache = write_cache(
+            clinic,
+            run_dir / "cache",
+            rule=config.rule,
+            clinic_name=config.clinic_name,
+            disclosure=config.disclosure_policy,
+        )
         ensure_practitioner_key(config)  # made once, before the parameters that name it
         jobs = _jobs(config, month, clinic, cache, run_dir, fingerprint)
         todo = [j for j in jobs if force or not _up_to_date(j)]
@@ -344,6 +352,8 @@ def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerpr
             "mapping": str(config.mapping) if config.mapping else None,
             "out_dir": str(config.out_dir),
             "workers": config.workers,
+            "audience": config.audience,
+            "disclosure": config.disclosure,
             "min_cell_size": config.min_cell_size,
             "min_episodes": config.min_episodes,
             "show_practitioner_ids": config.show_practitioner_ids,
