@@ -185,20 +185,21 @@ def _effects_columns(practitioner: np.ndarray, ids: list) -> pd.DataFrame:
 
 
 def _fit(design: pd.DataFrame, y: np.ndarray) -> tuple[pd.Series | None, bool, list[str], list[str]]:
-    """Grouped binomial GLM; (coefficients, converged, problems in words, warning messages)."""
-    # Episodes sharing one covariate pattern are fitted as one binomial row (same estimates, far faster).
-    patterns, inverse = np.unique(design.to_numpy(), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    successes = np.bincount(inverse, weights=y, minlength=len(patterns))
-    trials = np.bincount(inverse, minlength=len(patterns)).astype(float)
-    exog = pd.DataFrame(patterns, columns=design.columns)
+    """Binomial GLM on 0/1 outcomes; (coefficients, converged, problems in words, warning messages).
+
+    Episodes sharing one covariate pattern and one outcome are one row with a
+    frequency weight: the likelihood of the per-episode fit, far faster. (Not
+    one binomial row per pattern: a model that then fits every pattern's
+    share exactly, e.g. intercept + practitioner only, would trip statsmodels'
+    perfect-prediction check and leave no residual degrees of freedom.)
+    """
+    patterns, counts = np.unique(np.column_stack([design.to_numpy(), y]), axis=0, return_counts=True)
+    exog = pd.DataFrame(patterns[:, :-1], columns=design.columns)
     problems, messages = [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = sm.GLM(
-                np.column_stack([successes, trials - successes]), exog, family=sm.families.Binomial()
-            ).fit()
+            fit = sm.GLM(patterns[:, -1], exog, family=sm.families.Binomial(), freq_weights=counts.astype(float)).fit()
         except PerfectSeparationError as error:
             return None, False, ["the outcome of some courses is perfectly predicted by the model"], [str(error)]
     for warning in caught:
