@@ -12,7 +12,7 @@ from scipy import stats
 
 from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
-from needling_analytics.metrics.case_mix import case_mix_adjusted
+from needling_analytics.metrics.case_mix import case_mix_adjusted, practitioner_comparison
 from needling_analytics.metrics.pain import episode_pain
 from needling_analytics.metrics.practitioners import (
     attribute_episodes,
@@ -596,3 +596,117 @@ def test_overdispersion_widening_needs_at_least_five_practitioners():
     assert with_five["overdispersed"] and with_five["inflation"] == pytest.approx(32 / 5)  # 5: widened by phi
     with pytest.raises(ValueError, match="`min_practitioners` must be a whole number, 2 or more"):
         overdispersion(four, min_practitioners=1)
+
+
+# --- case mix: practitioner effects fitted, then set to zero (issue 10) ---------------------------
+
+
+def by_duration(practitioner, n_yes, n_no, weeks):
+    """n_yes responders and n_no non-responders with a symptom duration of ``weeks``."""
+    extra = {"symptom_duration_weeks": weeks}
+    return [(practitioner, 8, 2, extra)] * n_yes + [(practitioner, 8, 7, extra)] * n_no
+
+
+def test_confounded_case_mix_needs_the_practitioner_terms():
+    """PR_S sees most of the long-standing (chronic) cases, which improve less, and does better with them.
+
+    A model without practitioner terms credits PR_S's good results to the
+    chronic cases (chronic looks less hard than it is), so expects more of
+    PR_S and calls them ordinary; fitted with the practitioners and then
+    set to zero, the model expects less and PR_S stands out.
+    """
+    episodes = by_duration("PR_S", 33, 27, 30.0) + by_duration("PR_S", 9, 1, 2.0)
+    for practitioner in ("PR_B", "PR_C", "PR_D"):  # each: 3/10 chronic, 36/50 acute
+        episodes += by_duration(practitioner, 3, 7, 30.0) + by_duration(practitioner, 36, 14, 2.0)
+    clinic = clinic_of(episodes)
+    adjusted = case_mix_adjusted(clinic).set_index("practitioner_id")
+    assert adjusted.attrs["reliable"] and adjusted.attrs["covariates"] == ["duration_band"]
+    data = assessed(clinic)
+    data["duration"] = np.where(
+        data["episode_id"].map(clinic.episodes.set_index("episode_id")["symptom_duration_weeks"]) > 12,
+        "chronic",
+        "acute",
+    )
+    zeroed, _ = hand_fit_expected(data, ["C(duration)"])
+    without, _ = hand_fit_expected(data, ["C(duration)"], practitioner_terms=False)
+    for practitioner in adjusted.index:
+        assert adjusted.loc[practitioner, "expected"] == pytest.approx(zeroed[practitioner], abs=1e-4)
+    # the two models disagree about PR_S by about 6 responders: 29.0 with the terms zeroed, 35.3 without
+    assert zeroed["PR_S"] == pytest.approx(28.96, abs=0.01) and without["PR_S"] == pytest.approx(35.31, abs=0.01)
+    # The verdict, worked out from scipy's binomial: O = 42 of 70 against Binomial(70, E / 70)
+    assert 42 > 70 * spiegelhalter_limit(0.999, 70, zeroed["PR_S"] / 70)  # above the 99.8% limit
+    assert 42 < 70 * spiegelhalter_limit(0.975, 70, without["PR_S"] / 70)  # the naive model: within
+    assert adjusted["flag"].to_dict() == {"PR_B": "within", "PR_C": "within", "PR_D": "within", "PR_S": "above 99.8%"}
+    assert adjusted.loc["PR_S", "practitioner_effect"] > 0
+
+
+def test_a_practitioner_with_every_course_improved_falls_back_to_the_plain_funnel():
+    episodes = responders("PR1", 12, 0) + responders("PR2", 6, 6) + responders("PR3", 5, 7)
+    clinic = clinic_of(episodes)
+    adjusted = case_mix_adjusted(clinic)
+    reason = "for 1 practitioner every one of their courses of care improved, so how they compare with the others cannot be measured"
+    assert not adjusted.attrs["reliable"] and adjusted.attrs["problems"] == [reason]
+    assert adjusted["expected"].isna().all() and (adjusted["flag"] == "not estimable").all()
+    funnel, spread = practitioner_comparison(clinic)
+    plain = practitioner_funnel(clinic)
+    assert not funnel.attrs["adjusted"] and funnel.attrs["adjustment_problems"] == [reason]
+    assert (
+        funnel["flag"].tolist() == plain["flag"].tolist()
+        and funnel["indicator"].tolist() == plain["indicator"].tolist()
+    )
+    assert spread["practitioners"].iloc[0] == 3
+    sentence = text.case_mix_sentence(tables.protect_funnel(funnel, threshold=1))
+    assert sentence == (
+        "This comparison could not allow for differences in patients between practitioners, because "
+        f"{reason}; it compares their plain rates."
+    )
+
+
+def test_a_group_of_patients_who_all_improved_is_named():
+    episodes = by_duration("PR1", 10, 0, 2.0) + by_duration("PR1", 5, 10, 30.0)
+    episodes += by_duration("PR2", 10, 0, 2.0) + by_duration("PR2", 6, 8, 30.0)
+    adjusted = case_mix_adjusted(clinic_of(episodes))
+    assert not adjusted.attrs["reliable"]
+    assert adjusted.attrs["problems"] == [
+        "every course of care improved for patients with symptom duration 'acute (<6 weeks)'"
+    ]
+
+
+def test_case_mix_that_cannot_be_told_apart_from_the_practitioner_is_surfaced():
+    """PR1 sees only acute cases, PR2 only chronic ones: the duration and practitioner columns are the same."""
+    clinic = clinic_of(by_duration("PR1", 6, 6, 2.0) + by_duration("PR2", 4, 8, 30.0))
+    adjusted = case_mix_adjusted(clinic)
+    data = assessed(clinic)
+    design = np.column_stack(
+        [np.ones(len(data)), data["practitioner"] == "PR1", data["episode_id"].isin([f"E{i:04d}" for i in range(12)])]
+    )
+    assert np.linalg.matrix_rank(design.astype(float)) == 2  # three columns, rank two
+    assert not adjusted.attrs["reliable"] and not adjusted.attrs["converged"]
+    assert adjusted.attrs["problems"] == [
+        "the patients' case mix cannot be told apart from who treated them "
+        "(some group of patients was seen by one practitioner only)"
+    ]
+    assert adjusted["expected"].isna().all()
+    funnel, _ = practitioner_comparison(clinic)
+    assert not funnel.attrs["adjusted"] and "cannot be told apart" in text.case_mix_sentence(funnel)
+
+
+def test_pain_at_the_start_that_predicts_every_outcome_is_surfaced_with_the_warning():
+    """Everyone starting at 7 or more improved, nobody below: statsmodels warns; the warning is kept."""
+    episodes = [(p, b, b - 4 if b >= 7 else b) for p in ("PR1", "PR2") for b in range(3, 11) for _ in range(2)]
+    adjusted = case_mix_adjusted(clinic_of(episodes))
+    assert not adjusted.attrs["reliable"]
+    assert "the patients' details alone tell exactly which courses of care improved" in adjusted.attrs["problems"]
+    assert any(w.startswith("PerfectSeparationWarning") for w in adjusted.attrs["fit_warnings"])
+    assert adjusted["expected"].isna().all()
+
+
+def test_a_fit_that_did_not_converge_is_surfaced(monkeypatch):
+    import needling_analytics.metrics.case_mix as case_mix
+
+    fit = case_mix.sm.GLM.fit
+    monkeypatch.setattr(case_mix.sm.GLM, "fit", lambda self, **options: fit(self, maxiter=1, **options))
+    adjusted = case_mix_adjusted(clinic_of(responders("PR1", 9, 3) + responders("PR2", 5, 5)))
+    assert not adjusted.attrs["reliable"] and not adjusted.attrs["converged"]
+    assert adjusted.attrs["problems"] == ["the calculation did not settle on an answer"]
+    assert adjusted["expected"].isna().all()

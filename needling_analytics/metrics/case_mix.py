@@ -63,8 +63,8 @@ MAX_COEFFICIENT = 10.0
 #: The case-mix covariates, in the order they enter the model, with their names in words.
 COVARIATES = {
     "baseline": "pain at the start",
-    "duration_band": "how long they had had it",
-    "age_band": "age band",
+    "duration_band": "symptom duration",
+    "age_band": "age",
     "sex": "sex",
     "body_region": "body region",
 }
@@ -155,18 +155,22 @@ def _separation_problems(design: pd.DataFrame, y: np.ndarray, practitioner: np.n
         return ["every assessed course of care " + ("improved" if y.all() else "did not improve")]
     frame = pd.DataFrame({"p": practitioner, "y": y})
     share = frame.groupby("p", sort=False)["y"].mean()
-    extreme = int(((share == 0) | (share == 1)).sum())
-    if extreme:
-        who = "1 practitioner" if extreme == 1 else f"{extreme} practitioners"
-        problems.append(f"{who} had every course of care improve, or none, so how they differ cannot be measured")
+    for value, outcome in (
+        (1.0, "every one of their courses of care improved"),
+        (0.0, "none of their courses of care improved"),
+    ):
+        extreme = int((share == value).sum())
+        if extreme:
+            who = "for 1 practitioner" if extreme == 1 else f"for {extreme} practitioners"
+            problems.append(f"{who} {outcome}, so how they compare with the others cannot be measured")
     dummies = design.drop(columns=[c for c in ("intercept", "baseline") if c in design])
     for column in dummies.columns:
         members = dummies[column].to_numpy(dtype=bool)
         if members.any() and (y[members].all() or not y[members].any()):
             covariate, level = column[:-1].split("[", 1)
             problems.append(
-                f"every course with {COVARIATES[covariate]} '{level}' "
-                + ("improved" if y[members].all() else "did not improve")
+                f"{'every' if y[members].all() else 'no'} course of care improved for patients with "
+                f"{COVARIATES[covariate]} '{level}'"
             )
     return problems
 
@@ -201,18 +205,25 @@ def _fit(design: pd.DataFrame, y: np.ndarray) -> tuple[pd.Series | None, bool, l
         try:
             fit = sm.GLM(patterns[:, -1], exog, family=sm.families.Binomial(), freq_weights=counts.astype(float)).fit()
         except PerfectSeparationError as error:
-            return None, False, ["the outcome of some courses is perfectly predicted by the model"], [str(error)]
+            return (
+                None,
+                False,
+                ["the patients' details alone tell exactly which courses of care improved"],
+                [str(error)],
+            )
     for warning in caught:
         messages.append(f"{warning.category.__name__}: {warning.message}")
+    messages = list(dict.fromkeys(messages))
+    for warning in caught:
         if issubclass(warning.category, PerfectSeparationWarning):
-            problems.append("the outcome of some courses is perfectly predicted by the model")
+            problems.append("the patients' details alone tell exactly which courses of care improved")
         elif issubclass(warning.category, ConvergenceWarning):
-            problems.append("the model did not converge")
+            problems.append("the calculation did not settle on an answer")
         elif issubclass(warning.category, RuntimeWarning):
-            problems.append("the model's arithmetic overflowed")
+            problems.append("the calculation ran out of range")
     converged = bool(fit.converged)
-    if not converged and "the model did not converge" not in problems:
-        problems.append("the model did not converge")
+    if not converged and "the calculation did not settle on an answer" not in problems:
+        problems.append("the calculation did not settle on an answer")
     params = fit.params
     slopes = params.drop("intercept").to_numpy(dtype=float)
     if not np.all(np.isfinite(params)) or float(np.max(np.abs(slopes), initial=0.0)) > MAX_COEFFICIENT:
