@@ -356,7 +356,9 @@ def plot_funnel(funnel: pd.DataFrame, limits: pd.DataFrame, *, ax: Axes | None =
     labels = {
         "title": "Responder rate by practitioner, against the range expected by chance",
         "xlabel": "Assessed episodes",
-        "ylabel": "Responder rate (%)",
+        "ylabel": "Responder rate allowing for case mix (%)"
+        if getattr(funnel, "attrs", {}).get("adjusted")
+        else "Responder rate (%)",
     }
     has_rows = check_frame(funnel, "funnel", ["practitioner_id", "n", "indicator", "target"])
     has_limits = check_frame(limits, "limits", ["n"])
