@@ -710,3 +710,18 @@ def test_a_fit_that_did_not_converge_is_surfaced(monkeypatch):
     assert not adjusted.attrs["reliable"] and not adjusted.attrs["converged"]
     assert adjusted.attrs["problems"] == ["the calculation did not settle on an answer"]
     assert adjusted["expected"].isna().all()
+
+
+def test_the_adjusted_rates_are_read_against_the_average_practitioner():
+    """The line to compare with is sum E / sum n (the average practitioner with these patients), not sum O / sum n."""
+    episodes = by_duration("PR_S", 33, 27, 30.0) + by_duration("PR_S", 9, 1, 2.0)
+    for practitioner in ("PR_B", "PR_C", "PR_D"):
+        episodes += by_duration(practitioner, 3, 7, 30.0) + by_duration(practitioner, 36, 14, 2.0)
+    adjusted = case_mix_adjusted(clinic_of(episodes))
+    # hand fit (test_confounded_case_mix_needs_the_practitioner_terms): E = 42.148 x 3 and 28.962, of 250 courses
+    target = (3 * 42.148457 + 28.961837) / 250
+    assert adjusted["target"].iloc[0] == pytest.approx(target, abs=1e-5)
+    assert adjusted.attrs["clinic_rate"] == pytest.approx((42 + 3 * 39) / 250, abs=1e-12)
+    assert adjusted["indicator"].tolist() == pytest.approx((adjusted["o_over_e"] * target).tolist(), abs=1e-5)
+    # the flags read O against Binomial(n, E / n) whatever the line: PR_B is 39 of 60 against E = 42.148
+    assert adjusted.set_index("practitioner_id").loc["PR_B", "indicator"] < target

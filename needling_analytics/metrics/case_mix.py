@@ -13,7 +13,7 @@ easier still) and so misjudges everyone else.
 
 Observed against expected is read on Spiegelhalter's funnel (Spiegelhalter
 2005, "Funnel plots for comparing institutional performance", Stat Med
-24:1185): the adjusted rate O / E x the clinic's rate, with exact
+24:1185): the adjusted rate O / E x the average practitioner's rate, with exact
 binomial control limits worked out from the expected count. A model that
 cannot be trusted (separation, no convergence, a case mix that cannot be
 told apart from who treated the patient) is said so, with the reason,
@@ -263,9 +263,13 @@ def case_mix_adjusted(
     mean of the practitioner effects on the log-odds scale) would achieve
     with the same patients. Fitting the case mix *without* practitioner
     terms would let the case-mix coefficients absorb practitioner
-    differences that go with case mix. ``target`` is the clinic's rate
-    (responders / episodes over the compared practitioners) and the
-    adjusted rate ``indicator`` = O / E x target (indirect standardisation).
+    differences that go with case mix. The adjusted rate ``indicator`` =
+    O / E x target (indirect standardisation), where ``target`` is the
+    average practitioner's rate with these same patients (sum of E / sum
+    of n; ``attrs["clinic_rate"]`` is the pooled responders / episodes
+    over the compared practitioners): a practitioner who does just as the
+    average one sits on it. (It is not the pooled rate because, with the practitioner
+    terms set to zero, the sum of E is not the sum of O.)
 
     **Limits.** Under "like the average practitioner" O is taken as
     Binomial(n, E / n); the limits of O are Spiegelhalter's interpolated
@@ -315,14 +319,14 @@ def case_mix_adjusted(
         ``o_minus_e`` (observed_rate - expected_rate, a proportion),
         ``o_over_e`` (O / E), ``practitioner_effect`` (log-odds against the
         average practitioner), ``indicator`` (adjusted rate O / E x target,
-        0-1 or a little over), ``target`` (clinic rate), per level
+        0-1 or a little over), ``target`` (the average practitioner's rate, sum E / sum n), per level
         ``lower_<level>`` and ``upper_<level>`` (limits of the adjusted
         rate) and ``flag`` (``within``, ``above 95%``, ..., or ``not
         estimable``). ``attrs``: ``adjusted`` (True), ``reliable``,
         ``problems``, ``fit_warnings``, ``converged``, ``covariates`` (used),
         ``dropped_covariates``, ``merged_levels``, ``coefficients`` (case-mix
         log-odds, with ``intercept`` = average practitioner), ``reference``,
-        ``model_episodes``, ``responder_rule``, ``target``, ``min_episodes``,
+        ``model_episodes``, ``responder_rule``, ``target``, ``clinic_rate``, ``min_episodes``,
         ``limits``, ``dispersion``, ``excluded_practitioners``,
         ``excluded_episodes``, ``unattributed_episodes``,
         ``practitioners_recorded``, ``courses``, ``ongoing_episodes``.
@@ -377,7 +381,11 @@ def case_mix_adjusted(
     )
     if not reliable:
         table["expected"] = np.nan
-    target = float(table["responders"].sum() / table["n"].sum()) if len(table) else np.nan
+    clinic_rate = float(table["responders"].sum() / table["n"].sum()) if len(table) else np.nan
+    # The reference is the average practitioner, so the line to compare with is that practitioner's rate over
+    # all these patients (sum E / sum n), not the clinic's pooled rate: with the practitioner terms set to
+    # zero, sum E is not sum O. (The flags and overdispersion do not depend on this choice; the chart does.)
+    target = float(table["expected"].sum() / table["n"].sum()) if reliable and len(table) else clinic_rate
     n = table["n"].to_numpy(dtype=float)
     expected = table["expected"].to_numpy(dtype=float)
     table["observed_rate"] = table["responders"] / table["n"]
@@ -416,6 +424,7 @@ def case_mix_adjusted(
         model_episodes=len(y),
         responder_rule=rule.to_dict(),
         target=target,
+        clinic_rate=clinic_rate,
         min_episodes=min_episodes,
         limits=levels,
         dispersion=float(dispersion),
