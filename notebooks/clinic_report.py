@@ -425,6 +425,9 @@ tables.table_or_note(
     decimals=2,
 )
 
+# %%
+text.safety_summary(safety)
+
 # %% [markdown]
 # ### Significant and serious events
 #

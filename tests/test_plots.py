@@ -555,3 +555,18 @@ def test_control_chart_leaves_hidden_months_out_and_says_so():
     rates = line_labelled(ax, "each month").get_ydata()
     assert np.isnan(rates[1]) and rates[0] == pytest.approx(75.0, abs=1e-9)
     assert any("privacy" in t.get_text() for t in ax.figure.texts + ax.texts)
+
+
+def test_adverse_event_types_never_recorded_get_words_not_a_point_at_zero(demo):
+    comparison = demo["comparison"].copy()
+    bruising = comparison["event_type"] == "bruising"
+    comparison.loc[bruising, ["events", "rate_per_100", "ci_lower", "ci_upper"]] = 0.0
+    comparison.loc[bruising, "comparison"] = "not_recorded"
+    ax = plots.plot_adverse_event_rates(comparison)
+    clinic = next(c for c in ax.containers if c.get_label() == "this clinic (95% interval)")
+    drawn = clinic.lines[0].get_xdata()
+    rows = comparison.drop_duplicates(["event_type", "severity"])
+    assert np.isnan(drawn[(rows["event_type"] == "bruising").to_numpy()]).all()  # no dot at 0 for bruising
+    assert np.isfinite(drawn[(rows["event_type"] != "bruising").to_numpy()]).all()
+    words = [t for t in ax.texts if t.get_gid() == "not_recorded"]
+    assert [t.get_text() for t in words] == ["not recorded in this clinic's data"] * int((rows["event_type"] == "bruising").sum())

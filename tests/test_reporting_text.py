@@ -553,3 +553,23 @@ def test_sensitivity_table_hides_the_worst_case_row_when_few_lack_a_follow_up():
     # 55 - 40 = 15 not improved: shown; 60 - 40 = 20: shown once 20 lack a follow-up
     table.attrs.update(no_follow_up=20)
     assert tables.responder_sensitivity_table(table)["assessed"].tolist()[1] == "60"
+
+
+def test_safety_summary_names_clear_differences_and_never_reads_no_clear_difference_as_equal():
+    table = pd.DataFrame(
+        {
+            "event_type": ["any", "any", "bruising", "bruising", "bleeding", "fainting", "any"],
+            "severity": ["mild", "mild", "mild", "mild", "mild", "mild", "major"],
+            "study": ["Brady 2014", "Boyce 2020"] * 2 + ["Boyce 2020", "Brady 2014", "Brady 2014"],
+            "comparison": ["similar", "below", "above", "above", "similar", "not_recorded", "*"],
+        }
+    )
+    sentence = text.safety_summary(table)
+    assert "higher here than published for bruising (Brady 2014 and Boyce 2020)" in sentence
+    assert "lower here than published for any minor event (Boyce 2020)" in sentence
+    assert "Fainting is not recorded in this clinic's data, so no comparison is made" in sentence
+    assert "1 event type rests on too few events to show or compare" in sentence
+    assert "the rates may still differ" in sentence and "no difference" not in sentence.replace("no clear difference", "")
+    quiet = text.safety_summary(table.assign(comparison="similar"))
+    assert quiet.startswith("No rate here is clearly higher or lower than the published ones.")
+    assert "not recorded" not in quiet

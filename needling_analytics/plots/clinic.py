@@ -680,7 +680,10 @@ def plot_adverse_event_rates(
     ----------
     comparison : DataFrame
         The output of :func:`~needling_analytics.metrics.compare_to_benchmarks`
-        (``events`` too with ``min_cell_size``).
+        (``events`` too with ``min_cell_size``). An event type whose
+        ``comparison`` is ``"not_recorded"`` gets no clinic point (it would
+        read as "none here") but the words "not recorded in this clinic's
+        data".
     min_cell_size : int, optional
         Smallest count that may be shown: the clinic's rate (and interval)
         of an event type with 1 to ``min_cell_size - 1`` events is then not
@@ -725,10 +728,15 @@ def plot_adverse_event_rates(
     if min_cell_size is not None:
         check_frame(comparison, "comparison", ["events"])
         hidden = is_small(clinic["events"].to_numpy(dtype=float), check_threshold(min_cell_size))
-    rate = np.where(hidden, np.nan, clinic["rate_per_100"].to_numpy(dtype=float))
+    # an event type the clinic never records has no rate here: drawing it at 0 would read "none happened"
+    unrecorded = np.zeros(len(keys), dtype=bool)
+    if "comparison" in clinic:
+        unrecorded = clinic["comparison"].eq("not_recorded").to_numpy(dtype=bool)
+    hidden = hidden & ~unrecorded
+    rate = np.where(hidden | unrecorded, np.nan, clinic["rate_per_100"].to_numpy(dtype=float))
     # a hidden rate's interval is left out too, so that it cannot move the axis limits
-    low = np.where(hidden, np.nan, np.fmin(clinic["ci_lower"].to_numpy(dtype=float), rate))
-    high = np.where(hidden, np.nan, np.fmax(clinic["ci_upper"].to_numpy(dtype=float), rate))
+    low = np.where(hidden | unrecorded, np.nan, np.fmin(clinic["ci_lower"].to_numpy(dtype=float), rate))
+    high = np.where(hidden | unrecorded, np.nan, np.fmax(clinic["ci_upper"].to_numpy(dtype=float), rate))
     y_clinic = y - 0.35 + step / 2
     ax.errorbar(rate, y_clinic, xerr=np.nan_to_num([rate - low, high - rate]), fmt="o", color=MAIN, ms=7,
                 capsize=4, lw=2, label="this clinic (95% interval)", zorder=3, clip_on=False)  # fmt: skip
@@ -736,7 +744,11 @@ def plot_adverse_event_rates(
     for y_text in y_clinic[hidden]:
         ax.annotate(f"fewer than {min_cell_size} events: rate hidden", (0, y_text), xytext=(4, 0),
                     textcoords="offset points", va="center", fontsize=8, color=GREY, gid="hidden")  # fmt: skip
-    for x_text, y_text, value in zip(text_x[~hidden], y_clinic[~hidden], rate[~hidden], strict=True):  # a handful
+    for y_text in y_clinic[unrecorded]:
+        ax.annotate("not recorded in this clinic's data", (0, y_text), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=8, color=GREY, gid="not_recorded")  # fmt: skip
+    drawn = ~hidden & ~unrecorded
+    for x_text, y_text, value in zip(text_x[drawn], y_clinic[drawn], rate[drawn], strict=True):  # a handful
         ax.annotate(f"{value:.1f}" if value >= 1 else f"{value:.2g}", (x_text, y_text), xytext=(6, 0), textcoords="offset points", va="center",
                     fontsize=8, color=MAIN)  # fmt: skip
     for k, study in enumerate(studies):
