@@ -459,7 +459,12 @@ tables.table_or_note(
 #
 # Each dot is a practitioner: the share of their assessed courses of care
 # that improved, against how many they assessed. Only courses of care that
-# have ended are counted, as above. The curves show how far from the
+# have ended are counted, as above. Where it can be done reliably, the
+# share allows for the patients each practitioner sees (pain at the start,
+# how long they had had the problem, age, sex and body region): it is set
+# against what the clinic's average practitioner would achieve with the
+# same patients, so nobody looks worse for seeing harder cases. The
+# sentence under the chart says whether it could be done, and if not, why. The curves show how far from the
 # clinic's rate a practitioner can be by chance alone; they narrow as the
 # number of patients grows. Practitioners are not ranked, and those with too
 # few assessed courses of care are not shown, nor those whose dot would
@@ -477,15 +482,7 @@ tables.table_or_note(
 text.practitioner_recording(metrics.practitioner_recording(cohort))
 
 # %%
-first_pass = metrics.practitioner_funnel(cohort, rule=rule, min_episodes=min_episodes, courses="ended")
-
-# %%
-spread = metrics.overdispersion(first_pass)
-
-# %%
-funnel = metrics.practitioner_funnel(
-    cohort, rule=rule, min_episodes=min_episodes, dispersion=float(spread["inflation"].iloc[0]), courses="ended"
-)
+funnel, spread = metrics.practitioner_comparison(cohort, rule=rule, min_episodes=min_episodes, courses="ended")
 
 # %%
 shown = tables.protect_funnel(funnel, threshold=disclosure)

@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
+import statsmodels.formula.api as smf
 from scipy import stats
 
 from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
+from needling_analytics.metrics.case_mix import case_mix_adjusted, practitioner_comparison
 from needling_analytics.metrics.pain import episode_pain
 from needling_analytics.metrics.practitioners import (
     attribute_episodes,
-    case_mix_adjusted,
     funnel_counts,
     funnel_limits,
     overdispersion,
@@ -204,7 +204,15 @@ def test_the_funnel_and_the_case_mix_model_count_only_courses_that_have_ended():
     assert mixed.attrs["ongoing_episodes"] == 0
     adjusted = case_mix_adjusted(clinic, min_episodes=10).set_index("practitioner_id")
     assert adjusted["n"].to_dict() == {"PR1": 12, "PR2": 10} and adjusted.attrs["model_episodes"] == 22
-    assert adjusted["observed"].to_dict() == {"PR1": 9, "PR2": 5} and adjusted.attrs["ongoing_episodes"] == 11
+    assert adjusted["responders"].to_dict() == {"PR1": 9, "PR2": 5} and adjusted.attrs["ongoing_episodes"] == 11
+    # Every covariate is constant here (baseline 8, nothing else recorded), so the model is intercept +
+    # practitioner: its fit reproduces each practitioner's rate, and with the effects (which add to zero)
+    # set to zero the intercept is the mean of their log-odds, (logit 9/12 + logit 5/10) / 2, worked by hand.
+    assert adjusted.attrs["reliable"] and adjusted.attrs["covariates"] == []
+    average = 1 / (1 + np.exp(-(np.log(9 / 3) + np.log(5 / 5)) / 2))
+    assert adjusted["expected"].to_dict() == {
+        "PR1": pytest.approx(12 * average, abs=1e-6), "PR2": pytest.approx(10 * average, abs=1e-6)
+    }  # fmt: skip
     with pytest.raises(ValueError, match=r"`courses` must be 'ended' .* or 'all' .*, got 'open'"):
         practitioner_funnel(clinic, courses="open")
 
@@ -251,6 +259,30 @@ def test_dispersion_widens_the_practitioner_limits():
 # --- case mix -----------------------------------------------------------------------------------
 
 
+def assessed(clinic):
+    """Assessable episodes with their responder outcome ``y`` and the practitioner who gave every session."""
+    episodes = episode_pain(clinic)
+    episodes = episodes[episodes["assessable"]].reset_index(drop=True)
+    practitioner = clinic.sessions.drop_duplicates("episode_id").set_index("episode_id")["practitioner_id"]
+    return episodes.assign(
+        y=episodes["responder"].astype(bool).astype(float), practitioner=episodes["episode_id"].map(practitioner)
+    )
+
+
+def hand_fit_expected(data, covariates, practitioner_terms=True):
+    """Expected responders per practitioner from an independent per-episode statsmodels Logit (formula API).
+
+    With ``practitioner_terms`` the model has sum-to-zero practitioner terms (patsy's ``Sum`` coding), which
+    are then set to zero by hand in the design before predicting; without, the practitioner is left out.
+    """
+    terms = [*covariates, "C(practitioner, Sum)"] if practitioner_terms else list(covariates)
+    fit = smf.logit("y ~ " + (" + ".join(terms) or "1"), data).fit(disp=0)
+    exog = pd.DataFrame(fit.model.exog, columns=fit.model.exog_names)
+    zeroed = exog.assign(**{c: 0.0 for c in exog.columns if c.startswith("C(practitioner")})
+    probability = 1 / (1 + np.exp(-(zeroed.to_numpy() @ fit.params.to_numpy())))
+    return pd.Series(probability).groupby(data["practitioner"].to_numpy()).sum(), fit
+
+
 def simulated_case_mix(seed=11, n=300):
     """PR_A sees high-baseline patients, PR_B low-baseline ones; responding depends on baseline only."""
     rng = np.random.default_rng(seed)
@@ -270,55 +302,79 @@ def test_case_mix_explains_the_raw_difference():
     raw = adjusted["observed_rate"]
     assert raw["PR_A"] - raw["PR_B"] > 0.3  # the raw rates differ a lot
     assert adjusted["o_minus_e"].abs().max() < 0.05  # but not once baseline is accounted for
-    np.testing.assert_allclose(adjusted["o_over_e"], adjusted["observed"] / adjusted["expected"], rtol=1e-12)
-    # Logistic regression with an intercept reproduces the total: sum observed = sum expected
-    assert adjusted["expected"].sum() == pytest.approx(adjusted["observed"].sum(), abs=1e-6)
-    # Same expected counts from an independent per-episode logistic fit of responder on baseline
-    episodes = episode_pain(clinic)
-    episodes = episodes[episodes["assessable"]]
-    y = episodes["responder"].astype(bool).to_numpy(dtype=float)
-    fitted = sm.Logit(y, sm.add_constant(episodes["baseline"].to_numpy(dtype=float))).fit(disp=0).predict()
-    practitioner = clinic.sessions.drop_duplicates("episode_id").set_index("episode_id")["practitioner_id"]
-    by_practitioner = pd.Series(fitted).groupby(episodes["episode_id"].map(practitioner).to_numpy()).sum()
-    np.testing.assert_allclose(adjusted["expected"], by_practitioner.loc[["PR_A", "PR_B"]].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(adjusted["o_over_e"], adjusted["responders"] / adjusted["expected"], rtol=1e-12)
+    assert adjusted.attrs["reliable"] and adjusted.attrs["problems"] == [] and adjusted.attrs["converged"]
+    # Same expected counts from an independent per-episode fit of responder on baseline + practitioner,
+    # the practitioner terms then set to zero by hand
+    expected, fit = hand_fit_expected(assessed(clinic), ["baseline"])
+    assert adjusted["expected"].to_dict() == {
+        "PR_A": pytest.approx(expected["PR_A"], abs=1e-4), "PR_B": pytest.approx(expected["PR_B"], abs=1e-4)
+    }  # fmt: skip
+    assert adjusted.attrs["coefficients"]["baseline"] == pytest.approx(fit.params["baseline"], abs=1e-6)
+    effect = fit.params["C(practitioner, Sum)[S.PR_A]"]  # patsy: PR_A's term, PR_B = minus it
+    assert adjusted["practitioner_effect"].to_dict() == {
+        "PR_A": pytest.approx(effect, abs=1e-6), "PR_B": pytest.approx(-effect, abs=1e-6)
+    }  # fmt: skip
     assert not any("rank" in c for c in adjusted.columns)
 
 
 def test_missing_covariates_are_a_category_and_rare_levels_are_merged():
     rng = np.random.default_rng(2)
-    regions = ["neck"] * 40 + ["low_back"] * 40 + ["jaw"] * 3 + [None] * 17
-    episodes = []
+    regions = ["neck"] * 41 + ["low_back"] * 39 + ["jaw"] * 3 + [None] * 17
+    episodes, weeks = [], []
     for i, region in enumerate(regions):
         baseline = int(rng.integers(4, 10))
         latest = baseline - 3 if rng.random() < 0.5 else baseline
-        extra = {"body_region": region, "symptom_duration_weeks": None if i % 5 == 0 else float(rng.integers(1, 40))}
-        episodes.append(("PR1" if i % 2 else "PR2", baseline, latest, extra))
-    patients = pd.DataFrame(
-        {
-            "patient_id": [f"P{i:04d}" for i in range(len(regions))],
-            "birth_year": [None if i % 7 == 0 else 1960 + i % 40 for i in range(100)],
-        }
-    )
-    adjusted = case_mix_adjusted(clinic_of(episodes, patients=patients), min_category=10)
+        weeks.append(None if i % 5 == 0 else float(rng.integers(1, 40)))
+        episodes.append(
+            ("PR1" if i % 2 else "PR2", baseline, latest, {"body_region": region, "symptom_duration_weeks": weeks[-1]})
+        )
+    birth = [None if i % 7 == 0 else 1960 + i % 40 for i in range(100)]
+    patients = pd.DataFrame({"patient_id": [f"P{i:04d}" for i in range(len(regions))], "birth_year": birth})
+    clinic = clinic_of(episodes, patients=patients)
+    adjusted = case_mix_adjusted(clinic, min_category=10)
     coefficients = adjusted.attrs["coefficients"]
     # 17 episodes without a region are a level of their own; so are those without a duration or birth year
     assert {"body_region[unknown]", "duration_band[unknown]", "age_band[unknown]"} <= set(coefficients)
-    # jaw (3 episodes) is pooled into 'other', itself too small, so into the most common region
+    # jaw (3 episodes) is pooled into 'other', itself too small, so into the most common region (neck, 41)
     assert adjusted.attrs["merged_levels"]["body_region"] == ["jaw"]
     assert not any("jaw" in name for name in coefficients)
-    assert adjusted.attrs["model_episodes"] == 100 and adjusted["n"].sum() == 100
-    assert adjusted["expected"].sum() == pytest.approx(adjusted["observed"].sum(), abs=1e-6)
+    assert adjusted.attrs["dropped_covariates"] == {"sex": "not recorded"}
+    assert adjusted.attrs["model_episodes"] == 100 and adjusted["n"].sum() == 100 and adjusted.attrs["reliable"]
+    # Independent fit on covariates built here by hand: ages 2026 - birth year, bands at 30/45/60/75
+    age = pd.Series([2026 - b if b else np.nan for b in birth])
+    age_band = pd.cut(age, [0, 30, 45, 60, 75, np.inf], right=False, labels=["<30", "30-44", "45-59", "60-74", "75+"])
+    age_band = age_band.astype(object).where(age.notna(), "unknown")
+    rare_ages = sorted(age_band.value_counts().loc[lambda c: c < 10].index)
+    assert adjusted.attrs["merged_levels"].get("age_band", []) == rare_ages
+    week = pd.Series(weeks, dtype=float)
+    duration = np.select([week < 6, week <= 12, week > 12], ["acute", "subacute", "chronic"], default="unknown")
+    assert "duration_band" not in adjusted.attrs["merged_levels"] and min(pd.Series(duration).value_counts()) >= 10
+    data = assessed(clinic)
+    index = data["episode_id"].str[1:].astype(int).to_numpy()  # E0007 -> episode 7
+    pooled_age = age_band.where(~age_band.isin(rare_ages), "other")
+    if (pooled_age == "other").sum() < 10:  # the pool, too small itself, joins the most common band
+        pooled_age = pooled_age.replace("other", pooled_age[pooled_age != "other"].value_counts().index[0])
+    data = data.assign(
+        region=pd.Series(regions, dtype=object).fillna("unknown").replace("jaw", "neck").to_numpy()[index],
+        duration=duration[index],
+        age=pooled_age.to_numpy()[index],
+    )
+    expected, _ = hand_fit_expected(data, ["baseline", "C(duration)", "C(age)", "C(region)"])
+    assert adjusted.set_index("practitioner_id")["expected"].to_dict() == {
+        "PR1": pytest.approx(expected["PR1"], abs=1e-4), "PR2": pytest.approx(expected["PR2"], abs=1e-4)
+    }  # fmt: skip
 
 
-def test_everyone_responding_needs_no_model():
+def test_everyone_responding_cannot_be_modelled_and_says_so():
+    """12 of 12 improved: the model's estimate is infinite; nothing is made up, and the report is told why."""
     adjusted = case_mix_adjusted(clinic_of(responders("PR1", 12, 0)))
     row = adjusted.iloc[0]
-    assert (
-        row["expected"] == 12
-        and row["o_minus_e"] == 0
-        and row["o_over_e"] == 1
-        and adjusted.attrs["coefficients"] == {}
-    )
+    assert row["n"] == 12 and row["responders"] == 12
+    assert np.isnan(row["expected"]) and np.isnan(row["o_over_e"]) and row["flag"] == "not estimable"
+    assert not adjusted.attrs["reliable"] and not adjusted.attrs["converged"]
+    assert adjusted.attrs["problems"] == ["every assessed course of care improved"]
+    assert adjusted.attrs["coefficients"] == {}
 
 
 @pytest.mark.parametrize(
@@ -371,8 +427,10 @@ def test_generated_clinic_invariants():
     assert dispersion["practitioners"] == len(funnel) and 0 <= dispersion["p_value"] <= 1
     adjusted = case_mix_adjusted(clinic, min_episodes=20)
     assert adjusted["practitioner_id"].tolist() == funnel["practitioner_id"].tolist()
-    assert adjusted["observed"].tolist() == funnel["responders"].tolist()
+    assert adjusted["responders"].tolist() == funnel["responders"].tolist()
     assert adjusted["expected_rate"].between(0, 1).all() and adjusted.attrs["converged"]
+    assert adjusted.attrs["reliable"] and adjusted.attrs["problems"] == [] and adjusted.attrs["fit_warnings"] == []
+    assert adjusted["practitioner_effect"].sum() == pytest.approx(0, abs=1e-9)  # effects add to zero
     np.testing.assert_allclose(adjusted["o_minus_e"], adjusted["observed_rate"] - adjusted["expected_rate"], atol=1e-12)
 
 
@@ -538,3 +596,132 @@ def test_overdispersion_widening_needs_at_least_five_practitioners():
     assert with_five["overdispersed"] and with_five["inflation"] == pytest.approx(32 / 5)  # 5: widened by phi
     with pytest.raises(ValueError, match="`min_practitioners` must be a whole number, 2 or more"):
         overdispersion(four, min_practitioners=1)
+
+
+# --- case mix: practitioner effects fitted, then set to zero (issue 10) ---------------------------
+
+
+def by_duration(practitioner, n_yes, n_no, weeks):
+    """n_yes responders and n_no non-responders with a symptom duration of ``weeks``."""
+    extra = {"symptom_duration_weeks": weeks}
+    return [(practitioner, 8, 2, extra)] * n_yes + [(practitioner, 8, 7, extra)] * n_no
+
+
+def test_confounded_case_mix_needs_the_practitioner_terms():
+    """PR_S sees most of the long-standing (chronic) cases, which improve less, and does better with them.
+
+    A model without practitioner terms credits PR_S's good results to the
+    chronic cases (chronic looks less hard than it is), so expects more of
+    PR_S and calls them ordinary; fitted with the practitioners and then
+    set to zero, the model expects less and PR_S stands out.
+    """
+    episodes = by_duration("PR_S", 33, 27, 30.0) + by_duration("PR_S", 9, 1, 2.0)
+    for practitioner in ("PR_B", "PR_C", "PR_D"):  # each: 3/10 chronic, 36/50 acute
+        episodes += by_duration(practitioner, 3, 7, 30.0) + by_duration(practitioner, 36, 14, 2.0)
+    clinic = clinic_of(episodes)
+    adjusted = case_mix_adjusted(clinic).set_index("practitioner_id")
+    assert adjusted.attrs["reliable"] and adjusted.attrs["covariates"] == ["duration_band"]
+    data = assessed(clinic)
+    data["duration"] = np.where(
+        data["episode_id"].map(clinic.episodes.set_index("episode_id")["symptom_duration_weeks"]) > 12,
+        "chronic",
+        "acute",
+    )
+    zeroed, _ = hand_fit_expected(data, ["C(duration)"])
+    without, _ = hand_fit_expected(data, ["C(duration)"], practitioner_terms=False)
+    for practitioner in adjusted.index:
+        assert adjusted.loc[practitioner, "expected"] == pytest.approx(zeroed[practitioner], abs=1e-4)
+    # the two models disagree about PR_S by about 6 responders: 29.0 with the terms zeroed, 35.3 without
+    assert zeroed["PR_S"] == pytest.approx(28.96, abs=0.01) and without["PR_S"] == pytest.approx(35.31, abs=0.01)
+    # The verdict, worked out from scipy's binomial: O = 42 of 70 against Binomial(70, E / 70)
+    assert 42 > 70 * spiegelhalter_limit(0.999, 70, zeroed["PR_S"] / 70)  # above the 99.8% limit
+    assert 42 < 70 * spiegelhalter_limit(0.975, 70, without["PR_S"] / 70)  # the naive model: within
+    assert adjusted["flag"].to_dict() == {"PR_B": "within", "PR_C": "within", "PR_D": "within", "PR_S": "above 99.8%"}
+    assert adjusted.loc["PR_S", "practitioner_effect"] > 0
+
+
+def test_a_practitioner_with_every_course_improved_falls_back_to_the_plain_funnel():
+    episodes = responders("PR1", 12, 0) + responders("PR2", 6, 6) + responders("PR3", 5, 7)
+    clinic = clinic_of(episodes)
+    adjusted = case_mix_adjusted(clinic)
+    reason = "for 1 practitioner every one of their courses of care improved, so how they compare with the others cannot be measured"
+    assert not adjusted.attrs["reliable"] and adjusted.attrs["problems"] == [reason]
+    assert adjusted["expected"].isna().all() and (adjusted["flag"] == "not estimable").all()
+    funnel, spread = practitioner_comparison(clinic)
+    plain = practitioner_funnel(clinic)
+    assert not funnel.attrs["adjusted"] and funnel.attrs["adjustment_problems"] == [reason]
+    assert (
+        funnel["flag"].tolist() == plain["flag"].tolist()
+        and funnel["indicator"].tolist() == plain["indicator"].tolist()
+    )
+    assert spread["practitioners"].iloc[0] == 3
+    sentence = text.case_mix_sentence(tables.protect_funnel(funnel, threshold=1))
+    assert sentence == (
+        "This comparison could not allow for differences in patients between practitioners, because "
+        f"{reason}; it compares their plain rates."
+    )
+
+
+def test_a_group_of_patients_who_all_improved_is_named():
+    episodes = by_duration("PR1", 10, 0, 2.0) + by_duration("PR1", 5, 10, 30.0)
+    episodes += by_duration("PR2", 10, 0, 2.0) + by_duration("PR2", 6, 8, 30.0)
+    adjusted = case_mix_adjusted(clinic_of(episodes))
+    assert not adjusted.attrs["reliable"]
+    assert adjusted.attrs["problems"] == [
+        "every course of care improved for patients with symptom duration 'acute (<6 weeks)'"
+    ]
+
+
+def test_case_mix_that_cannot_be_told_apart_from_the_practitioner_is_surfaced():
+    """PR1 sees only acute cases, PR2 only chronic ones: the duration and practitioner columns are the same."""
+    clinic = clinic_of(by_duration("PR1", 6, 6, 2.0) + by_duration("PR2", 4, 8, 30.0))
+    adjusted = case_mix_adjusted(clinic)
+    data = assessed(clinic)
+    design = np.column_stack(
+        [np.ones(len(data)), data["practitioner"] == "PR1", data["episode_id"].isin([f"E{i:04d}" for i in range(12)])]
+    )
+    assert np.linalg.matrix_rank(design.astype(float)) == 2  # three columns, rank two
+    assert not adjusted.attrs["reliable"] and not adjusted.attrs["converged"]
+    assert adjusted.attrs["problems"] == [
+        "the patients' case mix cannot be told apart from who treated them "
+        "(some group of patients was seen by one practitioner only)"
+    ]
+    assert adjusted["expected"].isna().all()
+    funnel, _ = practitioner_comparison(clinic)
+    assert not funnel.attrs["adjusted"] and "cannot be told apart" in text.case_mix_sentence(funnel)
+
+
+def test_pain_at_the_start_that_predicts_every_outcome_is_surfaced_with_the_warning():
+    """Everyone starting at 7 or more improved, nobody below: statsmodels warns; the warning is kept."""
+    episodes = [(p, b, b - 4 if b >= 7 else b) for p in ("PR1", "PR2") for b in range(3, 11) for _ in range(2)]
+    adjusted = case_mix_adjusted(clinic_of(episodes))
+    assert not adjusted.attrs["reliable"]
+    assert "the patients' details alone tell exactly which courses of care improved" in adjusted.attrs["problems"]
+    assert any(w.startswith("PerfectSeparationWarning") for w in adjusted.attrs["fit_warnings"])
+    assert adjusted["expected"].isna().all()
+
+
+def test_a_fit_that_did_not_converge_is_surfaced(monkeypatch):
+    import needling_analytics.metrics.case_mix as case_mix
+
+    fit = case_mix.sm.GLM.fit
+    monkeypatch.setattr(case_mix.sm.GLM, "fit", lambda self, **options: fit(self, maxiter=1, **options))
+    adjusted = case_mix_adjusted(clinic_of(responders("PR1", 9, 3) + responders("PR2", 5, 5)))
+    assert not adjusted.attrs["reliable"] and not adjusted.attrs["converged"]
+    assert adjusted.attrs["problems"] == ["the calculation did not settle on an answer"]
+    assert adjusted["expected"].isna().all()
+
+
+def test_the_adjusted_rates_are_read_against_the_average_practitioner():
+    """The line to compare with is sum E / sum n (the average practitioner with these patients), not sum O / sum n."""
+    episodes = by_duration("PR_S", 33, 27, 30.0) + by_duration("PR_S", 9, 1, 2.0)
+    for practitioner in ("PR_B", "PR_C", "PR_D"):
+        episodes += by_duration(practitioner, 3, 7, 30.0) + by_duration(practitioner, 36, 14, 2.0)
+    adjusted = case_mix_adjusted(clinic_of(episodes))
+    # hand fit (test_confounded_case_mix_needs_the_practitioner_terms): E = 42.148 x 3 and 28.962, of 250 courses
+    target = (3 * 42.148457 + 28.961837) / 250
+    assert adjusted["target"].iloc[0] == pytest.approx(target, abs=1e-5)
+    assert adjusted.attrs["clinic_rate"] == pytest.approx((42 + 3 * 39) / 250, abs=1e-12)
+    assert adjusted["indicator"].tolist() == pytest.approx((adjusted["o_over_e"] * target).tolist(), abs=1e-5)
+    # the flags read O against Binomial(n, E / n) whatever the line: PR_B is 39 of 60 against E = 42.148
+    assert adjusted.set_index("practitioner_id").loc["PR_B", "indicator"] < target

@@ -1,15 +1,14 @@
-"""Comparing practitioners fairly: funnel plots, overdispersion, case-mix adjustment.
+"""Comparing practitioners fairly: attribution, funnel plots, overdispersion.
 
 Never a league table (DOMAIN.md, "Comparing practitioners fairly"). Each
 practitioner's responder rate is set against its number of episodes with
 95% ("alert") and 99.8% ("alarm") control limits around the clinic's rate
 (Spiegelhalter 2005, "Funnel plots for comparing institutional
-performance", Stat Med 24:1185); overdispersion is checked before a limit
-is read as a signal; and the responder rate expected from each
-practitioner's case mix (baseline pain, chronicity, age, sex, body region)
-is set beside the observed one. A minimum volume applies to every
-comparison (WebPT shows no benchmark below 10 visits a month). No output
-has a rank.
+performance", Stat Med 24:1185), and overdispersion is checked before a
+limit is read as a signal. The case-mix adjusted comparison (the responder
+rate expected from each practitioner's patients) is in :mod:`.case_mix`.
+A minimum volume applies to every comparison (WebPT shows no benchmark
+below 10 visits a month). No output has a rank.
 
 Cohort: only courses of care that have ended (``end_date`` set) are
 compared by default. An ongoing course scored at its latest visit so far
@@ -23,11 +22,8 @@ first.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from ._common import attended_sessions
@@ -35,23 +31,13 @@ from .pain import DEFAULT_RULE, ResponderRule, episode_pain
 
 #: Control limits (two-sided coverage) drawn by default: 95% alert, 99.8% alarm (Spiegelhalter 2005).
 DEFAULT_LIMITS = (0.95, 0.998)
-#: Symptom duration bands, weeks: acute under 6, subacute 6-12, chronic over 12.
-DURATION_BANDS = ("acute (<6 weeks)", "subacute (6-12 weeks)", "chronic (>12 weeks)")
-#: Age bands, years at the episode start.
-AGE_EDGES = (0, 30, 45, 60, 75, np.inf)
-AGE_BANDS = ("<30", "30-44", "45-59", "60-74", "75+")
 #: Fewest compared practitioners for the overdispersion widening to be applied: with fewer, one
 #: outlier dominates the estimate of phi and would widen the limits it should be judged by.
 MIN_PRACTITIONERS_FOR_WIDENING = 5
-#: Label of a missing covariate value (a category of its own).
-UNKNOWN = "unknown"
 #: Which courses of care a comparison uses: ``ended`` (default: outcomes, not interim results) or ``all``.
 COURSES = ("ended", "all")
 
 FUNNEL_COLUMNS = ["practitioner_id", "n", "responders", "indicator", "target"]
-CASE_MIX_COLUMNS = [
-    "practitioner_id", "n", "observed", "expected", "observed_rate", "expected_rate", "o_minus_e", "o_over_e",
-]  # fmt: skip
 
 
 def _level_name(level: float) -> str:
@@ -173,22 +159,25 @@ def _assessable_by_practitioner(clinic, rule: ResponderRule, courses: str = "end
     return attributed, unattributed, ongoing if courses == "ended" else 0
 
 
-def _binomial_limit(probability: float, n: np.ndarray, target: float) -> np.ndarray:
+def _binomial_limit(probability: float, n: np.ndarray, target) -> np.ndarray:
     """Spiegelhalter's interpolated exact binomial control limit, as a proportion.
 
     With r the ``probability`` quantile of Binomial(n, target) (the smallest
     r with P(R <= r) >= probability), alpha = (P(R <= r) - probability) /
     (P(R <= r) - P(R <= r - 1)) and the limit is (r - alpha) / n
-    (Spiegelhalter 2005, Appendix A.1.1), clipped to [0, 1].
+    (Spiegelhalter 2005, Appendix A.1.1), clipped to [0, 1]. ``target`` is
+    one proportion, or one per ``n`` (the case-mix expected rate); a target
+    of 0 or 1 is its own limit.
     """
     n = np.asarray(n, dtype=float)
-    if target <= 0 or target >= 1:
-        return np.full(n.shape, float(target))
-    r = stats.binom.ppf(probability, n, target)
-    at_r = stats.binom.cdf(r, n, target)
-    below_r = stats.binom.cdf(r - 1, n, target)
+    target = np.broadcast_to(np.asarray(target, dtype=float), n.shape)
+    inside = (target > 0) & (target < 1)
+    safe = np.where(inside, target, 0.5)
+    r = stats.binom.ppf(probability, n, safe)
+    at_r = stats.binom.cdf(r, n, safe)
+    below_r = stats.binom.cdf(r - 1, n, safe)
     alpha = (at_r - probability) / (at_r - below_r)
-    return np.clip((r - alpha) / n, 0.0, 1.0)
+    return np.where(inside, np.clip((r - alpha) / n, 0.0, 1.0), target)
 
 
 def _limits_frame(target: float, n: np.ndarray, levels: tuple[float, ...], dispersion: float) -> dict[str, np.ndarray]:
@@ -393,7 +382,11 @@ def overdispersion(
     """Whether practitioners vary more than chance allows (Spiegelhalter 2005, section 6).
 
     With target theta, z_i = (y_i - theta) / sqrt(theta (1 - theta) / n_i)
-    for each practitioner's rate y_i; phi = sum(z_i^2) / k. Under no
+    for each practitioner's rate y_i; phi = sum(z_i^2) / k. For a
+    case-mix adjusted funnel (:func:`~needling_analytics.metrics.case_mix_adjusted`,
+    which has an ``expected`` column) the variance is that of the adjusted
+    rate theta O / E when O ~ Binomial(n, E / n): theta^2 (1 - E / n) / E,
+    so that z_i = (O_i - E_i) / sqrt(E_i (1 - E_i / n_i)). Under no
     overdispersion k x phi is chi-square with k - 1 degrees of freedom
     (one lost because the target is estimated from the same episodes).
     When overdispersed, the limits are widened by sqrt(phi): pass
@@ -416,7 +409,8 @@ def overdispersion(
     ----------
     funnel : DataFrame
         The output of :func:`practitioner_funnel` (``n``, ``indicator``,
-        ``target`` are used).
+        ``target`` are used) or of :func:`case_mix_adjusted` (``expected``
+        too).
     winsorize : float
         Share of z-scores winsorised at each end, 0 to under 0.5.
     alpha : float
@@ -452,8 +446,15 @@ def overdispersion(
     k = len(n)
     row = {"practitioners": k, "phi": np.nan, "chi2": np.nan, "df": max(k - 1, 0), "p_value": np.nan,
            "overdispersed": False, "phi_winsorized": np.nan, "inflation": 1.0, "tau2": np.nan}  # fmt: skip
-    if k >= 2 and np.all((theta > 0) & (theta < 1)):
+    if "expected" in funnel:  # case-mix adjusted: O ~ Binomial(n, E / n) under "like the average practitioner"
+        expected = funnel["expected"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = theta**2 * (1 - expected / n) / expected
+        usable = bool(np.all(np.isfinite(variance) & (variance > 0)))
+    else:
         variance = theta * (1 - theta) / n
+        usable = bool(np.all((theta > 0) & (theta < 1)))
+    if k >= 2 and usable and np.all(np.isfinite(y)):
         z = (y - theta) / np.sqrt(variance)
         phi = float(np.mean(z**2))
         if winsorize > 0:
@@ -548,226 +549,3 @@ def funnel_counts(funnel: pd.DataFrame, hidden=None) -> dict:
     outside = pd.Series(flag[mask & (flag != "")], dtype=object).value_counts(sort=False)
     counts["hidden_outside"] = {str(k): int(v) for k, v in sorted(outside.items())}
     return counts
-
-
-def _covariates(clinic, episodes: pd.DataFrame) -> pd.DataFrame:
-    """Case-mix covariates of ``episodes``; a missing value becomes the level ``unknown``."""
-    info = episodes[["episode_id", "patient_id", "baseline"]].merge(
-        clinic.episodes[["episode_id", "start_date", "body_region", "symptom_duration_weeks"]],
-        on="episode_id",
-        how="left",
-    )
-    info = info.merge(
-        clinic.patients[["patient_id", "birth_year", "sex"]].drop_duplicates("patient_id"), on="patient_id", how="left"
-    )
-    weeks = info["symptom_duration_weeks"].to_numpy(dtype=float)
-    duration = np.select([weeks < 6, weeks <= 12, weeks > 12], list(DURATION_BANDS), default=UNKNOWN)
-    age = (info["start_date"].dt.year - info["birth_year"].astype("Float64")).to_numpy(dtype=float, na_value=np.nan)
-    age = np.where(age >= 0, age, np.nan)
-    band = pd.cut(age, list(AGE_EDGES), right=False, labels=list(AGE_BANDS)).astype(object)
-    sex = info["sex"].astype(object).where(info["sex"].isin(["F", "M"]), "X or unknown")
-    return pd.DataFrame(
-        {
-            "baseline": info["baseline"].to_numpy(dtype=float),
-            "duration_band": duration,
-            "age_band": np.where(pd.isna(band), UNKNOWN, band),
-            "sex": sex.to_numpy(dtype=object),
-            "body_region": info["body_region"].astype(object).fillna(UNKNOWN).to_numpy(dtype=object),
-        },
-        index=episodes.index,
-    )
-
-
-def _merge_rare(values: pd.Series, min_category: int, pooled: str) -> tuple[pd.Series, list[str]]:
-    """Levels seen fewer than ``min_category`` times pooled into ``pooled``; a pool still that
-    small joins the most common level."""
-    counts = values.value_counts()
-    rare = sorted(counts.index[counts < min_category])
-    if not rare:
-        return values, []
-    out = values.where(~values.isin(rare), pooled)
-    if (out == pooled).sum() < min_category:
-        common = out[out != pooled].value_counts()
-        out = out.where(out != pooled, common.index[0] if len(common) else pooled)
-    return out, rare
-
-
-def _design(covariates: pd.DataFrame, min_category: int) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Intercept, baseline, and treatment-coded dummies (reference: the most common level)."""
-    columns = {"intercept": np.ones(len(covariates)), "baseline": covariates["baseline"].to_numpy(dtype=float)}
-    merged = {}
-    for name in ("duration_band", "age_band", "sex", "body_region"):
-        values, rare = _merge_rare(
-            covariates[name].astype(str), min_category, "other" if name == "body_region" else "other (merged)"
-        )
-        if rare:
-            merged[name] = rare
-        counts = values.value_counts()
-        for level in sorted(counts.index[1:]):
-            columns[f"{name}[{level}]"] = (values == level).to_numpy(dtype=float)
-    return pd.DataFrame(columns, index=covariates.index), merged
-
-
-def _normal_limits(expected_rate, variance, n, levels, dispersion) -> dict[str, np.ndarray]:
-    out = {}
-    se = np.sqrt(dispersion * variance) / n
-    for level in levels:
-        z = stats.norm.ppf(1 - (1 - level) / 2)
-        out[f"lower_{_level_name(level)}"] = np.clip(expected_rate - z * se, 0.0, 1.0)
-        out[f"upper_{_level_name(level)}"] = np.clip(expected_rate + z * se, 0.0, 1.0)
-    return out
-
-
-def case_mix_adjusted(
-    clinic,
-    *,
-    rule: ResponderRule = DEFAULT_RULE,
-    min_episodes: int = 10,
-    min_category: int = 10,
-    limits=DEFAULT_LIMITS,
-    dispersion: float = 1.0,
-    courses: str = "ended",
-) -> pd.DataFrame:
-    """Observed against case-mix-expected responders, per practitioner.
-
-    A logistic model (statsmodels GLM, binomial family, logit link) of
-    responder on the episode's case mix is fitted on **all** assessable
-    episodes of courses of care that have ended (every practitioner,
-    attributed or not; ongoing courses are interim results and are left
-    out unless ``courses="all"``, as in :func:`practitioner_funnel`): baseline pain
-    (points, linear), symptom duration band (acute under 6 weeks, subacute
-    6-12, chronic over 12), age band at the episode start (start year minus
-    birth year: under 30, 30-44, 45-59, 60-74, 75 and over), sex (F, M, X
-    or unknown) and body region. Baseline severity dominates outcome; age,
-    sex, chronicity and region complete the usual case mix (DOMAIN.md; the
-    MIPS "risk-adjusted MCID proportional difference" works the same way).
-    A practitioner's expected responders are the sum of the fitted
-    probabilities of their episodes.
-
-    Missing covariates are a level of their own (``unknown``), never
-    dropped or imputed. A level seen in fewer than ``min_category``
-    assessable episodes is pooled (body regions into ``other``, other
-    covariates into ``other (merged)``); a pool still that small joins the
-    covariate's most common level. The merged levels are in
-    ``attrs["merged_levels"]``. When every episode has the same outcome no
-    model is fitted and each expected probability is that outcome's share.
-
-    Control limits for the observed rate are the normal approximation
-    around the expected rate: expected_rate +- z sqrt(phi sum p_i (1 -
-    p_i)) / n (Spiegelhalter 2005, Stat Med 24:1185, section on risk
-    adjustment), with phi = ``dispersion``.
-
-    Parameters
-    ----------
-    clinic : Clinic
-        The loaded clinic.
-    rule : ResponderRule
-        Responder definition.
-    min_episodes : int
-        Least number of assessable episodes for a practitioner to be shown
-        (the model still uses every assessable episode).
-    min_category : int
-        Least number of episodes for a covariate level of its own.
-    limits : sequence of float
-        Two-sided coverage levels.
-    dispersion : float
-        Multiplicative overdispersion factor widening the limits (1: none).
-    courses : {"ended", "all"}
-        ``ended`` (default): courses of care that have ended only; ``all``
-        adds ongoing ones scored on their interim results.
-
-    Returns
-    -------
-    DataFrame
-        One row per practitioner with at least ``min_episodes`` assessable
-        episodes, by practitioner ID (never by rate): ``practitioner_id``,
-        ``n`` (assessable episodes), ``observed`` (responders),
-        ``expected`` (sum of fitted probabilities, responders),
-        ``observed_rate`` and ``expected_rate`` (proportions 0-1),
-        ``o_minus_e`` (observed_rate - expected_rate, a proportion: 0.05 is
-        5 percentage points more responders than the case mix predicts),
-        ``o_over_e`` (observed / expected; NaN when expected is 0), per
-        level ``lower_<level>`` and ``upper_<level>`` (limits of the
-        observed rate, proportions) and ``flag`` (``within``, ``above
-        95%``, ...). ``attrs`` holds ``responder_rule``, ``covariates``,
-        ``coefficients`` (log-odds per model column), ``model_episodes``,
-        ``merged_levels``, ``converged``, ``excluded_practitioners``,
-        ``excluded_episodes``, ``unattributed_episodes``, ``courses`` and
-        ``ongoing_episodes`` (as in :func:`practitioner_funnel`).
-    """
-    _check_min_episodes(min_episodes)
-    if isinstance(min_category, bool) or not isinstance(min_category, (int, np.integer)) or min_category < 1:
-        raise ValueError(f"`min_category` must be a whole number, 1 or more, got {min_category!r}")
-    levels = _check_limits(limits)
-    _check_dispersion(dispersion)
-    _check_courses(courses)
-    episodes, unattributed, ongoing = _assessable_by_practitioner(clinic, rule, courses)
-    episodes = episodes.reset_index(drop=True)
-    y = episodes["responder"].astype(bool).to_numpy(dtype=float)
-    design, merged = _design(_covariates(clinic, episodes), min_category)
-    coefficients, converged = {}, True
-    if len(y) and 0 < y.sum() < len(y):
-        # Episodes sharing one covariate pattern are fitted as one binomial row (same estimates, far faster).
-        patterns, inverse = np.unique(design.to_numpy(), axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        successes = np.bincount(inverse, weights=y, minlength=len(patterns))
-        trials = np.bincount(inverse, minlength=len(patterns)).astype(float)
-        exog = pd.DataFrame(patterns, columns=design.columns)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*separation.*")
-            fit = sm.GLM(np.column_stack([successes, trials - successes]), exog, family=sm.families.Binomial()).fit()
-        probability = np.asarray(fit.predict(exog), dtype=float)[inverse]
-        coefficients = {name: float(value) for name, value in fit.params.items()}
-        converged = bool(fit.converged)
-    else:
-        probability = np.full(len(y), y.mean() if len(y) else np.nan)
-    frame = pd.DataFrame(
-        {
-            "practitioner_id": episodes["practitioner_id"],
-            "observed": y,
-            "expected": probability,
-            "variance": probability * (1 - probability),
-        }
-    )
-    frame = frame[frame["practitioner_id"].notna()]
-    table = frame.groupby("practitioner_id", sort=True, observed=True).agg(
-        n=("observed", "size"), observed=("observed", "sum"), expected=("expected", "sum"), variance=("variance", "sum")
-    )
-    table = table.reset_index()
-    small = table["n"] < min_episodes
-    excluded = (int(small.sum()), int(table.loc[small, "n"].sum()))
-    table = table[~small].reset_index(drop=True).astype({"n": "int64", "observed": "int64"})
-    table["observed_rate"] = table["observed"] / table["n"]
-    table["expected_rate"] = table["expected"] / table["n"]
-    table["o_minus_e"] = table["observed_rate"] - table["expected_rate"]
-    table["o_over_e"] = table["observed"] / table["expected"].where(table["expected"] > 0)
-    bounds = _normal_limits(
-        table["expected_rate"].to_numpy(dtype=float),
-        table["variance"].to_numpy(dtype=float),
-        table["n"].to_numpy(dtype=float),
-        levels,
-        float(dispersion),
-    )
-    for name, values in bounds.items():
-        table[name] = values
-    table["flag"] = pd.Series(
-        _flags(table["observed_rate"].to_numpy(dtype=float), bounds, levels), index=table.index, dtype="string"
-    )
-    table = table[[*CASE_MIX_COLUMNS, *bounds, "flag"]]
-    table.attrs.update(
-        responder_rule=rule.to_dict(),
-        covariates=["baseline", "duration_band", "age_band", "sex", "body_region"],
-        coefficients=coefficients,
-        model_episodes=len(y),
-        merged_levels=merged,
-        converged=converged,
-        min_episodes=min_episodes,
-        limits=levels,
-        dispersion=float(dispersion),
-        excluded_practitioners=excluded[0],
-        excluded_episodes=excluded[1],
-        unattributed_episodes=unattributed,
-        courses=courses,
-        ongoing_episodes=ongoing,
-    )
-    return table

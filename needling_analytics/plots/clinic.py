@@ -356,7 +356,9 @@ def plot_funnel(funnel: pd.DataFrame, limits: pd.DataFrame, *, ax: Axes | None =
     labels = {
         "title": "Responder rate by practitioner, against the range expected by chance",
         "xlabel": "Assessed episodes",
-        "ylabel": "Responder rate (%)",
+        "ylabel": "Responder rate allowing for case mix (%)"
+        if getattr(funnel, "attrs", {}).get("adjusted")
+        else "Responder rate (%)",
     }
     has_rows = check_frame(funnel, "funnel", ["practitioner_id", "n", "indicator", "target"])
     has_limits = check_frame(limits, "limits", ["n"])
@@ -374,7 +376,8 @@ def plot_funnel(funnel: pd.DataFrame, limits: pd.DataFrame, *, ax: Axes | None =
             ax.plot(shown["n"], 100 * shown[f"upper_{suffix}"], color=GREY, ls=style, lw=1.4,
                     label=f"{label} limits{word}")  # fmt: skip
             ax.plot(shown["n"], 100 * shown[f"lower_{suffix}"], color=GREY, ls=style, lw=1.4)
-    ax.axhline(100 * target, color=GOOD, lw=1.6, label=f"clinic rate ({100 * target:.0f}%)", zorder=2)
+    line = "clinic rate, average practitioner" if funnel.attrs.get("adjusted") else "clinic rate"
+    ax.axhline(100 * target, color=GOOD, lw=1.6, label=f"{line} ({100 * target:.0f}%)", zorder=2)
     ax.scatter(data["n"], 100 * data["indicator"], s=45, color=MAIN, zorder=4, label="practitioner")
     order = data["n"].rank(method="first").to_numpy()  # neighbours along x: labels above-right, below-left in turn
     for pid, n, rate, k in zip(data["practitioner_id"], data["n"], data["indicator"], order, strict=True):

@@ -553,6 +553,48 @@ def _about(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
 
 
+def _and(words: list[str]) -> str:
+    """['a', 'b', 'c'] -> 'a, b and c'."""
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1] if words else ""
+
+
+def case_mix_sentence(funnel: pd.DataFrame) -> str:
+    """Whether the practitioner comparison allows for differences in patients, in one plain sentence.
+
+    ``funnel`` is :func:`~needling_analytics.metrics.practitioner_comparison`'s
+    funnel (its ``attrs``: ``adjusted``, ``covariates``,
+    ``dropped_covariates``, ``adjustment_problems``). Names the factors
+    allowed for, or says why none could be ("could not allow for
+    differences in patients ... because ..."). An empty string for a funnel
+    that never tried (plain :func:`~needling_analytics.metrics.practitioner_funnel`)
+    or when nobody was compared.
+    """
+    from ..metrics.case_mix import COVARIATES
+
+    attrs = funnel.attrs
+    if "adjusted" not in attrs:
+        return ""
+    if attrs["adjusted"]:
+        used = [COVARIATES[c] for c in attrs.get("covariates", []) if c in COVARIATES]
+        if not used:
+            return (
+                "This comparison could not allow for differences in patients between practitioners, because "
+                f"{_and(list(COVARIATES.values()))} were not recorded or the same for every patient."
+            )
+        return (
+            f"This comparison allows for differences in the patients each practitioner sees ({_and(used)}): "
+            "each practitioner's rate is set against what the clinic's average practitioner would achieve "
+            "with the same patients."
+        )
+    problems = list(attrs.get("adjustment_problems", []))
+    if not problems:
+        return ""
+    return (
+        "This comparison could not allow for differences in patients between practitioners, because "
+        f"{'; and '.join(problems)}; it compares their plain rates."
+    )
+
+
 def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
     """What the funnel plot shows, in words: who is shown, how many are outside the limits, overdispersion.
 
@@ -565,7 +607,8 @@ def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
     funnel; without it, ``funnel`` itself with nobody hidden). Shown
     practitioners outside a limit are named; hidden ones only counted ("1
     practitioner not shown for privacy is below the 95% limit"). The
-    paragraph says how many practitioners chance alone would put outside
+    paragraph says whether the comparison allows for case mix
+    (:func:`case_mix_sentence`), how many practitioners chance alone would put outside
     the 95% limits, and never reads a result within the limits, or a
     non-significant overdispersion test, as proof that practitioners do not
     differ.
@@ -595,6 +638,8 @@ def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
             "but none can be shown without revealing small numbers of patients"
         )
     text += (few if excluded else "") + "."
+    allowed = case_mix_sentence(funnel)
+    text += f" {allowed}" if allowed else ""
 
     outside = int(counts["above_95"]) + int(counts["below_95"])
     everyone = "Every practitioner compared" if compared > 1 else "The practitioner compared"
