@@ -10,8 +10,29 @@ from needling_analytics.reporting.suppression import Disclosure, suppress_small_
 from needling_analytics.suppression import round_counts, share_band
 
 # Hand table: v -> nearest multiple of 5 (remainders 0-2 down, 3-4 up; no ties for whole numbers).
-ROUNDED = {0: 0, 1: 0, 2: 0, 3: 5, 4: 5, 5: 5, 6: 5, 7: 5, 8: 10, 9: 10, 10: 10,
-           11: 10, 12: 10, 13: 15, 14: 15, 15: 15, 16: 15, 17: 15, 18: 20, 19: 20, 20: 20}
+ROUNDED = {
+    0: 0,
+    1: 0,
+    2: 0,
+    3: 5,
+    4: 5,
+    5: 5,
+    6: 5,
+    7: 5,
+    8: 10,
+    9: 10,
+    10: 10,
+    11: 10,
+    12: 10,
+    13: 15,
+    14: 15,
+    15: 15,
+    16: 15,
+    17: 15,
+    18: 20,
+    19: 20,
+    20: 20,
+}
 
 
 def test_round_counts_to_base_5_matches_the_hand_table():
@@ -30,8 +51,13 @@ def _shares(policy):
     t = pd.DataFrame({"n": [100, 90], "r": [95, 85], "o": [5, 5]})
     t["rate"] = t["r"] / t["n"]
     return suppress_small_counts(
-        t, ["n", "r", "o"], threshold=policy, totals={"n": ["r", "o"]},
-        rate_columns={"rate": ["n", "r", "o"]}, rate_format="{:.0%}", bands={"rate": (["r"], ["o"])},
+        t,
+        ["n", "r", "o"],
+        threshold=policy,
+        totals={"n": ["r", "o"]},
+        rate_columns={"rate": ["n", "r", "o"]},
+        rate_format="{:.0%}",
+        bands={"rate": (["r"], ["o"])},
     )
 
 

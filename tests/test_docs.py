@@ -27,4 +27,8 @@ def test_api_examples_run(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "pain down by at least 2 points and at least 30%" in printed
     assert "association" in printed
-    assert namespace["fit"].fixed_effects.index.tolist() == ["Intercept", "weeks_since_start", "weeks_since_start_after_7"]
+    assert namespace["fit"].fixed_effects.index.tolist() == [
+        "Intercept",
+        "weeks_since_start",
+        "weeks_since_start_after_7",
+    ]

@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics import analyze_frequency, attendance, landmark_outcomes, session_exposures
-from needling_analytics.reporting import text
 from needling_analytics.metrics.frequency import NOT_ESTIMABLE
+from needling_analytics.reporting import text
 
 
 def small_clinic(as_of="2026-06-30"):
@@ -79,15 +78,26 @@ def build(courses, as_of=AS_OF):
         end = None if c.get("end") is None else begin + pd.Timedelta(days=c["end"])
         episodes.append((c["id"], c["patient"], begin, end, c.get("duration", 6.0), c.get("reason")))
     frames = {
-        "sessions": pd.DataFrame(sessions, columns=["session_id", "episode_id", "patient_id", "practitioner_id",
-                                                    "session_date", "pain_pre"]),
-        "episodes": pd.DataFrame(episodes, columns=["episode_id", "patient_id", "start_date", "end_date",
-                                                    "symptom_duration_weeks", "discharge_reason"]),
+        "sessions": pd.DataFrame(
+            sessions, columns=["session_id", "episode_id", "patient_id", "practitioner_id", "session_date", "pain_pre"]
+        ),
+        "episodes": pd.DataFrame(
+            episodes,
+            columns=[
+                "episode_id",
+                "patient_id",
+                "start_date",
+                "end_date",
+                "symptom_duration_weeks",
+                "discharge_reason",
+            ],
+        ),
     }
     frames["patients"] = pd.DataFrame({"patient_id": sorted({c["patient"] for c in courses})})
     if assessments:
-        frames["assessments"] = pd.DataFrame(assessments, columns=["assessment_id", "episode_id", "patient_id",
-                                                                   "assessed_on", "pain"])
+        frames["assessments"] = pd.DataFrame(
+            assessments, columns=["assessment_id", "episode_id", "patient_id", "assessed_on", "pain"]
+        )
     return Clinic.from_frames(as_of=as_of, **frames)
 
 
@@ -104,18 +114,36 @@ def long_courses(n=24, seed=0, shared_patients=False):
         sessions.update({35: baseline - 1.0, 49: baseline - 1.0, 56: week8, 63: week8})
         duration = float(rng.integers(1, 40))
         patient = f"P{i // 2:03d}" if shared_patients else f"P{i:03d}"
-        courses.append({"id": f"E{i:03d}", "patient": patient, "offset": i, "sessions": sessions, "end": 70,
-                        "duration": duration})
-        expected.append({"episode_id": f"E{i:03d}", "patient_id": patient, "early_frequency": k / 4.0,
-                         "baseline": baseline, "reduction": baseline - week8, "log_duration": np.log1p(duration)})
+        courses.append(
+            {"id": f"E{i:03d}", "patient": patient, "offset": i, "sessions": sessions, "end": 70, "duration": duration}
+        )
+        expected.append(
+            {
+                "episode_id": f"E{i:03d}",
+                "patient_id": patient,
+                "early_frequency": k / 4.0,
+                "baseline": baseline,
+                "reduction": baseline - week8,
+                "log_duration": np.log1p(duration),
+            }
+        )
     return courses, pd.DataFrame(expected)
 
 
 def test_fast_recoverers_are_left_out_not_counted_as_low_frequency():
     """Issue 10, verdict 4: a course ended after 2 sessions in week 1 (recovered) used to count as 0.5 a week."""
     courses, expected = long_courses()
-    fast = [{"id": f"F{i}", "patient": f"Q{i}", "offset": i, "sessions": {0: 8.0, 5: 1.0}, "end": 6,
-             "assessments": {56: 0.0}} for i in range(12)]
+    fast = [
+        {
+            "id": f"F{i}",
+            "patient": f"Q{i}",
+            "offset": i,
+            "sessions": {0: 8.0, 5: 1.0},
+            "end": 6,
+            "assessments": {56: 0.0},
+        }
+        for i in range(12)
+    ]
     result = analyze_frequency(build(courses + fast))
     attrs = result.patient_level.attrs
     assert attrs["design"] == "landmark" and attrs["estimable"] is True
@@ -188,8 +216,14 @@ def test_a_fixed_weekly_schedule_cannot_be_related_to_improvement():
     """Issue 10, verdict 5: every course at 1.0 a week: no estimate, no interval, a plain sentence."""
     rng = np.random.default_rng(0)
     courses = [
-        {"id": f"E{i:02d}", "patient": f"P{i:02d}", "offset": i, "end": 70, "duration": float(rng.integers(1, 30)),
-         "sessions": {d: float(rng.integers(2, 10)) for d in (0, 7, 14, 21, 28, 35, 42, 49, 56)}}
+        {
+            "id": f"E{i:02d}",
+            "patient": f"P{i:02d}",
+            "offset": i,
+            "end": 70,
+            "duration": float(rng.integers(1, 30)),
+            "sessions": {d: float(rng.integers(2, 10)) for d in (0, 7, 14, 21, 28, 35, 42, 49, 56)},
+        }
         for i in range(30)
     ]
     result = analyze_frequency(build(courses))

@@ -569,4 +569,6 @@ def test_adverse_event_types_never_recorded_get_words_not_a_point_at_zero(demo):
     assert np.isnan(drawn[(rows["event_type"] == "bruising").to_numpy()]).all()  # no dot at 0 for bruising
     assert np.isfinite(drawn[(rows["event_type"] != "bruising").to_numpy()]).all()
     words = [t for t in ax.texts if t.get_gid() == "not_recorded"]
-    assert [t.get_text() for t in words] == ["not recorded in this clinic's data"] * int((rows["event_type"] == "bruising").sum())
+    assert [t.get_text() for t in words] == ["not recorded in this clinic's data"] * int(
+        (rows["event_type"] == "bruising").sum()
+    )

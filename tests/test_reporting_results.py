@@ -110,7 +110,7 @@ def test_write_results_writes_json_with_nulls_and_formula_safe_csvs(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     assert '"rate": null' in (tmp_path / "summary.json").read_text()
     written = pd.read_csv(tmp_path / "tables" / "activity.csv", dtype=str)
-    assert written["indicator"].tolist() == ["'=HYPERLINK(\"http://x\")", "'+3 percentage points", "Sessions"]
+    assert written["indicator"].tolist() == ['\'=HYPERLINK("http://x")', "'+3 percentage points", "Sessions"]
     assert written["change"].tolist() == ["*", "-3", "+12"]  # numbers stay numbers
 
     # a table no longer shown loses its CSV; an empty folder (a report run by hand) writes nothing

@@ -327,7 +327,13 @@ def test_primary_suppression_keeps_zero_and_blanks_missing():
     table = pd.DataFrame({"n": [0, 1, 10, 11, np.nan]})
     out = suppress_small_counts(table, ["n"])
     assert cells(out, "n") == ["0", "<11", "<11", "11", ""]
-    assert out.attrs == {"threshold": 11, "suppressed": 2, "complementary": 0, "audience": "public", "method": "suppress"}
+    assert out.attrs == {
+        "threshold": 11,
+        "suppressed": 2,
+        "complementary": 0,
+        "audience": "public",
+        "method": "suppress",
+    }
     assert cells(suppress_small_counts(table, ["n"], threshold=5), "n") == ["0", "<5", "10", "11", ""]
 
 
@@ -569,7 +575,9 @@ def test_safety_summary_names_clear_differences_and_never_reads_no_clear_differe
     assert "lower here than published for any minor event (Boyce 2020)" in sentence
     assert "Fainting is not recorded in this clinic's data, so no comparison is made" in sentence
     assert "1 event type rests on too few events to show or compare" in sentence
-    assert "the rates may still differ" in sentence and "no difference" not in sentence.replace("no clear difference", "")
+    assert "the rates may still differ" in sentence and "no difference" not in sentence.replace(
+        "no clear difference", ""
+    )
     quiet = text.safety_summary(table.assign(comparison="similar"))
     assert quiet.startswith("No rate here is clearly higher or lower than the published ones.")
     assert "not recorded" not in quiet

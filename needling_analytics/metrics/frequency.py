@@ -295,9 +295,7 @@ def _patient_level(data: pd.DataFrame) -> pd.DataFrame:
         }
     )
     table.index.name = "term"
-    table.attrs.update(
-        n_episodes=int(fit.nobs), r_squared=float(fit.rsquared), estimable=True, cov_type=cov_type
-    )
+    table.attrs.update(n_episodes=int(fit.nobs), r_squared=float(fit.rsquared), estimable=True, cov_type=cov_type)
     return table
 
 

@@ -141,7 +141,9 @@ def poisson_interval(events, exposure, *, confidence: float = 0.95) -> tuple[np.
 
 def _tally(events: pd.DataFrame, group: list[str], exposure: pd.Series) -> pd.DataFrame:
     """Per group: events, sessions and patients with an event, and the per-patient sums clustering needs."""
-    per_patient = events.groupby([*group, "patient_id"], observed=True, sort=False, dropna=False).size().rename("y").reset_index()
+    per_patient = (
+        events.groupby([*group, "patient_id"], observed=True, sort=False, dropna=False).size().rename("y").reset_index()
+    )
     y = per_patient["y"].to_numpy(dtype=float)
     t = per_patient["patient_id"].map(exposure).fillna(0).to_numpy(dtype=float)
     per_patient = per_patient.assign(yy=y * y, yt=y * t)

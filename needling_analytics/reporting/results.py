@@ -48,9 +48,7 @@ def _number(value, kind=float):
     return None if isinstance(number, float) and not math.isfinite(number) else number
 
 
-def responder_figures(
-    summary: pd.DataFrame, *, cohort: str = "ended", threshold: int | Disclosure | None = 11
-) -> dict:
+def responder_figures(summary: pd.DataFrame, *, cohort: str = "ended", threshold: int | Disclosure | None = 11) -> dict:
     """The responder headline as the report shows it: ``cohort, assessed, improved, rate, ci_lower, ci_upper``.
 
     ``summary`` is the one-row output of
@@ -79,7 +77,12 @@ def responder_figures(
     if 0 < improved < limit or 0 < assessed - improved < limit:
         return out
     out["improved"] = shown(improved)
-    out.update({key: _number(row[source]) for key, source in (("rate", "responder_rate"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"))})
+    out.update(
+        {
+            key: _number(row[source])
+            for key, source in (("rate", "responder_rate"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"))
+        }
+    )
     return out
 
 

@@ -21,10 +21,10 @@ from .suppression import (
     MONTHLY_TOTALS,
     Disclosure,
     as_disclosure,
+    check_threshold,
     funnel_hidden,
     is_hidden_text,
     monthly_counts,
-    check_threshold,
     monthly_hidden,
     round_counts,
     small_count_mask,
@@ -206,7 +206,9 @@ def protect_control_chart(
     return out
 
 
-def responders_by(outcomes: pd.DataFrame, by: str, *, threshold: int | Disclosure = 11, total_label: str = "all") -> pd.DataFrame:
+def responders_by(
+    outcomes: pd.DataFrame, by: str, *, threshold: int | Disclosure = 11, total_label: str = "all"
+) -> pd.DataFrame:
     """Responder rates by a subgroup (body region, practitioner...), with an overall row, small counts suppressed.
 
     ``outcomes`` is :func:`episode_outcomes` (or :func:`metrics.episode_pain`

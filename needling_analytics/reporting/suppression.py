@@ -245,8 +245,10 @@ def suppress_small_counts(
     unknown = sorted({c for c in named if c not in table.columns})
     if unknown:
         raise ValueError(f"columns {unknown!r} are not in `table`; its columns are {list(table.columns)}")
-    bands = {r: ([n] if isinstance(n, str) else list(n), [c] if isinstance(c, str) else list(c))
-             for r, (n, c) in (bands or {}).items()}
+    bands = {
+        r: ([n] if isinstance(n, str) else list(n), [c] if isinstance(c, str) else list(c))
+        for r, (n, c) in (bands or {}).items()
+    }
     unbanded = sorted({c for parts in bands.values() for side in parts for c in side} - set(count_columns))
     if unbanded:
         raise ValueError(f"`bands` must use count columns only; {unbanded!r} are not in `count_columns`")
@@ -276,11 +278,14 @@ def suppress_small_counts(
         blocked = hidden[:, [col[s] for s in sources if s in col]].any(axis=1)
         numbers = table[rate].to_numpy(dtype=float, na_value=np.nan)
         cells = [
-            COMPLEMENT if b else "" if not np.isfinite(v) else fmt.format(v) for b, v in zip(blocked, numbers, strict=True)
+            COMPLEMENT if b else "" if not np.isfinite(v) else fmt.format(v)
+            for b, v in zip(blocked, numbers, strict=True)
         ]
         if policy.rounds and rate in bands:
-            cells = [_band_cell(values[i], primary[i], bands[rate], col, threshold) if b else cell
-                     for i, (b, cell) in enumerate(zip(blocked, cells, strict=True))]
+            cells = [
+                _band_cell(values[i], primary[i], bands[rate], col, threshold) if b else cell
+                for i, (b, cell) in enumerate(zip(blocked, cells, strict=True))
+            ]
         out[rate] = pd.Series(cells, index=out.index, dtype=object)
     out.attrs.update(
         threshold=int(policy.threshold),

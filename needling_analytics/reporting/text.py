@@ -835,7 +835,7 @@ def safety_summary(table: pd.DataFrame) -> Paragraph:
         else "No rate here is clearly higher or lower than the published ones. "
     )
     text += (
-        "Where the table reads \"no clear difference\", the rates may still differ: with events this rare, a real "
+        'Where the table reads "no clear difference", the rates may still differ: with events this rare, a real '
         "difference can go unseen. "
     )
     unrecorded = list(dict.fromkeys(_event_words(t, v) for t, v in table.loc[
