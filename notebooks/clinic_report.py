@@ -464,9 +464,9 @@ tables.table_or_note(
 # how long they had had the problem, age, sex and body region): it is set
 # against what the clinic's average practitioner would achieve with the
 # same patients, so nobody looks worse for seeing harder cases. The
-# sentence under the chart says whether it could be done, and if not, why. The curves show how far from the
-# clinic's rate a practitioner can be by chance alone; they narrow as the
-# number of patients grows. Practitioners are not ranked, and those with too
+# sentence under the chart says whether it could be done, and if not, why.
+# The curves show how far from that rate a practitioner can be by chance
+# alone; they narrow as the number of patients grows. Practitioners are not ranked, and those with too
 # few assessed courses of care are not shown, nor those whose dot would
 # reveal fewer than 11 patients who improved, or did not. A dot outside the
 # curves is a prompt to look at the case mix and the records, not a
