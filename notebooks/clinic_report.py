@@ -364,7 +364,7 @@ text.frequency_paragraph(frequency)
 times = metrics.time_to_response(cohort, rule=rule, confirmed=True)
 
 # %%
-km = metrics.kaplan_meier(times, time="days")
+km = metrics.kaplan_meier(times, time="days", cluster="patient_id")
 
 # %%
 tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size)

@@ -448,3 +448,70 @@ def test_confirmed_response_on_the_hand_built_episodes():
         "E5": {"event": True, "sessions": 3, "days": 2.0},
         "E6": {"event": False, "sessions": 4, "days": 4.0},
     }
+
+
+# --- patients with several courses of care: cluster-robust Kaplan-Meier bands (issue 10) --------------
+
+
+def _km_log_survival_by_hand(times, events, weights, grid):
+    """log S(t) at ``grid`` of a weighted Kaplan-Meier curve, written out with plain sums (no code under test)."""
+    out, total = [], 0.0
+    for t in grid:
+        at_risk = sum(w for ti, w in zip(times, weights, strict=True) if ti >= t)
+        died = sum(w for ti, ei, w in zip(times, events, weights, strict=True) if ti == t and ei)
+        total += np.log(1 - died / at_risk)
+        out.append(total)
+    return np.array(out)
+
+
+def test_clustered_km_error_equals_the_numerical_jackknife_over_patients():
+    # 9 patients, 3 with two courses whose times are alike (a patient who responds fast does so twice)
+    times = [3.0, 5.0, 5.0, 8.0, 10.0, 12.0, 12.0, 15.0, 20.0, 4.0, 6.0, 13.0]
+    events = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1]
+    patients = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "A", "B", "G"]
+    data = pd.DataFrame({"days": times, "event": events, "patient_id": patients})
+    km = kaplan_meier(data, cluster="patient_id").iloc[1:]
+    grid = km["time"].tolist()
+    # influence of each course = d log S / d weight, by central differences around weight 1
+    eps, base = 1e-6, np.ones(len(times))
+    influence = []
+    for i in range(len(times)):
+        up, down = base.copy(), base.copy()
+        up[i] += eps
+        down[i] -= eps
+        influence.append(
+            (_km_log_survival_by_hand(times, events, up, grid) - _km_log_survival_by_hand(times, events, down, grid))
+            / (2 * eps)
+        )
+    summed = pd.DataFrame(influence).groupby(np.array(patients)).sum().to_numpy()
+    survival = km["survival"].to_numpy()
+    expected = survival * np.sqrt((summed**2).sum(axis=0))
+    finite = survival > 0
+    assert km["std_error"].to_numpy()[finite] == pytest.approx(expected[finite], rel=1e-5)
+    greenwood = kaplan_meier(data).iloc[1:]["std_error"].to_numpy()
+    # days 4 to 8: both of A's and B's courses have responded, so the curve rests on fewer independent patients
+    assert (km["std_error"].to_numpy()[1:4] > greenwood[1:4]).all()
+    assert km.attrs["clustered_by"] == "patient_id"
+
+
+def test_clustered_km_is_greenwood_with_one_course_per_patient_and_undoes_duplication():
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame(
+        {"days": rng.integers(1, 40, 60).astype(float), "event": rng.random(60) < 0.7, "patient_id": range(60)}
+    )
+    greenwood = kaplan_meier(data)  # statsmodels' Greenwood standard errors
+    one_each = kaplan_meier(data, cluster="patient_id")
+    assert one_each["std_error"].to_numpy() == pytest.approx(greenwood["std_error"].to_numpy(), abs=1e-12, nan_ok=True)
+    # every course entered twice for the same patient: no new information, so the same bands as once
+    twice = pd.concat([data, data], ignore_index=True)
+    clustered = kaplan_meier(twice, cluster="patient_id")
+    assert clustered["std_error"].to_numpy() == pytest.approx(greenwood["std_error"].to_numpy(), abs=1e-12, nan_ok=True)
+    assert clustered[["ci_lower", "ci_upper"]].to_numpy() == pytest.approx(
+        greenwood[["ci_lower", "ci_upper"]].to_numpy(), abs=1e-12, nan_ok=True
+    )
+    naive = kaplan_meier(twice)  # treats the copies as independent: too narrow by sqrt(2)
+    assert (naive["std_error"] * np.sqrt(2)).to_numpy() == pytest.approx(
+        greenwood["std_error"].to_numpy(), abs=1e-12, nan_ok=True
+    )
+    with pytest.raises(ValueError, match="`cluster` column 'patient' is not in `data`"):
+        kaplan_meier(data, cluster="patient")

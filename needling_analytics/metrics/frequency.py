@@ -424,7 +424,11 @@ def analyze_frequency(
     times = times.merge(cohort[["episode_id", "frequency_band"]], on="episode_id")
     times = times.dropna(subset=["frequency_band"])
     times["frequency_band"] = times["frequency_band"].astype(str)
-    km = kaplan_meier(times, time="days", event="event", group="frequency_band") if len(times) else pd.DataFrame()
+    km = (
+        kaplan_meier(times, time="days", event="event", group="frequency_band", cluster="patient_id")
+        if len(times)
+        else pd.DataFrame()
+    )
     return FrequencyAnalysis(
         frame.drop(columns=["log_duration"]),
         landmark,
