@@ -370,7 +370,7 @@ km = metrics.kaplan_meier(times, time="days", cluster="patient_id")
 tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size)
 
 # %%
-median = metrics.median_time(times, time="days")
+median = metrics.median_time(times, time="days", cluster="patient_id")
 
 # %%
 text.median_sentence(median)

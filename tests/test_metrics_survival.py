@@ -513,5 +513,11 @@ def test_clustered_km_is_greenwood_with_one_course_per_patient_and_undoes_duplic
     assert (naive["std_error"] * np.sqrt(2)).to_numpy() == pytest.approx(
         greenwood["std_error"].to_numpy(), abs=1e-12, nan_ok=True
     )
+    # the median's interval inverts the same tests: entered twice and clustered, it is that of the data entered once
+    once, doubled = median_time(data), median_time(twice, cluster="patient_id")
+    assert once[["median", "ci_lower", "ci_upper"]].to_numpy() == pytest.approx(
+        doubled[["median", "ci_lower", "ci_upper"]].to_numpy(), abs=1e-12, nan_ok=True
+    )
+    assert median_time(data, cluster="patient_id").equals(once)
     with pytest.raises(ValueError, match="`cluster` column 'patient' is not in `data`"):
         kaplan_meier(data, cluster="patient")

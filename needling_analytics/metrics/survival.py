@@ -154,6 +154,16 @@ def _groups(frame: pd.DataFrame, group: str | None):
     return [((key,), part) for key, part in frame.groupby(group, observed=True, sort=True)]
 
 
+def _cluster_labels(data: pd.DataFrame, frame: pd.DataFrame, cluster: str) -> np.ndarray:
+    """Integer codes of ``data[cluster]`` for the rows kept in ``frame``; a missing value is a cluster of its own."""
+    if cluster not in data.columns:
+        raise ValueError(f"`cluster` column {cluster!r} is not in `data`; its columns are {list(data.columns)}")
+    codes = pd.factorize(data.loc[frame.index, cluster])[0]
+    alone = codes < 0
+    codes[alone] = codes.max(initial=-1) + 1 + np.arange(alone.sum())
+    return codes
+
+
 def _clustered_variance(times, events, clusters, grid, survival) -> np.ndarray:
     """Variance of Kaplan-Meier survival at ``grid`` (event times), robust to correlated rows within a cluster.
 
@@ -252,12 +262,7 @@ def kaplan_meier(
         raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
     frame = _survival_frame(data, time, event, group)
     if cluster is not None:
-        if cluster not in data.columns:
-            raise ValueError(f"`cluster` column {cluster!r} is not in `data`; its columns are {list(data.columns)}")
-        labels = data.loc[frame.index, cluster].astype(object)
-        alone = labels.isna()
-        frame["_cluster"] = labels.where(~alone, pd.Series([("alone", i) for i in range(len(labels))], index=labels.index))
-        frame["_cluster"] = frame["_cluster"].astype(str)
+        frame["_cluster"] = _cluster_labels(data, frame, cluster)
     z = stats.norm.ppf(0.5 + confidence / 2)
     keys = [] if group is None else [group]
     parts = []
@@ -364,6 +369,7 @@ def median_time(
     event: str = "event",
     group: str | None = None,
     confidence: float = 0.95,
+    cluster: str | None = None,
 ) -> pd.DataFrame:
     """Median time to the event from the Kaplan-Meier curve, overall or by group.
 
@@ -372,7 +378,9 @@ def median_time(
     missing when fewer than half of the subjects had the event. Its
     interval inverts log(-log) tests at each event time (Brookmeyer &
     Crowley 1982, as SAS ``PROC LIFETEST``): the upper bound is missing
-    (unbounded) when the curve does not fall far enough.
+    (unbounded) when the curve does not fall far enough. With ``cluster``
+    (e.g. ``"patient_id"``) the tests use the cluster-robust standard error
+    of :func:`kaplan_meier`.
 
     Returns
     -------
@@ -384,12 +392,19 @@ def median_time(
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
     frame = _survival_frame(data, time, event, group)
+    if cluster is not None:
+        frame["_cluster"] = _cluster_labels(data, frame, cluster)
     keys = [] if group is None else [group]
     rows = []
     for key, part in _groups(frame, group):
         if part.empty:
             continue
         fit = SurvfuncRight(part[time].to_numpy(), part[event].to_numpy(dtype=float))
+        if cluster is not None and len(fit.surv_times):
+            fit.surv_prob_se = np.sqrt(_clustered_variance(
+                part[time].to_numpy(dtype=float), part[event].to_numpy(dtype=bool), part["_cluster"].to_numpy(),
+                np.asarray(fit.surv_times, dtype=float), np.asarray(fit.surv_prob, dtype=float),
+            ))  # fmt: skip
         median, lower, upper = np.nan, np.nan, np.nan
         if part[event].any():
             with np.errstate(
