@@ -151,8 +151,9 @@ text.control_chart_summary(event_chart)
 #
 # Outcomes count only the **courses of care that have ended**. A course
 # still under way has a result so far, not its final one, so it is left
-# out of the share that improved, the two charts, the table by body region
-# and the comparison of practitioners below.
+# out of the share that improved, the two charts, the table by body region,
+# the range of motion and questionnaire tables and the comparison of
+# practitioners below.
 #
 # A course of care is *assessed* when it has a first pain score, a later
 # one, and a first score high enough for a clinically important fall to be
@@ -241,12 +242,13 @@ tables.table_or_note(
 # %% [markdown]
 # ### Range of motion
 #
-# Each measured movement is compared from its first to its latest
-# measurement. A change smaller than the measurement error of the device
-# cannot be told apart from error, so it is counted as "within".
+# In the courses of care that have ended, each measured movement is
+# compared from its first to its latest measurement. A change smaller than
+# the measurement error of the device cannot be told apart from error, so
+# it is counted as "within".
 
 # %%
-rom = metrics.rom_change(cohort)
+rom = tables.ended_courses(metrics.rom_change(cohort), cohort)
 
 # %%
 rom_table = tables.rom_summary(rom, threshold=disclosure)
@@ -271,12 +273,12 @@ text.rom_device_note(rom, threshold=disclosure)
 # %% [markdown]
 # ### Questionnaires
 #
-# Improvement in each questionnaire's own points (positive is better,
-# whichever way the scale runs), and the share reaching its published
-# clinically important change.
+# In the courses of care that have ended: improvement in each
+# questionnaire's own points (positive is better, whichever way the scale
+# runs), and the share reaching its clinically important change.
 
 # %%
-proms = metrics.prom_change(cohort)
+proms = tables.ended_courses(metrics.prom_change(cohort), cohort)
 
 # %%
 prom_table = tables.prom_summary(proms, threshold=disclosure)

@@ -333,3 +333,30 @@ def test_the_clinic_responder_rate_counts_only_courses_of_care_that_have_ended()
     assert mixed["responder_rate"] == pytest.approx(5 / 10, abs=1e-12)  # the old, mixed figure differs
     with pytest.raises(ValueError, match=r"`courses` must be 'ended' .* or 'all' .*, got 'open'"):
         episode_outcomes(cohort, courses="open")
+
+
+def test_range_of_motion_and_questionnaire_summaries_keep_only_ended_courses():
+    """Issue 10, verdict 3: a share improved by ROM or questionnaire is an outcome rate too, so ended courses only."""
+    from needling_analytics.load import Clinic
+    from needling_analytics.reporting.tables import ended_courses
+
+    ends = {"E0": "2026-10-20", "E1": "2026-10-25", "E2": None, "E3": "2026-11-15"}  # E3 ends after the month
+    clinic = Clinic.from_frames(
+        patients=pd.DataFrame({"patient_id": [f"P{i}" for i in range(4)]}),
+        episodes=pd.DataFrame(
+            [(e, f"P{i}", "2026-10-01", end) for i, (e, end) in enumerate(ends.items())],
+            columns=["episode_id", "patient_id", "start_date", "end_date"],
+        ),
+        sessions=pd.DataFrame(
+            [(f"S{i}", e, f"P{i}", "2026-10-02", 6) for i, e in enumerate(ends)],
+            columns=["session_id", "episode_id", "patient_id", "session_date", "pain_pre"],
+        ),
+        as_of=AS_OF,
+    )
+    cohort = clinic_window(clinic, "2026-10")
+    # two measures for E0 and E2, one for E1 and E3 (e.g. two movements, or two questionnaires)
+    changes = pd.DataFrame({"episode_id": ["E0", "E0", "E1", "E2", "E2", "E3"], "change": [5, 3, 2, -1, 0, 9]})
+    changes.attrs["kind"] = "rom"
+    kept = ended_courses(changes, cohort)
+    assert kept["episode_id"].tolist() == ["E0", "E0", "E1"] and kept["change"].tolist() == [5, 3, 2]
+    assert kept.attrs == {"kind": "rom", "ongoing_courses": 2}  # E2 and E3, each counted once

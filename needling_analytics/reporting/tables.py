@@ -60,6 +60,7 @@ __all__ = [
     "attendance_table",
     "chart_or_note",
     "clinic_window",
+    "ended_courses",
     "episode_outcomes",
     "for_display",
     "funnel_curve",
@@ -476,6 +477,30 @@ def episode_outcomes(
     out.attrs["responder_rule"] = pain.attrs.get("responder_rule")
     out.attrs["courses"] = courses
     out.attrs["ongoing_courses"] = ongoing
+    return out
+
+
+def ended_courses(changes: pd.DataFrame, clinic: Clinic) -> pd.DataFrame:
+    """The rows of ``changes`` that belong to courses of care that have ended (an ``end_date`` in ``clinic``).
+
+    For the clinic report's outcome summaries of range of motion and
+    questionnaires (:func:`~needling_analytics.metrics.rom_change`,
+    :func:`~needling_analytics.metrics.prom_change`: one row per course and
+    measure, with ``episode_id``): a course still under way shows its
+    change so far, an interim result, so it is left out, as from the
+    responder rate (DOMAIN.md, "Interim is not final").
+
+    Returns
+    -------
+    DataFrame
+        ``changes``' rows of ended courses, its columns and ``attrs``, plus
+        ``attrs["ongoing_courses"]``: the courses left out (counted once
+        however many rows they had).
+    """
+    ended_ids = clinic.episodes.loc[clinic.episodes["end_date"].notna(), "episode_id"]
+    keep = changes["episode_id"].isin(ended_ids).to_numpy(dtype=bool)
+    out = changes[keep].reset_index(drop=True)
+    out.attrs.update(changes.attrs, ongoing_courses=int(changes.loc[~keep, "episode_id"].nunique()))
     return out
 
 
