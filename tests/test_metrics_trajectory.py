@@ -186,3 +186,28 @@ def test_a_fit_that_warned_is_never_quoted_only_the_caveat():
     # a clean fit is quoted, with no caveat
     clean = dataclasses.replace(result, trajectory=dataclasses.replace(fit, fit_warnings=(), converged=True))
     assert "points a week" in text.frequency_paragraph(clean) and text.trajectory_caveat(clean) is None
+
+
+def test_nested_model_is_the_one_statsmodels_builds_from_its_variance_component_formula():
+    """The nested designs are built from integer codes (fast); the fit must equal statsmodels' vc_formula model."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(40):
+        patient = rng.normal(0, 1.0)
+        for course in range(1 + (i % 3 == 0)):  # every third patient has two courses
+            weeks = np.arange(6.0)
+            level, slope = 6 + patient + rng.normal(0, 0.7), -0.5 + rng.normal(0, 0.3)
+            pain = level + slope * weeks + rng.normal(0, 0.5, len(weeks))
+            rows.append(
+                pd.DataFrame({"patient_id": f"P{i}", "episode_id": f"P{i}-{course}", "weeks": weeks, "pain": pain})
+            )
+    data = pd.concat(rows, ignore_index=True)
+    for slope in (False, True):
+        fit = fit_trajectory(data, outcome="pain", time="weeks", time_model="linear", random_slope=slope)
+        assert fit.grouping != "subject"  # the patient level is in the model
+        vc = {"subject": "0 + C(episode_id)"} | ({"subject_slope": "0 + C(episode_id):weeks"} if slope else {})
+        direct = smf.mixedlm("pain ~ weeks", data, groups="patient_id", re_formula="1", vc_formula=vc).fit(
+            reml=True, method="bfgs", maxiter=1000
+        )
+        assert fit.fixed_effects["estimate"].to_numpy() == pytest.approx(direct.fe_params.to_numpy(), rel=1e-4)
+        assert fit.fixed_effects["std_error"].to_numpy() == pytest.approx(direct.bse_fe.to_numpy(), rel=1e-3)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
+from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 from scipy.stats import chi2
 
 #: Optimisers tried in turn, each from statsmodels' default start, until one
@@ -328,10 +329,7 @@ def fit_trajectory(
 
     def build(slope: bool):
         if nested:
-            vc = {"subject": "0 + C(na_subject__)"}
-            if slope:
-                vc["subject_slope"] = f"0 + C(na_subject__):{time}"
-            return smf.mixedlm(fixed, frame, groups="na_patient__", re_formula="1", vc_formula=vc)
+            return _nested_model(fixed, frame, time, slope)
         return smf.mixedlm(fixed, frame, groups="na_subject__", re_formula=f"~{time}" if slope else None)
 
     def lme4(slope: bool) -> str:
@@ -446,6 +444,40 @@ def fit_trajectory(
 def piecewise_name(time: str, knot: float) -> str:
     """Name of the change-of-slope column after ``knot`` in the piecewise time model, e.g. ``weeks_after_7``."""
     return f"{time}_after_{knot:g}".replace(".", "_").replace("-", "minus")
+
+
+def _nested_model(fixed: str, frame: pd.DataFrame, time: str, slope: bool) -> MixedLM:
+    """Patients (``na_patient__``) with a random intercept, courses (``na_subject__``) nested in them.
+
+    The same model as ``smf.mixedlm(fixed, frame, groups="na_patient__",
+    vc_formula={"subject": "0 + C(na_subject__)"[, "subject_slope":
+    "0 + C(na_subject__):time"]})``, but with the variance-component designs
+    built from integer codes instead of one patsy call per patient (which
+    took most of the fitting time on a clinic of 300 patients). Each
+    patient's design is the indicator matrix of their courses (times
+    ``time`` for the slope).
+    """
+    base = smf.mixedlm(fixed, frame, groups="na_patient__")
+    subjects = frame["na_subject__"].to_numpy()
+    times = frame[time].to_numpy(dtype=float)
+    names = ["subject", "subject_slope"] if slope else ["subject"]
+    mats, colnames = [[] for _ in names], [[] for _ in names]
+    for label in base.group_labels:  # statsmodels takes one small design matrix per patient
+        rows = base.row_indices[label]
+        codes, levels = pd.factorize(subjects[rows], sort=True)
+        indicator = np.eye(len(levels))[codes]
+        mats[0].append(indicator)
+        colnames[0].append([f"C(na_subject__)[{level}]" for level in levels])
+        if slope:
+            mats[1].append(indicator * times[rows, None])
+            colnames[1].append([f"C(na_subject__)[{level}]:{time}" for level in levels])
+    return MixedLM(
+        pd.Series(base.endog, name=base.endog_names),
+        pd.DataFrame(base.exog, columns=base.exog_names),
+        groups=frame["na_patient__"].to_numpy(),
+        exog_re=np.ones((len(frame), 1)),
+        exog_vc=VCSpec(names, colnames, mats),
+    )
 
 
 def _fit(model, reml: bool, start=None):
