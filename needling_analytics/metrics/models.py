@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
-from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 from scipy.stats import chi2
+from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
 #: Optimisers tried in turn, each from statsmodels' default start, until one
 #: gives a clean fit; each may take up to _MAXITER iterations. statsmodels'
