@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import DataQualityWarning, InputError
-from .permissions import UMASKS, file_permissions
+from .privacy.permissions import UMASKS, file_permissions
 
 EXIT_OK, EXIT_QUARANTINED, EXIT_UNREADABLE = 0, 1, 2
 

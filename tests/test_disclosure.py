@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from needling_analytics.privacy.suppression import Disclosure, round_counts, share_band
 from needling_analytics.reporting import text
-from needling_analytics.reporting.suppression import Disclosure, suppress_small_counts, suppression_note
-from needling_analytics.suppression import round_counts, share_band
+from needling_analytics.reporting.suppression import suppress_small_counts, suppression_note
 
 # Hand table: v -> nearest multiple of 5 (remainders 0-2 down, 3-4 up; no ties for whole numbers).
 ROUNDED = {

@@ -23,13 +23,9 @@ from needling_analytics import metrics, plots  # noqa: E402
 from needling_analytics.cli import main  # noqa: E402
 from needling_analytics.errors import InputError  # noqa: E402
 from needling_analytics.load import Clinic  # noqa: E402
+from needling_analytics.privacy.policies import monthly_hidden  # noqa: E402
+from needling_analytics.privacy.suppression import keep_steps, pool_bands, small_count_mask  # noqa: E402
 from needling_analytics.reporting import pseudonyms, tables  # noqa: E402
-from needling_analytics.reporting.suppression import (  # noqa: E402
-    keep_steps,
-    monthly_hidden,
-    pool_bands,
-    small_count_mask,
-)
 from needling_analytics.runner import RunConfig, load_config  # noqa: E402
 from needling_analytics.runner.config import clinic_parameters, ensure_practitioner_key  # noqa: E402
 

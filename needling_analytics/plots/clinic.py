@@ -10,7 +10,7 @@ Privacy: every chart that shows counts, or rates built on counts, takes
 1 to ``min_cell_size - 1`` patients, episodes or events is drawn: such a
 value is left out, pooled with its neighbours, or drawn as a hatched mark
 labelled ``"<11"``, and a grey line under the chart says so. The decisions
-are made by :mod:`needling_analytics.suppression`. Without it
+are made by :mod:`needling_analytics.privacy.suppression`. Without it
 (the default) every value is drawn, for the clinic's own analyses.
 """
 
@@ -22,14 +22,8 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import ScaledTranslation
 
-from ..suppression import (
-    COMPLEMENT,
-    check_threshold,
-    is_small,
-    keep_steps,
-    monthly_hidden,
-    pool_bands,
-)
+from ..privacy.policies import monthly_hidden
+from ..privacy.suppression import COMPLEMENT, check_threshold, is_small, keep_steps, pool_bands
 from .theme import (
     BENCHMARKS,
     GOOD,
@@ -110,7 +104,7 @@ def plot_responder_curve(curve: pd.DataFrame, *, min_cell_size: int | None = Non
         Smallest count that may be shown. The curve is then drawn only
         through points whose number improved, number not improved, and
         difference from the previous point drawn are each 0 or at least
-        ``min_cell_size`` (:func:`~needling_analytics.suppression.keep_steps`),
+        ``min_cell_size`` (:func:`~needling_analytics.privacy.suppression.keep_steps`),
         so that no stretch of it stands for 1 to ``min_cell_size - 1``
         patients; with fewer episodes than that, nothing is drawn. Points
         at 30% and 50% are kept when the rule allows, and their share is
@@ -230,7 +224,7 @@ def plot_time_to_response(
         Smallest count that may be shown. Each curve then stops once fewer
         than this many episodes remain (at least ``min_at_risk``), and
         rises only in steps of at least this many responses (``events``;
-        :func:`~needling_analytics.suppression.keep_steps`), so
+        :func:`~needling_analytics.privacy.suppression.keep_steps`), so
         that no step shows 1 to ``min_cell_size - 1`` patients.
     ax : Axes, optional
         Where to draw; a new A4-wide figure when None.
@@ -419,7 +413,7 @@ def plot_monthly_activity(monthly: pd.DataFrame, *, min_cell_size: int | None = 
     min_cell_size : int, optional
         Smallest count that may be shown. A month's figure is then hidden
         exactly when the clinic report's activity table hides it
-        (:func:`~needling_analytics.suppression.monthly_hidden`):
+        (:func:`~needling_analytics.privacy.policies.monthly_hidden`):
         a bar hidden as small is drawn hatched up to ``min_cell_size`` and
         labelled ``"<11"``; one hidden to protect another (so at least
         ``min_cell_size``) leaves an empty slot marked ``"*"``; a hidden
@@ -540,7 +534,7 @@ def plot_frequency_association(
         (under 1, 1 to 2, 2 or more a week) is drawn as its average, with
         its number of episodes beside it, and a band of 1 to
         ``min_cell_size - 1`` is pooled with its neighbour
-        (:func:`~needling_analytics.suppression.pool_bands`);
+        (:func:`~needling_analytics.privacy.suppression.pool_bands`);
         with fewer episodes than that in all, nothing is drawn. The trend
         is drawn only between the band averages, and only with at least
         1.5 times ``min_cell_size`` episodes (so each local fit of two
@@ -614,7 +608,7 @@ def _frequency_bands(data: pd.DataFrame, threshold: int) -> pd.DataFrame:
 
     The bands are those of :func:`~needling_analytics.metrics.session_exposures`
     (under 1, 1 to 2, 2 or more a week), pooled by
-    :func:`~needling_analytics.suppression.pool_bands`; empty
+    :func:`~needling_analytics.privacy.suppression.pool_bands`; empty
     bands are left out.
 
     Returns
@@ -795,7 +789,7 @@ def plot_pain_change_distribution(
         when it holds one episode, so neighbouring bars are then pooled
         (never across the 30% line) until none holds 1 to
         ``min_cell_size - 1`` episodes
-        (:func:`~needling_analytics.suppression.pool_bands`). A
+        (:func:`~needling_analytics.privacy.suppression.pool_bands`). A
         pooled bar is as wide as the bands it covers; its height is the
         average per 10 points (so that areas stay comparable) and the
         number on it is its total. The x axis then starts at -100% whatever
@@ -884,7 +878,7 @@ def _histogram_bars(edges: np.ndarray, counts: np.ndarray, min_cell_size: int | 
 
     Without ``min_cell_size`` one bar per band, as tall as its count. With
     it, bands are pooled on each side of 30%
-    (:func:`~needling_analytics.suppression.pool_bands`), empty bands at the
+    (:func:`~needling_analytics.privacy.suppression.pool_bands`), empty bands at the
     left end join the first bar (so that its left edge does not show the
     worst result), and a bar's height is its count per 10 points. The
     caller has checked that neither side holds 1 to ``min_cell_size - 1``,

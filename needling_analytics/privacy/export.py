@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, NeedlingAnalyticsError
-from ..permissions import warn_if_shared
 from ..spreadsheet import write_csv
+from .permissions import warn_if_shared
 
 #: Environment variable read by :func:`load_key` when no key file is given.
 KEY_ENV_VAR = "NEEDLING_EXPORT_KEY"

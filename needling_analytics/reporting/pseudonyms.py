@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..permissions import warn_if_shared
+from ..privacy.permissions import warn_if_shared
 from .text import Paragraph
 
 #: Name of the key file in the output folder.

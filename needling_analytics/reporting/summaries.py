@@ -15,21 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
-from .suppression import (
-    COMPLEMENT,
-    MONTHLY_COUNTS,
-    MONTHLY_TOTALS,
-    Disclosure,
-    as_disclosure,
-    check_threshold,
-    funnel_hidden,
-    is_hidden_text,
-    monthly_counts,
-    monthly_hidden,
-    round_counts,
-    small_count_mask,
-    suppress_small_counts,
-)
+from ..privacy.policies import MONTHLY_COUNTS, MONTHLY_TOTALS, funnel_hidden, monthly_counts, monthly_hidden
+from ..privacy.suppression import COMPLEMENT, Disclosure, as_disclosure, check_threshold, round_counts, small_count_mask
+from .suppression import is_hidden_text, suppress_small_counts
 from .text import label
 
 #: Indicators of the monthly KPI table: column of monthly_activity -> (words, kind).
@@ -68,7 +56,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
     as the discharged episodes assessed; a rate is hidden (``"*"``) when a
     count it comes from is hidden, and so is the change when either month's
     figure is hidden. Blank cells are missing (e.g. no discharge that month).
-    ``threshold`` may be a :class:`~needling_analytics.suppression.Disclosure`:
+    ``threshold`` may be a :class:`~needling_analytics.privacy.suppression.Disclosure`:
     nothing hidden for the owner; under ``method="round"`` counts are
     rounded to 5 (changes are those of the rounded counts), and the
     attendance and improvement shares are shown as bands where a count
@@ -153,7 +141,7 @@ def protect_control_chart(
     ``chart`` is :func:`~needling_analytics.metrics.monthly_control_chart`
     of ``monthly`` (:func:`~needling_analytics.metrics.monthly_activity`).
     A month is hidden when the KPI table would hide one of the counts its
-    point is built on (:func:`~needling_analytics.suppression.monthly_hidden`:
+    point is built on (:func:`~needling_analytics.privacy.policies.monthly_hidden`:
     responders, assessed and not improved; or events and sessions attended),
     since a point and its limits give away both counts; and, because the
     centre line is the pooled rate of all the months, one more month
@@ -434,7 +422,7 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) ->
     (practitioners below its ``min_episodes`` are already left out). A
     practitioner is removed when their assessed episodes, responders or
     non-responders are 1 to ``threshold - 1``, or to protect another one
-    (:func:`~needling_analytics.reporting.suppression.funnel_hidden`).
+    (:func:`~needling_analytics.privacy.policies.funnel_hidden`).
     The clinic's rate and the limits stay those of every compared
     practitioner.
 

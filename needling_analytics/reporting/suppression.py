@@ -1,32 +1,10 @@
-"""Small-cell suppression for aggregate reports: which counts to hide, in tables and in charts.
+"""Small-cell suppression as readers see it: hidden counts as text in tables, and the note under them.
 
-The CMS cell-size rule (DOMAIN.md, Privacy): no count from 1 to 10 may be
-shown, or be derivable from other cells (zero may be shown). Tables show a
-hidden count as ``"<11"`` and a cell hidden to protect it as ``"*"``
-(:func:`suppress_small_counts`). Charts use the same decisions, as numbers
-rather than text, so that a plot function can leave a value out, pool it
-with its neighbours, or draw a hatched "hidden" mark instead:
-
-- :func:`small_count_mask`: the cells :func:`suppress_small_counts` hides;
-- :func:`monthly_hidden`: the cells of the monthly activity table the KPI
-  table hides, for every month of the activity chart;
-- :func:`pool_bands`: neighbouring histogram bands pooled until none holds
-  1 to 10;
-- :func:`keep_steps`: the points of a cumulative curve that can be drawn
-  without a step of 1 to 10;
-- :func:`funnel_hidden`: practitioners whose funnel point would show a
-  small count.
-
-The decisions themselves live in :mod:`needling_analytics.suppression`
-(numpy and pandas only, so that the plots need not import the reporting
-stage); they are re-exported here, so imports from this module keep
-working. This module adds the text: :func:`suppress_small_counts` and
-:func:`suppression_note`.
-
-Every function takes ``threshold``, the smallest count that may be shown
-(11 under the CMS rule), or a :class:`~needling_analytics.suppression.Disclosure`
-policy (who the report is for, and whether shared reports suppress or
-round; docs/privacy.md).
+The rule and the decisions are explained in
+:mod:`needling_analytics.privacy.suppression`; this module turns them into
+the text a report shows: :func:`suppress_small_counts` (``"<11"``, ``"*"``,
+bands such as ``"over 90%"``), :func:`suppression_note`,
+:func:`format_band` and :func:`is_hidden_text`.
 """
 
 from __future__ import annotations
@@ -36,23 +14,12 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..suppression import (
-    AUDIENCES,
+from ..privacy.suppression import (
     COMPLEMENT,
-    METHODS,
-    MONTHLY_COUNTS,
-    MONTHLY_TOTALS,
     ROUNDING_BASE,
     Disclosure,
-    _hidden_cells,
     as_disclosure,
-    check_threshold,
-    funnel_hidden,
     is_small,
-    keep_steps,
-    monthly_counts,
-    monthly_hidden,
-    pool_bands,
     round_counts,
     share_band,
     small_count_mask,
@@ -60,27 +27,9 @@ from ..suppression import (
 from .text import Paragraph
 
 __all__ = [
-    "AUDIENCES",
-    "COMPLEMENT",
-    "METHODS",
-    "ROUNDING_BASE",
-    "Disclosure",
-    "as_disclosure",
+    "SUPPRESSION_NOTE",
     "format_band",
     "is_hidden_text",
-    "round_counts",
-    "share_band",
-    "MONTHLY_COUNTS",
-    "MONTHLY_TOTALS",
-    "SUPPRESSION_NOTE",
-    "check_threshold",
-    "funnel_hidden",
-    "is_small",
-    "keep_steps",
-    "monthly_counts",
-    "monthly_hidden",
-    "pool_bands",
-    "small_count_mask",
     "suppress_small_counts",
     "suppression_note",
 ]
@@ -176,7 +125,7 @@ def suppress_small_counts(
        where a count it is derived from is hidden (``rate_columns`` as a dict
        ``{rate: counts}``; as a list, a rate depends on every count column).
     4. **Audience and method** (``threshold`` as a
-       :class:`~needling_analytics.suppression.Disclosure`): for the owner
+       :class:`~needling_analytics.privacy.suppression.Disclosure`): for the owner
        nothing is hidden. Under ``method="round"`` only step 1 hides cells
        (no complementary suppression); every other count is shown rounded
        to the nearest 5 (:func:`round_counts`), and a share named in
@@ -252,15 +201,14 @@ def suppress_small_counts(
     unbanded = sorted({c for parts in bands.values() for side in parts for c in side} - set(count_columns))
     if unbanded:
         raise ValueError(f"`bands` must use count columns only; {unbanded!r} are not in `count_columns`")
-    primary, complement = _hidden_cells(table, count_columns, threshold, totals, total_row)
-    if not policy.complementary:  # rounding protects totals instead; the owner sees everything
-        complement = np.zeros_like(complement)
+    hidden = small_count_mask(table, count_columns, threshold=policy, totals=totals, total_row=total_row).to_numpy()
     values = table[count_columns].to_numpy(dtype=float, na_value=np.nan)
+    primary = is_small(values, threshold)
+    complement = hidden & ~primary
     shown_values = round_counts(values) if policy.rounds else values
     col = {c: j for j, c in enumerate(count_columns)}
 
     out = table.copy()
-    hidden = primary | complement
     for j, column in enumerate(count_columns):
         cells = [
             f"<{threshold}"

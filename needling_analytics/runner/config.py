@@ -37,9 +37,9 @@ from pathlib import Path
 from ..errors import InputError
 from ..load.mapping import check_timezone
 from ..metrics import ResponderRule
-from ..permissions import check_level
+from ..privacy.permissions import check_level
+from ..privacy.suppression import Disclosure
 from ..reporting.pseudonyms import KEY_FILE_NAME, ensure_key_file
-from ..suppression import Disclosure
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,24 @@
-"""The counting core of small-cell suppression: which counts to hide, as numbers, for tables and charts.
+"""Small-cell suppression, the counting core: which counts to hide, as numbers, for tables and charts.
 
 The CMS cell-size rule (DOMAIN.md, Privacy): no count from 1 to 10 may be
 shown, or be derivable from other cells (zero may be shown). This module
-makes the decisions, as booleans and pool numbers; it depends on numpy and
-pandas only (no report text, cache or data loading), so that both the
-plots and :mod:`needling_analytics.reporting` can use it. The text a report
-shows (``"<11"``, ``"*"`` and the note under a table) is made by
-:mod:`needling_analytics.reporting.suppression`, which re-exports
-everything here.
+makes the decisions, as booleans and pool numbers, with numpy and pandas
+only, so that the plots can use them as well as the reports. Tables show a
+hidden count as ``"<11"`` and a cell hidden to protect it as ``"*"``
+(:func:`~needling_analytics.reporting.suppression.suppress_small_counts`,
+which also writes the note under a table); charts leave such a value out,
+pool it with its neighbours, or draw a hatched "hidden" mark instead:
 
-- :func:`small_count_mask`: the cells
-  :func:`~needling_analytics.reporting.suppression.suppress_small_counts`
-  hides (primary and complementary suppression);
-- :func:`monthly_hidden`: the cells of the monthly activity table the KPI
-  table hides, for every month of the activity chart;
+- :func:`small_count_mask`: the cells a table hides (primary and
+  complementary suppression);
 - :func:`pool_bands`: neighbouring histogram bands pooled until none holds
   1 to 10;
 - :func:`keep_steps`: the points of a cumulative curve that can be drawn
   without a step of 1 to 10;
-- :func:`funnel_hidden`: practitioners whose funnel point would show a
-  small count;
 - :func:`is_small` and :func:`check_threshold`: the rule itself.
+
+The clinic report's own policies (which monthly counts and which funnel
+points it protects) are in :mod:`needling_analytics.privacy.policies`.
 
 Every function takes ``threshold``, the smallest count that may be shown
 (11 under the CMS rule), or a :class:`Disclosure` policy: who the report is
@@ -43,29 +41,6 @@ import pandas as pd
 
 #: Marker of a cell hidden to protect another (complementary suppression).
 COMPLEMENT = "*"
-
-#: Counts of :func:`~needling_analytics.metrics.monthly_activity` that reports show, and derived parts.
-MONTHLY_COUNTS = (
-    "active_patients",
-    "new_patients",
-    "new_episodes",
-    "sessions_booked",
-    "sessions_attended",
-    "cancelled",
-    "no_show",
-    "upcoming",
-    "unmarked",
-    "discharges",
-    "adverse_events",
-    "discharged_assessable",
-    "discharged_responders",
-    "not_responders",
-)
-#: Totals of the monthly activity table that a reader can rebuild from their parts.
-MONTHLY_TOTALS = {
-    "sessions_booked": ["sessions_attended", "cancelled", "no_show", "upcoming", "unmarked"],
-    "discharged_assessable": ["discharged_responders", "not_responders"],
-}
 
 
 #: Who a clinic report is for: the owner (internal), staff, or anyone (published).
@@ -360,32 +335,6 @@ def small_count_mask(
     return out
 
 
-def monthly_counts(monthly: pd.DataFrame) -> pd.DataFrame:
-    """:func:`~needling_analytics.metrics.monthly_activity` with ``not_responders`` added (assessed minus responders)."""
-    missing = {c: 0 for c in ("upcoming", "unmarked") if c not in monthly}  # tables from before the two statuses
-    return monthly.assign(not_responders=monthly["discharged_assessable"] - monthly["discharged_responders"], **missing)
-
-
-def monthly_hidden(monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
-    """Which monthly counts the clinic report hides, month by month, in the KPI table and the activity chart.
-
-    The rule of :func:`~needling_analytics.reporting.tables.kpi_table`
-    applied to every month: counts of 1 to ``threshold - 1`` are hidden, and
-    so is a part of a total that would give one away
-    (:data:`MONTHLY_TOTALS`). Each month is decided on its own, so a month
-    is hidden in the same way in every report that shows it.
-
-    Returns
-    -------
-    DataFrame
-        ``month``, then one boolean column per :data:`MONTHLY_COUNTS`
-        (True: hidden), in the order of ``monthly``.
-    """
-    counts = monthly_counts(monthly)
-    hidden = small_count_mask(counts, list(MONTHLY_COUNTS), threshold=threshold, totals=MONTHLY_TOTALS)
-    return pd.concat([monthly[["month"]], hidden], axis=1)
-
-
 def pool_bands(counts, *, threshold: int = 11) -> np.ndarray:
     """Pool neighbouring bands of a histogram until no pooled band holds 1 to ``threshold - 1``.
 
@@ -489,35 +438,3 @@ def _walk(counts: np.ndarray, candidates: np.ndarray, fixed: np.ndarray, start: 
             keep[i] = True
             last = count
     return keep
-
-
-def funnel_hidden(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.Series:
-    """Practitioners whose funnel point would give away a small count (so are not drawn or named with a rate).
-
-    A point shows a practitioner's assessed episodes (``n``) and responder
-    rate, hence their responders and non-responders. A practitioner is
-    hidden when any of the three is 1 to ``threshold - 1``; and, because
-    the clinic's totals can be read elsewhere in the report, one more
-    practitioner (the smallest count) is hidden whenever that total would
-    give a hidden one away (:func:`small_count_mask` with a total row).
-    With a :class:`Disclosure`: nobody is hidden for the owner; under
-    ``method="round"`` the clinic's totals are shown rounded, so only
-    practitioners with a small count are hidden.
-
-    Returns
-    -------
-    Series of bool
-        One per row of ``funnel`` (its index): True when hidden.
-    """
-    counts = funnel[["n", "responders"]].astype(float).assign(others=lambda f: f["n"] - f["responders"])
-    counts = counts.reset_index(drop=True)
-    total = len(counts)
-    counts.loc[total] = counts.sum()
-    mask = small_count_mask(
-        counts,
-        ["n", "responders", "others"],
-        threshold=threshold,
-        totals={"n": ["responders", "others"]},
-        total_row=total,
-    )
-    return pd.Series(mask.drop(index=total).any(axis=1).to_numpy(), index=funnel.index, name="hidden")
