@@ -42,7 +42,7 @@ def test_round_counts_to_base_5_matches_the_hand_table():
 @pytest.mark.parametrize("audience", ["staff", "public"])
 def test_rounding_still_hides_1_to_10_and_rounds_the_rest(audience):
     table = pd.DataFrame({"count": list(range(21))})
-    shown = suppress_small_counts(table, ["count"], threshold=Disclosure(audience, "round"))["count"].tolist()
+    shown = suppress_small_counts(table, ["count"], min_cell_size=Disclosure(audience, "round"))["count"].tolist()
     expected = ["0"] + ["<11"] * 10 + [str(ROUNDED[v]) for v in range(11, 21)]
     assert shown == expected
 
@@ -53,7 +53,7 @@ def _shares(policy):
     return suppress_small_counts(
         t,
         ["n", "r", "o"],
-        threshold=policy,
+        min_cell_size=policy,
         totals={"n": ["r", "o"]},
         rate_columns={"rate": ["n", "r", "o"]},
         rate_format="{:.0%}",

@@ -36,10 +36,10 @@ KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 
 
-def allowed(counts, threshold: int = 11) -> bool:
-    """Whether every count is 0 or at least ``threshold`` (rounded: counts read back from drawn shares)."""
+def allowed(counts, min_cell_size: int = 11) -> bool:
+    """Whether every count is 0 or at least ``min_cell_size`` (rounded: counts read back from drawn shares)."""
     values = np.rint(np.asarray(counts, dtype=float))
-    return bool(np.all((values == 0) | (values >= threshold)))
+    return bool(np.all((values == 0) | (values >= min_cell_size)))
 
 
 # ------------------------------------------------------------------ suppression helpers

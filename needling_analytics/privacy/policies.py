@@ -42,11 +42,11 @@ def monthly_counts(monthly: pd.DataFrame) -> pd.DataFrame:
     return monthly.assign(not_responders=monthly["discharged_assessable"] - monthly["discharged_responders"], **missing)
 
 
-def monthly_hidden(monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def monthly_hidden(monthly: pd.DataFrame, *, min_cell_size: int = 11) -> pd.DataFrame:
     """Which monthly counts the clinic report hides, month by month, in the KPI table and the activity chart.
 
     The rule of :func:`~needling_analytics.reporting.tables.kpi_table`
-    applied to every month: counts of 1 to ``threshold - 1`` are hidden, and
+    applied to every month: counts of 1 to ``min_cell_size - 1`` are hidden, and
     so is a part of a total that would give one away
     (:data:`MONTHLY_TOTALS`). Each month is decided on its own, so a month
     is hidden in the same way in every report that shows it.
@@ -58,16 +58,16 @@ def monthly_hidden(monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFram
         (True: hidden), in the order of ``monthly``.
     """
     counts = monthly_counts(monthly)
-    hidden = small_count_mask(counts, list(MONTHLY_COUNTS), threshold=threshold, totals=MONTHLY_TOTALS)
+    hidden = small_count_mask(counts, list(MONTHLY_COUNTS), min_cell_size=min_cell_size, totals=MONTHLY_TOTALS)
     return pd.concat([monthly[["month"]], hidden], axis=1)
 
 
-def funnel_hidden(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.Series:
+def funnel_hidden(funnel: pd.DataFrame, *, min_cell_size: int = 11) -> pd.Series:
     """Practitioners whose funnel point would give away a small count (so are not drawn or named with a rate).
 
     A point shows a practitioner's assessed episodes (``n``) and responder
     rate, hence their responders and non-responders. A practitioner is
-    hidden when any of the three is 1 to ``threshold - 1``; and, because
+    hidden when any of the three is 1 to ``min_cell_size - 1``; and, because
     the clinic's totals can be read elsewhere in the report, one more
     practitioner (the smallest count) is hidden whenever that total would
     give a hidden one away (:func:`~needling_analytics.privacy.suppression.small_count_mask` with a total row).
@@ -87,7 +87,7 @@ def funnel_hidden(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.Series:
     mask = small_count_mask(
         counts,
         ["n", "responders", "others"],
-        threshold=threshold,
+        min_cell_size=min_cell_size,
         totals={"n": ["responders", "others"]},
         total_row=total,
     )

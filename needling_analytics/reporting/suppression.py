@@ -35,34 +35,34 @@ __all__ = [
 ]
 
 
-def suppression_note(threshold: int | Disclosure = 11) -> Paragraph:
+def suppression_note(min_cell_size: int | Disclosure = 11) -> Paragraph:
     """The sentences a report prints under its suppressed tables and charts: the rule its audience gets."""
-    policy = as_disclosure(threshold)
-    threshold = policy.threshold
+    policy = as_disclosure(min_cell_size)
+    min_cell_size = policy.threshold
     if not policy.shared:
         return Paragraph(
             "This report is for the clinic owner, who already holds every record: no count is hidden, small ones "
             "included. Do not share it as it is: a report for staff or for sharing (audience staff or public) "
-            f"hides counts from 1 to {threshold - 1}."
+            f"hides counts from 1 to {min_cell_size - 1}."
         )
     charts = (
         "Charts follow the same rule: such a value is left out, pooled with its neighbours, "
-        f'or drawn as a hatched mark labelled "<{threshold}".'
+        f'or drawn as a hatched mark labelled "<{min_cell_size}".'
     )
     if policy.rounds:
         return Paragraph(
-            f'To protect patients\' privacy, counts from 1 to {threshold - 1} are shown as "<{threshold}" (zero is '
-            f"shown), and every other count is rounded to the nearest {ROUNDING_BASE} (so "
-            f"{threshold} shows as {int(round_counts(threshold))}), so that no small count can be worked out exactly "
-            "from a total; rounded figures may not add up to their total. A share built on a hidden count is shown "
-            'as a range that holds whatever the hidden count is ("over 80%"); other figures built on it are marked '
-            f'"{COMPLEMENT}". Charts are drawn from the exact counts, so they hide more: such a value is left out, '
-            f'pooled with its neighbours, or drawn as a hatched mark labelled "<{threshold}".'
+            f"To protect patients' privacy, counts from 1 to {min_cell_size - 1} are shown as "
+            f'"<{min_cell_size}" (zero is shown), and every other count is rounded to the nearest {ROUNDING_BASE} '
+            f"(so {min_cell_size} shows as {int(round_counts(min_cell_size))}), so that no small count can be "
+            "worked out exactly from a total; rounded figures may not add up to their total. A share built on a "
+            'hidden count is shown as a range that holds whatever the hidden count is ("over 80%"); other figures '
+            f'built on it are marked "{COMPLEMENT}". Charts are drawn from the exact counts, so they hide more: such '
+            f'a value is left out, pooled with its neighbours, or drawn as a hatched mark labelled "<{min_cell_size}".'
         )
     return Paragraph(
-        f'To protect patients\' privacy, counts from 1 to {threshold - 1} are shown as "<{threshold}" (zero is shown), '
-        f'and cells marked "{COMPLEMENT}" are hidden too, so that a small count cannot be worked out from a total '
-        "or from a rate. " + charts
+        f"To protect patients' privacy, counts from 1 to {min_cell_size - 1} are shown as "
+        f'"<{min_cell_size}" (zero is shown), and cells marked "{COMPLEMENT}" are hidden too, so that a small count '
+        "cannot be worked out from a total or from a rate. " + charts
     )
 
 
@@ -94,7 +94,7 @@ def suppress_small_counts(
     table: pd.DataFrame,
     count_columns: Sequence[str],
     *,
-    threshold: int | Disclosure = 11,
+    min_cell_size: int | Disclosure = 11,
     rate_columns: Sequence[str] | Mapping[str, str | Sequence[str]] = (),
     totals: Mapping[str, Sequence[str]] | None = None,
     total_row: Hashable | None = None,
@@ -105,7 +105,7 @@ def suppress_small_counts(
 
     What is implemented, exactly:
 
-    1. **Primary suppression**: a count from 1 to ``threshold - 1`` is
+    1. **Primary suppression**: a count from 1 to ``min_cell_size - 1`` is
        shown as ``"<11"`` (for the default threshold). Zero is shown (the
        CMS rule allows it); missing counts are blank.
     2. **Complementary suppression**, for the totals you declare:
@@ -124,7 +124,7 @@ def suppress_small_counts(
     3. **Rates**: a rate (or mean) column is hidden (``"*"``) in every row
        where a count it is derived from is hidden (``rate_columns`` as a dict
        ``{rate: counts}``; as a list, a rate depends on every count column).
-    4. **Audience and method** (``threshold`` as a
+    4. **Audience and method** (``min_cell_size`` as a
        :class:`~needling_analytics.privacy.suppression.Disclosure`): for the owner
        nothing is hidden. Under ``method="round"`` only step 1 hides cells
        (no complementary suppression); every other count is shown rounded
@@ -146,7 +146,7 @@ def suppress_small_counts(
         Counts (whole numbers) and rates, one row per group.
     count_columns : sequence of str
         Columns holding counts of people, episodes, sessions or events.
-    threshold : int or Disclosure
+    min_cell_size : int or Disclosure
         Smallest count that may be shown (CMS: 11), or the report's
         disclosure policy.
     rate_columns : list, or dict of rate column to the count column(s) it is derived from
@@ -175,14 +175,14 @@ def suppress_small_counts(
       booked attended missed
     0     30        *    <11
     1     25       25      0
-    >>> suppress_small_counts(t, ["booked", "attended", "missed"], threshold=Disclosure("staff", "round"),
+    >>> suppress_small_counts(t, ["booked", "attended", "missed"], min_cell_size=Disclosure("staff", "round"),
     ...                       totals={"booked": ["attended", "missed"]})
       booked attended missed
     0     30       25    <11
     1     25       25      0
     """
-    policy = as_disclosure(threshold)
-    threshold = policy.cutoff
+    policy = as_disclosure(min_cell_size)
+    min_cell_size = policy.cutoff
     count_columns = [count_columns] if isinstance(count_columns, str) else list(count_columns)
     totals = {t: list(parts) for t, parts in (totals or {}).items()}
     rates = (
@@ -201,9 +201,9 @@ def suppress_small_counts(
     unbanded = sorted({c for parts in bands.values() for side in parts for c in side} - set(count_columns))
     if unbanded:
         raise ValueError(f"`bands` must use count columns only; {unbanded!r} are not in `count_columns`")
-    hidden = small_count_mask(table, count_columns, threshold=policy, totals=totals, total_row=total_row).to_numpy()
+    hidden = small_count_mask(table, count_columns, min_cell_size=policy, totals=totals, total_row=total_row).to_numpy()
     values = table[count_columns].to_numpy(dtype=float, na_value=np.nan)
-    primary = is_small(values, threshold)
+    primary = is_small(values, min_cell_size)
     complement = hidden & ~primary
     shown_values = round_counts(values) if policy.rounds else values
     col = {c: j for j, c in enumerate(count_columns)}
@@ -211,7 +211,7 @@ def suppress_small_counts(
     out = table.copy()
     for j, column in enumerate(count_columns):
         cells = [
-            f"<{threshold}"
+            f"<{min_cell_size}"
             if primary[i, j]
             else COMPLEMENT
             if complement[i, j]
@@ -231,7 +231,7 @@ def suppress_small_counts(
         ]
         if policy.rounds and rate in bands:
             cells = [
-                _band_cell(values[i], primary[i], bands[rate], col, threshold) if b else cell
+                _band_cell(values[i], primary[i], bands[rate], col, min_cell_size) if b else cell
                 for i, (b, cell) in enumerate(zip(blocked, cells, strict=True))
             ]
         out[rate] = pd.Series(cells, index=out.index, dtype=object)
@@ -245,7 +245,7 @@ def suppress_small_counts(
     return out
 
 
-def _band_cell(row: np.ndarray, hidden: np.ndarray, parts, col: Mapping[str, int], threshold: int) -> str:
+def _band_cell(row: np.ndarray, hidden: np.ndarray, parts, col: Mapping[str, int], min_cell_size: int) -> str:
     """One row's share as a :func:`share_band`, from the shown counts and the number hidden on each side."""
     sides = []
     for side in parts:
@@ -257,6 +257,6 @@ def _band_cell(row: np.ndarray, hidden: np.ndarray, parts, col: Mapping[str, int
         complement,
         hidden_numerator=hidden_numerator,
         hidden_complement=hidden_complement,
-        threshold=threshold,
+        min_cell_size=min_cell_size,
     )
     return format_band(band)
