@@ -245,11 +245,13 @@ def too_few(ax: Axes, min_cell_size: int, what: str, *, message: str | None = No
 
 
 def percent_axis(ax: Axes, which: str = "y") -> None:
+    """Tick labels of the ``which`` axis ("x" or "y") as percentages: ``"30%"``."""
     axis = ax.yaxis if which == "y" else ax.xaxis
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
 
 
 def month_labels(months: pd.Series) -> list[str]:
+    """Months (periods, or text such as ``"2026-10"``) as tick labels: ``"Oct 2026"``."""
     if not isinstance(months.dtype, pd.PeriodDtype):
         months = pd.to_datetime(months.astype(str)).dt.to_period("M")
     return months.dt.strftime("%b %Y").tolist()
