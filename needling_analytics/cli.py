@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import DataQualityWarning, InputError
-from .permissions import UMASKS, file_permissions
+from .privacy.permissions import UMASKS, file_permissions
 
 EXIT_OK, EXIT_QUARANTINED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -194,7 +194,8 @@ def _export(args) -> int:
 
 def _practitioners(args) -> int:
     from .load import load_clinic
-    from .reporting.pseudonyms import ensure_key_file, pseudonym_table
+    from .privacy.keys import create_key_file
+    from .reporting.pseudonyms import KEY_FILE_NAME, pseudonym_table
 
     config = _run_config(args)
     if config.show_practitioner_ids:
@@ -204,7 +205,7 @@ def _practitioners(args) -> int:
         warnings.simplefilter("ignore", DataQualityWarning)
         clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)
     with file_permissions(config.permissions):
-        key_file = ensure_key_file(config.out_dir)
+        key_file = create_key_file(config.out_dir / KEY_FILE_NAME)
     table = pseudonym_table(clinic, key_file)
     if table.empty:  # practitioner_id is optional (REDCap and FHIR exports often have none)
         print("Practitioners are not recorded in this clinic's data: there are no code names to print.")

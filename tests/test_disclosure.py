@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from needling_analytics.privacy.suppression import Disclosure, round_counts, share_band
 from needling_analytics.reporting import text
-from needling_analytics.reporting.suppression import Disclosure, suppress_small_counts, suppression_note
-from needling_analytics.suppression import round_counts, share_band
+from needling_analytics.reporting.suppression import suppress_small_counts, suppression_note
 
 # Hand table: v -> nearest multiple of 5 (remainders 0-2 down, 3-4 up; no ties for whole numbers).
 ROUNDED = {
@@ -42,7 +42,7 @@ def test_round_counts_to_base_5_matches_the_hand_table():
 @pytest.mark.parametrize("audience", ["staff", "public"])
 def test_rounding_still_hides_1_to_10_and_rounds_the_rest(audience):
     table = pd.DataFrame({"count": list(range(21))})
-    shown = suppress_small_counts(table, ["count"], threshold=Disclosure(audience, "round"))["count"].tolist()
+    shown = suppress_small_counts(table, ["count"], min_cell_size=Disclosure(audience, "round"))["count"].tolist()
     expected = ["0"] + ["<11"] * 10 + [str(ROUNDED[v]) for v in range(11, 21)]
     assert shown == expected
 
@@ -53,7 +53,7 @@ def _shares(policy):
     return suppress_small_counts(
         t,
         ["n", "r", "o"],
-        threshold=policy,
+        min_cell_size=policy,
         totals={"n": ["r", "o"]},
         rate_columns={"rate": ["n", "r", "o"]},
         rate_format="{:.0%}",

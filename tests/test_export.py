@@ -19,6 +19,7 @@ from needling_analytics.load import Clinic
 from needling_analytics.privacy import (
     COLUMNS,
     REMOVED,
+    KeyFileWarning,
     PrivacyWarning,
     export_research,
     load_key,
@@ -407,7 +408,7 @@ def test_load_key_from_environment(monkeypatch):
     monkeypatch.setenv("MY_KEY", " " + "a" * 64 + "\n")
     assert load_key(env_var="MY_KEY") == b"a" * 64
     monkeypatch.setenv("MY_KEY", "a" * 20)
-    with pytest.raises(InputError, match=r"MY_KEY environment variable is 20 bytes long; at least 32"):
+    with pytest.raises(InputError, match=r"the key in the MY_KEY environment variable is 20 bytes long; at least 32"):
         load_key(env_var="MY_KEY")
 
 
@@ -420,9 +421,9 @@ def test_load_key_from_file(tmp_path, monkeypatch):
         warnings.simplefilter("error")
         assert load_key(key_file=path) == b"c" * 32
     path.write_bytes(b"c" * 31 + b"\n")
-    with pytest.raises(InputError, match=r"export.key: the export key in the key file is 31 bytes long"):
+    with pytest.raises(InputError, match=r"export.key: the key in the key file is 31 bytes long"):
         load_key(key_file=path)
-    with pytest.raises(InputError, match=r"(?s)missing.key: export key file not found.*secrets.token_hex"):
+    with pytest.raises(InputError, match=r"(?s)missing.key: key file not found.*secrets.token_hex"):
         load_key(key_file=tmp_path / "missing.key")
 
 
@@ -430,7 +431,7 @@ def test_load_key_warns_about_a_readable_key_file(tmp_path):
     path = tmp_path / "export.key"
     path.write_bytes(b"d" * 64)
     os.chmod(path, 0o644)
-    with pytest.warns(PrivacyWarning, match=r"can be read by other users \(mode 644\).*chmod 600"):
+    with pytest.warns(KeyFileWarning, match=r"can be read by other users \(mode 644\).*chmod 600"):
         assert load_key(key_file=path) == b"d" * 64
 
 

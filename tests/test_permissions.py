@@ -10,7 +10,7 @@ import pytest
 
 from needling_analytics.cli import main
 from needling_analytics.errors import InputError
-from needling_analytics.permissions import file_permissions
+from needling_analytics.privacy.permissions import file_permissions
 from needling_analytics.runner import RunConfig, load_config
 
 from .conftest import AS_OF, VALID

@@ -364,7 +364,7 @@ def test_responder_curve_in_percent_with_guides():
     assert ax.get_ylabel() == "Share of patients (%)"
 
 
-def km_frame(times, at_risk, share, group=None):
+def km_frame(times, at_risk, share, band=None):
     frame = pd.DataFrame(
         {
             "time": times,
@@ -377,8 +377,8 @@ def km_frame(times, at_risk, share, group=None):
             "ci_upper": np.minimum(np.asarray(share) * 1.2, 1),
         }
     )
-    if group is not None:
-        frame.insert(0, "band", group)
+    if band is not None:
+        frame.insert(0, "band", band)
     return frame
 
 
@@ -398,22 +398,22 @@ def test_time_to_response_stops_when_few_remain():
 def test_time_to_response_one_curve_per_group():
     km = pd.concat(
         [
-            km_frame([0, 5, 10], [40, 30, 20], [0.0, 0.3, 0.6], group="b"),
-            km_frame([0, 7], [5, 3], [0.0, 0.5], group="a"),
+            km_frame([0, 5, 10], [40, 30, 20], [0.0, 0.3, 0.6], band="b"),
+            km_frame([0, 7], [5, 3], [0.0, 0.5], band="a"),
         ]
     )
-    ax = plots.plot_time_to_response(km, group="band")
+    ax = plots.plot_time_to_response(km, by="band")
     assert line_labelled(ax, "b").get_ydata().tolist() == pytest.approx([0.0, 30.0, 60.0])
     assert "a: too few episodes to show" in legend_labels(ax)
     assert ax.get_legend().get_title().get_text() == "Band"
 
 
-def test_time_to_response_needs_group_for_grouped_rows():
-    km = km_frame([0, 5], [20, 20], [0.0, 0.3], group="b")
-    with pytest.raises(ValueError, match=r"pass group='band'"):
+def test_time_to_response_needs_by_for_grouped_rows():
+    km = km_frame([0, 5], [20, 20], [0.0, 0.3], band="b")
+    with pytest.raises(ValueError, match=r"pass by='band'"):
         plots.plot_time_to_response(km)
     with pytest.raises(ValueError, match=r"`min_at_risk` must be a whole number of episodes, 1 or more, got 0"):
-        plots.plot_time_to_response(km, group="band", min_at_risk=0)
+        plots.plot_time_to_response(km, by="band", min_at_risk=0)
 
 
 def test_funnel_points_labels_target_and_limits():

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 
 import re  # noqa: E402
 import stat  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -23,13 +24,11 @@ from needling_analytics import metrics, plots  # noqa: E402
 from needling_analytics.cli import main  # noqa: E402
 from needling_analytics.errors import InputError  # noqa: E402
 from needling_analytics.load import Clinic  # noqa: E402
+from needling_analytics.privacy import keys  # noqa: E402
+from needling_analytics.privacy.policies import monthly_hidden  # noqa: E402
+from needling_analytics.privacy.pseudonyms import practitioner_pseudonyms  # noqa: E402
+from needling_analytics.privacy.suppression import keep_steps, pool_bands, small_count_mask  # noqa: E402
 from needling_analytics.reporting import pseudonyms, tables  # noqa: E402
-from needling_analytics.reporting.suppression import (  # noqa: E402
-    keep_steps,
-    monthly_hidden,
-    pool_bands,
-    small_count_mask,
-)
 from needling_analytics.runner import RunConfig, load_config  # noqa: E402
 from needling_analytics.runner.config import clinic_parameters, ensure_practitioner_key  # noqa: E402
 
@@ -37,10 +36,10 @@ KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 
 
-def allowed(counts, threshold: int = 11) -> bool:
-    """Whether every count is 0 or at least ``threshold`` (rounded: counts read back from drawn shares)."""
+def allowed(counts, min_cell_size: int = 11) -> bool:
+    """Whether every count is 0 or at least ``min_cell_size`` (rounded: counts read back from drawn shares)."""
     values = np.rint(np.asarray(counts, dtype=float))
-    return bool(np.all((values == 0) | (values >= threshold)))
+    return bool(np.all((values == 0) | (values >= min_cell_size)))
 
 
 # ------------------------------------------------------------------ suppression helpers
@@ -279,7 +278,7 @@ def test_funnel_chart_without_hidden_practitioners_and_with_pseudonyms():
     funnel = pd.DataFrame(
         {"practitioner_id": ["PR01", "PR02", "PR03"], "n": [40, 30, 60], "responders": [20, 25, 30], "target": 0.6}
     ).assign(indicator=lambda f: f["responders"] / f["n"])
-    labels = pseudonyms.practitioner_pseudonyms(funnel["practitioner_id"], KEY)
+    labels = practitioner_pseudonyms(funnel["practitioner_id"], KEY)
     shown = tables.label_practitioners(tables.protect_funnel(funnel), labels)
     ax = plots.plot_funnel(shown, tables.funnel_curve(shown))
     # PR02 has 5 non-responders; PR01 (the smaller of the others) goes too, as the totals would give PR02 away.
@@ -294,18 +293,18 @@ def test_funnel_chart_without_hidden_practitioners_and_with_pseudonyms():
 
 def test_pseudonyms_are_keyed_stable_and_short():
     ids = ["PR01", "PR02", "AB", "JS"]
-    first = pseudonyms.practitioner_pseudonyms(ids, KEY)
-    assert first.equals(pseudonyms.practitioner_pseudonyms(list(reversed(ids)) + [None, "AB"], KEY))
+    first = practitioner_pseudonyms(ids, KEY)
+    assert first.equals(practitioner_pseudonyms(list(reversed(ids)) + [None, "AB"], KEY))
     assert all(re.fullmatch(r"Practitioner [0-9A-F]{4}", p) for p in first)
-    other = pseudonyms.practitioner_pseudonyms(ids, OTHER_KEY)
+    other = practitioner_pseudonyms(ids, OTHER_KEY)
     assert not (first == other).any()
-    with pytest.raises(ValueError, match="`key` must be bytes, at least 32 long"):
-        pseudonyms.practitioner_pseudonyms(ids, b"short")
+    with pytest.raises(ValueError, match=r"`key` must be bytes of at least 32 .* got 5 bytes"):
+        practitioner_pseudonyms(ids, b"short")
 
 
 def test_pseudonyms_lengthen_on_collision():
     ids = [f"PR{i:02d}" for i in range(20)]  # 20 IDs cannot have 20 different one-digit codes (16 exist)
-    names = pseudonyms.practitioner_pseudonyms(ids, KEY, shortest=1)
+    names = practitioner_pseudonyms(ids, KEY, shortest=1)
     assert names.is_unique
     codes = names.str.removeprefix("Practitioner ")
     longer = codes[codes.str.len() > 1]
@@ -313,32 +312,57 @@ def test_pseudonyms_lengthen_on_collision():
     for practitioner, code in longer.items():  # lengthened because another code shared its shorter form
         rivals = codes.drop(practitioner)
         assert any(len(r) >= len(code) and r[: len(code) - 1] == code[:-1] for r in rivals)
-    full = pseudonyms.practitioner_pseudonyms(ids, KEY)
+    full = practitioner_pseudonyms(ids, KEY)
     assert full.is_unique and (full.str.len() == len("Practitioner ") + 4).all()
 
 
 def test_key_file_is_made_once_private_and_reused(tmp_path):
-    path = pseudonyms.ensure_key_file(tmp_path / "reports")
+    path = keys.create_key_file(tmp_path / "reports" / pseudonyms.KEY_FILE_NAME)
     assert path == tmp_path / "reports" / ".practitioner-key"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(path.read_bytes()) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and re.fullmatch(rb"[0-9a-f]{64}\n", path.read_bytes())
     key = path.read_bytes()
-    assert pseudonyms.ensure_key_file(tmp_path / "reports") == path and path.read_bytes() == key
+    assert keys.create_key_file(path) == path and path.read_bytes() == key
+    assert keys.load_key(key_file=path) == key.strip()  # the text format: 64 hex digits, newline ignored
     assert not [p for p in path.parent.iterdir() if p.name != path.name]  # no draft left behind
     path.chmod(0o644)
-    with pytest.warns(pseudonyms.KeyFileWarning, match="can be read by other users"):
-        pseudonyms.read_key(path)
+    with pytest.warns(keys.KeyFileWarning, match="can be read by other users"):
+        keys.load_key(key_file=path)
     path.chmod(0o600)
     path.write_bytes(b"short")
-    with pytest.raises(InputError, match="the practitioner key is 5 bytes long; at least 32 are needed"):
-        pseudonyms.read_key(path)
-    with pytest.raises(InputError, match="practitioner key file not found"):
-        pseudonyms.read_key(tmp_path / "nowhere")
+    with pytest.raises(InputError, match="the key in the key file is 5 bytes long; at least 32 are needed"):
+        keys.load_key(key_file=path)
+    with pytest.raises(InputError, match="nowhere: key file not found"):
+        keys.load_key(key_file=tmp_path / "nowhere")
+
+
+def test_practitioner_key_files_of_earlier_versions_keep_their_code_names(tmp_path):
+    """A binary practitioner key (32 random bytes, as earlier versions wrote) is used byte for byte."""
+    import hmac
+
+    path = tmp_path / ".practitioner-key"
+    raw = b"\n" + bytes(range(200, 231))  # a binary key that begins with a whitespace byte: nothing stripped
+    path.write_bytes(raw)
+    path.chmod(0o600)
+    assert keys.load_key(key_file=path) == raw
+    clinic = SimpleNamespace(sessions=pd.DataFrame({"practitioner_id": ["PR01", "AB", "PR01"]}))
+    names = pseudonyms.practitioner_labels(clinic, key_file=str(path))
+    for practitioner in ("PR01", "AB"):  # as earlier versions computed them
+        digest = hmac.digest(raw, b"clinic-report-practitioner:" + practitioner.encode(), "sha256").hex().upper()
+        assert names[practitioner] == "Practitioner " + digest[:4]
+
+
+def test_one_key_gives_unrelated_code_names_and_research_pseudonyms():
+    from needling_analytics.privacy import pseudonym
+
+    code = practitioner_pseudonyms(["PR01"], KEY)["PR01"].removeprefix("Practitioner ")
+    research = pseudonym(pd.Series(["PR01"]), KEY, kind="practitioner").iloc[0].removeprefix("PR")
+    assert code.lower() != research[: len(code)]
 
 
 def test_label_practitioners_replaces_ids_and_refuses_unknown_ones():
     frame = pd.DataFrame({"practitioner_id": ["PR01", None, "PR02"], "n": [1, 2, 3]})
     frame.attrs["target"] = 0.5
-    labels = pseudonyms.practitioner_pseudonyms(["PR01", "PR02"], KEY)
+    labels = practitioner_pseudonyms(["PR01", "PR02"], KEY)
     out = tables.label_practitioners(frame, labels)
     assert out["practitioner_id"].iloc[[0, 2]].tolist() == [labels["PR01"], labels["PR02"]]
     assert pd.isna(out["practitioner_id"].iloc[1])
@@ -430,8 +454,8 @@ def test_pseudonym_command_prints_the_mapping(demo, tmp_path, capsys):
     (tmp_path / "clinic.toml").write_text(f'data_dir = "{demo["data"]}"\nout_dir = "{tmp_path / "out"}"\n')
     assert main(["practitioners", "--config", str(tmp_path / "clinic.toml")]) == 0
     printed = capsys.readouterr().out
-    key = pseudonyms.read_key(tmp_path / "out" / ".practitioner-key")
-    expected = pseudonyms.practitioner_pseudonyms(demo["ids"], key)
+    key = keys.load_key(key_file=tmp_path / "out" / ".practitioner-key")
+    expected = practitioner_pseudonyms(demo["ids"], key)
     for practitioner, name in expected.items():
         assert re.search(rf"{practitioner}\s+{name}", printed)
     assert main(["practitioners", "--config", str(tmp_path / "missing.toml")]) == 2

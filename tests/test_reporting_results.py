@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from needling_analytics.metrics import ResponderRule
+from needling_analytics.privacy.suppression import Disclosure
 from needling_analytics.reporting import results
-from needling_analytics.suppression import Disclosure
 from tests.test_metrics_practitioners import clinic_report_funnel, issue_case_clinic
 
 PUBLIC, OWNER, ROUNDED = Disclosure("public"), Disclosure("owner"), Disclosure("staff", "round")

@@ -334,7 +334,7 @@ def test_primary_suppression_keeps_zero_and_blanks_missing():
         "audience": "public",
         "method": "suppress",
     }
-    assert cells(suppress_small_counts(table, ["n"], threshold=5), "n") == ["0", "<5", "10", "11", ""]
+    assert cells(suppress_small_counts(table, ["n"], min_cell_size=5), "n") == ["0", "<5", "10", "11", ""]
 
 
 def test_row_total_hides_the_next_smallest_part_but_never_a_zero():
@@ -395,8 +395,8 @@ def test_rates_from_a_hidden_count_are_hidden():
 
 def test_suppression_errors_name_the_parameter():
     table = pd.DataFrame({"n": [1, -2], "m": [3, 4]})
-    with pytest.raises(ValueError, match="`threshold` must be a whole number, 1 or more, got 0"):
-        suppress_small_counts(table, ["m"], threshold=0)
+    with pytest.raises(ValueError, match="`min_cell_size` must be a whole number, 1 or more, got 0"):
+        suppress_small_counts(table, ["m"], min_cell_size=0)
     with pytest.raises(ValueError, match=r"columns \['x'\] are not in `table`"):
         suppress_small_counts(table, ["x"])
     with pytest.raises(ValueError, match=r"`totals` must use count columns only; \['n'\]"):

@@ -70,7 +70,7 @@ def test_the_clinic_time_zone_comes_from_the_configuration_and_the_command_line_
 
 def test_the_audience_defaults_to_public_comes_from_the_configuration_and_the_command_line_wins(tmp_path):
     from needling_analytics.cli import _run_config, build_parser
-    from needling_analytics.suppression import Disclosure
+    from needling_analytics.privacy.suppression import Disclosure
 
     (tmp_path / "plain.toml").write_text('data_dir = "x"\n')
     args = build_parser().parse_args(["monthly", "--config", str(tmp_path / "plain.toml")])

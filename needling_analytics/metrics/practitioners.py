@@ -491,7 +491,7 @@ def funnel_counts(funnel: pd.DataFrame, hidden=None) -> dict:
         widened when the funnel was made with a ``dispersion``).
     hidden : array-like of bool, optional
         One per row of ``funnel``: True for a practitioner not shown (e.g.
-        :func:`~needling_analytics.suppression.funnel_hidden`). Default:
+        :func:`~needling_analytics.privacy.policies.funnel_hidden`). Default:
         none hidden.
 
     Returns

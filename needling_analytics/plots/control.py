@@ -14,8 +14,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .clinic import _month_labels, _privacy_caption
-from .theme import GREY, LIGHT_BAND, MAIN, PALETTE, check_frame, get_axes, label_axes, legend_below
+from .theme import (
+    GREY,
+    LIGHT_BAND,
+    MAIN,
+    PALETTE,
+    check_frame,
+    get_axes,
+    label_axes,
+    legend_below,
+    month_labels,
+    privacy_caption,
+)
 from .theme import show_no_data as _no_data
 
 _COLUMNS = ["month", "rate", "centre", "lower", "upper", "outside"]
@@ -86,7 +96,7 @@ def plot_control_chart(chart: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         ax.annotate("hidden", (position, 0), xytext=(0, 4), textcoords="offset points", ha="center", va="bottom",
                     fontsize=8, color=GREY, rotation=90)  # fmt: skip
     ax.set_xticks(
-        x, _month_labels(data["month"]), rotation=45 if len(x) > 7 else 0, ha="right" if len(x) > 7 else "center"
+        x, month_labels(data["month"]), rotation=45 if len(x) > 7 else 0, ha="right" if len(x) > 7 else "center"
     )
     ax.set_xlim(-0.6, len(x) - 0.4)
     top = np.nanmax(np.r_[centre, rate, upper])
@@ -95,7 +105,7 @@ def plot_control_chart(chart: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     label_axes(ax, **labels)
     legend_below(ax, ncols=4, order=["each month", "outside", "average", "3-sigma"])
     if hidden.any():
-        threshold = int(data.attrs.get("threshold", chart.attrs.get("threshold", 11)))
-        _privacy_caption(ax, f"To protect patients' privacy, a month whose point would reveal fewer than {threshold} "
+        min_cell_size = int(data.attrs.get("threshold", chart.attrs.get("threshold", 11)))
+        privacy_caption(ax, f"To protect patients' privacy, a month whose point would reveal fewer than {min_cell_size} "
                          "patients or events (or let one be worked out) is not drawn.")  # fmt: skip
     return ax

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from cycler import cycler
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import ScaledTranslation
 
 #: seaborn's "colorblind" palette, as hex strings (a test checks it against seaborn).
@@ -216,3 +217,41 @@ def date_axis(ax: Axes) -> None:
     )
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(formatter)
+
+
+def privacy_caption(ax: Axes, text: str) -> None:
+    """A grey line under the chart and its legend saying what was left out, and that it protects privacy."""
+    figure = ax.figure
+    try:
+        renderer = figure.canvas.get_renderer()
+        depth = (ax.get_window_extent(renderer).y0 - ax.get_tightbbox(renderer).y0) * 72 / figure.dpi
+    except (AttributeError, TypeError):  # a canvas without a renderer: tick labels and an axis label
+        depth = 36.0
+    below = ax.transAxes + ScaledTranslation(0, -(depth + 6) / 72, figure.dpi_scale_trans)
+    ax.text(0, 0, text, transform=below, ha="left", va="top", fontsize=8, color=GREY, gid="privacy-note", wrap=True)
+
+
+def too_few(ax: Axes, min_cell_size: int, what: str, *, message: str | None = None, **labels) -> Axes:
+    """Label the axes and say, in the centre, that the chart is not drawn because it rests on too few.
+
+    ``message`` replaces the default sentence ("Fewer than 11 {what}: ...").
+    """
+    label_axes(ax, **labels)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    text = message or f"Fewer than {min_cell_size} {what}: not drawn, to protect patients' privacy."
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11, color=GREY)
+    return ax
+
+
+def percent_axis(ax: Axes, which: str = "y") -> None:
+    """Tick labels of the ``which`` axis ("x" or "y") as percentages: ``"30%"``."""
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+
+
+def month_labels(months: pd.Series) -> list[str]:
+    """Months (periods, or text such as ``"2026-10"``) as tick labels: ``"Oct 2026"``."""
+    if not isinstance(months.dtype, pd.PeriodDtype):
+        months = pd.to_datetime(months.astype(str)).dt.to_period("M")
+    return months.dt.strftime("%b %Y").tolist()

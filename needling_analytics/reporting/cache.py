@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from .. import metrics
 from ..load import Clinic
 from ..metrics import DEFAULT_RULE, ResponderRule
-from ..suppression import Disclosure
+from ..privacy.suppression import Disclosure
 
 #: Columns never written to the cache (identifying).
 IDENTIFYING = {
@@ -160,7 +160,7 @@ def write_cache(
     ``tables/<table>.parquet`` (the validated clinic without identifying
     columns) and ``cache.json`` (rule, disclosure policy of the aggregate
     reports, as-of date, clinic name, version). ``disclosure`` None: the
-    safe default (:class:`~needling_analytics.suppression.Disclosure`:
+    safe default (:class:`~needling_analytics.privacy.suppression.Disclosure`:
     public, suppression at 11).
 
     Returns the cache folder.

@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import metrics
+from ..privacy.suppression import Disclosure, as_disclosure, round_counts
 from ..spreadsheet import write_csv
-from ..suppression import Disclosure, as_disclosure, round_counts
 
 #: Version of the ``summary.json`` layout; raised when a key changes meaning or is removed.
 SUMMARY_VERSION = 1
@@ -59,7 +59,7 @@ def responder_figures(summary: pd.DataFrame, *, cohort: str = "ended", threshold
     not-improved count is from 1 to ``threshold - 1``, ``improved``, the
     rate and its interval are ``null`` (either would reveal the small
     count). ``threshold=None``, or a
-    :class:`~needling_analytics.suppression.Disclosure` for the owner, hides
+    :class:`~needling_analytics.privacy.suppression.Disclosure` for the owner, hides
     nothing; a Disclosure with ``method="round"`` gives the counts rounded
     to the nearest 5, as the report writes them ("about 415").
     """

@@ -15,21 +15,16 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
-from .suppression import (
+from ..privacy.policies import MONTHLY_COUNTS, MONTHLY_TOTALS, funnel_hidden, monthly_counts, monthly_hidden
+from ..privacy.suppression import (
     COMPLEMENT,
-    MONTHLY_COUNTS,
-    MONTHLY_TOTALS,
     Disclosure,
     as_disclosure,
-    check_threshold,
-    funnel_hidden,
-    is_hidden_text,
-    monthly_counts,
-    monthly_hidden,
+    check_min_cell_size,
     round_counts,
     small_count_mask,
-    suppress_small_counts,
 )
+from .suppression import is_hidden_text, suppress_small_counts
 from .text import label
 
 #: Indicators of the monthly KPI table: column of monthly_activity -> (words, kind).
@@ -68,7 +63,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
     as the discharged episodes assessed; a rate is hidden (``"*"``) when a
     count it comes from is hidden, and so is the change when either month's
     figure is hidden. Blank cells are missing (e.g. no discharge that month).
-    ``threshold`` may be a :class:`~needling_analytics.suppression.Disclosure`:
+    ``threshold`` may be a :class:`~needling_analytics.privacy.suppression.Disclosure`:
     nothing hidden for the owner; under ``method="round"`` counts are
     rounded to 5 (changes are those of the rounded counts), and the
     attendance and improvement shares are shown as bands where a count
@@ -98,7 +93,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
     hidden = suppress_small_counts(
         rows,
         list(MONTHLY_COUNTS),
-        threshold=threshold,
+        min_cell_size=threshold,
         totals=MONTHLY_TOTALS,
         rate_columns={
             "attendance_rate": ["sessions_attended", "cancelled", "no_show"],
@@ -153,7 +148,7 @@ def protect_control_chart(
     ``chart`` is :func:`~needling_analytics.metrics.monthly_control_chart`
     of ``monthly`` (:func:`~needling_analytics.metrics.monthly_activity`).
     A month is hidden when the KPI table would hide one of the counts its
-    point is built on (:func:`~needling_analytics.suppression.monthly_hidden`:
+    point is built on (:func:`~needling_analytics.privacy.policies.monthly_hidden`:
     responders, assessed and not improved; or events and sessions attended),
     since a point and its limits give away both counts; and, because the
     centre line is the pooled rate of all the months, one more month
@@ -173,18 +168,18 @@ def protect_control_chart(
     """
     from ..metrics.control import MONTHLY_CHARTS
 
-    threshold = check_threshold(threshold)
+    threshold = check_min_cell_size(threshold)
     numerator, denominator, kind, _ = MONTHLY_CHARTS[chart.attrs["indicator"]]
     sources = [numerator, denominator] + (["not_responders"] if kind == "p" else [])
     rows = monthly.set_index("month").reindex(chart["month"]).reset_index()
-    by_month = monthly_hidden(rows, threshold=threshold)[sources].any(axis=1).to_numpy()
+    by_month = monthly_hidden(rows, min_cell_size=threshold)[sources].any(axis=1).to_numpy()
     counts = chart[["numerator", "denominator"]].astype(float).reset_index(drop=True)
     parts = {"denominator": ["numerator", "other"]} if kind == "p" else {}
     counts["other"] = counts["denominator"] - counts["numerator"]
     columns = ["numerator", "denominator"] + (["other"] if kind == "p" else [])
     total = len(counts)
     counts.loc[total] = counts.sum()
-    pooled = small_count_mask(counts, columns, threshold=threshold, totals=parts, total_row=total)
+    pooled = small_count_mask(counts, columns, min_cell_size=threshold, totals=parts, total_row=total)
     hidden = by_month | pooled.drop(index=total).any(axis=1).to_numpy()
     out = chart.copy()
     out["numerator"] = out["numerator"].astype("Int64").mask(hidden)
@@ -233,7 +228,7 @@ def responders_by(
     hidden = suppress_small_counts(
         table,
         ["assessable", "responders", "others"],
-        threshold=threshold,
+        min_cell_size=threshold,
         totals={"assessable": ["responders", "others"]},
         total_row=len(table) - 1,
         rate_columns={c: ["responders", "assessable", "others"] for c in ("responder_rate", "ci_lower", "ci_upper")},
@@ -271,13 +266,13 @@ def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int | D
     hidden = suppress_small_counts(
         table,
         ["assessed", "improved", "others"],
-        threshold=threshold,
+        min_cell_size=threshold,
         totals={"assessed": ["improved", "others"]},
         rate_columns={c: ["assessed", "improved", "others"] for c in ("rate", "ci_lower", "ci_upper")},
         rate_format="{:.0%}",
     )
     missing = int(sensitivity.attrs.get("no_follow_up", 0))
-    if 0 < missing < check_threshold(threshold):
+    if 0 < missing < check_min_cell_size(threshold):
         worst = (sensitivity["method"] == "worst_case").to_numpy()
         hidden.loc[worst, ["assessed", "improved", "rate", "ci_lower", "ci_upper"]] = COMPLEMENT
     hidden["method"] = sensitivity["method"].map(SENSITIVITY_METHODS).fillna(sensitivity["method"])
@@ -319,7 +314,7 @@ def attendance_table(visits: pd.DataFrame, *, threshold: int | Disclosure = 11) 
             "with_follow_up",
             "without_follow_up",
         ],
-        threshold=threshold,
+        min_cell_size=threshold,
         totals={
             "booked": ["attended", "cancelled", "no_show", "unmarked", "upcoming"],
             "episodes": ["self_discharged", "stayed"],
@@ -366,7 +361,7 @@ def rom_summary(rom: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.Da
     table.insert(0, "series", table.sum(axis=1))
     table = table.rename_axis(index="joint", columns=None).reset_index()
     hidden = suppress_small_counts(
-        table, ["series", *parts], threshold=threshold, totals={"series": parts}, total_row=len(table) - 1
+        table, ["series", *parts], min_cell_size=threshold, totals={"series": parts}, total_row=len(table) - 1
     )
     return hidden
 
@@ -388,7 +383,7 @@ def prom_summary(changes: pd.DataFrame, *, threshold: int | Disclosure = 11) -> 
     hidden = suppress_small_counts(
         table,
         counts,
-        threshold=threshold,
+        min_cell_size=threshold,
         totals={"episodes": ["with_follow_up", "no_follow_up"], "assessable": ["reached_mcid", "not_reached"]},
         rate_columns={**shares, "mean_improvement": ["with_follow_up"], "median_improvement": ["with_follow_up"]},
         rate_format={**dict.fromkeys(shares, "{:.0%}"), "mean_improvement": "{:.1f}", "median_improvement": "{:.1f}"},
@@ -417,7 +412,7 @@ def adverse_event_table(comparison: pd.DataFrame, *, threshold: int | Disclosure
     hidden = suppress_small_counts(
         comparison,
         ["events"],
-        threshold=threshold,
+        min_cell_size=threshold,
         rate_columns={c: ["events"] for c in ("rate_per_100", "ci_lower", "ci_upper")},
         rate_format="{:.2f}",
     )
@@ -434,7 +429,7 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) ->
     (practitioners below its ``min_episodes`` are already left out). A
     practitioner is removed when their assessed episodes, responders or
     non-responders are 1 to ``threshold - 1``, or to protect another one
-    (:func:`~needling_analytics.reporting.suppression.funnel_hidden`).
+    (:func:`~needling_analytics.privacy.policies.funnel_hidden`).
     The clinic's rate and the limits stay those of every compared
     practitioner.
 
@@ -450,7 +445,7 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) ->
         :func:`~needling_analytics.reporting.text.funnel_summary` reads.
     """
     policy = as_disclosure(threshold)
-    hidden = funnel_hidden(funnel, threshold=policy) if len(funnel) else pd.Series(False, index=funnel.index)
+    hidden = funnel_hidden(funnel, min_cell_size=policy) if len(funnel) else pd.Series(False, index=funnel.index)
     out = funnel.loc[~hidden.to_numpy()].reset_index(drop=True)
     out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": policy.threshold}
     if "indicator" in funnel and any(c.startswith("upper_") for c in funnel.columns):

@@ -1,32 +1,10 @@
-"""Small-cell suppression for aggregate reports: which counts to hide, in tables and in charts.
+"""Small-cell suppression as readers see it: hidden counts as text in tables, and the note under them.
 
-The CMS cell-size rule (DOMAIN.md, Privacy): no count from 1 to 10 may be
-shown, or be derivable from other cells (zero may be shown). Tables show a
-hidden count as ``"<11"`` and a cell hidden to protect it as ``"*"``
-(:func:`suppress_small_counts`). Charts use the same decisions, as numbers
-rather than text, so that a plot function can leave a value out, pool it
-with its neighbours, or draw a hatched "hidden" mark instead:
-
-- :func:`small_count_mask`: the cells :func:`suppress_small_counts` hides;
-- :func:`monthly_hidden`: the cells of the monthly activity table the KPI
-  table hides, for every month of the activity chart;
-- :func:`pool_bands`: neighbouring histogram bands pooled until none holds
-  1 to 10;
-- :func:`keep_steps`: the points of a cumulative curve that can be drawn
-  without a step of 1 to 10;
-- :func:`funnel_hidden`: practitioners whose funnel point would show a
-  small count.
-
-The decisions themselves live in :mod:`needling_analytics.suppression`
-(numpy and pandas only, so that the plots need not import the reporting
-stage); they are re-exported here, so imports from this module keep
-working. This module adds the text: :func:`suppress_small_counts` and
-:func:`suppression_note`.
-
-Every function takes ``threshold``, the smallest count that may be shown
-(11 under the CMS rule), or a :class:`~needling_analytics.suppression.Disclosure`
-policy (who the report is for, and whether shared reports suppress or
-round; docs/privacy.md).
+The rule and the decisions are explained in
+:mod:`needling_analytics.privacy.suppression`; this module turns them into
+the text a report shows: :func:`suppress_small_counts` (``"<11"``, ``"*"``,
+bands such as ``"over 90%"``), :func:`suppression_note`,
+:func:`format_band` and :func:`is_hidden_text`.
 """
 
 from __future__ import annotations
@@ -36,23 +14,12 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..suppression import (
-    AUDIENCES,
+from ..privacy.suppression import (
     COMPLEMENT,
-    METHODS,
-    MONTHLY_COUNTS,
-    MONTHLY_TOTALS,
     ROUNDING_BASE,
     Disclosure,
-    _hidden_cells,
     as_disclosure,
-    check_threshold,
-    funnel_hidden,
     is_small,
-    keep_steps,
-    monthly_counts,
-    monthly_hidden,
-    pool_bands,
     round_counts,
     share_band,
     small_count_mask,
@@ -60,60 +27,42 @@ from ..suppression import (
 from .text import Paragraph
 
 __all__ = [
-    "AUDIENCES",
-    "COMPLEMENT",
-    "METHODS",
-    "ROUNDING_BASE",
-    "Disclosure",
-    "as_disclosure",
+    "SUPPRESSION_NOTE",
     "format_band",
     "is_hidden_text",
-    "round_counts",
-    "share_band",
-    "MONTHLY_COUNTS",
-    "MONTHLY_TOTALS",
-    "SUPPRESSION_NOTE",
-    "check_threshold",
-    "funnel_hidden",
-    "is_small",
-    "keep_steps",
-    "monthly_counts",
-    "monthly_hidden",
-    "pool_bands",
-    "small_count_mask",
     "suppress_small_counts",
     "suppression_note",
 ]
 
 
-def suppression_note(threshold: int | Disclosure = 11) -> Paragraph:
+def suppression_note(min_cell_size: int | Disclosure = 11) -> Paragraph:
     """The sentences a report prints under its suppressed tables and charts: the rule its audience gets."""
-    policy = as_disclosure(threshold)
-    threshold = policy.threshold
+    policy = as_disclosure(min_cell_size)
+    min_cell_size = policy.threshold
     if not policy.shared:
         return Paragraph(
             "This report is for the clinic owner, who already holds every record: no count is hidden, small ones "
             "included. Do not share it as it is: a report for staff or for sharing (audience staff or public) "
-            f"hides counts from 1 to {threshold - 1}."
+            f"hides counts from 1 to {min_cell_size - 1}."
         )
     charts = (
         "Charts follow the same rule: such a value is left out, pooled with its neighbours, "
-        f'or drawn as a hatched mark labelled "<{threshold}".'
+        f'or drawn as a hatched mark labelled "<{min_cell_size}".'
     )
     if policy.rounds:
         return Paragraph(
-            f'To protect patients\' privacy, counts from 1 to {threshold - 1} are shown as "<{threshold}" (zero is '
-            f"shown), and every other count is rounded to the nearest {ROUNDING_BASE} (so "
-            f"{threshold} shows as {int(round_counts(threshold))}), so that no small count can be worked out exactly "
-            "from a total; rounded figures may not add up to their total. A share built on a hidden count is shown "
-            'as a range that holds whatever the hidden count is ("over 80%"); other figures built on it are marked '
-            f'"{COMPLEMENT}". Charts are drawn from the exact counts, so they hide more: such a value is left out, '
-            f'pooled with its neighbours, or drawn as a hatched mark labelled "<{threshold}".'
+            f"To protect patients' privacy, counts from 1 to {min_cell_size - 1} are shown as "
+            f'"<{min_cell_size}" (zero is shown), and every other count is rounded to the nearest {ROUNDING_BASE} '
+            f"(so {min_cell_size} shows as {int(round_counts(min_cell_size))}), so that no small count can be "
+            "worked out exactly from a total; rounded figures may not add up to their total. A share built on a "
+            'hidden count is shown as a range that holds whatever the hidden count is ("over 80%"); other figures '
+            f'built on it are marked "{COMPLEMENT}". Charts are drawn from the exact counts, so they hide more: such '
+            f'a value is left out, pooled with its neighbours, or drawn as a hatched mark labelled "<{min_cell_size}".'
         )
     return Paragraph(
-        f'To protect patients\' privacy, counts from 1 to {threshold - 1} are shown as "<{threshold}" (zero is shown), '
-        f'and cells marked "{COMPLEMENT}" are hidden too, so that a small count cannot be worked out from a total '
-        "or from a rate. " + charts
+        f"To protect patients' privacy, counts from 1 to {min_cell_size - 1} are shown as "
+        f'"<{min_cell_size}" (zero is shown), and cells marked "{COMPLEMENT}" are hidden too, so that a small count '
+        "cannot be worked out from a total or from a rate. " + charts
     )
 
 
@@ -145,7 +94,7 @@ def suppress_small_counts(
     table: pd.DataFrame,
     count_columns: Sequence[str],
     *,
-    threshold: int | Disclosure = 11,
+    min_cell_size: int | Disclosure = 11,
     rate_columns: Sequence[str] | Mapping[str, str | Sequence[str]] = (),
     totals: Mapping[str, Sequence[str]] | None = None,
     total_row: Hashable | None = None,
@@ -156,7 +105,7 @@ def suppress_small_counts(
 
     What is implemented, exactly:
 
-    1. **Primary suppression**: a count from 1 to ``threshold - 1`` is
+    1. **Primary suppression**: a count from 1 to ``min_cell_size - 1`` is
        shown as ``"<11"`` (for the default threshold). Zero is shown (the
        CMS rule allows it); missing counts are blank.
     2. **Complementary suppression**, for the totals you declare:
@@ -175,8 +124,8 @@ def suppress_small_counts(
     3. **Rates**: a rate (or mean) column is hidden (``"*"``) in every row
        where a count it is derived from is hidden (``rate_columns`` as a dict
        ``{rate: counts}``; as a list, a rate depends on every count column).
-    4. **Audience and method** (``threshold`` as a
-       :class:`~needling_analytics.suppression.Disclosure`): for the owner
+    4. **Audience and method** (``min_cell_size`` as a
+       :class:`~needling_analytics.privacy.suppression.Disclosure`): for the owner
        nothing is hidden. Under ``method="round"`` only step 1 hides cells
        (no complementary suppression); every other count is shown rounded
        to the nearest 5 (:func:`round_counts`), and a share named in
@@ -197,7 +146,7 @@ def suppress_small_counts(
         Counts (whole numbers) and rates, one row per group.
     count_columns : sequence of str
         Columns holding counts of people, episodes, sessions or events.
-    threshold : int or Disclosure
+    min_cell_size : int or Disclosure
         Smallest count that may be shown (CMS: 11), or the report's
         disclosure policy.
     rate_columns : list, or dict of rate column to the count column(s) it is derived from
@@ -226,14 +175,14 @@ def suppress_small_counts(
       booked attended missed
     0     30        *    <11
     1     25       25      0
-    >>> suppress_small_counts(t, ["booked", "attended", "missed"], threshold=Disclosure("staff", "round"),
+    >>> suppress_small_counts(t, ["booked", "attended", "missed"], min_cell_size=Disclosure("staff", "round"),
     ...                       totals={"booked": ["attended", "missed"]})
       booked attended missed
     0     30       25    <11
     1     25       25      0
     """
-    policy = as_disclosure(threshold)
-    threshold = policy.cutoff
+    policy = as_disclosure(min_cell_size)
+    min_cell_size = policy.cutoff
     count_columns = [count_columns] if isinstance(count_columns, str) else list(count_columns)
     totals = {t: list(parts) for t, parts in (totals or {}).items()}
     rates = (
@@ -252,18 +201,17 @@ def suppress_small_counts(
     unbanded = sorted({c for parts in bands.values() for side in parts for c in side} - set(count_columns))
     if unbanded:
         raise ValueError(f"`bands` must use count columns only; {unbanded!r} are not in `count_columns`")
-    primary, complement = _hidden_cells(table, count_columns, threshold, totals, total_row)
-    if not policy.complementary:  # rounding protects totals instead; the owner sees everything
-        complement = np.zeros_like(complement)
+    hidden = small_count_mask(table, count_columns, min_cell_size=policy, totals=totals, total_row=total_row).to_numpy()
     values = table[count_columns].to_numpy(dtype=float, na_value=np.nan)
+    primary = is_small(values, min_cell_size)
+    complement = hidden & ~primary
     shown_values = round_counts(values) if policy.rounds else values
     col = {c: j for j, c in enumerate(count_columns)}
 
     out = table.copy()
-    hidden = primary | complement
     for j, column in enumerate(count_columns):
         cells = [
-            f"<{threshold}"
+            f"<{min_cell_size}"
             if primary[i, j]
             else COMPLEMENT
             if complement[i, j]
@@ -283,7 +231,7 @@ def suppress_small_counts(
         ]
         if policy.rounds and rate in bands:
             cells = [
-                _band_cell(values[i], primary[i], bands[rate], col, threshold) if b else cell
+                _band_cell(values[i], primary[i], bands[rate], col, min_cell_size) if b else cell
                 for i, (b, cell) in enumerate(zip(blocked, cells, strict=True))
             ]
         out[rate] = pd.Series(cells, index=out.index, dtype=object)
@@ -297,7 +245,7 @@ def suppress_small_counts(
     return out
 
 
-def _band_cell(row: np.ndarray, hidden: np.ndarray, parts, col: Mapping[str, int], threshold: int) -> str:
+def _band_cell(row: np.ndarray, hidden: np.ndarray, parts, col: Mapping[str, int], min_cell_size: int) -> str:
     """One row's share as a :func:`share_band`, from the shown counts and the number hidden on each side."""
     sides = []
     for side in parts:
@@ -309,6 +257,6 @@ def _band_cell(row: np.ndarray, hidden: np.ndarray, parts, col: Mapping[str, int
         complement,
         hidden_numerator=hidden_numerator,
         hidden_complement=hidden_complement,
-        threshold=threshold,
+        min_cell_size=min_cell_size,
     )
     return format_band(band)

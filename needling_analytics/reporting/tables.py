@@ -33,6 +33,7 @@ import pandas as pd
 
 from .. import metrics
 from ..load import Clinic, load_clinic
+from ..privacy.suppression import COMPLEMENT, Disclosure
 from .cache import PatientData, read_clinic, read_disclosure, read_patient, read_rule, write_cache
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
 from .summaries import (
@@ -49,7 +50,7 @@ from .summaries import (
     responders_by,
     rom_summary,
 )
-from .suppression import COMPLEMENT, SUPPRESSION_NOTE, Disclosure, suppress_small_counts, suppression_note
+from .suppression import SUPPRESSION_NOTE, suppress_small_counts, suppression_note
 from .text import format_date, label, period_label, section_unavailable
 
 __all__ = [

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from ..metrics import ResponderRule, parse_month
-from ..suppression import Disclosure, round_counts
+from ..privacy.suppression import Disclosure, round_counts
 
 #: Words for the codes of the data model, where replacing "_" by " " is not enough.
 LABELS = {
@@ -162,7 +162,7 @@ def format_count(value, *, threshold: int | Disclosure | None = None) -> str:
     """A count with thousands separators; with ``threshold``, 1 to threshold-1 -> ``"fewer than 11"``.
 
     Zero is shown (the CMS small-cell rule allows it). Missing -> ``"not
-    available"``. With a :class:`~needling_analytics.suppression.Disclosure`:
+    available"``. With a :class:`~needling_analytics.privacy.suppression.Disclosure`:
     every count for the owner; under ``method="round"`` other counts read
     ``"about 415"`` (nearest 5).
     """

@@ -37,9 +37,10 @@ from pathlib import Path
 from ..errors import InputError
 from ..load.mapping import check_timezone
 from ..metrics import ResponderRule
-from ..permissions import check_level
-from ..reporting.pseudonyms import KEY_FILE_NAME, ensure_key_file
-from ..suppression import Disclosure
+from ..privacy.keys import create_key_file
+from ..privacy.permissions import check_level
+from ..privacy.suppression import Disclosure
+from ..reporting.pseudonyms import KEY_FILE_NAME
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def practitioner_key_file(config: RunConfig) -> Path | None:
 
     Only the path: nothing is created. The run itself (the monthly run, the
     ``report`` command) creates the file once with
-    :func:`~needling_analytics.reporting.pseudonyms.ensure_key_file`, so that
+    :func:`~needling_analytics.privacy.keys.create_key_file`, so that
     pseudonyms stay the same from month to month.
     """
     return None if config.show_practitioner_ids else config.out_dir / KEY_FILE_NAME
@@ -110,7 +111,7 @@ def practitioner_key_file(config: RunConfig) -> Path | None:
 
 def ensure_practitioner_key(config: RunConfig) -> Path | None:
     """Create the practitioner key file the first time (a run does this before making reports); its path, or None."""
-    return None if config.show_practitioner_ids else ensure_key_file(config.out_dir)
+    return None if config.show_practitioner_ids else create_key_file(config.out_dir / KEY_FILE_NAME)
 
 
 def clinic_parameters(config: RunConfig, month, cache_dir, *, results_dir=None) -> dict:

@@ -35,7 +35,7 @@ from ..errors import DataQualityWarning, InputError
 from ..load import load_clinic
 from ..load.mapping import default_mapping, mapping_fingerprint
 from ..metrics import parse_month
-from ..permissions import file_permissions
+from ..privacy.permissions import file_permissions
 from ..reporting import write_cache
 from .config import RunConfig, clinic_parameters, ensure_practitioner_key, patient_parameters, safe_name
 from .execute import ReportError, ReportResult, notebook_path, run_report
@@ -213,7 +213,7 @@ def run_monthly(config: RunConfig, *, month=None, force: bool = False) -> Monthl
 
     Every file and folder the run writes (reports, cache, quality report,
     log, manifest) is readable by ``config.permissions`` only
-    (:func:`~needling_analytics.permissions.file_permissions`).
+    (:func:`~needling_analytics.privacy.permissions.file_permissions`).
 
     Returns
     -------

@@ -1,28 +1,28 @@
-"""The counting core of small-cell suppression: which counts to hide, as numbers, for tables and charts.
+"""Small-cell suppression, the counting core: which counts to hide, as numbers, for tables and charts.
+
+(About 450 lines, on purpose: the rule, the policy every function takes and the ways of applying it read together.)
 
 The CMS cell-size rule (DOMAIN.md, Privacy): no count from 1 to 10 may be
 shown, or be derivable from other cells (zero may be shown). This module
-makes the decisions, as booleans and pool numbers; it depends on numpy and
-pandas only (no report text, cache or data loading), so that both the
-plots and :mod:`needling_analytics.reporting` can use it. The text a report
-shows (``"<11"``, ``"*"`` and the note under a table) is made by
-:mod:`needling_analytics.reporting.suppression`, which re-exports
-everything here.
+makes the decisions, as booleans and pool numbers, with numpy and pandas
+only, so that the plots can use them as well as the reports. Tables show a
+hidden count as ``"<11"`` and a cell hidden to protect it as ``"*"``
+(:func:`~needling_analytics.reporting.suppression.suppress_small_counts`,
+which also writes the note under a table); charts leave such a value out,
+pool it with its neighbours, or draw a hatched "hidden" mark instead:
 
-- :func:`small_count_mask`: the cells
-  :func:`~needling_analytics.reporting.suppression.suppress_small_counts`
-  hides (primary and complementary suppression);
-- :func:`monthly_hidden`: the cells of the monthly activity table the KPI
-  table hides, for every month of the activity chart;
+- :func:`small_count_mask`: the cells a table hides (primary and
+  complementary suppression);
 - :func:`pool_bands`: neighbouring histogram bands pooled until none holds
   1 to 10;
 - :func:`keep_steps`: the points of a cumulative curve that can be drawn
   without a step of 1 to 10;
-- :func:`funnel_hidden`: practitioners whose funnel point would show a
-  small count;
-- :func:`is_small` and :func:`check_threshold`: the rule itself.
+- :func:`is_small` and :func:`check_min_cell_size`: the rule itself.
 
-Every function takes ``threshold``, the smallest count that may be shown
+The clinic report's own policies (which monthly counts and which funnel
+points it protects) are in :mod:`needling_analytics.privacy.policies`.
+
+Every function takes ``min_cell_size``, the smallest count that may be shown
 (11 under the CMS rule), or a :class:`Disclosure` policy: who the report is
 for (``owner``: nothing hidden; ``staff`` or ``public``: the rule above) and
 how small counts are protected (``suppress``: primary and complementary
@@ -44,29 +44,6 @@ import pandas as pd
 #: Marker of a cell hidden to protect another (complementary suppression).
 COMPLEMENT = "*"
 
-#: Counts of :func:`~needling_analytics.metrics.monthly_activity` that reports show, and derived parts.
-MONTHLY_COUNTS = (
-    "active_patients",
-    "new_patients",
-    "new_episodes",
-    "sessions_booked",
-    "sessions_attended",
-    "cancelled",
-    "no_show",
-    "upcoming",
-    "unmarked",
-    "discharges",
-    "adverse_events",
-    "discharged_assessable",
-    "discharged_responders",
-    "not_responders",
-)
-#: Totals of the monthly activity table that a reader can rebuild from their parts.
-MONTHLY_TOTALS = {
-    "sessions_booked": ["sessions_attended", "cancelled", "no_show", "upcoming", "unmarked"],
-    "discharged_assessable": ["discharged_responders", "not_responders"],
-}
-
 
 #: Who a clinic report is for: the owner (internal), staff, or anyone (published).
 AUDIENCES = ("owner", "staff", "public")
@@ -78,7 +55,7 @@ ROUNDING_BASE = 5
 
 @dataclass(frozen=True)
 class Disclosure:
-    """Who a report is for and how it protects small counts: pass it wherever a ``threshold`` is taken.
+    """Who a report is for and how it protects small counts: pass it wherever a ``min_cell_size`` is taken.
 
     Parameters
     ----------
@@ -95,7 +72,11 @@ class Disclosure:
         suppression; a share built on a hidden count is shown as a band.
         Ignored for the owner.
     threshold : int
-        Smallest count a shared report may show (CMS: 11).
+        Smallest count a shared report may show (CMS: 11; the run
+        configuration's ``min_cell_size``). Functions and plots take
+        :attr:`min_cell_size` or the policy itself, never this field: it is
+        the rule of shared reports, also for the owner's report, whose
+        :attr:`min_cell_size` is None.
 
     Examples
     --------
@@ -154,23 +135,23 @@ class Disclosure:
         return {"audience": self.audience, "method": self.method, "threshold": self.threshold}
 
 
-def as_disclosure(threshold) -> Disclosure:
-    """A :class:`Disclosure` as is, or a whole-number ``threshold`` as today's public rule (suppression at it)."""
-    if isinstance(threshold, Disclosure):
-        return threshold
-    return Disclosure("public", "suppress", check_threshold(threshold))
+def as_disclosure(min_cell_size) -> Disclosure:
+    """A :class:`Disclosure` as is, or a whole-number ``min_cell_size`` as today's public rule (suppression at it)."""
+    if isinstance(min_cell_size, Disclosure):
+        return min_cell_size
+    return Disclosure("public", "suppress", check_min_cell_size(min_cell_size))
 
 
-def check_threshold(threshold) -> int:
-    """``threshold`` as an int, or a ValueError naming it when it is not a whole number of at least 1.
+def check_min_cell_size(min_cell_size) -> int:
+    """``min_cell_size`` as an int, or a ValueError naming it when it is not a whole number of at least 1.
 
     A :class:`Disclosure` gives its :attr:`~Disclosure.cutoff` (1 for the owner: nothing is small).
     """
-    if isinstance(threshold, Disclosure):
-        return threshold.cutoff
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 1:
-        raise ValueError(f"`threshold` must be a whole number, 1 or more, got {threshold!r}")
-    return int(threshold)
+    if isinstance(min_cell_size, Disclosure):
+        return min_cell_size.cutoff
+    if isinstance(min_cell_size, bool) or not isinstance(min_cell_size, (int, np.integer)) or min_cell_size < 1:
+        raise ValueError(f"`min_cell_size` must be a whole number, 1 or more, got {min_cell_size!r}")
+    return int(min_cell_size)
 
 
 def round_counts(counts, *, base: int = ROUNDING_BASE) -> np.ndarray:
@@ -178,7 +159,7 @@ def round_counts(counts, *, base: int = ROUNDING_BASE) -> np.ndarray:
 
     For whole numbers and base 5 no count lies half-way (remainders are 0
     to 4), so 12 -> 10 and 13 -> 15. Used for counts of at least the
-    threshold only: smaller ones are hidden, not rounded.
+    min_cell_size only: smaller ones are hidden, not rounded.
 
     Examples
     --------
@@ -195,7 +176,7 @@ def share_band(
     *,
     hidden_numerator: int = 0,
     hidden_complement: int = 0,
-    threshold: int = 11,
+    min_cell_size: int = 11,
 ) -> tuple[float, float] | None:
     """A band of whole tens of percent that holds the share whatever the hidden counts are, or None.
 
@@ -203,7 +184,7 @@ def share_band(
     ``complement`` are the sums of the cells that are shown (their true
     values); ``hidden_numerator`` and ``hidden_complement`` count the cells
     hidden as small on each side, each of which may be anything from 1 to
-    ``threshold - 1``. The band is [lower, upper] with the share strictly
+    ``min_cell_size - 1``. The band is [lower, upper] with the share strictly
     above ``lower`` and strictly below ``upper`` (or equal to 1, or 0) for
     *every* possible value of the hidden cells. The band therefore depends
     only on the shown counts, never on a hidden one: it tells a reader
@@ -224,7 +205,7 @@ def share_band(
         None when the band would be 0 to 100% (it says nothing) or the share
         cannot be formed.
     """
-    top = check_threshold(threshold) - 1
+    top = check_min_cell_size(min_cell_size) - 1
     n, c = Fraction(round(float(numerator))), Fraction(round(float(complement)))
     low_den = n + hidden_numerator + c + top * hidden_complement
     high_den = n + top * hidden_numerator + c + hidden_complement
@@ -241,32 +222,32 @@ def share_band(
     return lower, upper
 
 
-def is_small(counts, threshold: int) -> np.ndarray:
-    """Whether each count lies from 1 to ``threshold - 1`` (a count that must not be shown; none for the owner)."""
-    threshold = check_threshold(threshold)
+def is_small(counts, min_cell_size: int) -> np.ndarray:
+    """Whether each count lies from 1 to ``min_cell_size - 1`` (a count that must not be shown; none for the owner)."""
+    min_cell_size = check_min_cell_size(min_cell_size)
     values = np.asarray(counts, dtype=float)
-    return (values >= 1) & (values < threshold)
+    return (values >= 1) & (values < min_cell_size)
 
 
-def _pinned(hidden_sum: float, n_primary: int, n_complement: int, threshold: int) -> bool:
+def _pinned(hidden_sum: float, n_primary: int, n_complement: int, min_cell_size: int) -> bool:
     """Whether a reader who knows the sum of a group's hidden cells can pin one of them down exactly.
 
-    Primary cells lie in 1..threshold-1, complementary ones at threshold or
+    Primary cells lie in 1..min_cell_size-1, complementary ones at min_cell_size or
     more (zeros are never hidden). The sum pins every cell when it is the
     smallest possible (all at their minimum) or, without complementary
     cells, the largest possible; one hidden cell is always pinned.
     """
     if n_primary + n_complement < 2:
         return True
-    if np.isclose(hidden_sum, n_primary + n_complement * threshold):
+    if np.isclose(hidden_sum, n_primary + n_complement * min_cell_size):
         return True
-    return n_complement == 0 and bool(np.isclose(hidden_sum, n_primary * (threshold - 1)))
+    return n_complement == 0 and bool(np.isclose(hidden_sum, n_primary * (min_cell_size - 1)))
 
 
 def _hidden_cells(
     table: pd.DataFrame,
     count_columns: list[str],
-    threshold: int,
+    min_cell_size: int,
     totals: dict[str, list[str]],
     total_row: Hashable | None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -288,7 +269,7 @@ def _hidden_cells(
     values = table[count_columns].to_numpy(dtype=float, na_value=np.nan)
     if np.any(values[np.isfinite(values)] < 0):
         raise ValueError("`count_columns` must hold counts (0 or more); found a negative value")
-    primary = is_small(values, threshold)
+    primary = is_small(values, min_cell_size)
     complement = np.zeros_like(primary)
     col = {c: j for j, c in enumerate(count_columns)}
     groups = [((i, col[t]), [(i, col[p]) for p in parts]) for t, parts in totals.items() for i in range(len(table))]
@@ -307,7 +288,7 @@ def _hidden_cells(
                 continue
             shown = sum(values[p] for p in parts if not hidden[p] and np.isfinite(values[p]))
             n_primary = sum(bool(primary[p]) for p in gone)
-            if not _pinned(values[total] - shown, n_primary, len(gone) - n_primary, threshold):
+            if not _pinned(values[total] - shown, n_primary, len(gone) - n_primary, min_cell_size):
                 continue
             candidates = [p for p in parts if not hidden[p] and np.isfinite(values[p]) and values[p] > 0]
             chosen = min(candidates, key=lambda p: values[p]) if candidates else total
@@ -320,7 +301,7 @@ def small_count_mask(
     table: pd.DataFrame,
     count_columns: Sequence[str],
     *,
-    threshold: int = 11,
+    min_cell_size: int = 11,
     totals: Mapping[str, Sequence[str]] | None = None,
     total_row: Hashable | None = None,
 ) -> pd.DataFrame:
@@ -328,7 +309,7 @@ def small_count_mask(
 
     Same rule and arguments as
     :func:`~needling_analytics.reporting.suppression.suppress_small_counts` (primary
-    suppression of 1 to ``threshold - 1``, then complementary suppression
+    suppression of 1 to ``min_cell_size - 1``, then complementary suppression
     for the declared ``totals`` and ``total_row``), without formatting.
     With a :class:`Disclosure`: nothing for the owner; primary cells only
     under ``method="round"``.
@@ -348,51 +329,25 @@ def small_count_mask(
     0   False      True    True
     1   False     False   False
     """
-    policy = as_disclosure(threshold)
-    threshold = policy.cutoff
+    policy = as_disclosure(min_cell_size)
+    min_cell_size = policy.cutoff
     count_columns = [count_columns] if isinstance(count_columns, str) else list(count_columns)
     totals = {t: list(parts) for t, parts in (totals or {}).items()}
-    primary, complement = _hidden_cells(table, count_columns, threshold, totals, total_row)
+    primary, complement = _hidden_cells(table, count_columns, min_cell_size, totals, total_row)
     if not policy.complementary:  # rounding protects totals instead; the owner sees everything
         complement = np.zeros_like(complement)
     out = pd.DataFrame(primary | complement, index=table.index, columns=count_columns)
-    out.attrs.update(threshold=threshold, suppressed=int(primary.sum()), complementary=int(complement.sum()))
+    out.attrs.update(threshold=min_cell_size, suppressed=int(primary.sum()), complementary=int(complement.sum()))
     return out
 
 
-def monthly_counts(monthly: pd.DataFrame) -> pd.DataFrame:
-    """:func:`~needling_analytics.metrics.monthly_activity` with ``not_responders`` added (assessed minus responders)."""
-    missing = {c: 0 for c in ("upcoming", "unmarked") if c not in monthly}  # tables from before the two statuses
-    return monthly.assign(not_responders=monthly["discharged_assessable"] - monthly["discharged_responders"], **missing)
-
-
-def monthly_hidden(monthly: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
-    """Which monthly counts the clinic report hides, month by month, in the KPI table and the activity chart.
-
-    The rule of :func:`~needling_analytics.reporting.tables.kpi_table`
-    applied to every month: counts of 1 to ``threshold - 1`` are hidden, and
-    so is a part of a total that would give one away
-    (:data:`MONTHLY_TOTALS`). Each month is decided on its own, so a month
-    is hidden in the same way in every report that shows it.
-
-    Returns
-    -------
-    DataFrame
-        ``month``, then one boolean column per :data:`MONTHLY_COUNTS`
-        (True: hidden), in the order of ``monthly``.
-    """
-    counts = monthly_counts(monthly)
-    hidden = small_count_mask(counts, list(MONTHLY_COUNTS), threshold=threshold, totals=MONTHLY_TOTALS)
-    return pd.concat([monthly[["month"]], hidden], axis=1)
-
-
-def pool_bands(counts, *, threshold: int = 11) -> np.ndarray:
-    """Pool neighbouring bands of a histogram until no pooled band holds 1 to ``threshold - 1``.
+def pool_bands(counts, *, min_cell_size: int = 11) -> np.ndarray:
+    """Pool neighbouring bands of a histogram until no pooled band holds 1 to ``min_cell_size - 1``.
 
     Left to right, bands are added to the current pool until it holds at
-    least ``threshold``; a run of empty bands stays a pool of its own (zero
+    least ``min_cell_size``; a run of empty bands stays a pool of its own (zero
     may be shown). A small remainder at the right end joins the pool before
-    it. When all the bands together hold 1 to ``threshold - 1``, they form
+    it. When all the bands together hold 1 to ``min_cell_size - 1``, they form
     one pool, which must be hidden (check with :func:`is_small`).
 
     Parameters
@@ -407,33 +362,33 @@ def pool_bands(counts, *, threshold: int = 11) -> np.ndarray:
 
     Examples
     --------
-    >>> pool_bands([2, 0, 12, 3, 9, 20, 1], threshold=11).tolist()
+    >>> pool_bands([2, 0, 12, 3, 9, 20, 1], min_cell_size=11).tolist()
     [0, 0, 0, 1, 1, 2, 2]
     """
-    threshold = check_threshold(threshold)
+    min_cell_size = check_min_cell_size(min_cell_size)
     counts = np.asarray(counts, dtype=float)
     pools = np.zeros(len(counts), dtype=int)
     pool, held = 0, 0.0
     for i, count in enumerate(counts):
-        if i and (held >= threshold or (held == 0 and count > 0)):
+        if i and (held >= min_cell_size or (held == 0 and count > 0)):
             pool, held = pool + 1, 0.0
         pools[i] = pool
         held += count
-    while pool > 0 and is_small(counts[pools == pool].sum(), threshold):
+    while pool > 0 and is_small(counts[pools == pool].sum(), min_cell_size):
         pools[pools == pool] = pool - 1  # a small remainder joins the pools before it
         pool -= 1
     return pools
 
 
-def keep_steps(cumulative, *, threshold: int = 11, start: float = 0, anchors: Sequence[int] = ()) -> np.ndarray:
-    """The points of a cumulative count that a curve can show without revealing 1 to ``threshold - 1``.
+def keep_steps(cumulative, *, min_cell_size: int = 11, start: float = 0, anchors: Sequence[int] = ()) -> np.ndarray:
+    """The points of a cumulative count that a curve can show without revealing 1 to ``min_cell_size - 1``.
 
     A cumulative curve (patients improved by at least x%, responses by day
     t) shows each point's count and, by difference, the count between two
     points. Walking from the first point, a point is kept when its count
     and its difference from the last kept point (at first, from ``start``)
-    are each 0 or at least ``threshold``. Between kept points every
-    difference is then 0 or at least ``threshold`` too.
+    are each 0 or at least ``min_cell_size``. Between kept points every
+    difference is then 0 or at least ``min_cell_size`` too.
 
     Parameters
     ----------
@@ -455,20 +410,22 @@ def keep_steps(cumulative, *, threshold: int = 11, start: float = 0, anchors: Se
 
     Examples
     --------
-    >>> keep_steps([40, 35, 28, 20, 9, 0], threshold=11, start=40).tolist()
+    >>> keep_steps([40, 35, 28, 20, 9, 0], min_cell_size=11, start=40).tolist()
     [True, False, True, False, False, True]
-    >>> keep_steps([40, 35, 28, 20, 9, 0], threshold=11, start=40, anchors=[3]).tolist()
+    >>> keep_steps([40, 35, 28, 20, 9, 0], min_cell_size=11, start=40, anchors=[3]).tolist()
     [True, False, False, True, False, True]
     """
-    threshold = check_threshold(threshold)
+    min_cell_size = check_min_cell_size(min_cell_size)
     counts = np.asarray(cumulative, dtype=float)
     preferred = np.zeros(len(counts), dtype=bool)
     preferred[list(anchors)] = True
-    fixed = _walk(counts, preferred, np.zeros(len(counts), dtype=bool), start, threshold)
-    return _walk(counts, ~fixed, fixed, start, threshold)
+    fixed = _walk(counts, preferred, np.zeros(len(counts), dtype=bool), start, min_cell_size)
+    return _walk(counts, ~fixed, fixed, start, min_cell_size)
 
 
-def _walk(counts: np.ndarray, candidates: np.ndarray, fixed: np.ndarray, start: float, threshold: int) -> np.ndarray:
+def _walk(
+    counts: np.ndarray, candidates: np.ndarray, fixed: np.ndarray, start: float, min_cell_size: int
+) -> np.ndarray:
     """:func:`keep_steps` in one pass: ``fixed`` points are kept; a candidate when it keeps every difference allowed."""
     keep = fixed.copy()
     following = np.full(len(counts), np.nan)  # the count of the next fixed point after each position
@@ -485,39 +442,7 @@ def _walk(counts: np.ndarray, candidates: np.ndarray, fixed: np.ndarray, start: 
         if not candidates[i] or not np.isfinite(count):
             continue
         gaps = [count, abs(last - count)] + ([abs(count - following[i])] if np.isfinite(following[i]) else [])
-        if not is_small(gaps, threshold).any():
+        if not is_small(gaps, min_cell_size).any():
             keep[i] = True
             last = count
     return keep
-
-
-def funnel_hidden(funnel: pd.DataFrame, *, threshold: int = 11) -> pd.Series:
-    """Practitioners whose funnel point would give away a small count (so are not drawn or named with a rate).
-
-    A point shows a practitioner's assessed episodes (``n``) and responder
-    rate, hence their responders and non-responders. A practitioner is
-    hidden when any of the three is 1 to ``threshold - 1``; and, because
-    the clinic's totals can be read elsewhere in the report, one more
-    practitioner (the smallest count) is hidden whenever that total would
-    give a hidden one away (:func:`small_count_mask` with a total row).
-    With a :class:`Disclosure`: nobody is hidden for the owner; under
-    ``method="round"`` the clinic's totals are shown rounded, so only
-    practitioners with a small count are hidden.
-
-    Returns
-    -------
-    Series of bool
-        One per row of ``funnel`` (its index): True when hidden.
-    """
-    counts = funnel[["n", "responders"]].astype(float).assign(others=lambda f: f["n"] - f["responders"])
-    counts = counts.reset_index(drop=True)
-    total = len(counts)
-    counts.loc[total] = counts.sum()
-    mask = small_count_mask(
-        counts,
-        ["n", "responders", "others"],
-        threshold=threshold,
-        totals={"n": ["responders", "others"]},
-        total_row=total,
-    )
-    return pd.Series(mask.drop(index=total).any(axis=1).to_numpy(), index=funnel.index, name="hidden")
