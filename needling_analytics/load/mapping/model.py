@@ -51,7 +51,7 @@ class Measurement:
 
 @dataclass(frozen=True)
 class EpisodeRule:
-    """How courses of care are derived from the sessions (see :mod:`.episodes`)."""
+    """How courses of care are derived from the sessions (see :mod:`needling_analytics.load.episodes`)."""
 
     new_course_types: tuple[str, ...] = ()
     type_column: str | None = None
