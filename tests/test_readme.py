@@ -101,3 +101,22 @@ def test_synopsis_line_matches_parser(words):
             assert not optional, f"{option} is required: not in [brackets]"
     wanted = [a for a in parser._actions if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
     assert len(positionals) == len(wanted), f"positional arguments: README {positionals}, parser {wanted}"
+
+
+def test_reading_your_report_covers_every_section_of_the_clinic_report():
+    """docs/reading-your-report.md has a heading for each heading of the clinic report notebook."""
+    root = README.parent
+    notebook = (root / "notebooks" / "clinic_report.py").read_text(encoding="utf-8")
+    sections = re.findall(r"^# #{2,3} (.+)$", notebook, flags=re.M)
+    assert len(sections) >= 10
+    page = (root / "docs" / "reading-your-report.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^#{2,4} (.+)$", page, flags=re.M))
+    assert [s for s in sections if s.strip() not in headings] == []
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/reading-your-report.md"])
+def test_links_to_files_resolve(page):
+    path = README.parent / page
+    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text(encoding="utf-8"))
+    assert targets
+    assert [t for t in targets if not (path.parent / t).exists()] == []
