@@ -74,7 +74,7 @@ JANE_APPOINTMENT_FIELDS = [
 JANE_STATES = {"reserved", "booked", "arrived", "no_show", "cancelled", "archived"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
-# The mapping grammar, as documented in needling_analytics/load/mapping.py.
+# The mapping grammar, as documented in needling_analytics/load/mapping/__init__.py.
 TOP_KEYS = {
     "extends", "source", "password_env", "dictionary", "timezone",
     "delimiter", "decimal", "encoding", "date_format", "tables",

@@ -13,7 +13,7 @@ import yaml
 from needling_analytics.demo import generate_clinic
 from needling_analytics.demo.exports import write_export
 from needling_analytics.errors import InputError, UnreadableFileError
-from needling_analytics.load.clinic import load_clinic
+from needling_analytics.load import load_clinic
 from needling_analytics.load.mapping import Mapping, TableMapping, read_mapping
 from needling_analytics.load.sources import fhir as fhir_source
 from needling_analytics.load.sources import open_source

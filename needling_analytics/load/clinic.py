@@ -14,44 +14,17 @@ import pandera.pandas as pa
 from ..errors import (
     DataQualityWarning,
     InputError,
-    MappingError,
-    MissingColumnsError,
     MissingTableError,
-    NothingKeptError,
 )
 from ..schema import TABLES, TableSpec
-from . import rules
-from .coerce import as_text, coerce_table, parse_dates
-from .episodes import derive_episodes, episode_on
-from .mapping import Mapping, TableMapping, default_mapping, read_mapping
-from .quality import PROBLEM_COLUMNS, TABLE_SUMMARY_COLUMNS, QualityReport
+from .episodes import add_derived_episodes
+from .mapping import Mapping, default_mapping, read_mapping
+from .quality import PROBLEM_COLUMNS, TABLE_SUMMARY_COLUMNS, QualityReport, check_enough_kept
 from .read import RawTable
+from .rules import CASCADE_MARK
 from .sources import open_source
-from .transform import apply_mapping, mapping_uses
-
-#: A table smaller than this is never refused for losing rows to another table's quarantine.
-MIN_ROWS_FOR_CASCADE_CHECK = 10
-
-#: (column, parent table) pairs whose values must exist in the parent.
-REFERENCES = {
-    "episodes": [("patient_id", "patients")],
-    "sessions": [("episode_id", "episodes"), ("patient_id", "patients")],
-    "rom": [("episode_id", "episodes"), ("patient_id", "patients"), ("session_id", "sessions")],
-    "proms": [("episode_id", "episodes"), ("patient_id", "patients")],
-    "adverse_events": [("session_id", "sessions"), ("patient_id", "patients")],
-    "assessments": [("episode_id", "episodes"), ("patient_id", "patients")],
-    "journal": [("patient_id", "patients")],
-}
-#: The link through which a row's patient must match its parent's patient.
-SAME_PATIENT = {
-    "sessions": ("episode_id", "episodes"),
-    "rom": ("episode_id", "episodes"),
-    "proms": ("episode_id", "episodes"),
-    "adverse_events": ("session_id", "sessions"),
-    "assessments": ("episode_id", "episodes"),
-}
-#: The date column that must fall within its episode's dates.
-WITHIN_EPISODE = {"sessions": "session_date", "rom": "measured_on", "assessments": "assessed_on"}
+from .transform import apply_mapping
+from .validation import check_columns, quarantine_frame, validate_table
 
 
 @dataclass
@@ -169,133 +142,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_columns(raw: RawTable, spec: TableSpec) -> None:
-    missing = [c for c in spec.required_columns if c not in raw.frame.columns]
-    if missing:
-        found = list(raw.frame.columns)
-        raise MissingColumnsError(
-            f"table {spec.name!r} lacks required column(s) {missing}; "
-            f"{raw.where or 'the file'} has {raw.extra_columns or found}",
-            path=raw.path,
-            hint="rename the columns in the export, or map them with `columns` in a mapping file (--mapping)"
-            + ("; for a workbook, name the sheet to read with `sheet`." if raw.where else "."),
-            missing=missing,
-            found=found,
-        )
-
-
-def _cross_table_problems(name: str, active: pd.DataFrame, kept: dict, quarantined_keys: dict) -> list[pd.DataFrame]:
-    out = []
-    for column, parent in REFERENCES.get(name, []):
-        if parent in kept:
-            out.append(
-                rules.check_reference(active, column, kept[parent], parent, quarantined_keys.get(parent, pd.Index([])))
-            )
-    if name in SAME_PATIENT:
-        link, parent = SAME_PATIENT[name]
-        out.append(rules.check_same_patient(active, link, kept[parent], parent))
-    if name in WITHIN_EPISODE:
-        out.append(rules.check_within_episode(active, WITHIN_EPISODE[name], kept["episodes"]))
-    if name == "adverse_events":
-        out.append(rules.check_attended(active, kept["sessions"]))
-    return out
-
-
-#: Cell problems that clear an optional value instead of quarantining its row.
-CLEARABLE_RULES = frozenset(
-    {"not_a_number", "not_a_whole_number", "not_a_date", "not_a_time", "not_allowed", "out_of_range",
-     "future_date", "id_rounded"}
-)  # fmt: skip
-#: Optional columns whose value decides what the row means: a problem there still quarantines the row.
-_ESSENTIAL = {"sessions": {"status"}, "episodes": {"end_date"}}
-
-
-def _clearable_columns(spec: TableSpec) -> set[str]:
-    """Optional columns of ``spec`` whose unreadable values are cleared rather than quarantining the row."""
-    referencing = {column for column, _ in REFERENCES.get(spec.name, [])}
-    return {
-        c.name for c in spec.columns if not c.required and c.name != spec.key and c.name not in referencing
-    } - _ESSENTIAL.get(spec.name, set())
-
-
-def _validate_table(
-    raw: RawTable, spec: TableSpec, mapping: TableMapping, kept: dict, quarantined_keys: dict, as_of, timezone=None
-):
-    """Type, check and split one table's rows into kept rows and problems.
-
-    Returns the source frame, the collapsed exact copies, the problems
-    (each with ``action``: ``quarantined`` or ``cleared``) and the kept rows.
-    """
-    frame = raw.frame.reset_index(drop=True)
-    typed, unreadable = coerce_table(frame, spec, mapping, timezone)
-    compared = [
-        c for c in frame.columns if c in spec.column_names or str(c).strip().casefold() in mapping_uses(mapping)
-    ]
-    collapsed, duplicate_problems = rules.find_duplicates(frame[compared], typed, spec, raw.lines, raw.line_label)
-    active = typed.drop(index=collapsed["row"])
-    malformed = rules.problems_frame(
-        list(raw.malformed),
-        "(whole record)",
-        [""] * len(raw.malformed),
-        "malformed_record",
-        list(raw.malformed.values()),
-    )
-    found = [
-        malformed,
-        *(
-            rules.problems_frame([r], column, [value], "field_too_long", [why])
-            for r, column, value, why in raw.cell_problems
-        ),
-        rules.unreadable_problems(
-            {k: v.loc[active.index] for k, v in unreadable.items()}, frame, spec, mapping.date_formats
-        ),
-        rules.check_rows(active, frame, spec, as_of),
-        duplicate_problems,
-        *_cross_table_problems(spec.name, active, kept, quarantined_keys),
-    ]
-    problems = pd.concat(found, ignore_index=True).drop_duplicates(["row", "column"], keep="first")
-    whole = problems["column"] == "(whole record)"  # a broken record's values prove nothing more
-    problems = problems[whole | ~problems["row"].isin(problems.loc[whole, "row"])]
-    order = {name: i for i, name in enumerate(["(whole record)", *spec.column_names])}
-    problems = problems.sort_values(
-        ["row", "column"], key=lambda s: s.map(order).fillna(len(order)) if s.name == "column" else s, kind="stable"
-    )
-    problems = problems.reset_index(drop=True)
-    if raw.where == "derived":  # a course whose first appointment is still to come starts in the future
-        problems = problems[~((problems["rule"] == "future_date") & (problems["column"] == "start_date"))]
-    clearable = problems["rule"].isin(CLEARABLE_RULES) & problems["column"].isin(_clearable_columns(spec))
-    bad_rows = pd.Index(problems.loc[~clearable, "row"].unique())
-    cleared = clearable & ~problems["row"].isin(bad_rows)
-    problems["action"] = np.where(cleared, "cleared", "quarantined")
-    for column, rows in problems[cleared].groupby("column")["row"]:
-        active.loc[rows.to_numpy(), column] = pd.NA
-    if cleared.any():
-        problems.loc[cleared, "reason"] = problems.loc[cleared, "reason"] + "; the value was cleared and the row kept"
-    if spec.key:
-        quarantined_keys[spec.name] = pd.Index(typed.loc[bad_rows, spec.key].dropna().unique())
-    return frame, collapsed, problems, active.drop(index=bad_rows)
-
-
-def _quarantine_frame(raw: RawTable, frame: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
-    """The quarantined rows as written, each problem a row, with where and why."""
-    problems = problems[problems["action"] == "quarantined"]
-    rows = problems["row"].to_numpy()
-    head = pd.DataFrame(
-        {
-            "source_file": raw.path.name,
-            "line": raw.lines[rows] if len(rows) else np.array([], dtype=np.int64),
-            "problem_column": problems["column"].to_numpy(),
-            "problem_value": problems["value"].to_numpy(),
-            "rule": problems["rule"].to_numpy(),
-            "reason": problems["reason"].to_numpy(),
-            "location": raw.location(rows) if len(rows) else np.array([], dtype=str),
-        }
-    )
-    body = frame.iloc[rows].apply(as_text).fillna("").reset_index(drop=True)
-    body.columns = [f"{c} (source)" if c in head.columns else c for c in body.columns]
-    return pd.concat([head, body], axis=1)
-
-
 def _parse_as_of(as_of) -> pd.Timestamp:
     if as_of is None:
         return pd.Timestamp.today().normalize()
@@ -364,7 +210,7 @@ def load_clinic(
     source = open_source(data_dir, mapping)
     as_of = _parse_as_of(as_of)
     parts = _read_parts(source, mapping, as_of, data_dir)
-    derived_note = _derive_episodes(parts, mapping, as_of)
+    derived_note = add_derived_episodes(parts, mapping, as_of)
     kept: dict[str, pd.DataFrame] = {}
     quarantined_keys: dict[str, pd.Index] = {}
     summaries, problem_frames, collapsed_frames, quarantine, supplied = [], [], [], {}, []
@@ -382,16 +228,14 @@ def load_clinic(
             table_mapping = mapping.for_table(name)
             if raw.parent:  # read as its parent file was, labelled as its own table is
                 table_mapping = replace(mapping.for_table(raw.parent), values=table_mapping.values)
-            _check_columns(raw, spec)
-            frame, collapsed, problems, rows = _validate_table(
+            check_columns(raw, spec)
+            frame, collapsed, problems, rows = validate_table(
                 raw, spec, table_mapping, kept, quarantined_keys, as_of, mapping.timezone
             )
             kept_parts.append(rows)
             file = raw.path
             quarantined = problems.loc[problems["action"] == "quarantined", "row"]
-            cascade = problems["reason"].str.contains(rules.CASCADE_MARK, regex=False) & problems["row"].isin(
-                quarantined
-            )
+            cascade = problems["reason"].str.contains(CASCADE_MARK, regex=False) & problems["row"].isin(quarantined)
             lost_to_parents[name] = lost_to_parents.get(name, 0) + problems.loc[cascade, "row"].nunique()
             quarantined_parts.append(quarantined_keys.get(name, pd.Index([])))
             summaries.append(
@@ -419,7 +263,7 @@ def load_clinic(
                     }
                 )
             )
-            table_quarantine = _quarantine_frame(raw, frame, problems)
+            table_quarantine = quarantine_frame(raw, frame, problems)
             quarantine[name] = (
                 pd.concat([quarantine[name], table_quarantine]) if name in quarantine else table_quarantine
             )
@@ -506,125 +350,3 @@ def _read_parts(source, mapping: Mapping, as_of: pd.Timestamp, data_dir: Path) -
         for part in made:
             parts.setdefault(part.name, []).append(part)
     return parts
-
-
-def _find_column(frame: pd.DataFrame, name: str | None) -> str | None:
-    if not name:
-        return None
-    return next((c for c in frame.columns if str(c).strip().casefold() == name.strip().casefold()), None)
-
-
-def _derive_episodes(parts: dict[str, list[RawTable]], mapping: Mapping, as_of: pd.Timestamp) -> str:
-    """Build the episodes table from the sessions when the mapping says so; give every row its course.
-
-    Returns the rule in words for the quality report ('' when nothing was derived).
-    """
-    rule = mapping.for_table("episodes").derive
-    if rule is None:
-        return ""
-    sessions = parts["sessions"][0]
-    typed, _ = coerce_table(sessions.frame, TABLES["sessions"], mapping.for_table("sessions"), mapping.timezone)
-    for wanted in (rule.type_column, rule.region_column):
-        found = _find_column(sessions.frame, wanted)
-        if wanted and found is None:
-            raise MappingError(
-                f"`derive` names column {wanted!r}, but {sessions.path.name} has no such column; "
-                f"it has {list(sessions.frame.columns)}",
-                path=mapping.source,
-                hint="name the sessions column that holds the appointment type (or the body region).",
-            )
-        if wanted:
-            typed[wanted] = as_text(sessions.frame[found])
-    episodes, episode_of = derive_episodes(typed, rule, as_of)
-    replaced = "episode_id" in sessions.frame and sessions.frame["episode_id"].notna().any()
-    sessions.frame["episode_id"] = episode_of.to_numpy(dtype=object)
-    for name, table_parts in parts.items():
-        for part in table_parts:
-            if part.parent == "sessions":
-                part.frame["episode_id"] = episode_of.to_numpy(dtype=object)[part.parent_rows]
-            elif name not in ("sessions",) and "episode_id" in TABLES[name].column_names:
-                _episode_by_date(part, mapping, episodes)
-    parts["episodes"] = [
-        RawTable("episodes", sessions.path, episodes, np.arange(1, len(episodes) + 1), "course", where="derived")
-    ]
-    note = rule.describe() + f" {len(episodes):,} courses were derived."
-    if replaced:
-        note += " The sessions' own episode column was replaced by the derived courses."
-    return note
-
-
-def _episode_by_date(part: RawTable, mapping: Mapping, episodes: pd.DataFrame) -> None:
-    """Fill a blank ``episode_id`` with the patient's course at the row's date."""
-    spec = TABLES[part.name]
-    date_column = next(c.name for c in spec.columns if c.kind == "date" and c.required)
-    if "episode_id" in part.frame and part.frame["episode_id"].notna().all():
-        return
-    if date_column not in part.frame or "patient_id" not in part.frame:
-        return
-    table_mapping = mapping.for_table(part.parent or part.name)
-    dated = pd.DataFrame(
-        {
-            "patient_id": as_text(part.frame["patient_id"]),
-            date_column: parse_dates(
-                part.frame[date_column], table_mapping.date_formats, mapping.timezone, table_mapping.source_timezone
-            )[0],
-        }
-    )
-    found = episode_on(dated, date_column, episodes)
-    current = part.frame["episode_id"] if "episode_id" in part.frame else pd.Series(pd.NA, index=part.frame.index)
-    part.frame["episode_id"] = as_text(current).fillna(found).to_numpy(dtype=object)
-    part.notes.append(f"episode_id of {int(found.notna().sum()):,} row(s) set to the patient's course at that date.")
-
-
-def check_enough_kept(report: QualityReport, lost_to_parents: dict[str, int], *, derived: bool = False) -> None:
-    """Refuse a load that kept nothing of a required table, or lost most of a table to another's rows.
-
-    ``lost_to_parents`` counts, per table, the rows quarantined because a
-    row they refer to was quarantined. With ``derived`` episodes, the
-    sessions they come from are judged before them.
-
-    Raises
-    ------
-    NothingKeptError
-        Naming the rule that removed the rows and the first examples; the
-        quality report is attached as ``.quality`` so it can still be written.
-    """
-    tables = report.tables.groupby("table", sort=False)[["rows_read", "rows_kept", "supplied"]].agg(
-        {"rows_read": "sum", "rows_kept": "sum", "supplied": "any"}
-    )
-    problems = report.problems[report.problems["action"] == "quarantined"]
-    if derived:
-        order = ["patients", "sessions", "episodes"]
-        tables = tables.loc[[*order, *(t for t in tables.index if t not in order)]]
-    for name, row in tables.iterrows():
-        if not row["supplied"]:
-            continue
-        mine = problems[problems["table"] == name]
-        lost = lost_to_parents.get(name, 0)
-        if TABLES[name].required and row["rows_read"] == 0:
-            error = NothingKeptError(
-                f"table {name!r} has no rows",
-                path=report.data_dir,
-                hint="check that the export covers the period and that the mapping names the right file, form or query.",
-            )
-            error.quality = report
-            raise error
-        if TABLES[name].required and row["rows_kept"] == 0:
-            why = f"none of its {row['rows_read']:,} rows was kept"
-        elif row["rows_read"] >= MIN_ROWS_FOR_CASCADE_CHECK and lost > row["rows_read"] / 2:
-            why = f"{lost:,} of its {row['rows_read']:,} rows were lost because rows they refer to were quarantined"
-            mine = mine[mine["reason"].str.contains(rules.CASCADE_MARK, regex=False)]
-        else:
-            continue
-        top = mine.groupby(["rule", "column"]).size().sort_values(ascending=False)
-        (rule, column), count = top.index[0], int(top.iloc[0])
-        examples = mine[(mine["rule"] == rule) & (mine["column"] == column)].head(3)
-        shown = "; ".join(f"{Path(r.file).name} {r.location}: {r.reason}" for r in examples.itertuples())
-        error = NothingKeptError(
-            f"table {name!r}: {why}. The rule that removed most: {rule} in {column} ({count:,} rows), e.g. {shown}",
-            path=report.data_dir,
-            hint="fix the mapping or the export (the quality report lists every row and why); "
-            "an empty or gutted table would make every figure wrong.",
-        )
-        error.quality = report
-        raise error

@@ -20,6 +20,10 @@ is known):
   appointment is still to come starts on that date, in the future.
 
 All of it is vectorised over the whole table (no loop per patient).
+:func:`add_derived_episodes` does it for the loader: it types the raw
+sessions, adds the derived courses to the raw tables and gives every row
+that belongs to a course (sessions, and rows dated within one) its
+``episode_id``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .mapping import EpisodeRule
+from ..errors import MappingError
+from ..schema import TABLES
+from .coerce import as_text, coerce_table, parse_dates
+from .mapping import EpisodeRule, Mapping
+from .read import RawTable
 
 #: Statuses of appointments that took place or will: they start and extend courses.
 _COUNTED = ("attended", "booked", "unmarked")
@@ -160,3 +168,71 @@ def episode_on(dated: pd.DataFrame, date_column: str, episodes: pd.DataFrame) ->
     )
     chosen = before["episode_id"].fillna(after["episode_id"])
     return pd.Series(chosen.to_numpy(), index=before["_row"].to_numpy()).reindex(dated.index).astype("string")
+
+
+def _find_column(frame: pd.DataFrame, name: str | None) -> str | None:
+    if not name:
+        return None
+    return next((c for c in frame.columns if str(c).strip().casefold() == name.strip().casefold()), None)
+
+
+def add_derived_episodes(parts: dict[str, list[RawTable]], mapping: Mapping, as_of: pd.Timestamp) -> str:
+    """Build the episodes table from the sessions when the mapping says so; give every row its course.
+
+    Returns the rule in words for the quality report ('' when nothing was derived).
+    """
+    rule = mapping.for_table("episodes").derive
+    if rule is None:
+        return ""
+    sessions = parts["sessions"][0]
+    typed, _ = coerce_table(sessions.frame, TABLES["sessions"], mapping.for_table("sessions"), mapping.timezone)
+    for wanted in (rule.type_column, rule.region_column):
+        found = _find_column(sessions.frame, wanted)
+        if wanted and found is None:
+            raise MappingError(
+                f"`derive` names column {wanted!r}, but {sessions.path.name} has no such column; "
+                f"it has {list(sessions.frame.columns)}",
+                path=mapping.source,
+                hint="name the sessions column that holds the appointment type (or the body region).",
+            )
+        if wanted:
+            typed[wanted] = as_text(sessions.frame[found])
+    episodes, episode_of = derive_episodes(typed, rule, as_of)
+    replaced = "episode_id" in sessions.frame and sessions.frame["episode_id"].notna().any()
+    sessions.frame["episode_id"] = episode_of.to_numpy(dtype=object)
+    for name, table_parts in parts.items():
+        for part in table_parts:
+            if part.parent == "sessions":
+                part.frame["episode_id"] = episode_of.to_numpy(dtype=object)[part.parent_rows]
+            elif name not in ("sessions",) and "episode_id" in TABLES[name].column_names:
+                _episode_by_date(part, mapping, episodes)
+    parts["episodes"] = [
+        RawTable("episodes", sessions.path, episodes, np.arange(1, len(episodes) + 1), "course", where="derived")
+    ]
+    note = rule.describe() + f" {len(episodes):,} courses were derived."
+    if replaced:
+        note += " The sessions' own episode column was replaced by the derived courses."
+    return note
+
+
+def _episode_by_date(part: RawTable, mapping: Mapping, episodes: pd.DataFrame) -> None:
+    """Fill a blank ``episode_id`` with the patient's course at the row's date."""
+    spec = TABLES[part.name]
+    date_column = next(c.name for c in spec.columns if c.kind == "date" and c.required)
+    if "episode_id" in part.frame and part.frame["episode_id"].notna().all():
+        return
+    if date_column not in part.frame or "patient_id" not in part.frame:
+        return
+    table_mapping = mapping.for_table(part.parent or part.name)
+    dated = pd.DataFrame(
+        {
+            "patient_id": as_text(part.frame["patient_id"]),
+            date_column: parse_dates(
+                part.frame[date_column], table_mapping.date_formats, mapping.timezone, table_mapping.source_timezone
+            )[0],
+        }
+    )
+    found = episode_on(dated, date_column, episodes)
+    current = part.frame["episode_id"] if "episode_id" in part.frame else pd.Series(pd.NA, index=part.frame.index)
+    part.frame["episode_id"] = as_text(current).fillna(found).to_numpy(dtype=object)
+    part.notes.append(f"episode_id of {int(found.notna().sum()):,} row(s) set to the patient's course at that date.")

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import NothingKeptError
 from ..schema import TABLES
 from ..spreadsheet import write_csv
-from .rules import RULES
+from .rules import CASCADE_MARK, RULES
 
 TABLE_SUMMARY_COLUMNS = [
     "table", "file", "supplied", "rows_read", "duplicates_collapsed",
     "rows_quarantined", "values_cleared", "rows_kept", "sha256", "notes",
 ]  # fmt: skip
+#: A table smaller than this is never refused for losing rows to another table's quarantine.
+MIN_ROWS_FOR_CASCADE_CHECK = 10
 PROBLEM_COLUMNS = ["table", "file", "line", "location", "column", "value", "rule", "reason", "action"]
 
 
@@ -225,3 +228,57 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     rule = "|" + "---|" * len(text.columns)
     rows = ["| " + " | ".join(r) + " |" for r in text.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
+
+
+def check_enough_kept(report: QualityReport, lost_to_parents: dict[str, int], *, derived: bool = False) -> None:
+    """Refuse a load that kept nothing of a required table, or lost most of a table to another's rows.
+
+    ``lost_to_parents`` counts, per table, the rows quarantined because a
+    row they refer to was quarantined. With ``derived`` episodes, the
+    sessions they come from are judged before them.
+
+    Raises
+    ------
+    NothingKeptError
+        Naming the rule that removed the rows and the first examples; the
+        quality report is attached as ``.quality`` so it can still be written.
+    """
+    tables = report.tables.groupby("table", sort=False)[["rows_read", "rows_kept", "supplied"]].agg(
+        {"rows_read": "sum", "rows_kept": "sum", "supplied": "any"}
+    )
+    problems = report.problems[report.problems["action"] == "quarantined"]
+    if derived:
+        order = ["patients", "sessions", "episodes"]
+        tables = tables.loc[[*order, *(t for t in tables.index if t not in order)]]
+    for name, row in tables.iterrows():
+        if not row["supplied"]:
+            continue
+        mine = problems[problems["table"] == name]
+        lost = lost_to_parents.get(name, 0)
+        if TABLES[name].required and row["rows_read"] == 0:
+            error = NothingKeptError(
+                f"table {name!r} has no rows",
+                path=report.data_dir,
+                hint="check that the export covers the period and that the mapping names the right file, form or query.",
+            )
+            error.quality = report
+            raise error
+        if TABLES[name].required and row["rows_kept"] == 0:
+            why = f"none of its {row['rows_read']:,} rows was kept"
+        elif row["rows_read"] >= MIN_ROWS_FOR_CASCADE_CHECK and lost > row["rows_read"] / 2:
+            why = f"{lost:,} of its {row['rows_read']:,} rows were lost because rows they refer to were quarantined"
+            mine = mine[mine["reason"].str.contains(CASCADE_MARK, regex=False)]
+        else:
+            continue
+        top = mine.groupby(["rule", "column"]).size().sort_values(ascending=False)
+        (rule, column), count = top.index[0], int(top.iloc[0])
+        examples = mine[(mine["rule"] == rule) & (mine["column"] == column)].head(3)
+        shown = "; ".join(f"{Path(r.file).name} {r.location}: {r.reason}" for r in examples.itertuples())
+        error = NothingKeptError(
+            f"table {name!r}: {why}. The rule that removed most: {rule} in {column} ({count:,} rows), e.g. {shown}",
+            path=report.data_dir,
+            hint="fix the mapping or the export (the quality report lists every row and why); "
+            "an empty or gutted table would make every figure wrong.",
+        )
+        error.quality = report
+        raise error

@@ -2,9 +2,9 @@
 
 Single-table rules (required values, ranges, allowed values, dates in the
 future, plausibility) are pandera schemas validated lazily, so every problem
-is found in one pass. Rules that need another table (references, a
-patient that disagrees with its episode, dates outside the episode) and
-duplicate identifiers are vectorised pandas code here.
+is found in one pass. Duplicate identifiers are vectorised pandas code here;
+rules that need another table (references, a patient that disagrees with
+its episode, dates outside the episode) are in :mod:`.links`.
 
 Every rule yields *problems*: a DataFrame with one row per broken rule and
 columns ``row`` (position in the source table), ``column``, ``value``,
@@ -76,7 +76,7 @@ def empty_problems() -> pd.DataFrame:
     )
 
 
-def _show(values: pd.Series) -> pd.Series:
+def format_values(values: pd.Series) -> pd.Series:
     """Values for a message: dates as YYYY-MM-DD, blanks as (blank)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         text = values.dt.strftime("%Y-%m-%d")
@@ -182,13 +182,13 @@ def _reasons(rule: str, spec: TableSpec, column: str, typed: pd.DataFrame, shown
     if rule == "future_date":
         return shown + f" is after the as-of date {as_of:%Y-%m-%d}: a date in the future"
     if rule == "end_before_start":
-        return "end_date " + shown + " is before start_date " + _show(typed.loc[rows, "start_date"])
+        return "end_date " + shown + " is before start_date " + format_values(typed.loc[rows, "start_date"])
     if rule == "implausible_degrees":
         sub = typed.loc[rows]
         limits = _degree_limits(sub)
         return (
-            shown + " degrees is not plausible for " + _show(sub["joint"]) + " " + _show(sub["movement"])
-            + " (accepted " + _show(limits["min_degrees"]) + " to " + _show(limits["max_degrees"]) + ")"
+            shown + " degrees is not plausible for " + format_values(sub["joint"]) + " " + format_values(sub["movement"])
+            + " (accepted " + format_values(limits["min_degrees"]) + " to " + format_values(limits["max_degrees"]) + ")"
         )  # fmt: skip
     if rule == "score_out_of_range":
         sub = typed.loc[rows]
@@ -196,11 +196,11 @@ def _reasons(rule: str, spec: TableSpec, column: str, typed: pd.DataFrame, shown
         return (
             shown
             + " is outside the "
-            + _show(sub["instrument"])
+            + format_values(sub["instrument"])
             + " range "
-            + _show(limits["lo"])
+            + format_values(limits["lo"])
             + " to "
-            + _show(limits["hi"])
+            + format_values(limits["hi"])
         )
     raise KeyError(rule)
 
@@ -316,87 +316,3 @@ def find_duplicates(raw: pd.DataFrame, typed: pd.DataFrame, spec: TableSpec, lin
     what = spec.key or " and ".join(key)
     reasons = f"{what} '" + key_text + f"' is used by {label}s " + listed + " with different values; keep the right one"
     return collapsed, problems_frame(dup.index, key[0], key_text, rule, reasons.to_numpy())
-
-
-# -- rules across tables -----------------------------------------------------
-
-
-def check_reference(
-    child: pd.DataFrame, column: str, parent: pd.DataFrame, parent_table: str, quarantined: pd.Index
-) -> pd.DataFrame:
-    """``unknown_*`` problems for values of ``column`` missing from ``parent``.
-
-    ``quarantined`` holds the parent keys whose rows were quarantined, so
-    the reason can point at the real cause.
-    """
-    values = child[column]
-    missing = values.notna() & ~is_in(values, parent[column].dropna().unique())
-    bad = values[missing]
-    was_quarantined = bad.isin(quarantined).to_numpy()
-    reasons = np.where(
-        was_quarantined,
-        (f"{column} '" + bad + f"' {CASCADE_MARK} {parent_table} (see quarantine/{parent_table}.csv)").to_numpy(
-            dtype=object
-        ),
-        (f"{column} '" + bad + f"' is not in the {parent_table} table").to_numpy(dtype=object),
-    )
-    rule = "unknown_" + column.removesuffix("_id")
-    return problems_frame(bad.index, column, bad, rule, reasons)
-
-
-def check_same_patient(child: pd.DataFrame, link: str, parent: pd.DataFrame, parent_table: str) -> pd.DataFrame:
-    """``patient_mismatch`` where the child's patient differs from its parent's."""
-    parents = parent[[link, "patient_id"]].rename(columns={"patient_id": "parent_patient"})
-    merged = child[[link, "patient_id"]].reset_index(names="_row").merge(parents, on=link, how="inner")
-    bad = merged[merged["patient_id"].notna() & (merged["patient_id"] != merged["parent_patient"])]
-    reasons = (
-        "patient_id '"
-        + bad["patient_id"]
-        + f"' differs from the patient of {parent_table[:-1]} '"
-        + bad[link]
-        + "' ('"
-        + bad["parent_patient"]
-        + "')"
-    )
-    return problems_frame(bad["_row"], "patient_id", bad["patient_id"], "patient_mismatch", reasons.to_numpy())
-
-
-def check_within_episode(child: pd.DataFrame, date_column: str, episodes: pd.DataFrame) -> pd.DataFrame:
-    """``outside_episode`` where ``date_column`` lies outside the episode's dates.
-
-    Sessions are checked only when attended: a booking cancelled, missed or
-    never marked after discharge (often the reason it was not kept) is not
-    an error.
-    """
-    if "status" in child:
-        child = child[child["status"].astype("string").fillna("attended") == "attended"]
-    merged = (
-        child[["episode_id", date_column]]
-        .reset_index(names="_row")
-        .merge(episodes[["episode_id", "start_date", "end_date"]], on="episode_id", how="inner")
-    )
-    date = merged[date_column]
-    outside = date.notna() & (
-        (date < merged["start_date"]) | (merged["end_date"].notna() & (date > merged["end_date"]))
-    )
-    bad = merged[outside]
-    end = _show(bad["end_date"]).replace("(blank)", "ongoing")
-    reasons = (
-        f"{date_column} " + _show(bad[date_column]) + " is outside episode '" + bad["episode_id"]
-        + "' (" + _show(bad["start_date"]) + " to " + end + ")"
-    )  # fmt: skip
-    return problems_frame(bad["_row"], date_column, _show(bad[date_column]), "outside_episode", reasons.to_numpy())
-
-
-def check_attended(events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
-    """``session_not_attended`` for adverse events on cancelled or missed sessions."""
-    merged = events[["session_id"]].reset_index(names="_row").merge(sessions[["session_id", "status"]], on="session_id")
-    bad = merged[merged["status"].astype("string") != "attended"]
-    reasons = (
-        "session '"
-        + bad["session_id"]
-        + "' has status "
-        + bad["status"].astype("string")
-        + ", so no needling took place"
-    )
-    return problems_frame(bad["_row"], "session_id", bad["session_id"], "session_not_attended", reasons.to_numpy())

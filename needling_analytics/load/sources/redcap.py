@@ -29,122 +29,44 @@ Incomplete forms are kept: ``<form>_complete`` stays a column, and the
 notes (shown in the quality report) count and list the rows whose form is
 Incomplete (0) or Unverified (1), so that they are never taken as final
 without it being said.
+
+Finding the export and its dictionary is :mod:`.redcap_files`; reading the
+dictionary is :mod:`.redcap_dictionary`.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ...errors import InputError, UnreadableFileError
+from ...errors import InputError
 from ..mapping import Mapping, TableMapping
 from ..read import RawTable
 from ..read.text import read_csv
-from .redcap_dictionary import DataDictionary, checkbox_suffix, looks_like_dictionary, read_dictionary
+from .redcap_dictionary import DataDictionary, checkbox_suffix, read_dictionary
+from .redcap_files import REDCAP_COLUMNS, detect, find_dictionary, find_export
 
-#: Columns REDCap adds in front of the fields.
-REDCAP_COLUMNS = (
-    "redcap_event_name",
-    "redcap_repeat_instrument",
-    "redcap_repeat_instance",
-    "redcap_data_access_group",
-    "redcap_survey_identifier",
-)
+#: What every source module offers (``detect`` and ``open_source``), and this one's row-ID column and source.
+__all__ = ["ROW_ID", "RedcapSource", "detect", "open_source"]
+
 #: Column added to every table read: record, event and instance joined by ``/``
 #: (REDCap has no identifier of its own for an event's form or a repeating instance).
 ROW_ID = "redcap_row_id"
-#: Names a data dictionary is found by beside the export (case ignored).
-DICTIONARY_PATTERNS = ("*datadictionary*.csv", "*_dictionary*.csv", "metadata.csv")
 _STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
 _TICKED = {"1", "checked"}
 _UNTICKED = {"", "0", "unchecked"}
 _SHOW_LINES = 20
 
 
-def _first_line(path: Path) -> str:
-    try:
-        head = path.read_bytes()[:65536]
-    except OSError:
-        return ""
-    return head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").casefold()
-
-
-def _is_export(path: Path) -> bool:
-    """A CSV file whose header has REDCap's own columns or ``<form>_complete`` columns."""
-    if not path.is_file() or path.suffix.casefold() not in (".csv", ".txt"):
-        return False
-    header = _first_line(path)
-    if not header or looks_like_dictionary(header):
-        return False
-    columns = [c.strip().strip('"') for c in re.split(r"[,;\t|]", header)]
-    return any(c in REDCAP_COLUMNS or c.endswith("_complete") for c in columns)
-
-
-def _dictionaries_in(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file()
-        and any(fnmatch.fnmatch(p.name.casefold(), pattern) for pattern in DICTIONARY_PATTERNS)
-        and looks_like_dictionary(_first_line(p))
-    )
-
-
-def _exports_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if _is_export(p))
-
-
-def detect(path: Path) -> bool:
-    """A REDCap export CSV, or a folder holding one and its data dictionary."""
-    if path.is_dir():
-        return bool(_exports_in(path)) and bool(_dictionaries_in(path))
-    return _is_export(path)
-
-
-def _find_export(folder: Path) -> Path:
-    exports = _exports_in(folder)
-    if len(exports) != 1:
-        raise UnreadableFileError(
-            "no REDCap export in the folder" if not exports else f"several REDCap exports: {[p.name for p in exports]}",
-            path=folder,
-            hint="give the export CSV itself, or keep one export in the folder.",
-        )
-    return exports[0]
-
-
-def _find_dictionary(export: Path, mapping: Mapping) -> Path | None:
-    """The data dictionary named by ``mapping.dictionary``, else the one beside the export."""
-    if mapping.dictionary:
-        places = [export.parent] + ([mapping.source.parent] if mapping.source else [])
-        for place in places:
-            if (place / mapping.dictionary).is_file():
-                return place / mapping.dictionary
-        raise UnreadableFileError(
-            f"the mapping names data dictionary {mapping.dictionary!r}, but there is no such file",
-            path=export.parent,
-            hint="correct `dictionary` in the mapping (a path relative to the export), or add the file.",
-        )
-    found = _dictionaries_in(export.parent)
-    if len(found) > 1:
-        raise UnreadableFileError(
-            f"several data dictionaries beside the export: {[p.name for p in found]}",
-            path=export.parent,
-            hint="name the right one with `dictionary` in the mapping.",
-        )
-    return found[0] if found else None
-
-
 def open_source(path: Path, mapping: Mapping) -> RedcapSource:
     """The REDCap export at ``path`` (the CSV, or the folder holding it) with its dictionary."""
     if not path.exists():
         raise InputError("file not found", path=path, hint="give the REDCap export CSV or the folder holding it.")
-    export = _find_export(path) if path.is_dir() else path
-    dictionary_path = _find_dictionary(export, mapping)
+    export = find_export(path) if path.is_dir() else path
+    dictionary_path = find_dictionary(export, mapping)
     raw = read_csv(export, "redcap", mapping.for_table("*"))
     dictionary = read_dictionary(dictionary_path) if dictionary_path else None
     return RedcapSource(export, raw, dictionary)
