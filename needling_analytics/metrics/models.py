@@ -27,6 +27,8 @@ import statsmodels.formula.api as smf
 from scipy.stats import chi2
 from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
+from ..errors import NeedlingAnalyticsWarning
+
 #: Optimisers tried in turn, each from statsmodels' default start, until one
 #: gives a clean fit; each may take up to _MAXITER iterations. statsmodels'
 #: own default (bfgs, lbfgs, cg at their default iteration limits) fails on
@@ -39,7 +41,7 @@ _MAXITER = 1000
 _UNCLEAN = ("Hessian", "singular")
 
 
-class ModelWarning(UserWarning):
+class ModelWarning(NeedlingAnalyticsWarning):
     """A model was fitted, but its estimates need care (no convergence, a variance at zero...)."""
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, NeedlingAnalyticsError
+from ..errors import InputError, NeedlingAnalyticsError, NeedlingAnalyticsWarning
 from ..permissions import warn_if_shared
 from ..spreadsheet import write_csv
 
@@ -192,7 +192,7 @@ REMOVED: dict[str, dict[str, str]] = {
 }
 
 
-class PrivacyWarning(UserWarning):
+class PrivacyWarning(NeedlingAnalyticsWarning):
     """A setting weakens the protection of an export (e.g. a key file others can read)."""
 
 

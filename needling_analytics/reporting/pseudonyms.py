@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, NeedlingAnalyticsWarning
 from ..permissions import warn_if_shared
 from .text import Paragraph
 
@@ -42,7 +42,7 @@ PREFIX = "Practitioner "
 _DOMAIN = b"clinic-report-practitioner:"  # keeps these pseudonyms unrelated to the research export's
 
 
-class KeyFileWarning(UserWarning):
+class KeyFileWarning(NeedlingAnalyticsWarning):
     """The practitioner key file can be read by other users."""
 
 
