@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.activity import monthly_activity, parse_month
 from needling_analytics.metrics.pain import ResponderRule
 

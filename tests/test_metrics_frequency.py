@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from needling_analytics.load import Clinic
+from needling_analytics.clinic import Clinic
 from needling_analytics.metrics import analyze_frequency, attendance, landmark_outcomes, session_exposures
 from needling_analytics.metrics.frequency import NOT_ESTIMABLE
 from needling_analytics.reporting import text

@@ -10,8 +10,8 @@ import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.case_mix import case_mix_adjusted, practitioner_comparison
 from needling_analytics.metrics.pain import episode_pain
 from needling_analytics.metrics.practitioners import (

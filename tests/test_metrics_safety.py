@@ -11,8 +11,8 @@ import statsmodels.api as sm
 from scipy import stats
 
 from needling_analytics import DataQualityWarning
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.safety import (
     adverse_event_rates,
     compare_to_benchmarks,

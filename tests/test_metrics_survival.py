@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.pain import ResponderRule, episode_pain
 from needling_analytics.metrics.survival import kaplan_meier, logrank_test, median_time, time_to_response
 

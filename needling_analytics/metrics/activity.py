@@ -109,7 +109,7 @@ def monthly_activity(
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=50, seed=1))
     >>> len(monthly_activity(clinic, "2026-10", months_before=2))
     3

@@ -96,7 +96,7 @@ def journal_trend(clinic, *, window_days: int = 7, min_entries: int = 3) -> pd.D
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=40, seed=1))
     >>> trend = journal_trend(clinic)
     >>> trend.columns[:3].tolist()
@@ -190,7 +190,7 @@ def post_session_soreness(clinic, *, settle_days: int = SETTLE_DAYS) -> pd.DataF
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=40, seed=1))
     >>> summary = summarize_soreness(post_session_soreness(clinic))
     >>> bool(0 <= summary.loc[0, "share_settled_within_48h"] <= 1)

@@ -260,7 +260,7 @@ def fit_trajectory(
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> from needling_analytics.metrics.pain import session_pain
     >>> pain = session_pain(Clinic.from_frames(**generate_clinic(n_patients=100, seed=0)))
     >>> fit = fit_trajectory(pain, outcome="pain_pre", time="weeks_since_start", random_slope=False)

@@ -319,7 +319,7 @@ def practitioner_funnel(
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=400, seed=0))
     >>> funnel = practitioner_funnel(clinic)
     >>> check = overdispersion(funnel)

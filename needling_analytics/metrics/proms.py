@@ -115,7 +115,7 @@ def prom_change(clinic, *, instruments=None, odi_threshold: str = "points") -> p
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> changes = prom_change(Clinic.from_frames(**generate_clinic(n_patients=50, seed=1)))
     >>> set(changes["assessment"]) <= {"reached_mcid", "not_reached_mcid", "no_follow_up", "too_little_room", "no_mcid"}
     True

@@ -143,7 +143,7 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> change = rom_change(Clinic.from_frames(**generate_clinic(n_patients=50, seed=1)))
     >>> sorted(change["change_class"].unique())[:2]
     ['improved beyond measurement error', 'no follow-up']

@@ -235,7 +235,7 @@ def adverse_event_rates(clinic, *, by=("event_type", "severity"), confidence: fl
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=50, seed=1))
     >>> rates = adverse_event_rates(clinic)
     >>> rates.iloc[-1][["event_type", "severity"]].tolist()

@@ -85,7 +85,7 @@ def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE, *, confirmed: b
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> times = time_to_response(Clinic.from_frames(**generate_clinic(n_patients=100, seed=0)))
     >>> times.columns.tolist()
     ['episode_id', 'patient_id', 'event', 'sessions', 'days', 'baseline']
