@@ -9,8 +9,9 @@ from statsmodels.stats.proportion import proportion_confint
 
 from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.metrics.activity import monthly_activity, parse_month
+from needling_analytics.metrics.activity import monthly_activity
 from needling_analytics.metrics.pain import ResponderRule
+from needling_analytics.periods import parse_month
 
 A, C, N = "attended", "cancelled", "no_show"
 

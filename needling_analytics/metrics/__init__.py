@@ -43,7 +43,6 @@ _WHERE = {
     "monthly_control_chart": "control",
     "normal_rom": "norms",
     "overdispersion": "practitioners",
-    "parse_month": "activity",
     "post_session_soreness": "journal",
     "practitioner_comparison": "case_mix",
     "practitioner_funnel": "practitioners",

@@ -9,11 +9,10 @@ date for an adverse event). Responders follow :class:`ResponderRule`
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
+from ..periods import parse_month
 from ._common import clopper_pearson
 from .attendance import status_flags
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain
@@ -25,26 +24,6 @@ ACTIVITY_COLUMNS = [
     "responder_ci_upper", "discharged_assessable", "mean_pain_reduction", "adverse_events", "ae_rate_per_100",
     "discharged_responders", "upcoming", "unmarked",
 ]  # fmt: skip
-_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-
-
-def parse_month(month) -> pd.Period:
-    """A calendar month from ``"YYYY-MM"`` or a monthly :class:`pandas.Period`.
-
-    Raises
-    ------
-    ValueError
-        For anything else (another format, another frequency, a date).
-    """
-    if isinstance(month, pd.Period):
-        if month.freqstr != "M":
-            raise ValueError(f"`month` must be a monthly Period (freq 'M'), got {month!r}")
-        return month
-    if isinstance(month, str) and _MONTH.fullmatch(month):
-        return pd.Period(month, freq="M")
-    raise ValueError(
-        f"`month` must be a month written 'YYYY-MM' (e.g. '2026-10') or a monthly pandas Period, got {month!r}"
-    )
 
 
 def _per_month(values: pd.Series, months: pd.PeriodIndex) -> pd.Series:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .activity import parse_month
+from ..periods import parse_month
 
 CONTROL_COLUMNS = ["month", "numerator", "denominator", "rate", "centre", "lower", "upper", "outside"]
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
+from ..periods import parse_month
 from .suppression import (
     COMPLEMENT,
     MONTHLY_COUNTS,
@@ -88,7 +89,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
         ``verdict`` (text cells; shares as percentages, changes in
         percentage points). ``attrs["p_values"]``: indicator words -> p-value.
     """
-    period = metrics.parse_month(month)
+    period = parse_month(month)
     rows = monthly.set_index("month").reindex([period - 1, period])
     if rows.isna().all(axis=None):
         raise ValueError(

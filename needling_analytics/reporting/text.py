@@ -20,7 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-from ..metrics import ResponderRule, parse_month
+from ..metrics import ResponderRule
+from ..periods import parse_month
 from ..suppression import Disclosure, round_counts
 
 #: Words for the codes of the data model, where replacing "_" by " " is not enough.
