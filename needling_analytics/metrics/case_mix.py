@@ -30,20 +30,18 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-from .pain import DEFAULT_RULE, ResponderRule
-from .practitioners import (
+from .funnel import (
     DEFAULT_LIMITS,
-    _assessable_by_practitioner,
-    _binomial_limit,
-    _check_courses,
-    _check_dispersion,
-    _check_limits,
-    _check_min_episodes,
-    _flags,
-    _level_name,
+    binomial_limit,
+    check_dispersion,
+    check_limits,
+    level_name,
+    limit_flags,
     overdispersion,
     practitioner_funnel,
 )
+from .pain import DEFAULT_RULE, ResponderRule
+from .practitioners import check_courses, check_min_episodes, compared_episodes
 
 try:  # statsmodels < 0.14 raises instead of warning
     from statsmodels.tools.sm_exceptions import PerfectSeparationError
@@ -331,19 +329,15 @@ def case_mix_adjusted(
         ``excluded_episodes``, ``unattributed_episodes``,
         ``practitioners_recorded``, ``courses``, ``ongoing_episodes``.
     """
-    _check_min_episodes(min_episodes)
+    check_min_episodes(min_episodes)
     if isinstance(min_category, bool) or not isinstance(min_category, (int, np.integer)) or min_category < 1:
         raise ValueError(f"`min_category` must be a whole number, 1 or more, got {min_category!r}")
-    levels = _check_limits(limits)
-    _check_dispersion(dispersion)
-    _check_courses(courses)
-    episodes, unattributed, ongoing = _assessable_by_practitioner(clinic, rule, courses)
-    episodes = episodes[episodes["practitioner_id"].notna()]
-    sizes = episodes.groupby("practitioner_id", sort=True, observed=True).size()
-    kept = sizes[sizes >= min_episodes]
-    excluded = (int((sizes < min_episodes).sum()), int(sizes[sizes < min_episodes].sum()))
-    episodes = episodes[episodes["practitioner_id"].isin(kept.index)].reset_index(drop=True)
-    ids = sorted(kept.index.tolist())
+    levels = check_limits(limits)
+    check_dispersion(dispersion)
+    check_courses(courses)
+    compared = compared_episodes(clinic, rule=rule, courses=courses, min_episodes=min_episodes)
+    episodes = compared.episodes.reset_index(drop=True)
+    ids = sorted(episodes["practitioner_id"].unique().tolist())
     practitioner = episodes["practitioner_id"].to_numpy(dtype=object)
     y = episodes["responder"].astype(bool).to_numpy(dtype=float)
     design, merged, dropped = _design(_covariates(clinic, episodes), min_category)
@@ -399,13 +393,13 @@ def case_mix_adjusted(
     for level in levels:
         tail = (1 - level) / 2
         for side, prob in (("lower", tail), ("upper", 1 - tail)):
-            count = n * _binomial_limit(prob, n, np.where(np.isfinite(expected), expected / n, 0.5)) if len(n) else n
+            count = n * binomial_limit(prob, n, np.where(np.isfinite(expected), expected / n, 0.5)) if len(n) else n
             count = expected + np.sqrt(float(dispersion)) * (count - expected)
             with np.errstate(divide="ignore", invalid="ignore"):
-                bounds[f"{side}_{_level_name(level)}"] = np.clip(count, 0.0, n) / expected * target
+                bounds[f"{side}_{level_name(level)}"] = np.clip(count, 0.0, n) / expected * target
     for name, values in bounds.items():
         table[name] = values
-    flag = _flags(table["indicator"].to_numpy(dtype=float), bounds, levels)
+    flag = limit_flags(table["indicator"].to_numpy(dtype=float), bounds, levels)
     table["flag"] = pd.Series(
         np.where(np.isfinite(table["indicator"].to_numpy(dtype=float)), flag, "not estimable"), dtype="string"
     )
@@ -428,12 +422,7 @@ def case_mix_adjusted(
         min_episodes=min_episodes,
         limits=levels,
         dispersion=float(dispersion),
-        excluded_practitioners=excluded[0],
-        excluded_episodes=excluded[1],
-        unattributed_episodes=unattributed,
-        practitioners_recorded=bool(clinic.sessions["practitioner_id"].notna().any()),
-        courses=courses,
-        ongoing_episodes=ongoing,
+        **compared.counts(),
     )
     return table
 

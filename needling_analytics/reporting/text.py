@@ -614,7 +614,7 @@ def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
     non-significant overdispersion test, as proof that practitioners do not
     differ.
     """
-    from ..metrics.practitioners import MIN_PRACTITIONERS_FOR_WIDENING, funnel_counts
+    from ..metrics.funnel import MIN_PRACTITIONERS_FOR_WIDENING, funnel_counts
 
     excluded = int(funnel.attrs.get("excluded_practitioners", 0))
     minimum = funnel.attrs.get("min_episodes", 10)
