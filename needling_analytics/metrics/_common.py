@@ -1,4 +1,4 @@
-"""Helpers shared by the metric families: attended sessions in order, intervals."""
+"""Helpers shared by the metric families: attended sessions in order, intervals, option checks."""
 
 from __future__ import annotations
 
@@ -112,3 +112,8 @@ def clopper_pearson(events, trials, *, confidence: float = 0.95) -> tuple[np.nda
         upper = np.where(events < trials, stats.beta.ppf(1 - alpha / 2, events + 1, trials - events), 1.0)
     empty = trials <= 0
     return np.where(empty, np.nan, lower), np.where(empty, np.nan, upper)
+
+
+def check_confidence(confidence) -> None:
+    if not (isinstance(confidence, int | float) and 0 < confidence < 1):
+        raise ValueError(f"`confidence` must be a fraction between 0 and 1 (0.95 means 95%), got {confidence!r}")

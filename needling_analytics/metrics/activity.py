@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ..periods import parse_month
-from ._common import clopper_pearson
+from ._common import check_confidence, clopper_pearson
 from .attendance import status_flags
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain
-from .safety import _check_confidence, linked_events
+from .safety import linked_events
 
 ACTIVITY_COLUMNS = [
     "month", "active_patients", "new_patients", "new_episodes", "sessions_booked", "sessions_attended",
@@ -96,7 +96,7 @@ def monthly_activity(
     last = parse_month(month)
     if isinstance(months_before, bool) or not isinstance(months_before, int | np.integer) or months_before < 0:
         raise ValueError(f"`months_before` must be a whole number of months, 0 or more, got {months_before!r}")
-    _check_confidence(confidence)
+    check_confidence(confidence)
     months = pd.period_range(end=last, periods=int(months_before) + 1, freq="M", name="month")
 
     sessions = clinic.sessions
