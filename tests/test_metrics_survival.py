@@ -9,7 +9,8 @@ import pytest
 from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.pain import ResponderRule, episode_pain
-from needling_analytics.metrics.survival import kaplan_meier, logrank_test, median_time, time_to_response
+from needling_analytics.metrics.response_time import time_to_response
+from needling_analytics.metrics.survival import kaplan_meier, logrank_test, median_time
 
 Z95 = 1.959963984540054
 

@@ -59,7 +59,7 @@ _WHERE = {
     "summarize_proms": "proms",
     "summarize_responders": "responders",
     "summarize_soreness": "journal",
-    "time_to_response": "survival",
+    "time_to_response": "response_time",
 }
 
 __all__ = sorted(_WHERE)

@@ -29,7 +29,8 @@ from ._common import attended_sessions
 from .attendance import attendance
 from .models import TrajectoryResult, fit_trajectory
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
-from .survival import kaplan_meier, time_to_response
+from .response_time import time_to_response
+from .survival import kaplan_meier
 
 #: Days over which early frequency is measured; the landmark (day 28) is its end.
 EARLY_DAYS = 28
