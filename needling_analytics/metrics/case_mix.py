@@ -30,6 +30,8 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
+from ..clinic import Clinic
+from .case_mix_covariates import COVARIATES, case_mix_covariates, case_mix_design
 from .funnel import (
     DEFAULT_LIMITS,
     binomial_limit,
@@ -48,102 +50,13 @@ try:  # statsmodels < 0.14 raises instead of warning
 except ImportError:  # pragma: no cover
     PerfectSeparationError = RuntimeError
 
-#: Symptom duration bands, weeks: acute under 6, subacute 6-12, chronic over 12.
-DURATION_BANDS = ("acute (<6 weeks)", "subacute (6-12 weeks)", "chronic (>12 weeks)")
-#: Age bands, years at the episode start.
-AGE_EDGES = (0, 30, 45, 60, 75, np.inf)
-AGE_BANDS = ("<30", "30-44", "45-59", "60-74", "75+")
-#: Label of a missing covariate value (a category of its own).
-UNKNOWN = "unknown"
 #: Largest believable log-odds coefficient; beyond it (an odds ratio over 22,000) a group's outcome is
 #: (nearly) perfectly predicted, and the fit is not trusted.
 MAX_COEFFICIENT = 10.0
-#: The case-mix covariates, in the order they enter the model, with their names in words.
-COVARIATES = {
-    "baseline": "pain at the start",
-    "duration_band": "symptom duration",
-    "age_band": "age",
-    "sex": "sex",
-    "body_region": "body region",
-}
-#: Covariate values that mean "not recorded".
-_NOT_RECORDED = {UNKNOWN, "X or unknown"}
-
 CASE_MIX_COLUMNS = [
     "practitioner_id", "n", "responders", "expected", "observed_rate", "expected_rate", "o_minus_e", "o_over_e",
     "practitioner_effect", "indicator", "target",
 ]  # fmt: skip
-
-
-def _covariates(clinic, episodes: pd.DataFrame) -> pd.DataFrame:
-    """Case-mix covariates of ``episodes``; a missing value becomes the level ``unknown``."""
-    info = episodes[["episode_id", "patient_id", "baseline"]].merge(
-        clinic.episodes[["episode_id", "start_date", "body_region", "symptom_duration_weeks"]],
-        on="episode_id",
-        how="left",
-    )
-    info = info.merge(
-        clinic.patients[["patient_id", "birth_year", "sex"]].drop_duplicates("patient_id"), on="patient_id", how="left"
-    )
-    weeks = info["symptom_duration_weeks"].to_numpy(dtype=float)
-    duration = np.select([weeks < 6, weeks <= 12, weeks > 12], list(DURATION_BANDS), default=UNKNOWN)
-    age = (info["start_date"].dt.year - info["birth_year"].astype("Float64")).to_numpy(dtype=float, na_value=np.nan)
-    age = np.where(age >= 0, age, np.nan)
-    band = pd.cut(age, list(AGE_EDGES), right=False, labels=list(AGE_BANDS)).astype(object)
-    sex = info["sex"].astype(object).where(info["sex"].isin(["F", "M"]), "X or unknown")
-    return pd.DataFrame(
-        {
-            "baseline": info["baseline"].to_numpy(dtype=float),
-            "duration_band": duration,
-            "age_band": np.where(pd.isna(band), UNKNOWN, band),
-            "sex": sex.to_numpy(dtype=object),
-            "body_region": info["body_region"].astype(object).fillna(UNKNOWN).to_numpy(dtype=object),
-        },
-        index=episodes.index,
-    )
-
-
-def _merge_rare(values: pd.Series, min_category: int, pooled: str) -> tuple[pd.Series, list[str]]:
-    """Levels seen fewer than ``min_category`` times pooled into ``pooled``; a pool still that
-    small joins the most common level."""
-    counts = values.value_counts()
-    rare = sorted(counts.index[counts < min_category])
-    if not rare:
-        return values, []
-    out = values.where(~values.isin(rare), pooled)
-    if (out == pooled).sum() < min_category:
-        common = out[out != pooled].value_counts()
-        out = out.where(out != pooled, common.index[0] if len(common) else pooled)
-    return out, rare
-
-
-def _design(covariates: pd.DataFrame, min_category: int) -> tuple[pd.DataFrame, dict, dict]:
-    """Intercept, baseline and treatment-coded dummies (reference: the most common level).
-
-    Returns the design, the merged rare levels, and the covariates dropped
-    (name -> reason: ``not recorded`` when every value is missing, else
-    ``the same for every course``).
-    """
-    columns = {"intercept": np.ones(len(covariates))}
-    merged, dropped = {}, {}
-    baseline = covariates["baseline"].to_numpy(dtype=float)
-    if len(np.unique(baseline)) > 1:
-        columns["baseline"] = baseline
-    elif len(baseline):
-        dropped["baseline"] = "the same for every course"
-    for name in ("duration_band", "age_band", "sex", "body_region"):
-        raw = covariates[name].astype(str)
-        values, rare = _merge_rare(raw, min_category, "other" if name == "body_region" else "other (merged)")
-        if rare:
-            merged[name] = rare
-        counts = values.value_counts()
-        if len(counts) < 2:
-            if len(raw):
-                dropped[name] = "not recorded" if set(raw) <= _NOT_RECORDED else "the same for every course"
-            continue
-        for level in sorted(counts.index[1:]):
-            columns[f"{name}[{level}]"] = (values == level).to_numpy(dtype=float)
-    return pd.DataFrame(columns, index=covariates.index), merged, dropped
 
 
 def _separation_problems(design: pd.DataFrame, y: np.ndarray, practitioner: np.ndarray) -> list[str]:
@@ -230,7 +143,7 @@ def _fit(design: pd.DataFrame, y: np.ndarray) -> tuple[pd.Series | None, bool, l
 
 
 def case_mix_adjusted(
-    clinic,
+    clinic: Clinic,
     *,
     rule: ResponderRule = DEFAULT_RULE,
     min_episodes: int = 10,
@@ -340,7 +253,7 @@ def case_mix_adjusted(
     ids = sorted(episodes["practitioner_id"].unique().tolist())
     practitioner = episodes["practitioner_id"].to_numpy(dtype=object)
     y = episodes["responder"].astype(bool).to_numpy(dtype=float)
-    design, merged, dropped = _design(_covariates(clinic, episodes), min_category)
+    design, merged, dropped = case_mix_design(case_mix_covariates(clinic, episodes), min_category)
 
     problems, messages, coefficients, effects, converged = [], [], {}, {}, True
     probability = np.full(len(y), np.nan)
@@ -428,7 +341,7 @@ def case_mix_adjusted(
 
 
 def practitioner_comparison(
-    clinic,
+    clinic: Clinic,
     *,
     rule: ResponderRule = DEFAULT_RULE,
     min_episodes: int = 10,
