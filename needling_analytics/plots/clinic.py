@@ -188,7 +188,7 @@ def plot_responder_curve(curve: pd.DataFrame, *, min_cell_size: int | None = Non
 def _group_order(values: pd.Series) -> list:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return [c for c in values.cat.categories if (values == c).any()]
-    from ..metrics.frequency import BAND_LABELS  # imported here: frequency pulls in statsmodels
+    from ..metrics.landmark import BAND_LABELS
 
     present = list(dict.fromkeys(values.dropna()))
     if set(present) <= set(BAND_LABELS):
@@ -623,7 +623,7 @@ def _frequency_bands(data: pd.DataFrame, threshold: int) -> pd.DataFrame:
         ``band`` (words, e.g. ``"1 or more a week"``), ``episodes``,
         ``early_frequency`` and ``reduction`` (averages over the band's episodes).
     """
-    from ..metrics.frequency import BAND_EDGES  # imported here: frequency pulls in statsmodels
+    from ..metrics.landmark import BAND_EDGES
 
     edges = np.asarray(BAND_EDGES, dtype=float)
     band = pd.cut(data["early_frequency"], edges, right=False, labels=False)
