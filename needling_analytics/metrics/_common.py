@@ -7,6 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..clinic import Clinic
+
 
 def positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
     """Position of each of ``values`` in ``keys`` (-1 when absent or missing).
@@ -20,7 +22,7 @@ def positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def attended_sessions(clinic, *, with_episode_row: bool = False) -> pd.DataFrame:
+def attended_sessions(clinic: Clinic, *, with_episode_row: bool = False) -> pd.DataFrame:
     """Attended sessions in episode order, with their place in the episode.
 
     Sessions are ordered within an episode by date, then time, then ID, so

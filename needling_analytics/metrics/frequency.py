@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
+from ..clinic import Clinic
 from .landmark import EARLY_DAYS, OUTCOME_DAY, OUTCOME_HALF_WIDTH, landmark_outcomes, session_exposures
 from .models import TrajectoryResult, fit_trajectory
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
@@ -167,7 +168,7 @@ def _fit_or_explain(data: pd.DataFrame, duration_recorded: bool) -> pd.DataFrame
     return _empty_table(len(data), TOO_FEW if duration_recorded else NO_DURATION)
 
 
-def _analysis_frame(clinic, rule: ResponderRule, window: dict) -> pd.DataFrame:
+def _analysis_frame(clinic: Clinic, rule: ResponderRule, window: dict) -> pd.DataFrame:
     pain = episode_pain(clinic, rule=rule)[
         ["episode_id", "baseline", "latest", "reduction", "pct_reduction", "assessable", "responder"]
     ]
@@ -180,7 +181,7 @@ def _analysis_frame(clinic, rule: ResponderRule, window: dict) -> pd.DataFrame:
 
 
 def analyze_frequency(
-    clinic,
+    clinic: Clinic,
     *,
     rule: ResponderRule = DEFAULT_RULE,
     random_slope: bool | str = "auto",
@@ -287,7 +288,7 @@ def analyze_frequency(
     times = times.dropna(subset=["frequency_band"])
     times["frequency_band"] = times["frequency_band"].astype(str)
     km = (
-        kaplan_meier(times, time="days", event="event", group="frequency_band", cluster="patient_id")
+        kaplan_meier(times, time="days", event="event", by="frequency_band", cluster="patient_id")
         if len(times)
         else pd.DataFrame()
     )

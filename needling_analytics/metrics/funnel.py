@@ -365,7 +365,7 @@ def overdispersion(
     return out
 
 
-def funnel_counts(funnel: pd.DataFrame, hidden=None) -> dict:
+def funnel_counts(funnel: pd.DataFrame, *, hidden=None) -> dict:
     """How many practitioners are outside the funnel's limits, counted on the whole (unprotected) funnel.
 
     Small-cell protection hides practitioners with few responders or

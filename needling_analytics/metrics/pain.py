@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
 from ._common import attended_sessions, positions
 
 #: Small tolerance so that 30% computed in floating point counts as 30%.
@@ -102,7 +103,7 @@ class ResponderRule:
 DEFAULT_RULE = ResponderRule()
 
 
-def session_pain(clinic) -> pd.DataFrame:
+def session_pain(clinic: Clinic) -> pd.DataFrame:
     """Pain before and after every attended session.
 
     Returns
@@ -130,7 +131,7 @@ READING_COLUMNS = [
 ]  # fmt: skip
 
 
-def pain_readings(clinic) -> pd.DataFrame:
+def pain_readings(clinic: Clinic) -> pd.DataFrame:
     """Every pain reading of every episode: session ``pain_pre`` and follow-up assessment ``pain``.
 
     The course's pain outcome is read from two places: the pain before
@@ -244,7 +245,7 @@ def _slopes(scored: pd.DataFrame, n_episodes: int) -> np.ndarray:
         return np.where(denominator > 1e-12, (count * sxy - sx * sy) / denominator, np.nan)
 
 
-def episode_pain(clinic, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
+def episode_pain(clinic: Clinic, *, rule: ResponderRule = DEFAULT_RULE) -> pd.DataFrame:
     """Pain outcome of every episode, and whether it responded.
 
     Parameters

@@ -34,7 +34,7 @@ def check_min_episodes(min_episodes) -> None:
         raise ValueError(f"`min_episodes` must be a whole number, 1 or more, got {min_episodes!r}")
 
 
-def attribute_episodes(clinic) -> pd.DataFrame:
+def attribute_episodes(clinic: Clinic) -> pd.DataFrame:
     """The practitioner each episode is attributed to.
 
     An episode belongs to the practitioner who gave the most of its
@@ -65,7 +65,7 @@ def attribute_episodes(clinic) -> pd.DataFrame:
     return out.astype({"practitioner_sessions": "int64", "attended_sessions": "int64"}).reset_index(drop=True)
 
 
-def practitioner_recording(clinic) -> pd.DataFrame:
+def practitioner_recording(clinic: Clinic) -> pd.DataFrame:
     """How far the clinic's data records who gave each treatment.
 
     ``practitioner_id`` is optional (REDCap and FHIR exports often have
@@ -102,7 +102,9 @@ def check_courses(courses) -> None:
         )
 
 
-def _assessable_by_practitioner(clinic, rule: ResponderRule, courses: str = "ended") -> tuple[pd.DataFrame, int, int]:
+def _assessable_by_practitioner(
+    clinic: Clinic, rule: ResponderRule, courses: str = "ended"
+) -> tuple[pd.DataFrame, int, int]:
     """Assessable episodes with their practitioner, how many had none, and how many ongoing ones were left out.
 
     With ``courses="ended"`` only episodes with an end date are kept: an

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
 from ..schema import INSTRUMENTS
 from ._clustered import clustered_interval
 from .norms import resolve_instruments
@@ -61,7 +62,7 @@ def _instrument_definitions(instruments) -> tuple[pd.DataFrame, list[str] | None
     return resolve_instruments(None), names
 
 
-def prom_change(clinic, *, instruments=None, odi_threshold: str = "points") -> pd.DataFrame:
+def prom_change(clinic: Clinic, *, instruments=None, odi_threshold: str = "points") -> pd.DataFrame:
     """Change in every questionnaire of every episode, and whether it reached the MCID.
 
     Parameters

@@ -109,7 +109,7 @@ def summarize_responders(
     return table.reset_index(drop=True)
 
 
-def responder_curve(episodes: pd.DataFrame, thresholds=None) -> pd.DataFrame:
+def responder_curve(episodes: pd.DataFrame, *, thresholds=None) -> pd.DataFrame:
     """Cumulative responder curve: share of episodes improved by at least x%, for every x.
 
     IMMPACT (Dworkin 2008) asks for the whole curve rather than one cut:

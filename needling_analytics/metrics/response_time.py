@@ -21,12 +21,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
 
 _RESPONSE_COLUMNS = ["episode_id", "patient_id", "event", "sessions", "days", "baseline"]
 
 
-def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE, *, confirmed: bool = False) -> pd.DataFrame:
+def time_to_response(clinic: Clinic, *, rule: ResponderRule = DEFAULT_RULE, confirmed: bool = False) -> pd.DataFrame:
     """When each episode first reached a clinically important pain improvement.
 
     Sessions are the attended ones, ordered by date, time and ID (see
@@ -82,7 +83,7 @@ def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE, *, confirmed: b
     >>> times.columns.tolist()
     ['episode_id', 'patient_id', 'event', 'sessions', 'days', 'baseline']
     """
-    episodes = episode_pain(clinic, rule)
+    episodes = episode_pain(clinic, rule=rule)
     assessable = episodes[episodes["assessable"]]
     baseline = assessable.set_index("episode_id")["baseline"]
 

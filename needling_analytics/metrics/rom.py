@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
 from ..schema import ROM_DEVICES
 from .norms import resolve_mdc, resolve_normal
 
@@ -72,7 +73,7 @@ def _lookup(table: pd.Series, *keys: np.ndarray) -> np.ndarray:
     return table.reindex(index).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) -> pd.DataFrame:
+def rom_change(clinic: Clinic, *, same_device_only: bool = True, mdc=None, normal=None) -> pd.DataFrame:
     """Change in range of motion of every series, judged against measurement error.
 
     Parameters

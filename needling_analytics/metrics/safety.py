@@ -37,6 +37,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
 from ..errors import DataQualityWarning
 from ..schema import SEVERITIES
 from ._common import check_confidence
@@ -65,7 +66,7 @@ def _check_by(by) -> tuple[str, ...]:
     return keys
 
 
-def linked_events(clinic) -> pd.DataFrame:
+def linked_events(clinic: Clinic) -> pd.DataFrame:
     """Adverse events joined to the attended session they followed.
 
     Events whose ``session_id`` is not an attended session of the clinic
@@ -145,7 +146,7 @@ def _tally(events: pd.DataFrame, group: list[str], exposure: pd.Series) -> pd.Da
     ).reset_index()
 
 
-def adverse_event_rates(clinic, *, by=("event_type", "severity"), confidence: float = 0.95) -> pd.DataFrame:
+def adverse_event_rates(clinic: Clinic, *, by=("event_type", "severity"), confidence: float = 0.95) -> pd.DataFrame:
     """Adverse events per 100 treatments, by event type and severity, with exact and patient-clustered intervals.
 
     Parameters
@@ -294,7 +295,7 @@ SERIOUS_COLUMNS = [
 ]  # fmt: skip
 
 
-def serious_events(clinic) -> pd.DataFrame:
+def serious_events(clinic: Clinic) -> pd.DataFrame:
     """Significant and serious adverse events, one row each, for review.
 
     The free-text ``notes`` are left out on purpose: they may identify the

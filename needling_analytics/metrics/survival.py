@@ -22,14 +22,14 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 _KM_COLUMNS = ["time", "at_risk", "events", "survival", "std_error", "share_responded", "ci_lower", "ci_upper"]
 
 
-def _survival_frame(data: pd.DataFrame, time: str, event: str, group: str | None) -> pd.DataFrame:
-    """Checked copy of the time, event (and group) columns, rows with missing values dropped."""
+def _survival_frame(data: pd.DataFrame, time: str, event: str, by: str | None) -> pd.DataFrame:
+    """Checked copy of the time, event (and ``by``) columns, rows with missing values dropped."""
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"`data` must be a DataFrame, got {type(data).__name__!r}")
-    for parameter, column in (("time", time), ("event", event), ("group", group)):
+    for parameter, column in (("time", time), ("event", event), ("by", by)):
         if column is not None and column not in data.columns:
             raise ValueError(f"`{parameter}` column {column!r} is not in `data`; its columns are {list(data.columns)}")
-    columns = [time, event] if group is None else [group, time, event]
+    columns = [time, event] if by is None else [by, time, event]
     frame = data[columns].dropna()
     if not pd.api.types.is_numeric_dtype(frame[time]) or pd.api.types.is_bool_dtype(frame[time]):
         raise ValueError(f"`time` column {time!r} must be numeric, got dtype {str(data[time].dtype)!r}")
@@ -47,10 +47,10 @@ def _survival_frame(data: pd.DataFrame, time: str, event: str, group: str | None
     return frame.assign(**{time: times, event: values.astype(bool)})
 
 
-def _groups(frame: pd.DataFrame, group: str | None):
-    if group is None:
+def _groups(frame: pd.DataFrame, by: str | None):
+    if by is None:
         return [((), frame)]
-    return [((key,), part) for key, part in frame.groupby(group, observed=True, sort=True)]
+    return [((key,), part) for key, part in frame.groupby(by, observed=True, sort=True)]
 
 
 def _cluster_labels(data: pd.DataFrame, frame: pd.DataFrame, cluster: str) -> np.ndarray:
@@ -108,7 +108,7 @@ def kaplan_meier(
     *,
     time: str = "days",
     event: str = "event",
-    group: str | None = None,
+    by: str | None = None,
     confidence: float = 0.95,
     cluster: str | None = None,
 ) -> pd.DataFrame:
@@ -128,13 +128,13 @@ def kaplan_meier(
     ----------
     data : DataFrame
         One row per subject, e.g. :func:`time_to_response`. Rows with a
-        missing time, event or group are left out.
+        missing time, event or ``by`` value are left out.
     time : str
         Time to the event or to censoring (any unit, >= 0).
     event : str
         True (or 1) when the event happened at ``time``, False (or 0) when
         censored there.
-    group : str, optional
+    by : str, optional
         Estimate a curve per value of this column (in sorted order).
     confidence : float
         Level of the pointwise bands.
@@ -149,7 +149,7 @@ def kaplan_meier(
     Returns
     -------
     DataFrame
-        Per group (the ``group`` column first when given), a row at time 0
+        Per group (the ``by`` column first when given), a row at time 0
         and one per distinct event time: ``time`` (unit of the input),
         ``at_risk`` (subjects still under observation just before it),
         ``events`` (at that time), ``survival`` (share not yet responded,
@@ -159,13 +159,13 @@ def kaplan_meier(
     """
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
-    frame = _survival_frame(data, time, event, group)
+    frame = _survival_frame(data, time, event, by)
     if cluster is not None:
         frame["_cluster"] = _cluster_labels(data, frame, cluster)
     z = stats.norm.ppf(0.5 + confidence / 2)
-    keys = [] if group is None else [group]
+    keys = [] if by is None else [by]
     parts = []
-    for key, part in _groups(frame, group):
+    for key, part in _groups(frame, by):
         if part.empty:
             continue
         fit = SurvfuncRight(part[time].to_numpy(), part[event].to_numpy(dtype=float))
@@ -220,17 +220,17 @@ def kaplan_meier(
     return out
 
 
-def logrank_test(data: pd.DataFrame, *, time: str = "days", event: str = "event", group: str) -> pd.DataFrame:
+def logrank_test(data: pd.DataFrame, *, time: str = "days", event: str = "event", by: str) -> pd.DataFrame:
     """Log-rank test that the time-to-event curves of all groups are equal.
 
     Parameters
     ----------
     data : DataFrame
         One row per subject, e.g. :func:`time_to_response` with a group
-        column added. Rows with a missing time, event or group are left out.
+        column added. Rows with a missing time, event or ``by`` value are left out.
     time, event : str
         As in :func:`kaplan_meier`.
-    group : str
+    by : str
         The column whose values are compared (two or more groups).
 
     Returns
@@ -241,16 +241,16 @@ def logrank_test(data: pd.DataFrame, *, time: str = "days", event: str = "event"
         compared). Statistic and p-value are missing when there are no
         events at all (nothing to compare).
     """
-    frame = _survival_frame(data, time, event, group)
-    n_groups = int(frame[group].nunique())
+    frame = _survival_frame(data, time, event, by)
+    n_groups = int(frame[by].nunique())
     if n_groups < 2:
         raise ValueError(
-            f"`group` column {group!r} has {n_groups} group(s) with complete rows; the log-rank test compares 2 or more"
+            f"`by` column {by!r} has {n_groups} group(s) with complete rows; the log-rank test compares 2 or more"
         )
     labels = (
-        frame[group].astype(str).to_numpy(dtype=object)
-        if not pd.api.types.is_numeric_dtype(frame[group])
-        else frame[group].to_numpy()
+        frame[by].astype(str).to_numpy(dtype=object)
+        if not pd.api.types.is_numeric_dtype(frame[by])
+        else frame[by].to_numpy()
     )
     if frame[event].any():
         statistic, p_value = survdiff(frame[time].to_numpy(), frame[event].to_numpy(dtype=float), labels)
@@ -266,7 +266,7 @@ def median_time(
     *,
     time: str = "days",
     event: str = "event",
-    group: str | None = None,
+    by: str | None = None,
     confidence: float = 0.95,
     cluster: str | None = None,
 ) -> pd.DataFrame:
@@ -284,18 +284,18 @@ def median_time(
     Returns
     -------
     DataFrame
-        One row per group (the ``group`` column first when given):
+        One row per group (the ``by`` column first when given):
         ``subjects``, ``events``, ``median`` (time unit of the input),
         ``ci_lower``, ``ci_upper``.
     """
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
-    frame = _survival_frame(data, time, event, group)
+    frame = _survival_frame(data, time, event, by)
     if cluster is not None:
         frame["_cluster"] = _cluster_labels(data, frame, cluster)
-    keys = [] if group is None else [group]
+    keys = [] if by is None else [by]
     rows = []
-    for key, part in _groups(frame, group):
+    for key, part in _groups(frame, by):
         if part.empty:
             continue
         fit = SurvfuncRight(part[time].to_numpy(), part[event].to_numpy(dtype=float))

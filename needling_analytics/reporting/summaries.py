@@ -455,7 +455,7 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) ->
     out = funnel.loc[~hidden.to_numpy()].reset_index(drop=True)
     out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": policy.threshold}
     if "indicator" in funnel and any(c.startswith("upper_") for c in funnel.columns):
-        out.attrs["practitioner_counts"] = metrics.funnel_counts(funnel, hidden.to_numpy())
+        out.attrs["practitioner_counts"] = metrics.funnel_counts(funnel, hidden=hidden.to_numpy())
     return out
 
 
