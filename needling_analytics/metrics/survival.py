@@ -127,7 +127,7 @@ def kaplan_meier(
     Parameters
     ----------
     data : DataFrame
-        One row per subject, e.g. :func:`time_to_response`. Rows with a
+        One row per subject, e.g. :func:`~needling_analytics.metrics.time_to_response`. Rows with a
         missing time, event or ``by`` value are left out.
     time : str
         Time to the event or to censoring (any unit, >= 0).
@@ -226,7 +226,7 @@ def logrank_test(data: pd.DataFrame, *, time: str = "days", event: str = "event"
     Parameters
     ----------
     data : DataFrame
-        One row per subject, e.g. :func:`time_to_response` with a group
+        One row per subject, e.g. :func:`~needling_analytics.metrics.time_to_response` with a group
         column added. Rows with a missing time, event or ``by`` value are left out.
     time, event : str
         As in :func:`kaplan_meier`.
@@ -280,6 +280,14 @@ def median_time(
     (unbounded) when the curve does not fall far enough. With ``cluster``
     (e.g. ``"patient_id"``) the tests use the cluster-robust standard error
     of :func:`kaplan_meier`.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per subject, e.g. :func:`~needling_analytics.metrics.time_to_response`.
+        Rows with a missing time, event or ``by`` value are left out.
+    time, event, by, confidence, cluster
+        As in :func:`kaplan_meier`.
 
     Returns
     -------
