@@ -27,12 +27,18 @@ from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
 from .response_time import time_to_response
 from .survival import kaplan_meier
 
-#: What a model that the data cannot identify says instead of a number.
-NOT_ESTIMABLE = "cannot be estimated from these data"
+#: ``attrs["reason"]`` of a model that the data cannot identify (no number is given; ``attrs["detail"]`` says why).
+NOT_ESTIMABLE = "not_estimable"
 #: ``attrs["reason"]`` when too few courses have what the model needs.
-TOO_FEW = "too few episodes"
+TOO_FEW = "too_few"
 #: ``attrs["reason"]`` when the clinic records no symptom duration (the model adjusts for it).
-NO_DURATION = "symptom duration not recorded"
+NO_DURATION = "no_duration"
+#: ``attrs["detail"]`` when every course had the same early frequency (``attrs["early_frequency"]``, sessions a week).
+SAME_FREQUENCY = "same_frequency"
+#: ``attrs["detail"]`` when early frequency is tied exactly to starting pain or symptom duration.
+TIED_TO_COVARIATES = "tied_to_covariates"
+#: ``attrs["detail"]`` when one course alone determines a coefficient (a hat value of 1: no HC3 error).
+SINGLE_COURSE = "single_course"
 #: Fewest courses the regression is fitted on.
 MIN_EPISODES = 10
 #: Largest hat value (leverage) at which HC3 errors are still defined: HC3 divides by (1 - h) ** 2.
@@ -62,7 +68,7 @@ class FrequencyAnalysis:
         ``ci_lower``, ``ci_upper``, ``p_value`` by ``term`` (``Intercept``,
         ``early_frequency``, ``baseline``, ``log_duration``). ``attrs``: ``design``
         (``"landmark"``), ``estimable`` (bool), ``reason`` and ``detail`` when not estimable
-        (:data:`NOT_ESTIMABLE`, :data:`TOO_FEW` or :data:`NO_DURATION`; table empty),
+        (codes: :data:`NOT_ESTIMABLE` with a ``detail``, :data:`TOO_FEW` or :data:`NO_DURATION`; table empty),
         ``n_episodes`` (courses in the fit), ``n_patients``, ``n_in_care_at_landmark``,
         ``n_ended_before_landmark``, ``n_outcome_not_due``, ``n_with_outcome``,
         ``n_without_outcome``, ``landmark_day``, ``outcome_day``, ``outcome_window``,
@@ -92,8 +98,8 @@ class FrequencyAnalysis:
     trajectory_error: str | None = None
 
 
-def _not_estimable(model) -> str | None:
-    """Why the OLS with robust errors cannot be estimated from its design, in plain words; None when it can.
+def _not_estimable(model) -> dict | None:
+    """Why the OLS with robust errors cannot be estimated from its design (``detail`` and its value); None when it can.
 
     A design matrix of less than full column rank (e.g. every course at one
     session a week: early frequency is a multiple of the intercept) has no
@@ -108,24 +114,18 @@ def _not_estimable(model) -> str | None:
     if np.linalg.matrix_rank(X) < X.shape[1]:
         exposure = X[:, names.index("early_frequency")]
         if np.ptp(exposure) == 0:
-            return (
-                "every course of care had the same number of sessions in its first four weeks "
-                f"({exposure[0]:.1f} a week), so there is nothing to compare"
-            )
-        return "session frequency is tied exactly to starting pain or symptom duration in these courses of care"
+            return {"detail": SAME_FREQUENCY, "early_frequency": float(exposure[0])}
+        return {"detail": TIED_TO_COVARIATES}
     q, _ = np.linalg.qr(X)
     if float(np.max(np.sum(q * q, axis=1))) >= _MAX_LEVERAGE:
-        return (
-            "a single course of care alone determines part of the comparison (for example the only one seen at its "
-            "frequency), so how uncertain the result is cannot be worked out"
-        )
+        return {"detail": SINGLE_COURSE}
     return None
 
 
-def _empty_table(n: int, reason: str, detail: str = "") -> pd.DataFrame:
+def _empty_table(n: int, reason: str, detail: str = "", **values) -> pd.DataFrame:
     table = pd.DataFrame(columns=_COLUMNS, dtype="float64")
     table.index.name = "term"
-    table.attrs.update(n_episodes=int(n), estimable=False, reason=reason, detail=detail)
+    table.attrs.update(n_episodes=int(n), estimable=False, reason=reason, detail=detail, **values)
     return table
 
 
@@ -134,14 +134,16 @@ def _patient_level(data: pd.DataFrame) -> pd.DataFrame:
 
     Errors are clustered by patient (statsmodels ``cov_type="cluster"``)
     when a patient has more than one course in ``data``, HC3 otherwise.
-    Empty, with ``attrs["reason"]`` :data:`NOT_ESTIMABLE` and the
-    plain-words ``attrs["detail"]``, when the design is rank deficient or a
-    hat value is 1.
+    Empty, with ``attrs["reason"]`` :data:`NOT_ESTIMABLE` and
+    ``attrs["detail"]`` (:data:`SAME_FREQUENCY`, :data:`TIED_TO_COVARIATES`
+    or :data:`SINGLE_COURSE`), when the design is rank deficient or a hat
+    value is 1; :func:`~needling_analytics.reporting.text.frequency_not_estimable`
+    words it.
     """
     model = smf.ols(_FORMULA, data=data)
-    detail = _not_estimable(model)
-    if detail is not None:
-        return _empty_table(len(data), NOT_ESTIMABLE, detail)
+    why = _not_estimable(model)
+    if why is not None:
+        return _empty_table(len(data), NOT_ESTIMABLE, **why)
     if data["patient_id"].duplicated().any():
         groups = pd.factorize(data["patient_id"])[0]
         fit, cov_type = model.fit(cov_type="cluster", cov_kwds={"groups": groups}), "cluster"
