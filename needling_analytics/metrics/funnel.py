@@ -9,6 +9,10 @@ limit is read as a signal. The case-mix adjusted comparison (the responder
 rate expected from each practitioner's patients) is in :mod:`.case_mix`;
 attribution and the cohort compared (ended courses, a minimum volume) in
 :mod:`.practitioners`. No output has a rank.
+
+Over 400 lines on purpose: the limits, the funnel, its overdispersion check
+and the counts outside its limits all read one table, with one set of
+limit levels and column names.
 """
 
 from __future__ import annotations

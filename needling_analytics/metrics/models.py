@@ -12,6 +12,10 @@ Lohse 2016). The model is fitted by statsmodels ``MixedLM``; in routine
 clinic data its time coefficient describes an *association*, not a
 dose-response effect (patients who improve slowly are seen more often:
 Hughes 2018).
+
+Over 400 lines on purpose: the formula, the nesting of courses in patients,
+the optimisers and the random-slope test make one fit, each part read only
+with the others.
 """
 
 from __future__ import annotations
