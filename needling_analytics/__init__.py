@@ -2,8 +2,8 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .errors import DataQualityWarning, InputError, NeedlingAnalyticsError
-from .load import Clinic, QualityReport, load_clinic
+from .clinic import Clinic
+from .errors import DataQualityWarning, InputError, NeedlingAnalyticsError, NeedlingAnalyticsWarning
 
 try:
     __version__ = version("needling-analytics")
@@ -15,7 +15,21 @@ __all__ = [
     "DataQualityWarning",
     "InputError",
     "NeedlingAnalyticsError",
+    "NeedlingAnalyticsWarning",
     "QualityReport",
     "__version__",
     "load_clinic",
 ]
+
+#: Names from the loader, imported on first use: the loader brings pandera, which metrics and plots never need.
+_FROM_LOAD = ("QualityReport", "load_clinic")
+
+
+def __getattr__(name: str):
+    if name in _FROM_LOAD:
+        from . import load
+
+        value = getattr(load, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -131,7 +131,7 @@ def _report(args) -> int:
     import tempfile
 
     from .load import load_clinic
-    from .metrics import parse_month
+    from .periods import parse_month
     from .reporting import write_cache
     from .runner import ReportError, run_report, safe_name
     from .runner.config import clinic_parameters, ensure_practitioner_key, patient_parameters

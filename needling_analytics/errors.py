@@ -2,7 +2,10 @@
 
 Every error carries the context a user needs to fix the input (the file,
 and where known the line and column) as attributes, and says what to do in
-its message.
+its message. Every error of the package derives from
+:class:`NeedlingAnalyticsError`, every warning from
+:class:`NeedlingAnalyticsWarning`, so that a caller can catch or filter them
+all at once.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ from pathlib import Path
 
 class NeedlingAnalyticsError(Exception):
     """Base class of every error raised on purpose by needling-analytics."""
+
+
+class NeedlingAnalyticsWarning(UserWarning):
+    """Base class of every warning issued by needling-analytics."""
 
 
 class InputError(NeedlingAnalyticsError):
@@ -83,5 +90,5 @@ class DatabaseError(InputError):
     """
 
 
-class DataQualityWarning(UserWarning):
+class DataQualityWarning(NeedlingAnalyticsWarning):
     """Rows were quarantined or values adjusted while loading."""

@@ -82,7 +82,7 @@ text.describe_rule(rule)
 # because each patient has several.
 
 # %%
-monthly = metrics.monthly_activity(clinic, month, months_before=12, rule=rule)
+monthly = metrics.monthly_activity(clinic, month, months=12, rule=rule)
 
 # %%
 kpis = tables.kpi_table(monthly, month, threshold=disclosure)

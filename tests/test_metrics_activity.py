@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
-from needling_analytics.metrics.activity import monthly_activity, parse_month
+from needling_analytics.metrics.activity import monthly_activity
 from needling_analytics.metrics.pain import ResponderRule
+from needling_analytics.periods import parse_month
 
 A, C, N = "attended", "cancelled", "no_show"
 
@@ -53,7 +54,7 @@ EVENTS = [("S1", "bruising", "mild"), ("S3", "bleeding", "mild"), ("S7", "pain_a
 
 
 def test_months_worked_by_hand():
-    table = monthly_activity(clinic_of(SESSIONS, EPISODES, EVENTS), "2026-03", months_before=3)
+    table = monthly_activity(clinic_of(SESSIONS, EPISODES, EVENTS), "2026-03", months=3)
     assert table["month"].tolist() == [pd.Period(m, "M") for m in ["2025-12", "2026-01", "2026-02", "2026-03"]]
     assert str(table["month"].dtype) == "period[M]"
     t = table.set_index("month")
@@ -87,7 +88,7 @@ def test_months_worked_by_hand():
 
 
 def test_months_without_activity_are_zero_rows_not_missing():
-    table = monthly_activity(clinic_of(SESSIONS, EPISODES, EVENTS), "2026-03", months_before=3).set_index("month")
+    table = monthly_activity(clinic_of(SESSIONS, EPISODES, EVENTS), "2026-03", months=3).set_index("month")
     for month in ["2025-12", "2026-02"]:
         row = table.loc[pd.Period(month, "M")]
         counts = row[
@@ -123,7 +124,7 @@ def test_months_without_activity_are_zero_rows_not_missing():
 def test_all_sessions_cancelled_in_a_month_and_no_adverse_events_table():
     sessions = [("S1", "E1", "2026-05-04", C, None), ("S2", "E1", "2026-05-11", C, None)]
     clinic = clinic_of(sessions, [("E1", "P1", "2026-05-04", None)])
-    row = monthly_activity(clinic, "2026-05", months_before=0).iloc[0]
+    row = monthly_activity(clinic, "2026-05", months=0).iloc[0]
     assert (row["sessions_booked"], row["sessions_attended"], row["cancelled"], row["active_patients"]) == (2, 0, 2, 0)
     assert row["attendance_rate"] == 0 and row["adverse_events"] == 0
     assert np.isnan(row["ae_rate_per_100"])  # no treatments: no rate
@@ -131,15 +132,15 @@ def test_all_sessions_cancelled_in_a_month_and_no_adverse_events_table():
 
 def test_responder_rule_is_a_parameter_and_recorded():
     rule = ResponderRule(abs_threshold=1, pct_threshold=15, require="either")
-    table = monthly_activity(clinic_of(SESSIONS, EPISODES), "2026-03", months_before=0, rule=rule)
+    table = monthly_activity(clinic_of(SESSIONS, EPISODES), "2026-03", months=0, rule=rule)
     assert table["discharged_responder_rate"].item() == 1.0  # E2's 1 point now counts
     assert table.attrs["responder_rule"] == rule.to_dict()
 
 
 def test_month_may_be_a_period_and_the_range_ends_there():
     clinic = clinic_of(SESSIONS, EPISODES)
-    by_text = monthly_activity(clinic, "2026-01", months_before=1)
-    by_period = monthly_activity(clinic, pd.Period("2026-01", freq="M"), months_before=1)
+    by_text = monthly_activity(clinic, "2026-01", months=1)
+    by_period = monthly_activity(clinic, pd.Period("2026-01", freq="M"), months=1)
     pd.testing.assert_frame_equal(by_text, by_period)
     assert by_text["month"].astype(str).tolist() == ["2025-12", "2026-01"]
     assert len(monthly_activity(clinic, "2026-03")) == 13  # default: a year before, inclusive
@@ -168,9 +169,9 @@ def test_month_period_of_another_frequency_is_refused():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"months_before": -1}, r"`months_before` must be a whole number of months, 0 or more, got -1"),
-        ({"months_before": 1.5}, r"`months_before` must be a whole number of months, 0 or more, got 1.5"),
-        ({"months_before": True}, r"`months_before` .* got True"),
+        ({"months": -1}, r"`months` must be a whole number of months, 0 or more, got -1"),
+        ({"months": 1.5}, r"`months` must be a whole number of months, 0 or more, got 1.5"),
+        ({"months": True}, r"`months` .* got True"),
         ({"confidence": 0}, r"`confidence` must be a fraction between 0 and 1 \(0.95 means 95%\), got 0"),
     ],
 )
@@ -190,7 +191,7 @@ def test_input_is_not_mutated():
 def test_generated_clinic_invariants():
     tables = generate_clinic(n_patients=300, seed=5, months=12, end="2026-10-31")
     clinic = Clinic.from_frames(**tables)
-    table = monthly_activity(clinic, "2026-10", months_before=13)  # covers the whole period and a month before
+    table = monthly_activity(clinic, "2026-10", months=13)  # covers the whole period and a month before
     sessions, episodes = tables["sessions"], tables["episodes"]
     assert table["sessions_booked"].sum() == len(sessions)
     assert (table["sessions_booked"] == table["sessions_attended"] + table["cancelled"] + table["no_show"]).all()

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needling_analytics.load import Clinic
+from needling_analytics.clinic import Clinic
 from needling_analytics.metrics import attendance, episode_pain, pain_readings, time_to_response
 from needling_analytics.reporting.tables import outcome_series
 

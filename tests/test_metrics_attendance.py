@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.attendance import attendance, summarize_attendance
 
 A, C, N = "attended", "cancelled", "no_show"
@@ -247,7 +247,7 @@ def test_monthly_activity_counts_upcoming_and_unmarked_apart():
         ("E1", "2026-02-02", A, 6), ("E1", "2026-02-09", N, None), ("E1", "2026-02-16", U, None),
         ("E1", "2026-02-23", A, 5), ("E1", "2026-02-27", B, None), ("E1", "2026-03-06", B, None),
     ]  # fmt: skip
-    table = monthly_activity(clinic_of(sessions, [("E1", "2026-02-02", None, None)]), "2026-03", months_before=1)
+    table = monthly_activity(clinic_of(sessions, [("E1", "2026-02-02", None, None)]), "2026-03", months=1)
     feb, mar = table.iloc[0], table.iloc[1]
     assert feb[["sessions_booked", "sessions_attended", "cancelled", "no_show", "upcoming", "unmarked"]].tolist() == [
         5, 2, 0, 1, 1, 1

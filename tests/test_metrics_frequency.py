@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from needling_analytics.load import Clinic
+from needling_analytics.clinic import Clinic
 from needling_analytics.metrics import analyze_frequency, attendance, landmark_outcomes, session_exposures
-from needling_analytics.metrics.frequency import NOT_ESTIMABLE
+from needling_analytics.metrics.frequency import NOT_ESTIMABLE, SAME_FREQUENCY, SINGLE_COURSE, TIED_TO_COVARIATES
 from needling_analytics.reporting import text
 
 
@@ -232,7 +234,9 @@ def test_a_fixed_weekly_schedule_cannot_be_related_to_improvement():
     assert table.attrs["design"] == "landmark" and table.attrs["n_episodes"] == 30
     assert result.sensitivity[["estimate", "ci_lower", "ci_upper"]].isna().all().all()
     paragraph = text.frequency_paragraph(result)
-    assert NOT_ESTIMABLE in paragraph and "1.0 a week" in paragraph and "interval" not in paragraph
+    assert table.attrs["detail"] == SAME_FREQUENCY and table.attrs["early_frequency"] == pytest.approx(1.0)
+    assert "cannot be estimated from these data" in paragraph and "1.0 a week" in paragraph
+    assert "interval" not in paragraph
 
 
 def test_paragraph_describes_the_design_and_the_caveats():
@@ -242,3 +246,23 @@ def test_paragraph_describes_the_design_and_the_caveats():
     assert "still under way after four weeks" in paragraph and "eight weeks after the first visit" in paragraph
     assert "doing badly more often" in paragraph and "near its" in paragraph and "not proof" in paragraph
     assert "dose-response" not in paragraph.lower() and "log-rank" not in paragraph.lower()
+
+
+@pytest.mark.parametrize(
+    ("detail", "words"),
+    [
+        (
+            {"detail": SAME_FREQUENCY, "early_frequency": 2.0},
+            "same number of sessions in its first four weeks (2.0 a week)",
+        ),
+        ({"detail": TIED_TO_COVARIATES}, "tied exactly to starting pain or symptom duration"),
+        ({"detail": SINGLE_COURSE}, "a single course of care alone determines part of the comparison"),
+    ],
+)
+def test_the_metric_gives_a_code_and_the_report_words_it(detail, words):
+    attrs = {"estimable": False, "reason": NOT_ESTIMABLE, **detail}
+    assert words in text.frequency_not_estimable(attrs)
+    table = pd.DataFrame()
+    table.attrs.update(attrs)
+    paragraph = str(text.frequency_paragraph(SimpleNamespace(patient_level=table)))
+    assert paragraph.startswith("How session frequency relates to improvement cannot be estimated from these data:")

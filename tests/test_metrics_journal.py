@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.journal import journal_trend, post_session_soreness, summarize_soreness
 
 A = "attended"

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import statsmodels
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics import models
 from needling_analytics.metrics.models import ModelWarning, TrajectoryResult, fit_trajectory
 from needling_analytics.metrics.pain import session_pain

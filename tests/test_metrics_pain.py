@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
-from needling_analytics.load import Clinic
+from needling_analytics.clinic import Clinic
 from needling_analytics.metrics import ResponderRule, episode_pain, responder_curve, session_pain, summarize_responders
 
 

@@ -10,17 +10,12 @@ import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.case_mix import case_mix_adjusted, practitioner_comparison
+from needling_analytics.metrics.funnel import funnel_counts, funnel_limits, overdispersion, practitioner_funnel
 from needling_analytics.metrics.pain import episode_pain
-from needling_analytics.metrics.practitioners import (
-    attribute_episodes,
-    funnel_counts,
-    funnel_limits,
-    overdispersion,
-    practitioner_funnel,
-)
+from needling_analytics.metrics.practitioners import attribute_episodes
 from needling_analytics.reporting import tables, text
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.norms import instrument_table
 from needling_analytics.metrics.proms import COLUMNS, prom_change, summarize_proms
 from needling_analytics.schema import INSTRUMENT_RANGES, INSTRUMENTS

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from needling_analytics.load import Clinic
+from needling_analytics.clinic import Clinic
 from needling_analytics.metrics import adverse_event_rates, attendance, summarize_attendance, time_to_response
 
 STATUSES = ["attended", "attended", "attended", "cancelled", "no_show"]

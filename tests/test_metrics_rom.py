@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.norms import mdc_table, normal_rom, resolve_mdc
 from needling_analytics.metrics.rom import COLUMNS, rom_change
 from needling_analytics.schema import JOINTS, MOVEMENTS, ROM_DEVICES

@@ -11,15 +11,10 @@ import statsmodels.api as sm
 from scipy import stats
 
 from needling_analytics import DataQualityWarning
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
-from needling_analytics.metrics.safety import (
-    adverse_event_rates,
-    compare_to_benchmarks,
-    poisson_interval,
-    published_benchmarks,
-    serious_events,
-)
+from needling_analytics.metrics.safety import adverse_event_rates, poisson_interval, serious_events
+from needling_analytics.metrics.safety_benchmarks import compare_to_benchmarks, published_benchmarks
 
 
 def clinic_of(n_attended, events=None, *, n_cancelled=0, patients=1):

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.pain import ResponderRule, episode_pain
-from needling_analytics.metrics.survival import kaplan_meier, logrank_test, median_time, time_to_response
+from needling_analytics.metrics.response_time import time_to_response
+from needling_analytics.metrics.survival import kaplan_meier, logrank_test, median_time
 
 Z95 = 1.959963984540054
 
@@ -46,7 +47,7 @@ MP6_KM = pd.DataFrame(
 
 
 def test_kaplan_meier_6mp_matches_the_textbook():
-    km = kaplan_meier(gehan(), time="weeks", event="relapse", group="arm")
+    km = kaplan_meier(gehan(), time="weeks", event="relapse", by="arm")
     assert km.columns.tolist() == [
         "arm",
         "time",
@@ -82,7 +83,7 @@ def test_kaplan_meier_6mp_matches_the_textbook():
 
 
 def test_log_log_bands_match_stata_and_closed_form():
-    km = kaplan_meier(gehan(), time="weeks", event="relapse", group="arm")
+    km = kaplan_meier(gehan(), time="weeks", event="relapse", by="arm")
     placebo = km[km["arm"] == "placebo"].set_index("time")
     # Published Stata `sts list, by(group)` (log-log bands of survival) for
     # the control group, G. Rodriguez, Princeton WWS 509 "The Gehan survival
@@ -118,7 +119,7 @@ def test_log_log_bands_match_stata_and_closed_form():
     assert mp.iloc[0]["ci_lower"] == pytest.approx(1 - 0.9516, abs=5e-5)
     assert mp.iloc[0]["ci_upper"] == pytest.approx(1 - 0.6197, abs=5e-5)
     # A wider confidence gives wider bands.
-    wide = kaplan_meier(gehan(), time="weeks", event="relapse", group="arm", confidence=0.99)
+    wide = kaplan_meier(gehan(), time="weeks", event="relapse", by="arm", confidence=0.99)
     banded = km["ci_lower"].notna()
     assert wide["ci_lower"].notna().equals(banded)
     assert (wide.loc[banded, "ci_lower"] <= km.loc[banded, "ci_lower"] + 1e-12).all()
@@ -131,7 +132,7 @@ def test_log_log_bands_match_stata_and_closed_form():
 def test_logrank_matches_kleinbaum_and_klein():
     # Kleinbaum & Klein (2012), ch. 2: log-rank chi-square 16.79 on 1 df;
     # R survdiff prints p = 4.17e-05.
-    test = logrank_test(gehan(), time="weeks", event="relapse", group="arm")
+    test = logrank_test(gehan(), time="weeks", event="relapse", by="arm")
     assert test.columns.tolist() == ["statistic", "df", "p_value", "groups"]
     row = test.iloc[0]
     assert row["statistic"] == pytest.approx(16.79, abs=0.005)
@@ -154,14 +155,14 @@ def test_logrank_matches_kleinbaum_and_klein():
 
 def test_median_time_matches_published_medians():
     # R survfit prints medians 23 (6-MP) and 8 (placebo) weeks.
-    med = median_time(gehan(), time="weeks", event="relapse", group="arm")
+    med = median_time(gehan(), time="weeks", event="relapse", by="arm")
     assert med.columns.tolist() == ["arm", "subjects", "events", "median", "ci_lower", "ci_upper"]
     assert med["median"].tolist() == [23.0, 8.0]
     assert med["subjects"].tolist() == [21, 21] and med["events"].tolist() == [9, 21]
     # Brookmeyer-Crowley with log(-log): event times t whose S(t) is not
     # rejected as 0.5; lower = first such time, upper = the next event time
     # after the last one (none: unbounded, missing).
-    km = kaplan_meier(gehan(), time="weeks", event="relapse", group="arm")
+    km = kaplan_meier(gehan(), time="weeks", event="relapse", by="arm")
     for arm, row in med.set_index("arm").iterrows():
         curve = km[(km["arm"] == arm) & (km["time"] > 0) & (km["survival"] > 0)]
         s, se, times = curve["survival"].to_numpy(), curve["std_error"].to_numpy(), curve["time"].to_numpy()
@@ -208,7 +209,7 @@ def test_kaplan_meier_awkward_inputs():
 
 def test_logrank_without_events_is_missing_not_zero():
     data = pd.DataFrame({"days": [3.0, 5.0, 9.0, 2.0], "event": False, "arm": ["a", "a", "b", "b"]})
-    row = logrank_test(data, group="arm").iloc[0]
+    row = logrank_test(data, by="arm").iloc[0]
     assert np.isnan(row["statistic"]) and np.isnan(row["p_value"]) and row["groups"] == 2
 
 
@@ -217,7 +218,7 @@ def test_logrank_without_events_is_missing_not_zero():
     [
         (lambda d: kaplan_meier(d, time="t"), r"`time` column 't' is not in `data`"),
         (lambda d: kaplan_meier(d, time="weeks", event="e"), r"`event` column 'e' is not in `data`"),
-        (lambda d: kaplan_meier(d, time="weeks", event="relapse", group="g"), r"`group` column 'g' is not in `data`"),
+        (lambda d: kaplan_meier(d, time="weeks", event="relapse", by="g"), r"`by` column 'g' is not in `data`"),
         (
             lambda d: kaplan_meier(d, time="arm", event="relapse"),
             r"`time` column 'arm' must be numeric, got dtype 'str'",
@@ -243,8 +244,8 @@ def test_logrank_without_events_is_missing_not_zero():
             r"`confidence` must be between 0 and 1, got 0",
         ),
         (
-            lambda d: logrank_test(d[d["arm"] == "6-MP"], time="weeks", event="relapse", group="arm"),
-            r"`group` column 'arm' has 1 group\(s\)",
+            lambda d: logrank_test(d[d["arm"] == "6-MP"], time="weeks", event="relapse", by="arm"),
+            r"`by` column 'arm' has 1 group\(s\)",
         ),
         (lambda d: kaplan_meier(d.to_dict(), time="weeks"), r"`data` must be a DataFrame, got 'dict'"),
     ],
@@ -339,7 +340,7 @@ def test_time_to_response_hand_built_episodes():
 def test_time_to_response_follows_the_rule():
     # 1 point or 10% is enough: E2 (6, 6, 5) responds at its 3rd session, day 14.
     rule = ResponderRule(abs_threshold=1, pct_threshold=10)
-    out = time_to_response(clinic_of(HAND_ROWS, HAND_STARTS), rule).set_index("episode_id")
+    out = time_to_response(clinic_of(HAND_ROWS, HAND_STARTS), rule=rule).set_index("episode_id")
     assert (bool(out.loc["E2", "event"]), out.loc["E2", "sessions"], out.loc["E2", "days"]) == (True, 3, 14.0)
     # E3 (1 -> 0) is now reachable and responds at session 2.
     assert (bool(out.loc["E3", "event"]), out.loc["E3", "sessions"]) == (True, 2)
@@ -350,7 +351,7 @@ def test_time_to_response_follows_the_rule():
 
 def test_a_rule_met_by_no_change_responds_at_the_first_later_session_not_the_baseline():
     rule = ResponderRule(abs_threshold=0, pct_threshold=0)
-    out = time_to_response(clinic_of(HAND_ROWS, HAND_STARTS), rule).set_index("episode_id")
+    out = time_to_response(clinic_of(HAND_ROWS, HAND_STARTS), rule=rule).set_index("episode_id")
     assert out["event"].all()
     assert out["sessions"].to_dict() == {"E1": 2, "E2": 2, "E3": 2, "E5": 2, "E6": 3}  # E6's baseline is session 2
 
@@ -384,9 +385,9 @@ def test_generated_clinic_invariants():
     assert (shares["share_responded"] <= shares["ci_upper"] + 1e-12).all()
 
     by_region = times.merge(clinic.episodes[["episode_id", "body_region"]], on="episode_id")
-    curves = kaplan_meier(by_region, group="body_region")
+    curves = kaplan_meier(by_region, by="body_region")
     assert curves.groupby("body_region", observed=True)["events"].sum().sum() == times["event"].sum()
-    test = logrank_test(by_region, group="body_region")
+    test = logrank_test(by_region, by="body_region")
     assert 0 <= test.loc[0, "p_value"] <= 1 and test.loc[0, "df"] == test.loc[0, "groups"] - 1
     med = median_time(times)
     assert med.loc[0, "subjects"] == len(times) and med.loc[0, "ci_lower"] <= med.loc[0, "median"]

@@ -99,3 +99,50 @@ def test_every_public_metric_name_is_the_function_not_its_module():
         importlib.import_module(f"needling_analytics.metrics.{module.name}")  # as other code may
     for name in metrics.__all__:
         assert not isinstance(getattr(metrics, name), types.ModuleType), name
+
+
+def test_the_lazy_metrics_table_names_where_each_public_name_is_defined():
+    import importlib
+
+    from needling_analytics import metrics
+
+    assert metrics.__all__ == sorted(metrics._WHERE)
+    for name, module in metrics._WHERE.items():
+        value = getattr(importlib.import_module(f"needling_analytics.metrics.{module}"), name)
+        defined = getattr(value, "__module__", None) if callable(value) else None
+        assert defined in (None, f"needling_analytics.metrics.{module}"), (name, module, defined)
+
+
+def test_importing_metrics_or_plots_imports_neither_pandera_nor_the_loader():
+    code = (
+        "import sys, needling_analytics.metrics as m, needling_analytics.plots; "
+        "m.episode_pain; m.kaplan_meier; m.analyze_frequency; m.practitioner_comparison; "
+        "print(sorted(x for x in sys.modules if 'pandera' in x or x.startswith('needling_analytics.load')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_error_and_warning_of_the_package_derives_from_its_base_class():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import needling_analytics
+    from needling_analytics.errors import NeedlingAnalyticsError, NeedlingAnalyticsWarning
+
+    found = 0
+    for module in pkgutil.walk_packages(needling_analytics.__path__, "needling_analytics."):
+        if module.name.endswith("__main__"):
+            continue
+        for name, value in vars(importlib.import_module(module.name)).items():
+            # private classes (e.g. a parser's internal signal) never leave their module
+            if not inspect.isclass(value) or value.__module__ != module.name or name.startswith("_"):
+                continue
+            if issubclass(value, Warning):
+                assert issubclass(value, NeedlingAnalyticsWarning), f"{module.name}.{name}"
+                found += 1
+            elif issubclass(value, BaseException):
+                assert issubclass(value, NeedlingAnalyticsError), f"{module.name}.{name}"
+                found += 1
+    assert found >= 10

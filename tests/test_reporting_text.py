@@ -514,7 +514,7 @@ def test_funnel_summary_counts_hidden_practitioners_without_naming_them():
     from needling_analytics.metrics import funnel_counts
 
     shown = funnel[~hidden].reset_index(drop=True)
-    shown.attrs = {**funnel.attrs, "practitioner_counts": funnel_counts(funnel, hidden)}
+    shown.attrs = {**funnel.attrs, "practitioner_counts": funnel_counts(funnel, hidden=hidden)}
     sentence = text.funnel_summary(shown, spread_row(5, 0.2, 1.0))
     assert sentence.startswith(
         "3 practitioners with at least 10 assessed courses of care are shown; "
@@ -526,7 +526,7 @@ def test_funnel_summary_counts_hidden_practitioners_without_naming_them():
     assert "Practitioner 3" not in sentence and "Practitioner 4" not in sentence and "Shown:" not in sentence
     # nobody shown at all: the verdict is still given, as counts
     none_shown = funnel.iloc[0:0].copy()
-    none_shown.attrs = {**funnel.attrs, "practitioner_counts": funnel_counts(funnel, np.ones(5, dtype=bool))}
+    none_shown.attrs = {**funnel.attrs, "practitioner_counts": funnel_counts(funnel, hidden=np.ones(5, dtype=bool))}
     sentence = text.funnel_summary(none_shown, spread_row(5, 0.2, 1.0))
     assert sentence.startswith("5 practitioners have at least 10 assessed courses of care, but none can be shown")
     assert "2 of the 5 practitioners compared are outside the 95% limits." in sentence

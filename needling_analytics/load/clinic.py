@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from ..clinic import Clinic
 from ..errors import (
     DataQualityWarning,
     InputError,
@@ -27,84 +28,34 @@ from .transform import apply_mapping
 from .validation import check_columns, quarantine_frame, validate_table
 
 
-@dataclass
-class Clinic:
-    """A loaded clinic: one typed DataFrame per table and the quality report.
+def clinic_from_frames(*, as_of=None, **frames: pd.DataFrame) -> Clinic:
+    """A clinic built from DataFrames already in memory, without validation: :meth:`Clinic.from_frames`.
 
-    Every table is present, with its canonical columns and dtypes, even
-    when the clinic did not supply it (then it has no rows); ``supplied``
-    says which tables came from files. IDs are ``string``, dates
-    ``datetime64[ns]``, categories ``category`` with the allowed values as
-    categories, numbers ``float64`` and counts ``Int64``.
+    Each frame is given by table name (``sessions=...``); absent optional
+    columns are added blank (``status`` defaults to attended) and every
+    column gets its loaded dtype; the quality report is empty.
     """
-
-    tables: dict[str, pd.DataFrame]
-    quality: QualityReport
-    data_dir: Path
-    as_of: pd.Timestamp
-    supplied: tuple[str, ...]
-
-    patients = property(lambda self: self.tables["patients"])
-    episodes = property(lambda self: self.tables["episodes"])
-    sessions = property(lambda self: self.tables["sessions"])
-    rom = property(lambda self: self.tables["rom"])
-    proms = property(lambda self: self.tables["proms"])
-    adverse_events = property(lambda self: self.tables["adverse_events"])
-    assessments = property(lambda self: self.tables["assessments"])
-    journal = property(lambda self: self.tables["journal"])
-
-    @classmethod
-    def from_frames(cls, *, as_of=None, **frames: pd.DataFrame) -> Clinic:
-        """A clinic built from DataFrames already in memory, without validation.
-
-        Each frame is given by table name (``sessions=...``); absent optional
-        columns are added blank (``status`` defaults to attended) and every
-        column gets its loaded dtype. Meant for tests, notebooks and
-        benchmarks whose data is known to be valid; use :func:`load_clinic`
-        for a clinic's files.
-
-        Examples
-        --------
-        >>> clinic = Clinic.from_frames(
-        ...     patients=pd.DataFrame({"patient_id": ["P1"]}),
-        ...     episodes=pd.DataFrame({"episode_id": ["E1"], "patient_id": ["P1"], "start_date": ["2026-01-05"]}),
-        ...     sessions=pd.DataFrame({"session_id": ["S1"], "episode_id": ["E1"], "patient_id": ["P1"],
-        ...                            "practitioner_id": ["PR1"], "session_date": ["2026-01-05"], "pain_pre": [6]}),
-        ... )
-        >>> clinic.sessions["status"].tolist()
-        ['attended']
-        """
-        unknown = set(frames) - set(TABLES)
-        if unknown:
-            raise ValueError(f"unknown table(s) {sorted(unknown)}; tables are {list(TABLES)}")
-        tables = {}
-        for name, spec in TABLES.items():
-            if name not in frames:
-                tables[name] = empty_table(spec)
-                continue
-            frame = frames[name].copy()
-            for column in spec.columns:
-                if column.name not in frame:
-                    frame[column.name] = column.default
-                elif column.default is not None:
-                    frame[column.name] = frame[column.name].fillna(column.default)
-                if column.kind == "date":
-                    frame[column.name] = pd.to_datetime(frame[column.name])
-            tables[name] = _final_types(
-                frame[spec.column_names + [c for c in frame if c not in spec.column_names]], spec
-            )
-        as_of = _parse_as_of(as_of)
-        empty = pd.DataFrame(columns=TABLE_SUMMARY_COLUMNS)
-        report = QualityReport(Path("."), as_of, empty, pd.DataFrame(columns=PROBLEM_COLUMNS), pd.DataFrame())
-        return cls(tables=tables, quality=report, data_dir=Path("."), as_of=as_of, supplied=tuple(frames))
-
-    def has(self, table: str) -> bool:
-        """True when the clinic supplied ``table`` and at least one row was kept."""
-        return table in self.supplied and not self.tables[table].empty
-
-    def __repr__(self) -> str:
-        counts = ", ".join(f"{name}={len(frame):,}" for name, frame in self.tables.items() if name in self.supplied)
-        return f"<Clinic {self.data_dir} as of {self.as_of:%Y-%m-%d}: {counts}; {self.quality.rows_quarantined:,} quarantined>"
+    unknown = set(frames) - set(TABLES)
+    if unknown:
+        raise ValueError(f"unknown table(s) {sorted(unknown)}; tables are {list(TABLES)}")
+    tables = {}
+    for name, spec in TABLES.items():
+        if name not in frames:
+            tables[name] = empty_table(spec)
+            continue
+        frame = frames[name].copy()
+        for column in spec.columns:
+            if column.name not in frame:
+                frame[column.name] = column.default
+            elif column.default is not None:
+                frame[column.name] = frame[column.name].fillna(column.default)
+            if column.kind == "date":
+                frame[column.name] = pd.to_datetime(frame[column.name])
+        tables[name] = _final_types(frame[spec.column_names + [c for c in frame if c not in spec.column_names]], spec)
+    as_of = _parse_as_of(as_of)
+    empty = pd.DataFrame(columns=TABLE_SUMMARY_COLUMNS)
+    report = QualityReport(Path("."), as_of, empty, pd.DataFrame(columns=PROBLEM_COLUMNS), pd.DataFrame())
+    return Clinic(tables=tables, quality=report, data_dir=Path("."), as_of=as_of, supplied=tuple(frames))
 
 
 def output_schema(spec: TableSpec) -> pa.DataFrameSchema:

@@ -1,4 +1,4 @@
-"""Helpers shared by the metric families: attended sessions in order, intervals."""
+"""Helpers shared by the metric families: attended sessions in order, intervals, option checks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ..clinic import Clinic
 
 
 def positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
@@ -20,7 +22,7 @@ def positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def attended_sessions(clinic, *, with_episode_row: bool = False) -> pd.DataFrame:
+def attended_sessions(clinic: Clinic, *, with_episode_row: bool = False) -> pd.DataFrame:
     """Attended sessions in episode order, with their place in the episode.
 
     Sessions are ordered within an episode by date, then time, then ID, so
@@ -112,3 +114,8 @@ def clopper_pearson(events, trials, *, confidence: float = 0.95) -> tuple[np.nda
         upper = np.where(events < trials, stats.beta.ppf(1 - alpha / 2, events + 1, trials - events), 1.0)
     empty = trials <= 0
     return np.where(empty, np.nan, lower), np.where(empty, np.nan, upper)
+
+
+def check_confidence(confidence) -> None:
+    if not (isinstance(confidence, int | float) and 0 < confidence < 1):
+        raise ValueError(f"`confidence` must be a fraction between 0 and 1 (0.95 means 95%), got {confidence!r}")

@@ -9,15 +9,15 @@ date for an adverse event). Responders follow :class:`ResponderRule`
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
-from ._common import clopper_pearson
+from ..clinic import Clinic
+from ..periods import parse_month
+from ._common import check_confidence, clopper_pearson
 from .attendance import status_flags
 from .pain import DEFAULT_RULE, ResponderRule, episode_pain
-from .safety import _check_confidence, linked_events
+from .safety import linked_events
 
 ACTIVITY_COLUMNS = [
     "month", "active_patients", "new_patients", "new_episodes", "sessions_booked", "sessions_attended",
@@ -25,26 +25,6 @@ ACTIVITY_COLUMNS = [
     "responder_ci_upper", "discharged_assessable", "mean_pain_reduction", "adverse_events", "ae_rate_per_100",
     "discharged_responders", "upcoming", "unmarked",
 ]  # fmt: skip
-_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-
-
-def parse_month(month) -> pd.Period:
-    """A calendar month from ``"YYYY-MM"`` or a monthly :class:`pandas.Period`.
-
-    Raises
-    ------
-    ValueError
-        For anything else (another format, another frequency, a date).
-    """
-    if isinstance(month, pd.Period):
-        if month.freqstr != "M":
-            raise ValueError(f"`month` must be a monthly Period (freq 'M'), got {month!r}")
-        return month
-    if isinstance(month, str) and _MONTH.fullmatch(month):
-        return pd.Period(month, freq="M")
-    raise ValueError(
-        f"`month` must be a month written 'YYYY-MM' (e.g. '2026-10') or a monthly pandas Period, got {month!r}"
-    )
 
 
 def _per_month(values: pd.Series, months: pd.PeriodIndex) -> pd.Series:
@@ -53,7 +33,7 @@ def _per_month(values: pd.Series, months: pd.PeriodIndex) -> pd.Series:
 
 
 def monthly_activity(
-    clinic, month, *, months_before: int = 12, rule: ResponderRule = DEFAULT_RULE, confidence: float = 0.95
+    clinic: Clinic, month, *, months: int = 12, rule: ResponderRule = DEFAULT_RULE, confidence: float = 0.95
 ) -> pd.DataFrame:
     """Activity, outcomes and safety of the clinic for each calendar month up to ``month``.
 
@@ -63,7 +43,7 @@ def monthly_activity(
         The loaded clinic (episodes, sessions, adverse events when supplied).
     month : str or Period
         The last month of the table, ``"YYYY-MM"`` or a monthly Period.
-    months_before : int
+    months : int
         How many earlier months to show (default 12: 13 rows, a year and
         the same month a year before).
     rule : ResponderRule
@@ -74,7 +54,7 @@ def monthly_activity(
     Returns
     -------
     DataFrame
-        One row per calendar month from ``month - months_before`` to
+        One row per calendar month from ``month - months`` to
         ``month``, oldest first; a month with no activity has zero counts
         and missing (NaN) rates:
 
@@ -109,16 +89,16 @@ def monthly_activity(
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=50, seed=1))
-    >>> len(monthly_activity(clinic, "2026-10", months_before=2))
+    >>> len(monthly_activity(clinic, "2026-10", months=2))
     3
     """
     last = parse_month(month)
-    if isinstance(months_before, bool) or not isinstance(months_before, int | np.integer) or months_before < 0:
-        raise ValueError(f"`months_before` must be a whole number of months, 0 or more, got {months_before!r}")
-    _check_confidence(confidence)
-    months = pd.period_range(end=last, periods=int(months_before) + 1, freq="M", name="month")
+    if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 0:
+        raise ValueError(f"`months` must be a whole number of months, 0 or more, got {months!r}")
+    check_confidence(confidence)
+    shown = pd.period_range(end=last, periods=int(months) + 1, freq="M", name="month")
 
     sessions = clinic.sessions
     session_month = sessions["session_date"].dt.to_period("M")
@@ -135,22 +115,22 @@ def monthly_activity(
             "unmarked": counts["unmarked"],
         }
     )
-    out = flags.groupby("month").sum().reindex(months, fill_value=0).astype("int64")
+    out = flags.groupby("month").sum().reindex(shown, fill_value=0).astype("int64")
     attended = pd.DataFrame({"month": session_month[is_attended], "patient_id": sessions["patient_id"][is_attended]})
     active = attended.groupby("month")["patient_id"].nunique()
-    out.insert(0, "active_patients", active.reindex(months, fill_value=0).astype("int64"))
+    out.insert(0, "active_patients", active.reindex(shown, fill_value=0).astype("int64"))
 
     episodes = clinic.episodes
     first_start = episodes.groupby("patient_id", sort=False)["start_date"].min()
-    out.insert(1, "new_patients", _per_month(first_start.dt.to_period("M"), months))
-    out.insert(2, "new_episodes", _per_month(episodes["start_date"].dt.to_period("M"), months))
+    out.insert(1, "new_patients", _per_month(first_start.dt.to_period("M"), shown))
+    out.insert(2, "new_episodes", _per_month(episodes["start_date"].dt.to_period("M"), shown))
     with np.errstate(divide="ignore", invalid="ignore"):
         marked = out["sessions_attended"] + out["cancelled"] + out["no_show"]
         out["attendance_rate"] = out["sessions_attended"] / marked.where(marked > 0)
 
     end_month = episodes["end_date"].dt.to_period("M")
-    out["discharges"] = _per_month(end_month, months)
-    pain = episode_pain(clinic, rule)
+    out["discharges"] = _per_month(end_month, shown)
+    pain = episode_pain(clinic, rule=rule)
     discharged = pd.DataFrame(
         {
             "month": pain["episode_id"].map(pd.Series(end_month.to_numpy(), index=episodes["episode_id"])),
@@ -162,7 +142,7 @@ def monthly_activity(
     outcome = discharged.groupby("month").agg(
         assessable=("assessable", "sum"), responders=("responders", "sum"), reduction=("reduction", "mean")
     )
-    outcome = outcome.reindex(months)
+    outcome = outcome.reindex(shown)
     out["discharged_assessable"] = outcome["assessable"].fillna(0).astype("int64")
     out["discharged_responders"] = outcome["responders"].fillna(0).astype("int64")
     assessable = out["discharged_assessable"].where(out["discharged_assessable"] > 0)
@@ -172,7 +152,7 @@ def monthly_activity(
     out["mean_pain_reduction"] = outcome["reduction"].astype("float64")
 
     events = linked_events(clinic)
-    out["adverse_events"] = _per_month(events["session_date"].dt.to_period("M"), months)
+    out["adverse_events"] = _per_month(events["session_date"].dt.to_period("M"), shown)
     out["ae_rate_per_100"] = (
         100.0 * out["adverse_events"] / out["sessions_attended"].where(out["sessions_attended"] > 0)
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
 from .pain import episode_pain
 
 ATTENDANCE_COLUMNS = [
@@ -65,7 +66,7 @@ def _as_of(clinic, as_of) -> pd.Timestamp:
     return stamp.normalize()
 
 
-def attendance(clinic, *, self_discharge_days: float = 30, as_of=None) -> pd.DataFrame:
+def attendance(clinic: Clinic, *, self_discharge_days: float = 30, as_of=None) -> pd.DataFrame:
     """Attendance, self-discharge and follow-up of every episode.
 
     Parameters

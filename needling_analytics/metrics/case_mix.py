@@ -30,122 +30,33 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-from .pain import DEFAULT_RULE, ResponderRule
-from .practitioners import (
+from ..clinic import Clinic
+from .case_mix_covariates import COVARIATES, case_mix_covariates, case_mix_design
+from .funnel import (
     DEFAULT_LIMITS,
-    _assessable_by_practitioner,
-    _binomial_limit,
-    _check_courses,
-    _check_dispersion,
-    _check_limits,
-    _check_min_episodes,
-    _flags,
-    _level_name,
+    binomial_limit,
+    check_dispersion,
+    check_limits,
+    level_name,
+    limit_flags,
     overdispersion,
     practitioner_funnel,
 )
+from .pain import DEFAULT_RULE, ResponderRule
+from .practitioners import check_courses, check_min_episodes, compared_episodes
 
 try:  # statsmodels < 0.14 raises instead of warning
     from statsmodels.tools.sm_exceptions import PerfectSeparationError
 except ImportError:  # pragma: no cover
     PerfectSeparationError = RuntimeError
 
-#: Symptom duration bands, weeks: acute under 6, subacute 6-12, chronic over 12.
-DURATION_BANDS = ("acute (<6 weeks)", "subacute (6-12 weeks)", "chronic (>12 weeks)")
-#: Age bands, years at the episode start.
-AGE_EDGES = (0, 30, 45, 60, 75, np.inf)
-AGE_BANDS = ("<30", "30-44", "45-59", "60-74", "75+")
-#: Label of a missing covariate value (a category of its own).
-UNKNOWN = "unknown"
 #: Largest believable log-odds coefficient; beyond it (an odds ratio over 22,000) a group's outcome is
 #: (nearly) perfectly predicted, and the fit is not trusted.
 MAX_COEFFICIENT = 10.0
-#: The case-mix covariates, in the order they enter the model, with their names in words.
-COVARIATES = {
-    "baseline": "pain at the start",
-    "duration_band": "symptom duration",
-    "age_band": "age",
-    "sex": "sex",
-    "body_region": "body region",
-}
-#: Covariate values that mean "not recorded".
-_NOT_RECORDED = {UNKNOWN, "X or unknown"}
-
 CASE_MIX_COLUMNS = [
     "practitioner_id", "n", "responders", "expected", "observed_rate", "expected_rate", "o_minus_e", "o_over_e",
     "practitioner_effect", "indicator", "target",
 ]  # fmt: skip
-
-
-def _covariates(clinic, episodes: pd.DataFrame) -> pd.DataFrame:
-    """Case-mix covariates of ``episodes``; a missing value becomes the level ``unknown``."""
-    info = episodes[["episode_id", "patient_id", "baseline"]].merge(
-        clinic.episodes[["episode_id", "start_date", "body_region", "symptom_duration_weeks"]],
-        on="episode_id",
-        how="left",
-    )
-    info = info.merge(
-        clinic.patients[["patient_id", "birth_year", "sex"]].drop_duplicates("patient_id"), on="patient_id", how="left"
-    )
-    weeks = info["symptom_duration_weeks"].to_numpy(dtype=float)
-    duration = np.select([weeks < 6, weeks <= 12, weeks > 12], list(DURATION_BANDS), default=UNKNOWN)
-    age = (info["start_date"].dt.year - info["birth_year"].astype("Float64")).to_numpy(dtype=float, na_value=np.nan)
-    age = np.where(age >= 0, age, np.nan)
-    band = pd.cut(age, list(AGE_EDGES), right=False, labels=list(AGE_BANDS)).astype(object)
-    sex = info["sex"].astype(object).where(info["sex"].isin(["F", "M"]), "X or unknown")
-    return pd.DataFrame(
-        {
-            "baseline": info["baseline"].to_numpy(dtype=float),
-            "duration_band": duration,
-            "age_band": np.where(pd.isna(band), UNKNOWN, band),
-            "sex": sex.to_numpy(dtype=object),
-            "body_region": info["body_region"].astype(object).fillna(UNKNOWN).to_numpy(dtype=object),
-        },
-        index=episodes.index,
-    )
-
-
-def _merge_rare(values: pd.Series, min_category: int, pooled: str) -> tuple[pd.Series, list[str]]:
-    """Levels seen fewer than ``min_category`` times pooled into ``pooled``; a pool still that
-    small joins the most common level."""
-    counts = values.value_counts()
-    rare = sorted(counts.index[counts < min_category])
-    if not rare:
-        return values, []
-    out = values.where(~values.isin(rare), pooled)
-    if (out == pooled).sum() < min_category:
-        common = out[out != pooled].value_counts()
-        out = out.where(out != pooled, common.index[0] if len(common) else pooled)
-    return out, rare
-
-
-def _design(covariates: pd.DataFrame, min_category: int) -> tuple[pd.DataFrame, dict, dict]:
-    """Intercept, baseline and treatment-coded dummies (reference: the most common level).
-
-    Returns the design, the merged rare levels, and the covariates dropped
-    (name -> reason: ``not recorded`` when every value is missing, else
-    ``the same for every course``).
-    """
-    columns = {"intercept": np.ones(len(covariates))}
-    merged, dropped = {}, {}
-    baseline = covariates["baseline"].to_numpy(dtype=float)
-    if len(np.unique(baseline)) > 1:
-        columns["baseline"] = baseline
-    elif len(baseline):
-        dropped["baseline"] = "the same for every course"
-    for name in ("duration_band", "age_band", "sex", "body_region"):
-        raw = covariates[name].astype(str)
-        values, rare = _merge_rare(raw, min_category, "other" if name == "body_region" else "other (merged)")
-        if rare:
-            merged[name] = rare
-        counts = values.value_counts()
-        if len(counts) < 2:
-            if len(raw):
-                dropped[name] = "not recorded" if set(raw) <= _NOT_RECORDED else "the same for every course"
-            continue
-        for level in sorted(counts.index[1:]):
-            columns[f"{name}[{level}]"] = (values == level).to_numpy(dtype=float)
-    return pd.DataFrame(columns, index=covariates.index), merged, dropped
 
 
 def _separation_problems(design: pd.DataFrame, y: np.ndarray, practitioner: np.ndarray) -> list[str]:
@@ -232,7 +143,7 @@ def _fit(design: pd.DataFrame, y: np.ndarray) -> tuple[pd.Series | None, bool, l
 
 
 def case_mix_adjusted(
-    clinic,
+    clinic: Clinic,
     *,
     rule: ResponderRule = DEFAULT_RULE,
     min_episodes: int = 10,
@@ -331,22 +242,18 @@ def case_mix_adjusted(
         ``excluded_episodes``, ``unattributed_episodes``,
         ``practitioners_recorded``, ``courses``, ``ongoing_episodes``.
     """
-    _check_min_episodes(min_episodes)
+    check_min_episodes(min_episodes)
     if isinstance(min_category, bool) or not isinstance(min_category, (int, np.integer)) or min_category < 1:
         raise ValueError(f"`min_category` must be a whole number, 1 or more, got {min_category!r}")
-    levels = _check_limits(limits)
-    _check_dispersion(dispersion)
-    _check_courses(courses)
-    episodes, unattributed, ongoing = _assessable_by_practitioner(clinic, rule, courses)
-    episodes = episodes[episodes["practitioner_id"].notna()]
-    sizes = episodes.groupby("practitioner_id", sort=True, observed=True).size()
-    kept = sizes[sizes >= min_episodes]
-    excluded = (int((sizes < min_episodes).sum()), int(sizes[sizes < min_episodes].sum()))
-    episodes = episodes[episodes["practitioner_id"].isin(kept.index)].reset_index(drop=True)
-    ids = sorted(kept.index.tolist())
+    levels = check_limits(limits)
+    check_dispersion(dispersion)
+    check_courses(courses)
+    compared = compared_episodes(clinic, rule=rule, courses=courses, min_episodes=min_episodes)
+    episodes = compared.episodes.reset_index(drop=True)
+    ids = sorted(episodes["practitioner_id"].unique().tolist())
     practitioner = episodes["practitioner_id"].to_numpy(dtype=object)
     y = episodes["responder"].astype(bool).to_numpy(dtype=float)
-    design, merged, dropped = _design(_covariates(clinic, episodes), min_category)
+    design, merged, dropped = case_mix_design(case_mix_covariates(clinic, episodes), min_category)
 
     problems, messages, coefficients, effects, converged = [], [], {}, {}, True
     probability = np.full(len(y), np.nan)
@@ -399,13 +306,13 @@ def case_mix_adjusted(
     for level in levels:
         tail = (1 - level) / 2
         for side, prob in (("lower", tail), ("upper", 1 - tail)):
-            count = n * _binomial_limit(prob, n, np.where(np.isfinite(expected), expected / n, 0.5)) if len(n) else n
+            count = n * binomial_limit(prob, n, np.where(np.isfinite(expected), expected / n, 0.5)) if len(n) else n
             count = expected + np.sqrt(float(dispersion)) * (count - expected)
             with np.errstate(divide="ignore", invalid="ignore"):
-                bounds[f"{side}_{_level_name(level)}"] = np.clip(count, 0.0, n) / expected * target
+                bounds[f"{side}_{level_name(level)}"] = np.clip(count, 0.0, n) / expected * target
     for name, values in bounds.items():
         table[name] = values
-    flag = _flags(table["indicator"].to_numpy(dtype=float), bounds, levels)
+    flag = limit_flags(table["indicator"].to_numpy(dtype=float), bounds, levels)
     table["flag"] = pd.Series(
         np.where(np.isfinite(table["indicator"].to_numpy(dtype=float)), flag, "not estimable"), dtype="string"
     )
@@ -428,18 +335,13 @@ def case_mix_adjusted(
         min_episodes=min_episodes,
         limits=levels,
         dispersion=float(dispersion),
-        excluded_practitioners=excluded[0],
-        excluded_episodes=excluded[1],
-        unattributed_episodes=unattributed,
-        practitioners_recorded=bool(clinic.sessions["practitioner_id"].notna().any()),
-        courses=courses,
-        ongoing_episodes=ongoing,
+        **compared.counts(),
     )
     return table
 
 
 def practitioner_comparison(
-    clinic,
+    clinic: Clinic,
     *,
     rule: ResponderRule = DEFAULT_RULE,
     min_episodes: int = 10,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .activity import parse_month
+from ..periods import parse_month
 
 CONTROL_COLUMNS = ["month", "numerator", "denominator", "rate", "centre", "lower", "upper", "outside"]
 
@@ -78,7 +78,8 @@ def control_chart(
     ----------
     counts : DataFrame
         One row per month, with the ``month``, ``numerator`` and
-        ``denominator`` columns (counts).
+        ``denominator`` columns (counts): e.g.
+        :func:`~needling_analytics.metrics.monthly_activity`.
     numerator, denominator : str
         Columns of ``counts``: e.g. responders and assessed courses (p), or
         events and sessions (u).
@@ -147,17 +148,28 @@ def control_chart(
     return out
 
 
-def monthly_control_chart(monthly: pd.DataFrame, indicator: str, *, months: int = 12, sigmas: float = 3.0):
+def monthly_control_chart(
+    monthly: pd.DataFrame, indicator: str, *, months: int = 12, sigmas: float = 3.0
+) -> pd.DataFrame:
     """The control chart of a monthly rate over the last ``months`` months of the activity table.
 
-    ``monthly`` is :func:`~needling_analytics.metrics.monthly_activity`.
-    ``indicator`` is ``"responders"``: a **p-chart** of the share of assessed
-    courses of care that ended in the month and improved (the ended courses
-    and responder rule of the Outcomes section, counted in the month the
-    course ended); or ``"adverse_events"``: a **u-chart** of adverse events
-    per attended session (a session can be followed by several events, so
-    the count is a Poisson count per session, not a proportion). The centre
-    line is the pooled rate over those months.
+    The centre line is the pooled rate over those months.
+
+    Parameters
+    ----------
+    monthly : DataFrame
+        The output of :func:`~needling_analytics.metrics.monthly_activity`.
+    indicator : {"responders", "adverse_events"}
+        ``"responders"``: a **p-chart** of the share of assessed courses of
+        care that ended in the month and improved (the ended courses and
+        responder rule of the Outcomes section, counted in the month the
+        course ended); ``"adverse_events"``: a **u-chart** of adverse events
+        per attended session (a session can be followed by several events,
+        so the count is a Poisson count per session, not a proportion).
+    months : int
+        How many of the last months to chart.
+    sigmas : float
+        Width of the control limits, in standard errors.
 
     Returns
     -------
@@ -200,8 +212,7 @@ def _compare(kind: str, now: dict, before: dict) -> float:
 def month_over_month(monthly: pd.DataFrame, month, *, alpha: float = 0.05) -> pd.DataFrame:
     """Each monthly indicator this month against the month before, and whether the change is beyond chance.
 
-    ``monthly`` is :func:`~needling_analytics.metrics.monthly_activity`. A
-    count (patients, sessions, events) is compared with the exact
+    A count (patients, sessions, events) is compared with the exact
     conditional test of two Poisson counts: given their sum, this month's
     count is binomial with p = 0.5 under equal exposure (each calendar month
     counts as one unit; Przyborowski and Wilenski 1940). A share is compared
@@ -214,6 +225,15 @@ def month_over_month(monthly: pd.DataFrame, month, *, alpha: float = 0.05) -> pd
     Counts of sessions vary more than Poisson counts (one patient has
     several), so their test marks a change as beyond chance somewhat too
     readily.
+
+    Parameters
+    ----------
+    monthly : DataFrame
+        The output of :func:`~needling_analytics.metrics.monthly_activity`.
+    month : str or Period
+        This month, ``"YYYY-MM"`` or a monthly Period.
+    alpha : float
+        Two-sided level at which a change is called beyond chance.
 
     Returns
     -------

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
+
 #: Days before a session searched for the "before" pain when day -1 has no entry.
 BEFORE_DAYS = 3
 #: Days after a session searched for pain back at its level before the session.
@@ -60,7 +62,7 @@ def _daily_journal(clinic) -> pd.DataFrame:
     return daily.reset_index()
 
 
-def journal_trend(clinic, *, window_days: int = 7, min_entries: int = 3) -> pd.DataFrame:
+def journal_trend(clinic: Clinic, *, window_days: int = 7, min_entries: int = 3) -> pd.DataFrame:
     """The symptom journal day by day, with rolling means over calendar days.
 
     The window of an entry dated *t* covers the calendar days
@@ -96,7 +98,7 @@ def journal_trend(clinic, *, window_days: int = 7, min_entries: int = 3) -> pd.D
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=40, seed=1))
     >>> trend = journal_trend(clinic)
     >>> trend.columns[:3].tolist()
@@ -139,7 +141,7 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarr
     return np.where(keys[pos] == query, values[pos], np.nan)
 
 
-def post_session_soreness(clinic, *, settle_days: int = SETTLE_DAYS) -> pd.DataFrame:
+def post_session_soreness(clinic: Clinic, *, settle_days: int = SETTLE_DAYS) -> pd.DataFrame:
     """Soreness in the 48 hours after each session, from the home journal.
 
     Day 0 is the session date. For every attended session of a patient who
@@ -190,7 +192,7 @@ def post_session_soreness(clinic, *, settle_days: int = SETTLE_DAYS) -> pd.DataF
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> clinic = Clinic.from_frames(**generate_clinic(n_patients=40, seed=1))
     >>> summary = summarize_soreness(post_session_soreness(clinic))
     >>> bool(0 <= summary.loc[0, "share_settled_within_48h"] <= 1)

@@ -12,6 +12,10 @@ Lohse 2016). The model is fitted by statsmodels ``MixedLM``; in routine
 clinic data its time coefficient describes an *association*, not a
 dose-response effect (patients who improve slowly are seen more often:
 Hughes 2018).
+
+Over 400 lines on purpose: the formula, the nesting of courses in patients,
+the optimisers and the random-slope test make one fit, each part read only
+with the others.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import statsmodels.formula.api as smf
 from scipy.stats import chi2
 from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
+from ..errors import NeedlingAnalyticsWarning
+
 #: Optimisers tried in turn, each from statsmodels' default start, until one
 #: gives a clean fit; each may take up to _MAXITER iterations. statsmodels'
 #: own default (bfgs, lbfgs, cg at their default iteration limits) fails on
@@ -39,7 +45,7 @@ _MAXITER = 1000
 _UNCLEAN = ("Hessian", "singular")
 
 
-class ModelWarning(UserWarning):
+class ModelWarning(NeedlingAnalyticsWarning):
     """A model was fitted, but its estimates need care (no convergence, a variance at zero...)."""
 
 
@@ -258,7 +264,7 @@ def fit_trajectory(
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> from needling_analytics.metrics.pain import session_pain
     >>> pain = session_pain(Clinic.from_frames(**generate_clinic(n_patients=100, seed=0)))
     >>> fit = fit_trajectory(pain, outcome="pain_pre", time="weeks_since_start", random_slope=False)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
 from ..schema import INSTRUMENTS
 from ._clustered import clustered_interval
 from .norms import resolve_instruments
@@ -61,7 +62,7 @@ def _instrument_definitions(instruments) -> tuple[pd.DataFrame, list[str] | None
     return resolve_instruments(None), names
 
 
-def prom_change(clinic, *, instruments=None, odi_threshold: str = "points") -> pd.DataFrame:
+def prom_change(clinic: Clinic, *, instruments=None, odi_threshold: str = "points") -> pd.DataFrame:
     """Change in every questionnaire of every episode, and whether it reached the MCID.
 
     Parameters
@@ -115,7 +116,7 @@ def prom_change(clinic, *, instruments=None, odi_threshold: str = "points") -> p
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> changes = prom_change(Clinic.from_frames(**generate_clinic(n_patients=50, seed=1)))
     >>> set(changes["assessment"]) <= {"reached_mcid", "not_reached_mcid", "no_follow_up", "too_little_room", "no_mcid"}
     True

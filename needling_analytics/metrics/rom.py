@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..clinic import Clinic
 from ..schema import ROM_DEVICES
 from .norms import resolve_mdc, resolve_normal
 
@@ -72,7 +73,7 @@ def _lookup(table: pd.Series, *keys: np.ndarray) -> np.ndarray:
     return table.reindex(index).to_numpy(dtype="float64", na_value=np.nan)
 
 
-def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) -> pd.DataFrame:
+def rom_change(clinic: Clinic, *, same_device_only: bool = True, mdc=None, normal=None) -> pd.DataFrame:
     """Change in range of motion of every series, judged against measurement error.
 
     Parameters
@@ -143,7 +144,7 @@ def rom_change(clinic, *, same_device_only: bool = True, mdc=None, normal=None) 
     Examples
     --------
     >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
+    >>> from needling_analytics.clinic import Clinic
     >>> change = rom_change(Clinic.from_frames(**generate_clinic(n_patients=50, seed=1)))
     >>> sorted(change["change_class"].unique())[:2]
     ['improved beyond measurement error', 'no follow-up']

@@ -1,22 +1,13 @@
-"""Time to a clinically important improvement: Kaplan-Meier and the log-rank test.
+"""Kaplan-Meier curves, the log-rank test and median times, for any table of times and events.
 
-An episode "responds" at the first pain reading after its baseline
-session (a later attended session's ``pain_pre``, or a follow-up
-assessment's pain) that meets the :class:`~needling_analytics.metrics.pain.ResponderRule`
-(by default at least 2 points and 30% below baseline: Farrar 2001, Pain
-94:149; Childs 2005, Spine 30:1331). Episodes that never meet it are
-censored at their last scored session. Kaplan-Meier curves of time to first
-MCID, censored at the last observation, follow Areerak 2018. Censoring by
-self-discharge is likely informative (patients who feel better, or who
-give up, stop coming): read the curves as a description of the clinic's
-records, not of what would have happened with continued care.
-
-Detection bias: response is found at visits, so patients seen more often are
-found sooner and get more chances to cross the threshold through score noise
-alone. ``time_to_response(..., confirmed=True)`` counts only a response met
-at two consecutive scored readings (or at the last one), which the clinic
-report uses; comparing groups that are seen at different rates still needs a
-landmark design (DOMAIN.md, "Outcomes at a fixed time").
+Survival here is the share *not yet responded* when the table is
+:func:`~needling_analytics.metrics.response_time.time_to_response`'s (how
+"response" is found, and its detection bias, are described there), but the
+estimators take any ``time`` and ``event`` columns. Kaplan-Meier curves of
+time to first MCID, censored at the last observation, follow Areerak 2018.
+Censoring by self-discharge is likely informative (patients who feel
+better, or who give up, stop coming): read the curves as a description of
+the clinic's records, not of what would have happened with continued care.
 
 The estimates come from statsmodels (``SurvfuncRight``, ``survdiff``).
 """
@@ -28,109 +19,17 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from .pain import DEFAULT_RULE, ResponderRule, episode_pain, pain_readings
-
-_RESPONSE_COLUMNS = ["episode_id", "patient_id", "event", "sessions", "days", "baseline"]
 _KM_COLUMNS = ["time", "at_risk", "events", "survival", "std_error", "share_responded", "ci_lower", "ci_upper"]
 
 
-def time_to_response(clinic, rule: ResponderRule = DEFAULT_RULE, *, confirmed: bool = False) -> pd.DataFrame:
-    """When each episode first reached a clinically important pain improvement.
-
-    Sessions are the attended ones, ordered by date, time and ID (see
-    :func:`~needling_analytics.metrics._common.attended_sessions`). The
-    baseline is the episode's first recorded ``pain_pre``; every later
-    scored session is compared with it by ``rule.met``. Only episodes that
-    :func:`~needling_analytics.metrics.pain.episode_pain` calls assessable
-    are kept: episodes without a baseline, with no later pain score (there
-    is nothing to observe) or whose baseline makes the rule unreachable
-    (e.g. baseline 1 under the default 2-point rule) are left out; their
-    counts by reason are in ``attrs["excluded"]``. Sessions without a
-    ``pain_pre`` are skipped (missing is not "no improvement"). Follow-up
-    ``assessments`` are readings too (see
-    :func:`~needling_analytics.metrics.pain.pain_readings`): an assessment
-    dated after the baseline session's day can be where the rule is first
-    met, or where the episode is censored; its ``sessions`` is then the
-    number of attended sessions up to its date.
-
-    Parameters
-    ----------
-    clinic : Clinic
-        The loaded clinic (sessions and episodes are used).
-    rule : ResponderRule
-        The responder definition; recorded in ``attrs["responder_rule"]``.
-    confirmed : bool
-        Count only a *confirmed* response: a reading that meets the rule
-        and is followed by a next scored reading that meets it too, or is
-        the episode's last scored reading so far. The event is dated at the
-        first reading of that run (scores 6, 3, 6, 3, 3: the 4th, not the
-        2nd). A single lucky score is not a response: response is detected
-        at visits, so patients seen more often get more chances to cross
-        the threshold through score noise (NPRS test-retest error is about
-        1 point), and a confirmed response lessens that detection bias
-        without removing it. Recorded in ``attrs["confirmed"]``. Default
-        False: the first reading that meets the rule.
-
-    Returns
-    -------
-    DataFrame
-        One row per assessable episode, in the order of ``clinic.episodes``:
-        ``episode_id``, ``patient_id``, ``event`` (bool: the rule was met),
-        ``sessions`` (the ``session_number`` of the attended session at
-        which it was first met, or of the last scored session when
-        censored; count of attended sessions, 1 = first),
-        ``days`` (days from the episode's ``start_date`` to that session),
-        ``baseline`` (NPRS points).
-
-    Examples
-    --------
-    >>> from needling_analytics.demo import generate_clinic
-    >>> from needling_analytics.load import Clinic
-    >>> times = time_to_response(Clinic.from_frames(**generate_clinic(n_patients=100, seed=0)))
-    >>> times.columns.tolist()
-    ['episode_id', 'patient_id', 'event', 'sessions', 'days', 'baseline']
-    """
-    episodes = episode_pain(clinic, rule)
-    assessable = episodes[episodes["assessable"]]
-    baseline = assessable.set_index("episode_id")["baseline"]
-
-    readings = pain_readings(clinic)  # session pain_pre and follow-up assessments, in episode order
-    later = readings[readings["follow_up"].to_numpy(dtype=bool)]
-    later = later.assign(baseline=later["episode_id"].map(baseline))  # NaN outside assessable episodes
-    later = later[later["baseline"].notna()]
-    met = rule.met(later["baseline"].to_numpy(dtype=float), later["pain"].to_numpy(dtype=float))
-    if confirmed:
-        # readings are in episode order: the next reading of the same episode confirms (or the reading is the last)
-        episode = later["episode_id"].to_numpy()
-        same_next = np.append(episode[1:] == episode[:-1], False)
-        next_met = np.append(met[1:], False)
-        met = met & np.where(same_next, next_met, True)
-    first_met = later[met].groupby("episode_id", sort=False).head(1).set_index("episode_id")
-    last_scored = later.groupby("episode_id", sort=False).tail(1).set_index("episode_id")
-
-    out = assessable[["episode_id", "patient_id"]].copy()
-    key = out["episode_id"]
-    out["event"] = first_met.index.get_indexer(key) >= 0
-    for column, source in (("sessions", "session_number"), ("days", "days_since_start")):
-        out[column] = key.map(first_met[source]).fillna(key.map(last_scored[source]))
-    out = out.astype({"sessions": "int64", "days": "float64"})
-    out["baseline"] = key.map(baseline).astype("float64")
-    out = out[_RESPONSE_COLUMNS].reset_index(drop=True)
-    excluded = episodes.loc[~episodes["assessable"], "assessment"].value_counts()
-    out.attrs["responder_rule"] = rule.to_dict()
-    out.attrs["confirmed"] = bool(confirmed)
-    out.attrs["excluded"] = {r: int(excluded.get(r, 0)) for r in ("no_baseline", "no_follow_up", "baseline_too_low")}
-    return out
-
-
-def _survival_frame(data: pd.DataFrame, time: str, event: str, group: str | None) -> pd.DataFrame:
-    """Checked copy of the time, event (and group) columns, rows with missing values dropped."""
+def _survival_frame(data: pd.DataFrame, time: str, event: str, by: str | None) -> pd.DataFrame:
+    """Checked copy of the time, event (and ``by``) columns, rows with missing values dropped."""
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"`data` must be a DataFrame, got {type(data).__name__!r}")
-    for parameter, column in (("time", time), ("event", event), ("group", group)):
+    for parameter, column in (("time", time), ("event", event), ("by", by)):
         if column is not None and column not in data.columns:
             raise ValueError(f"`{parameter}` column {column!r} is not in `data`; its columns are {list(data.columns)}")
-    columns = [time, event] if group is None else [group, time, event]
+    columns = [time, event] if by is None else [by, time, event]
     frame = data[columns].dropna()
     if not pd.api.types.is_numeric_dtype(frame[time]) or pd.api.types.is_bool_dtype(frame[time]):
         raise ValueError(f"`time` column {time!r} must be numeric, got dtype {str(data[time].dtype)!r}")
@@ -148,10 +47,10 @@ def _survival_frame(data: pd.DataFrame, time: str, event: str, group: str | None
     return frame.assign(**{time: times, event: values.astype(bool)})
 
 
-def _groups(frame: pd.DataFrame, group: str | None):
-    if group is None:
+def _groups(frame: pd.DataFrame, by: str | None):
+    if by is None:
         return [((), frame)]
-    return [((key,), part) for key, part in frame.groupby(group, observed=True, sort=True)]
+    return [((key,), part) for key, part in frame.groupby(by, observed=True, sort=True)]
 
 
 def _cluster_labels(data: pd.DataFrame, frame: pd.DataFrame, cluster: str) -> np.ndarray:
@@ -209,7 +108,7 @@ def kaplan_meier(
     *,
     time: str = "days",
     event: str = "event",
-    group: str | None = None,
+    by: str | None = None,
     confidence: float = 0.95,
     cluster: str | None = None,
 ) -> pd.DataFrame:
@@ -228,14 +127,14 @@ def kaplan_meier(
     Parameters
     ----------
     data : DataFrame
-        One row per subject, e.g. :func:`time_to_response`. Rows with a
-        missing time, event or group are left out.
+        One row per subject, e.g. :func:`~needling_analytics.metrics.time_to_response`. Rows with a
+        missing time, event or ``by`` value are left out.
     time : str
         Time to the event or to censoring (any unit, >= 0).
     event : str
         True (or 1) when the event happened at ``time``, False (or 0) when
         censored there.
-    group : str, optional
+    by : str, optional
         Estimate a curve per value of this column (in sorted order).
     confidence : float
         Level of the pointwise bands.
@@ -250,7 +149,7 @@ def kaplan_meier(
     Returns
     -------
     DataFrame
-        Per group (the ``group`` column first when given), a row at time 0
+        Per group (the ``by`` column first when given), a row at time 0
         and one per distinct event time: ``time`` (unit of the input),
         ``at_risk`` (subjects still under observation just before it),
         ``events`` (at that time), ``survival`` (share not yet responded,
@@ -260,13 +159,13 @@ def kaplan_meier(
     """
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
-    frame = _survival_frame(data, time, event, group)
+    frame = _survival_frame(data, time, event, by)
     if cluster is not None:
         frame["_cluster"] = _cluster_labels(data, frame, cluster)
     z = stats.norm.ppf(0.5 + confidence / 2)
-    keys = [] if group is None else [group]
+    keys = [] if by is None else [by]
     parts = []
-    for key, part in _groups(frame, group):
+    for key, part in _groups(frame, by):
         if part.empty:
             continue
         fit = SurvfuncRight(part[time].to_numpy(), part[event].to_numpy(dtype=float))
@@ -321,17 +220,17 @@ def kaplan_meier(
     return out
 
 
-def logrank_test(data: pd.DataFrame, *, time: str = "days", event: str = "event", group: str) -> pd.DataFrame:
+def logrank_test(data: pd.DataFrame, *, time: str = "days", event: str = "event", by: str) -> pd.DataFrame:
     """Log-rank test that the time-to-event curves of all groups are equal.
 
     Parameters
     ----------
     data : DataFrame
-        One row per subject, e.g. :func:`time_to_response` with a group
-        column added. Rows with a missing time, event or group are left out.
+        One row per subject, e.g. :func:`~needling_analytics.metrics.time_to_response` with a group
+        column added. Rows with a missing time, event or ``by`` value are left out.
     time, event : str
         As in :func:`kaplan_meier`.
-    group : str
+    by : str
         The column whose values are compared (two or more groups).
 
     Returns
@@ -342,16 +241,16 @@ def logrank_test(data: pd.DataFrame, *, time: str = "days", event: str = "event"
         compared). Statistic and p-value are missing when there are no
         events at all (nothing to compare).
     """
-    frame = _survival_frame(data, time, event, group)
-    n_groups = int(frame[group].nunique())
+    frame = _survival_frame(data, time, event, by)
+    n_groups = int(frame[by].nunique())
     if n_groups < 2:
         raise ValueError(
-            f"`group` column {group!r} has {n_groups} group(s) with complete rows; the log-rank test compares 2 or more"
+            f"`by` column {by!r} has {n_groups} group(s) with complete rows; the log-rank test compares 2 or more"
         )
     labels = (
-        frame[group].astype(str).to_numpy(dtype=object)
-        if not pd.api.types.is_numeric_dtype(frame[group])
-        else frame[group].to_numpy()
+        frame[by].astype(str).to_numpy(dtype=object)
+        if not pd.api.types.is_numeric_dtype(frame[by])
+        else frame[by].to_numpy()
     )
     if frame[event].any():
         statistic, p_value = survdiff(frame[time].to_numpy(), frame[event].to_numpy(dtype=float), labels)
@@ -367,7 +266,7 @@ def median_time(
     *,
     time: str = "days",
     event: str = "event",
-    group: str | None = None,
+    by: str | None = None,
     confidence: float = 0.95,
     cluster: str | None = None,
 ) -> pd.DataFrame:
@@ -382,21 +281,29 @@ def median_time(
     (e.g. ``"patient_id"``) the tests use the cluster-robust standard error
     of :func:`kaplan_meier`.
 
+    Parameters
+    ----------
+    data : DataFrame
+        One row per subject, e.g. :func:`~needling_analytics.metrics.time_to_response`.
+        Rows with a missing time, event or ``by`` value are left out.
+    time, event, by, confidence, cluster
+        As in :func:`kaplan_meier`.
+
     Returns
     -------
     DataFrame
-        One row per group (the ``group`` column first when given):
+        One row per group (the ``by`` column first when given):
         ``subjects``, ``events``, ``median`` (time unit of the input),
         ``ci_lower``, ``ci_upper``.
     """
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be between 0 and 1, got {confidence!r}")
-    frame = _survival_frame(data, time, event, group)
+    frame = _survival_frame(data, time, event, by)
     if cluster is not None:
         frame["_cluster"] = _cluster_labels(data, frame, cluster)
-    keys = [] if group is None else [group]
+    keys = [] if by is None else [by]
     rows = []
-    for key, part in _groups(frame, group):
+    for key, part in _groups(frame, by):
         if part.empty:
             continue
         fit = SurvfuncRight(part[time].to_numpy(), part[event].to_numpy(dtype=float))

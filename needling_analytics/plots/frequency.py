@@ -123,7 +123,7 @@ def _frequency_bands(data: pd.DataFrame, min_cell_size: int) -> pd.DataFrame:
         ``band`` (words, e.g. ``"1 or more a week"``), ``episodes``,
         ``early_frequency`` and ``reduction`` (averages over the band's episodes).
     """
-    from ..metrics.frequency import BAND_EDGES  # imported here: frequency pulls in statsmodels
+    from ..metrics.landmark import BAND_EDGES
 
     edges = np.asarray(BAND_EDGES, dtype=float)
     band = pd.cut(data["early_frequency"], edges, right=False, labels=False)

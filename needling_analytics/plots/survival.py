@@ -16,7 +16,7 @@ _KM_COLUMNS = ["time", "at_risk", "events", "survival", "std_error", "share_resp
 def _group_order(values: pd.Series) -> list:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return [c for c in values.cat.categories if (values == c).any()]
-    from ..metrics.frequency import BAND_LABELS  # imported here: frequency pulls in statsmodels
+    from ..metrics.landmark import BAND_LABELS
 
     present = list(dict.fromkeys(values.dropna()))
     if set(present) <= set(BAND_LABELS):

@@ -20,7 +20,7 @@ import secrets
 import unicodedata
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, NeedlingAnalyticsWarning
 from .permissions import warn_if_shared
 
 #: Shortest key accepted, in bytes (a 256-bit key written as hex is 64).
@@ -37,7 +37,7 @@ KEY_HINT = (
 )
 
 
-class PrivacyWarning(UserWarning):
+class PrivacyWarning(NeedlingAnalyticsWarning):
     """A setting weakens the protection of patients' data (e.g. a key others can read, a small area's ZIP prefix)."""
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import metrics
+from ..periods import parse_month
 from ..privacy.suppression import Disclosure, as_disclosure, round_counts
 from ..spreadsheet import write_csv
 
@@ -137,7 +137,7 @@ def clinic_summary(
     ``null`` values when no practitioner was compared), ``frequency``
     (:func:`frequency_figures`) and ``version`` (of needling-analytics).
     """
-    period = metrics.parse_month(month)
+    period = parse_month(month)
     start, end = (period - (months - 1)).start_time, period.end_time
     counts = dict(practitioner_counts or {})
     return {

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics
+from ..periods import parse_month
 from ..privacy.policies import MONTHLY_COUNTS, MONTHLY_TOTALS, funnel_hidden, monthly_counts, monthly_hidden
 from ..privacy.suppression import (
     COMPLEMENT,
@@ -83,7 +84,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
         ``verdict`` (text cells; shares as percentages, changes in
         percentage points). ``attrs["p_values"]``: indicator words -> p-value.
     """
-    period = metrics.parse_month(month)
+    period = parse_month(month)
     rows = monthly.set_index("month").reindex([period - 1, period])
     if rows.isna().all(axis=None):
         raise ValueError(
@@ -449,7 +450,7 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) ->
     out = funnel.loc[~hidden.to_numpy()].reset_index(drop=True)
     out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": policy.threshold}
     if "indicator" in funnel and any(c.startswith("upper_") for c in funnel.columns):
-        out.attrs["practitioner_counts"] = metrics.funnel_counts(funnel, hidden.to_numpy())
+        out.attrs["practitioner_counts"] = metrics.funnel_counts(funnel, hidden=hidden.to_numpy())
     return out
 
 

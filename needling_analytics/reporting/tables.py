@@ -33,6 +33,7 @@ import pandas as pd
 
 from .. import metrics
 from ..load import Clinic, load_clinic
+from ..periods import parse_month
 from ..privacy.suppression import COMPLEMENT, Disclosure
 from .cache import PatientData, read_clinic, read_disclosure, read_patient, read_rule, write_cache
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
@@ -386,7 +387,7 @@ def clinic_window(clinic: Clinic, month, *, months: int = 12) -> Clinic:
     """
     if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or months < 1:
         raise ValueError(f"`months` must be a whole number of months, 1 or more, got {months!r}")
-    period = metrics.parse_month(month)
+    period = parse_month(month)
     end = period.end_time.normalize()
     start = (period - (months - 1)).start_time
     t = dict(clinic.tables)

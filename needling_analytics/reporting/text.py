@@ -20,7 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-from ..metrics import ResponderRule, parse_month
+from ..metrics import ResponderRule
+from ..periods import parse_month
 from ..privacy.suppression import Disclosure, round_counts
 
 #: Words for the codes of the data model, where replacing "_" by " " is not enough.
@@ -613,7 +614,7 @@ def funnel_summary(funnel: pd.DataFrame, spread: pd.DataFrame) -> Paragraph:
     non-significant overdispersion test, as proof that practitioners do not
     differ.
     """
-    from ..metrics.practitioners import MIN_PRACTITIONERS_FOR_WIDENING, funnel_counts
+    from ..metrics.funnel import MIN_PRACTITIONERS_FOR_WIDENING, funnel_counts
 
     excluded = int(funnel.attrs.get("excluded_practitioners", 0))
     minimum = funnel.attrs.get("min_episodes", 10)
@@ -723,11 +724,12 @@ def frequency_paragraph(frequency) -> Paragraph:
         f"{in_care:,} courses had one) with its pain at the start. "
     )
     reason = attrs.get("reason")
-    if attrs.get("estimable") is False and reason == "cannot be estimated from these data":
+    if attrs.get("estimable") is False and reason == "not_estimable":
         return Paragraph(
-            f"How session frequency relates to improvement {reason}: {attrs['detail']}. No figure is given for it."
+            "How session frequency relates to improvement cannot be estimated from these data: "
+            f"{frequency_not_estimable(attrs)}. No figure is given for it."
         )
-    if reason == "symptom duration not recorded":
+    if reason == "no_duration":
         return Paragraph(
             "How long symptoms had lasted before the first visit is not recorded in this clinic's data. The "
             "comparison of session frequency with improvement allows for it, so it cannot be made here."
@@ -996,4 +998,25 @@ def report_footer(*, title: str, clinic_name: str, period: str, as_of, rule, ver
     return Html(
         '<footer class="na-footer" style="margin-top:2em;border-top:1px solid #ccc;padding-top:0.5em;'
         f'font-size:0.85em;color:#444;"><table>{cells}</table></footer>'
+    )
+
+
+def frequency_not_estimable(attrs: Mapping) -> str:
+    """Why session frequency cannot be related to improvement, in plain words.
+
+    ``attrs`` is ``FrequencyAnalysis.patient_level.attrs`` with ``reason``
+    ``not_estimable``; its ``detail`` code (``same_frequency``,
+    ``tied_to_covariates``, ``single_course``) is worded here.
+    """
+    detail = attrs.get("detail")
+    if detail == "same_frequency":
+        return (
+            "every course of care had the same number of sessions in its first four weeks "
+            f"({attrs['early_frequency']:.1f} a week), so there is nothing to compare"
+        )
+    if detail == "tied_to_covariates":
+        return "session frequency is tied exactly to starting pain or symptom duration in these courses of care"
+    return (
+        "a single course of care alone determines part of the comparison (for example the only one seen at its "
+        "frequency), so how uncertain the result is cannot be worked out"
     )

@@ -34,7 +34,7 @@ from .. import __version__
 from ..errors import DataQualityWarning, InputError
 from ..load import load_clinic
 from ..load.mapping import default_mapping, mapping_fingerprint
-from ..metrics import parse_month
+from ..periods import parse_month
 from ..privacy.permissions import file_permissions
 from ..reporting import write_cache
 from .config import RunConfig, clinic_parameters, ensure_practitioner_key, patient_parameters, safe_name

@@ -29,6 +29,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from papermill.parameterize import parameterize_notebook
 from traitlets import default
 
+from ..errors import NeedlingAnalyticsError
 from .kernel import ReportKernelSpecs
 
 #: Run once when a kernel starts: the imports every report makes anyway.
@@ -91,7 +92,7 @@ class PrivateKernelManager(KernelManager):
             self.remove_socket_folder()
 
 
-class KernelStateError(RuntimeError):
+class KernelStateError(NeedlingAnalyticsError, RuntimeError):
     """The kernel did not come back clean after a reset."""
 
 
