@@ -107,7 +107,7 @@ def control_chart(
     --------
     >>> t = pd.DataFrame({"month": [1, 2], "x": [12, 22], "n": [50, 50]})
     >>> control_chart(t, numerator="x", denominator="n")["upper"].round(4).tolist()
-    [0.6033, 0.6033]
+    [0.541, 0.541]
     """
     if kind not in ("p", "u"):
         raise ValueError(f"`kind` must be 'p' (a proportion) or 'u' (events per unit), got {kind!r}")
