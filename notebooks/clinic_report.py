@@ -17,7 +17,7 @@
 import warnings
 
 import needling_analytics
-from needling_analytics import metrics, plots
+from needling_analytics import cohort, metrics, plots
 from needling_analytics.reporting import results, tables, text
 
 warnings.filterwarnings("ignore")
@@ -51,7 +51,7 @@ disclosure = tables.run_disclosure(
 )
 
 # %%
-cohort = tables.clinic_window(clinic, month, months=12)
+window = cohort.clinic_window(clinic, month, months=12)
 
 # %%
 text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_label(month)}", audience=disclosure)
@@ -163,7 +163,7 @@ text.control_chart_summary(event_chart)
 # that such a count cannot be worked out (see the note at the end).
 
 # %%
-outcomes = tables.episode_outcomes(cohort, rule=rule, courses="ended")
+outcomes = cohort.episode_outcomes(window, rule=rule, courses="ended")
 
 # %%
 overall = metrics.summarize_responders(outcomes)
@@ -248,7 +248,7 @@ tables.table_or_note(
 # it is counted as "within".
 
 # %%
-rom = tables.ended_courses(metrics.rom_change(cohort), cohort)
+rom = cohort.ended_courses(metrics.rom_change(window), window)
 
 # %%
 rom_table = tables.rom_summary(rom, threshold=disclosure)
@@ -278,7 +278,7 @@ text.rom_device_note(rom, threshold=disclosure)
 # runs), and the share reaching its clinically important change.
 
 # %%
-proms = tables.ended_courses(metrics.prom_change(cohort), cohort)
+proms = cohort.ended_courses(metrics.prom_change(window), window)
 
 # %%
 prom_table = tables.prom_summary(proms, threshold=disclosure)
@@ -314,7 +314,7 @@ tables.table_or_note(
 # of cause and effect.
 
 # %%
-frequency = metrics.analyze_frequency(cohort, rule=rule)
+frequency = metrics.analyze_frequency(window, rule=rule)
 
 # %%
 tables.table_or_note(
@@ -363,7 +363,7 @@ text.frequency_paragraph(frequency)
 # patients were seen.
 
 # %%
-times = metrics.time_to_response(cohort, rule=rule, confirmed=True)
+times = metrics.time_to_response(window, rule=rule, confirmed=True)
 
 # %%
 km = metrics.kaplan_meier(times, time="days", cluster="patient_id")
@@ -388,7 +388,7 @@ text.median_sentence(median)
 # listed after the table.
 
 # %%
-rates = metrics.adverse_event_rates(cohort)
+rates = metrics.adverse_event_rates(window)
 
 # %%
 versus = metrics.compare_to_benchmarks(rates)
@@ -437,7 +437,7 @@ text.safety_summary(safety)
 # them up in the clinic's own records).
 
 # %%
-serious = metrics.serious_events(cohort)
+serious = metrics.serious_events(window)
 
 # %%
 serious = tables.label_practitioners(serious, practitioners)
@@ -481,10 +481,10 @@ tables.table_or_note(
 # Sessions with no practitioner recorded are left out of this comparison.
 
 # %%
-text.practitioner_recording(metrics.practitioner_recording(cohort))
+text.practitioner_recording(metrics.practitioner_recording(window))
 
 # %%
-funnel, spread = metrics.practitioner_comparison(cohort, rule=rule, min_episodes=min_episodes, courses="ended")
+funnel, spread = metrics.practitioner_comparison(window, rule=rule, min_episodes=min_episodes, courses="ended")
 
 # %%
 shown = tables.protect_funnel(funnel, threshold=disclosure)
@@ -513,7 +513,7 @@ text.funnel_summary(shown, spread)
 # counted separately and left out of it.
 
 # %%
-visits = metrics.attendance(cohort)
+visits = metrics.attendance(window)
 
 # %%
 attendance = tables.attendance_table(visits, threshold=disclosure)
@@ -557,7 +557,7 @@ summary = results.clinic_summary(
     disclosure=disclosure,
     month=month,
     months=12,
-    as_of=cohort.as_of,
+    as_of=window.as_of,
     rule=rule,
     responders=results.responder_figures(overall, cohort="ended", threshold=disclosure),
     practitioner_counts=shown.attrs.get("practitioner_counts"),
@@ -588,7 +588,7 @@ text.report_footer(
     title="Monthly clinic report",
     clinic_name=clinic_name,
     period=text.period_label(month),
-    as_of=cohort.as_of,
+    as_of=window.as_of,
     rule=rule,
     version=needling_analytics.__version__,
 )

@@ -29,7 +29,7 @@ import warnings
 from IPython.display import display
 
 import needling_analytics
-from needling_analytics import metrics, plots
+from needling_analytics import cohort, metrics, plots
 from needling_analytics.reporting import tables, text
 
 warnings.filterwarnings("ignore")
@@ -61,7 +61,7 @@ rule = metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_thre
 # ## Cohort
 
 # %%
-cohort = tables.select_cohort(
+selected = cohort.select_cohort(
     clinic,
     rule=rule,
     body_regions=body_regions,
@@ -73,10 +73,10 @@ cohort = tables.select_cohort(
 )
 
 # %%
-display(cohort)
+display(selected)
 
 # %%
-outcomes = tables.episode_outcomes(cohort, rule=rule)
+outcomes = cohort.episode_outcomes(selected, rule=rule)
 
 # %%
 metrics.summarize_responders(outcomes)
@@ -96,7 +96,7 @@ metrics.summarize_responders(outcomes)
 # one.
 
 # %%
-series = tables.outcome_series(cohort, outcome)
+series = cohort.outcome_series(selected, outcome)
 
 # %%
 fit = metrics.fit_trajectory(
@@ -143,7 +143,7 @@ tables.residual_table(fit)
 # often are found to improve sooner.
 
 # %%
-frequency = metrics.analyze_frequency(cohort, rule=rule, random_slope=random_slope)
+frequency = metrics.analyze_frequency(selected, rule=rule, random_slope=random_slope)
 
 # %%
 text.frequency_paragraph(frequency)
@@ -182,7 +182,7 @@ text.report_footer(
     title="Treatment response",
     clinic_name="",
     period=text.date_range(start_from, start_to),
-    as_of=cohort.as_of,
+    as_of=selected.as_of,
     rule=rule,
     version=needling_analytics.__version__,
 )

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needling_analytics.cohort import outcome_series
 from needling_analytics.load import Clinic
 from needling_analytics.metrics import attendance, episode_pain, pain_readings, time_to_response
-from needling_analytics.reporting.tables import outcome_series
 
 
 def clinic_with_assessments(with_assessments: bool = True) -> Clinic:

@@ -19,9 +19,10 @@ import papermill
 import pytest
 
 from needling_analytics import load_clinic
+from needling_analytics.cohort import clinic_window, select_cohort
 from needling_analytics.demo import generate_clinic, write_clinic
 from needling_analytics.reporting import read_clinic, read_patient, write_cache
-from needling_analytics.reporting.tables import clinic_window, select_cohort, select_episode
+from needling_analytics.reporting.tables import select_episode
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("patient_report", "clinic_report", "treatment_response")
@@ -302,8 +303,8 @@ def test_the_clinic_responder_rate_counts_only_courses_of_care_that_have_ended()
     from scipy import stats
 
     from needling_analytics import metrics
+    from needling_analytics.cohort import episode_outcomes
     from needling_analytics.load import Clinic
-    from needling_analytics.reporting.tables import episode_outcomes
 
     # Ended in October: 4 improved (8 -> 2), 2 not (8 -> 7). Ongoing: 3 not improved so far (8 -> 7),
     # and E9, improved so far but ending only in November: still under way at the end of October.
@@ -337,8 +338,8 @@ def test_the_clinic_responder_rate_counts_only_courses_of_care_that_have_ended()
 
 def test_range_of_motion_and_questionnaire_summaries_keep_only_ended_courses():
     """Issue 10, verdict 3: a share improved by ROM or questionnaire is an outcome rate too, so ended courses only."""
+    from needling_analytics.cohort import ended_courses
     from needling_analytics.load import Clinic
-    from needling_analytics.reporting.tables import ended_courses
 
     ends = {"E0": "2026-10-20", "E1": "2026-10-25", "E2": None, "E3": "2026-11-15"}  # E3 ends after the month
     clinic = Clinic.from_frames(

@@ -120,6 +120,7 @@ def test_min_baseline_from_the_config_reaches_clinic_and_patient_reports_alike(t
     """Verdict 7 of issue 10: the rule travels in the run's cache only, all four fields, to every report."""
     import json
 
+    from needling_analytics.cohort import episode_outcomes
     from needling_analytics.reporting import read_patient, read_rule, tables, write_cache
     from needling_analytics.runner.config import clinic_parameters, patient_parameters
 
@@ -162,6 +163,6 @@ def test_min_baseline_from_the_config_reaches_clinic_and_patient_reports_alike(t
 
     # ... and so both reports reach the same verdict on P1: not assessed (starts below 3).
     assert patient.episodes.set_index("episode_id").loc["E1", "assessment"] == "baseline_too_low"
-    outcomes = tables.episode_outcomes(tables.open_clinic(cache_dir=parameters["cache_dir"]), rule=clinic_rule)
+    outcomes = episode_outcomes(tables.open_clinic(cache_dir=parameters["cache_dir"]), rule=clinic_rule)
     assert outcomes.set_index("episode_id")["assessment"].to_dict() == {"E1": "baseline_too_low", "E2": "responder"}
     assert tables.run_rule() == ResponderRule()  # a report built straight from data: the default, as for patients
