@@ -17,8 +17,7 @@
 import warnings
 
 import needling_analytics
-from needling_analytics import cohort, metrics, plots
-from needling_analytics.reporting import results, tables, text
+from needling_analytics import cohort, metrics, plots, reporting
 
 warnings.filterwarnings("ignore")
 plots.set_theme()
@@ -37,16 +36,16 @@ practitioner_key_file: str = ""  # secret key file that keeps pseudonyms stable;
 results_dir: str = ""  # folder for summary.json and tables/*.csv (the headline figures and tables); empty: none
 
 # %%
-clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
+clinic = reporting.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
 
 # %%
-practitioners = tables.practitioner_labels(clinic, key_file=practitioner_key_file, show_ids=show_practitioner_ids)
+practitioners = reporting.practitioner_labels(clinic, key_file=practitioner_key_file, show_ids=show_practitioner_ids)
 
 # %%
-rule = tables.run_rule(cache_dir=cache_dir)
+rule = reporting.run_rule(cache_dir=cache_dir)
 
 # %%
-disclosure = tables.run_disclosure(
+disclosure = reporting.run_disclosure(
     cache_dir=cache_dir, audience=audience, method=disclosure_method, min_cell_size=min_cell_size
 )
 
@@ -54,7 +53,7 @@ disclosure = tables.run_disclosure(
 window = cohort.clinic_window(clinic, month, months=12)
 
 # %%
-text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_label(month)}", audience=disclosure)
+reporting.report_header("Monthly clinic report", f"{clinic_name} · {reporting.period_label(month)}", audience=disclosure)
 
 # %% [markdown]
 # How the clinic is doing: activity this month, patients' outcomes, how
@@ -67,7 +66,7 @@ text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_labe
 # of care that have ended by then.
 
 # %%
-text.describe_rule(rule)
+reporting.describe_rule(rule)
 
 # %% [markdown]
 # ## Activity this month
@@ -85,10 +84,10 @@ text.describe_rule(rule)
 monthly = metrics.monthly_activity(clinic, month, months_before=12, rule=rule)
 
 # %%
-kpis = tables.kpi_table(monthly, month, threshold=disclosure)
+kpis = reporting.kpi_table(monthly, month, threshold=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     kpis,
     {
         "indicator": "",
@@ -104,7 +103,7 @@ tables.table_or_note(
 # would hide it.
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=disclosure.min_cell_size
 )
 
@@ -125,26 +124,26 @@ tables.chart_or_note(
 # not of a share.
 
 # %%
-responder_chart = tables.protect_control_chart(
+responder_chart = reporting.protect_control_chart(
     metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=disclosure
 )
 
 # %%
-tables.chart_or_note(plots.plot_control_chart, responder_chart, section="outcomes", needs="centre")
+reporting.chart_or_note(plots.plot_control_chart, responder_chart, section="outcomes", needs="centre")
 
 # %%
-text.control_chart_summary(responder_chart)
+reporting.control_chart_summary(responder_chart)
 
 # %%
-event_chart = tables.protect_control_chart(
+event_chart = reporting.protect_control_chart(
     metrics.monthly_control_chart(monthly, "adverse_events"), monthly, threshold=disclosure
 )
 
 # %%
-tables.chart_or_note(plots.plot_control_chart, event_chart, section="safety", needs="centre")
+reporting.chart_or_note(plots.plot_control_chart, event_chart, section="safety", needs="centre")
 
 # %%
-text.control_chart_summary(event_chart)
+reporting.control_chart_summary(event_chart)
 
 # %% [markdown]
 # ## Outcomes
@@ -169,17 +168,17 @@ outcomes = cohort.episode_outcomes(window, rule=rule, courses="ended")
 overall = metrics.summarize_responders(outcomes)
 
 # %%
-text.responder_summary(overall, rule, threshold=disclosure, ongoing=outcomes.attrs["ongoing_courses"])
+reporting.responder_summary(overall, rule, threshold=disclosure, ongoing=outcomes.attrs["ongoing_courses"])
 
 # %% [markdown]
 # ### Courses of care without a follow-up score
 
 # %%
 sensitivity = metrics.responder_sensitivity(outcomes)
-sensitivity_table = tables.responder_sensitivity_table(sensitivity, threshold=disclosure)
+sensitivity_table = reporting.responder_sensitivity_table(sensitivity, threshold=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     sensitivity_table,
     {
         "method": "Counted how",
@@ -193,7 +192,7 @@ tables.table_or_note(
 )
 
 # %%
-text.sensitivity_sentence(sensitivity, threshold=disclosure)
+reporting.sensitivity_sentence(sensitivity, threshold=disclosure)
 
 # %% [markdown]
 # The curve below shows, for every size of improvement, the share of
@@ -206,12 +205,12 @@ text.sensitivity_sentence(sensitivity, threshold=disclosure)
 curve = metrics.responder_curve(outcomes)
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_responder_curve, curve, section="responder_curve", needs="share", min_cell_size=disclosure.min_cell_size
 )
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_pain_change_distribution,
     outcomes,
     section="outcomes",
@@ -223,10 +222,10 @@ tables.chart_or_note(
 # ### By body region
 
 # %%
-by_region = tables.responders_by(outcomes, "body_region", threshold=disclosure)
+by_region = reporting.responders_by(outcomes, "body_region", threshold=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     by_region,
     {
         "body_region": "Body region",
@@ -251,10 +250,10 @@ tables.table_or_note(
 rom = cohort.ended_courses(metrics.rom_change(window), window)
 
 # %%
-rom_table = tables.rom_summary(rom, threshold=disclosure)
+rom_table = reporting.rom_summary(rom, threshold=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     rom_table,
     {
         "joint": "Joint",
@@ -268,7 +267,7 @@ tables.table_or_note(
 )
 
 # %%
-text.rom_device_note(rom, threshold=disclosure)
+reporting.rom_device_note(rom, threshold=disclosure)
 
 # %% [markdown]
 # ### Questionnaires
@@ -281,10 +280,10 @@ text.rom_device_note(rom, threshold=disclosure)
 proms = cohort.ended_courses(metrics.prom_change(window), window)
 
 # %%
-prom_table = tables.prom_summary(proms, threshold=disclosure)
+prom_table = reporting.prom_summary(proms, threshold=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     prom_table,
     {
         "instrument": "Questionnaire",
@@ -317,7 +316,7 @@ tables.table_or_note(
 frequency = metrics.analyze_frequency(window, rule=rule)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     frequency.patient_level,
     {
         "term": "",
@@ -338,7 +337,7 @@ tables.table_or_note(
 )
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_frequency_association,
     frequency.landmark,
     section="frequency",
@@ -348,7 +347,7 @@ tables.chart_or_note(
 )
 
 # %%
-text.frequency_paragraph(frequency)
+reporting.frequency_paragraph(frequency)
 
 # %% [markdown]
 # ## Time to a clinically important improvement
@@ -369,13 +368,13 @@ times = metrics.time_to_response(window, rule=rule, confirmed=True)
 km = metrics.kaplan_meier(times, time="days", cluster="patient_id")
 
 # %%
-tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size)
+reporting.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size)
 
 # %%
 median = metrics.median_time(times, time="days", cluster="patient_id")
 
 # %%
-text.median_sentence(median)
+reporting.median_sentence(median)
 
 # %% [markdown]
 # ## Safety
@@ -394,13 +393,13 @@ rates = metrics.adverse_event_rates(window)
 versus = metrics.compare_to_benchmarks(rates)
 
 # %%
-tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=disclosure.min_cell_size)
+reporting.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=disclosure.min_cell_size)
 
 # %%
-safety = tables.adverse_event_table(versus, threshold=disclosure)
+safety = reporting.adverse_event_table(versus, threshold=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     safety,
     {
         "event_type": "Event",
@@ -428,7 +427,7 @@ tables.table_or_note(
 )
 
 # %%
-text.safety_summary(safety)
+reporting.safety_summary(safety)
 
 # %% [markdown]
 # ### Significant and serious events
@@ -440,10 +439,10 @@ text.safety_summary(safety)
 serious = metrics.serious_events(window)
 
 # %%
-serious = tables.label_practitioners(serious, practitioners)
+serious = reporting.label_practitioners(serious, practitioners)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     serious,
     {
         "session_date": "Session date",
@@ -481,25 +480,25 @@ tables.table_or_note(
 # Sessions with no practitioner recorded are left out of this comparison.
 
 # %%
-text.practitioner_recording(metrics.practitioner_recording(window))
+reporting.practitioner_recording(metrics.practitioner_recording(window))
 
 # %%
 funnel, spread = metrics.practitioner_comparison(window, rule=rule, min_episodes=min_episodes, courses="ended")
 
 # %%
-shown = tables.protect_funnel(funnel, threshold=disclosure)
+shown = reporting.protect_funnel(funnel, threshold=disclosure)
 
 # %%
-shown = tables.label_practitioners(shown, practitioners)
+shown = reporting.label_practitioners(shown, practitioners)
 
 # %%
-limits = tables.funnel_curve(shown)
+limits = reporting.funnel_curve(shown)
 
 # %%
-tables.chart_or_note(plots.plot_funnel, shown, limits, section="funnel")
+reporting.chart_or_note(plots.plot_funnel, shown, limits, section="funnel")
 
 # %%
-text.funnel_summary(shown, spread)
+reporting.funnel_summary(shown, spread)
 
 # %% [markdown]
 # ## Attendance and self-discharge
@@ -516,10 +515,10 @@ text.funnel_summary(shown, spread)
 visits = metrics.attendance(window)
 
 # %%
-attendance = tables.attendance_table(visits, threshold=disclosure)
+attendance = reporting.attendance_table(visits, threshold=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     attendance,
     {
         "booked": "Sessions booked",
@@ -541,32 +540,32 @@ tables.table_or_note(
 # ### Privacy
 
 # %%
-tables.suppression_note(disclosure)
+reporting.suppression_note(disclosure)
 
 # %%
-tables.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner_ids)
+reporting.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner_ids)
 
 # %% [markdown]
 # ### Data quality
 
 # %%
-text.data_quality_note(clinic.quality)
+reporting.data_quality_note(clinic.quality)
 
 # %%
-summary = results.clinic_summary(
+summary = reporting.clinic_summary(
     disclosure=disclosure,
     month=month,
     months=12,
     as_of=window.as_of,
     rule=rule,
-    responders=results.responder_figures(overall, cohort="ended", threshold=disclosure),
+    responders=reporting.responder_figures(overall, cohort="ended", threshold=disclosure),
     practitioner_counts=shown.attrs.get("practitioner_counts"),
-    frequency=results.frequency_figures(frequency.patient_level),
+    frequency=reporting.frequency_figures(frequency.patient_level),
     version=needling_analytics.__version__,
 )
 
 # %%
-written = results.write_results(
+written = reporting.write_results(
     results_dir,
     summary,
     {
@@ -584,10 +583,10 @@ written = results.write_results(
 )
 
 # %%
-text.report_footer(
+reporting.report_footer(
     title="Monthly clinic report",
     clinic_name=clinic_name,
-    period=text.period_label(month),
+    period=reporting.period_label(month),
     as_of=window.as_of,
     rule=rule,
     version=needling_analytics.__version__,

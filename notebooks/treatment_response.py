@@ -29,8 +29,7 @@ import warnings
 from IPython.display import display
 
 import needling_analytics
-from needling_analytics import cohort, metrics, plots
-from needling_analytics.reporting import tables, text
+from needling_analytics import cohort, metrics, plots, reporting
 
 warnings.filterwarnings("ignore")
 plots.set_theme()
@@ -52,7 +51,7 @@ pct_threshold: float = 30.0  # responder rule: least fall in pain, percent of th
 require: str = "both"  # responder rule: "both" thresholds, or "either"
 
 # %%
-clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
+clinic = reporting.open_clinic(cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
 
 # %%
 rule = metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require)
@@ -104,7 +103,7 @@ fit = metrics.fit_trajectory(
 )
 
 # %%
-text.fit_summary(fit)
+reporting.fit_summary(fit)
 
 # %%
 display(fit.fixed_effects)
@@ -120,7 +119,7 @@ display(fit.variance_components)
 # variance.
 
 # %%
-tables.residual_table(fit)
+reporting.residual_table(fit)
 
 # %% [markdown]
 # ## Session frequency and improvement
@@ -146,7 +145,7 @@ tables.residual_table(fit)
 frequency = metrics.analyze_frequency(selected, rule=rule, random_slope=random_slope)
 
 # %%
-text.frequency_paragraph(frequency)
+reporting.frequency_paragraph(frequency)
 
 # %%
 display(frequency.patient_level)
@@ -155,7 +154,7 @@ display(frequency.patient_level)
 display(frequency.sensitivity)
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_frequency_association,
     frequency.landmark,
     section="frequency",
@@ -164,7 +163,7 @@ tables.chart_or_note(
 )
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_time_to_response, frequency.time_to_response, section="time_to_response", group="frequency_band"
 )
 
@@ -178,10 +177,10 @@ tables.chart_or_note(
 metrics.summarize_responders(outcomes, by="body_region")
 
 # %%
-text.report_footer(
+reporting.report_footer(
     title="Treatment response",
     clinic_name="",
-    period=text.date_range(start_from, start_to),
+    period=reporting.date_range(start_from, start_to),
     as_of=selected.as_of,
     rule=rule,
     version=needling_analytics.__version__,

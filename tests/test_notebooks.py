@@ -21,8 +21,7 @@ import pytest
 from needling_analytics import load_clinic
 from needling_analytics.cohort import clinic_window, select_cohort
 from needling_analytics.demo import generate_clinic, write_clinic
-from needling_analytics.reporting import read_clinic, read_patient, write_cache
-from needling_analytics.reporting.tables import select_episode
+from needling_analytics.reporting import read_clinic, read_patient, select_episode, write_cache
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("patient_report", "clinic_report", "treatment_response")

@@ -19,11 +19,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from needling_analytics import metrics, plots  # noqa: E402
+from needling_analytics import metrics, plots, reporting  # noqa: E402
 from needling_analytics.cli import main  # noqa: E402
 from needling_analytics.errors import InputError  # noqa: E402
 from needling_analytics.load import Clinic  # noqa: E402
-from needling_analytics.reporting import pseudonyms, tables  # noqa: E402
+from needling_analytics.reporting import pseudonyms  # noqa: E402
 from needling_analytics.reporting.suppression import (  # noqa: E402
     keep_steps,
     monthly_hidden,
@@ -49,7 +49,7 @@ def allowed(counts, threshold: int = 11) -> bool:
 def test_small_count_mask_hides_exactly_what_the_table_hides():
     table = pd.DataFrame({"booked": [30, 25, 57], "attended": [25, 25, 50], "missed": [5, 0, 7]})
     mask = small_count_mask(table, ["booked", "attended", "missed"], totals={"booked": ["attended", "missed"]})
-    text = tables.suppress_small_counts(
+    text = reporting.suppress_small_counts(
         table, ["booked", "attended", "missed"], totals={"booked": ["attended", "missed"]}
     )
     shown_as_hidden = text[["booked", "attended", "missed"]].isin(["<11", "*"])
@@ -100,8 +100,8 @@ def test_monthly_hidden_matches_the_kpi_table():
     # October: 7 cancelled beside 0 missed, so the 50 attended is hidden too (57 - 50 = 7).
     assert hidden.loc[1, ["new_patients", "cancelled", "sessions_attended", "adverse_events"]].all()
     assert not hidden.loc[0, ["new_patients", "sessions_attended", "active_patients"]].any()
-    kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
-    for column, (words, kind) in tables.KPIS.items():
+    kpis = reporting.kpi_table(monthly, "2026-10").set_index("indicator")
+    for column, (words, kind) in reporting.KPIS.items():
         if kind == "count":
             shown_hidden = kpis.loc[words, ["previous_month", "this_month"]].isin(["<11", "*"]).tolist()
             assert shown_hidden == hidden[column].tolist(), column
@@ -113,12 +113,12 @@ def test_funnel_hidden_protects_small_counts_and_their_complements():
     ).assign(indicator=lambda f: f["responders"] / f["n"])
     funnel.attrs["target"] = 57 / 95
     # B has 5 non-responders; knowing the clinic's totals, C (the smallest shown) must go too.
-    protected = tables.protect_funnel(funnel)
+    protected = reporting.protect_funnel(funnel)
     assert protected["practitioner_id"].tolist() == ["A"]
     assert protected.attrs["hidden_practitioners"] == 2 and protected.attrs["target"] == pytest.approx(57 / 95)
-    assert tables.protect_funnel(funnel, threshold=5)["practitioner_id"].tolist() == ["A", "B", "C"]
+    assert reporting.protect_funnel(funnel, threshold=5)["practitioner_id"].tolist() == ["A", "B", "C"]
     ten = funnel.assign(n=[40, 30, 10], responders=[20, 15, 0])  # 10 assessed: a count of 1 to 10
-    assert "C" not in tables.protect_funnel(ten)["practitioner_id"].tolist()
+    assert "C" not in reporting.protect_funnel(ten)["practitioner_id"].tolist()
 
 
 def test_adverse_event_table_hides_rates_built_on_few_events():
@@ -130,7 +130,7 @@ def test_adverse_event_table_hides_rates_built_on_few_events():
             "comparison": ["below", "above"],
         }
     )  # fmt: skip
-    table = tables.adverse_event_table(comparison)
+    table = reporting.adverse_event_table(comparison)
     assert table.loc[1, ["events", "rate_per_100", "ci_lower", "ci_upper", "comparison"]].tolist() == [
         "<11", "*", "*", "*", "*"
     ]  # fmt: skip
@@ -280,8 +280,8 @@ def test_funnel_chart_without_hidden_practitioners_and_with_pseudonyms():
         {"practitioner_id": ["PR01", "PR02", "PR03"], "n": [40, 30, 60], "responders": [20, 25, 30], "target": 0.6}
     ).assign(indicator=lambda f: f["responders"] / f["n"])
     labels = pseudonyms.practitioner_pseudonyms(funnel["practitioner_id"], KEY)
-    shown = tables.label_practitioners(tables.protect_funnel(funnel), labels)
-    ax = plots.plot_funnel(shown, tables.funnel_curve(shown))
+    shown = reporting.label_practitioners(reporting.protect_funnel(funnel), labels)
+    ax = plots.plot_funnel(shown, reporting.funnel_curve(shown))
     # PR02 has 5 non-responders; PR01 (the smaller of the others) goes too, as the totals would give PR02 away.
     assert len(next(c for c in ax.collections if c.get_label() == "practitioner").get_offsets()) == 1
     assert labels["PR03"] in texts_of(ax)
@@ -339,12 +339,12 @@ def test_label_practitioners_replaces_ids_and_refuses_unknown_ones():
     frame = pd.DataFrame({"practitioner_id": ["PR01", None, "PR02"], "n": [1, 2, 3]})
     frame.attrs["target"] = 0.5
     labels = pseudonyms.practitioner_pseudonyms(["PR01", "PR02"], KEY)
-    out = tables.label_practitioners(frame, labels)
+    out = reporting.label_practitioners(frame, labels)
     assert out["practitioner_id"].iloc[[0, 2]].tolist() == [labels["PR01"], labels["PR02"]]
     assert pd.isna(out["practitioner_id"].iloc[1])
     assert out.attrs["target"] == 0.5 and frame["practitioner_id"].iloc[0] == "PR01"  # input untouched
     with pytest.raises(ValueError, match=r"1 practitioner ID\(s\) that `labels` does not know") as error:
-        tables.label_practitioners(frame.assign(practitioner_id=["PR01", "PR09", None]), labels)
+        reporting.label_practitioners(frame.assign(practitioner_id=["PR01", "PR09", None]), labels)
     assert "PR09" not in str(error.value)
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needling_analytics import reporting
 from needling_analytics.metrics import ResponderRule
-from needling_analytics.reporting import tables, text
-from needling_analytics.reporting.tables import for_display, suppress_small_counts
+from needling_analytics.reporting import for_display, suppress_small_counts, text
 
 RULE = ResponderRule()  # 2 points and 30% (Farrar 2001)
 RULE_WORDS = "pain down by at least 2 points and at least 30% from the first score"
@@ -304,16 +304,16 @@ def test_for_display_words_dates_and_rounding():
 
 def test_table_or_note_and_chart_or_note_never_show_empty_output():
     empty = pd.DataFrame(columns=["session_date", "pain_pre"])
-    assert tables.table_or_note(empty, {"session_date": "Date"}, section="adverse_events") == text.section_unavailable(
-        "adverse_events"
-    )
-    assert tables.table_or_note(empty, {"session_date": "Date"}) is None
+    assert reporting.table_or_note(
+        empty, {"session_date": "Date"}, section="adverse_events"
+    ) == text.section_unavailable("adverse_events")
+    assert reporting.table_or_note(empty, {"session_date": "Date"}) is None
     unscored = pd.DataFrame({"session_date": [pd.Timestamp("2026-01-05")], "pain_pre": [np.nan]})
 
     def plot(data, **kwargs):
         raise AssertionError("must not be drawn")
 
-    assert tables.chart_or_note(plot, unscored, section="pain", needs="pain_pre") == text.section_unavailable("pain")
+    assert reporting.chart_or_note(plot, unscored, section="pain", needs="pain_pre") == text.section_unavailable("pain")
 
 
 # ------------------------------------------------------------------ suppression
@@ -408,8 +408,8 @@ def test_suppression_errors_name_the_parameter():
 
 
 def test_suppression_note_and_kpi_table():
-    assert tables.SUPPRESSION_NOTE == tables.suppression_note(11)
-    assert '"<11"' in tables.SUPPRESSION_NOTE and '"*"' in tables.SUPPRESSION_NOTE
+    assert reporting.SUPPRESSION_NOTE == reporting.suppression_note(11)
+    assert '"<11"' in reporting.SUPPRESSION_NOTE and '"*"' in reporting.SUPPRESSION_NOTE
     months = pd.period_range("2026-09", "2026-10", freq="M")
     monthly = pd.DataFrame(
         {
@@ -421,7 +421,7 @@ def test_suppression_note_and_kpi_table():
             "discharged_responders": [20, 21],
         }
     )  # fmt: skip
-    kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
+    kpis = reporting.kpi_table(monthly, "2026-10").set_index("indicator")
     assert kpis.loc["Patients seen"].tolist() == ["151", "140", "+11", "within normal month-to-month variation"]
     assert kpis.loc["New patients"].tolist() == ["<11", "38", "*", "*"]  # a hidden figure's verdict is hidden
     # 334/367 = 91.0%, 333/374 = 89.0%: +2 percentage points.
@@ -434,7 +434,7 @@ def test_suppression_note_and_kpi_table():
     # 30 assessed: 21 and 20 responders leave 9 and 10 others (small): responders and the rate are hidden.
     assert kpis.loc["Completed with a clinically important improvement"].tolist() == ["*", "*", "*", "*"]
     with pytest.raises(ValueError, match="`monthly` has no row for 2027-05"):
-        tables.kpi_table(monthly, "2027-05")
+        reporting.kpi_table(monthly, "2027-05")
 
 
 # ------------------------------------------------------------------ funnel verdict (issue 10)
@@ -550,7 +550,7 @@ def test_sensitivity_table_hides_the_worst_case_row_when_few_lack_a_follow_up():
                           "assessed": [55, 60, 55], "improved": [40, 40, 40], "rate": [40 / 55, 40 / 60, 0.7],
                           "ci_lower": [0.6, 0.5, 0.55], "ci_upper": [0.8, 0.8, 0.8], "note": ["", "", ""]})  # fmt: skip
     table.attrs.update(no_follow_up=5)
-    shown = tables.responder_sensitivity_table(table).set_index("method")
+    shown = reporting.responder_sensitivity_table(table).set_index("method")
     worst = shown.loc["Courses without a follow-up score counted as not improved"]
     assert list(worst[["assessed", "improved", "rate"]]) == ["*", "*", "*"]
     assert list(shown.loc["Courses with a follow-up score (as above)", ["assessed", "improved", "rate"]]) == [
@@ -558,7 +558,7 @@ def test_sensitivity_table_hides_the_worst_case_row_when_few_lack_a_follow_up():
     ]  # fmt: skip
     # 55 - 40 = 15 not improved: shown; 60 - 40 = 20: shown once 20 lack a follow-up
     table.attrs.update(no_follow_up=20)
-    assert tables.responder_sensitivity_table(table)["assessed"].tolist()[1] == "60"
+    assert reporting.responder_sensitivity_table(table)["assessed"].tolist()[1] == "60"
 
 
 def test_safety_summary_names_clear_differences_and_never_reads_no_clear_difference_as_equal():

@@ -120,8 +120,9 @@ def test_min_baseline_from_the_config_reaches_clinic_and_patient_reports_alike(t
     """Verdict 7 of issue 10: the rule travels in the run's cache only, all four fields, to every report."""
     import json
 
+    from needling_analytics import reporting
     from needling_analytics.cohort import episode_outcomes
-    from needling_analytics.reporting import read_patient, read_rule, tables, write_cache
+    from needling_analytics.reporting import read_patient, read_rule, write_cache
     from needling_analytics.runner.config import clinic_parameters, patient_parameters
 
     (tmp_path / "clinic.toml").write_text(
@@ -157,12 +158,12 @@ def test_min_baseline_from_the_config_reaches_clinic_and_patient_reports_alike(t
 
     stored = json.loads((cache / "cache.json").read_text(encoding="utf-8"))["rule"]
     assert stored == {"abs_threshold": 2.0, "pct_threshold": 30.0, "require": "both", "min_baseline": 3.0}
-    clinic_rule = tables.run_rule(cache_dir=parameters["cache_dir"])  # what the clinic report does
+    clinic_rule = reporting.run_rule(cache_dir=parameters["cache_dir"])  # what the clinic report does
     patient = read_patient(cache, "P1")  # what the patient report does
     assert clinic_rule == patient.rule == read_rule(cache) == config.rule
 
     # ... and so both reports reach the same verdict on P1: not assessed (starts below 3).
     assert patient.episodes.set_index("episode_id").loc["E1", "assessment"] == "baseline_too_low"
-    outcomes = episode_outcomes(tables.open_clinic(cache_dir=parameters["cache_dir"]), rule=clinic_rule)
+    outcomes = episode_outcomes(reporting.open_clinic(cache_dir=parameters["cache_dir"]), rule=clinic_rule)
     assert outcomes.set_index("episode_id")["assessment"].to_dict() == {"E1": "baseline_too_low", "E2": "responder"}
-    assert tables.run_rule() == ResponderRule()  # a report built straight from data: the default, as for patients
+    assert reporting.run_rule() == ResponderRule()  # a report built straight from data: the default, as for patients

@@ -1,5 +1,171 @@
-"""Preparing report content: the metrics cache, plain-language text and tables for readers."""
+"""Report content for people who are not statisticians: the one facade the report notebooks import.
+
+The notebooks call ``reporting.<name>`` only; the names come from these
+modules:
+
+- :mod:`.cache`: the run's metrics cache (computed once, read per report);
+- :mod:`.inputs`: a report's clinic or patient, and the run's settings;
+- :mod:`.display`: tables and charts for readers, or one sentence instead;
+- :mod:`.summaries`: the clinic report's protected tables and chart inputs;
+- :mod:`.text`: plain-language sentences and the report's header and footer;
+- :mod:`.results`: ``summary.json`` and ``tables/*.csv`` beside the report;
+- :mod:`.suppression` and :mod:`.pseudonyms`: small counts and practitioners protected.
+
+Choosing which courses of care a report counts is not here but one layer
+down, in :mod:`needling_analytics.cohort`.
+"""
 
 from .cache import PatientData, read_clinic, read_disclosure, read_patient, read_rule, write_cache
+from .display import chart_or_note, for_display, table_or_note
+from .inputs import open_clinic, open_patient, run_disclosure, run_rule, select_episode
+from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
+from .results import clinic_summary, frequency_figures, responder_figures, write_results
+from .summaries import (
+    BEYOND_VARIATION,
+    KPIS,
+    NOT_TESTED,
+    SENSITIVITY_METHODS,
+    WITHIN_VARIATION,
+    adverse_event_table,
+    attendance_table,
+    funnel_curve,
+    kpi_table,
+    prom_summary,
+    protect_control_chart,
+    protect_funnel,
+    residual_table,
+    responder_sensitivity_table,
+    responders_by,
+    rom_summary,
+)
+from .suppression import COMPLEMENT, SUPPRESSION_NOTE, Disclosure, suppress_small_counts, suppression_note
+from .text import (
+    AUDIENCE_LINES,
+    LABELS,
+    NATURAL_RECOVERY,
+    PATIENT_NATURAL_RECOVERY,
+    UNAVAILABLE,
+    Headline,
+    Html,
+    Paragraph,
+    attendance_sentence,
+    audience_line,
+    case_mix_sentence,
+    control_chart_summary,
+    data_quality_note,
+    date_range,
+    describe_rule,
+    episode_period,
+    episode_subtitle,
+    fit_summary,
+    format_count,
+    format_date,
+    format_pct,
+    format_points,
+    frequency_paragraph,
+    funnel_summary,
+    label,
+    median_sentence,
+    paragraph,
+    patient_headline,
+    period_label,
+    practitioner_recording,
+    report_footer,
+    report_header,
+    responder_summary,
+    rom_device_note,
+    safety_summary,
+    section_unavailable,
+    sensitivity_sentence,
+    trajectory_caveat,
+)
 
-__all__ = ["PatientData", "read_clinic", "read_disclosure", "read_patient", "read_rule", "write_cache"]
+__all__ = [
+    # cache
+    "PatientData",
+    "read_clinic",
+    "read_disclosure",
+    "read_patient",
+    "read_rule",
+    "write_cache",
+    # inputs
+    "open_clinic",
+    "open_patient",
+    "run_disclosure",
+    "run_rule",
+    "select_episode",
+    # display
+    "chart_or_note",
+    "for_display",
+    "table_or_note",
+    # summaries
+    "BEYOND_VARIATION",
+    "KPIS",
+    "NOT_TESTED",
+    "SENSITIVITY_METHODS",
+    "WITHIN_VARIATION",
+    "adverse_event_table",
+    "attendance_table",
+    "funnel_curve",
+    "kpi_table",
+    "prom_summary",
+    "protect_control_chart",
+    "protect_funnel",
+    "residual_table",
+    "responder_sensitivity_table",
+    "responders_by",
+    "rom_summary",
+    # text
+    "AUDIENCE_LINES",
+    "LABELS",
+    "NATURAL_RECOVERY",
+    "PATIENT_NATURAL_RECOVERY",
+    "UNAVAILABLE",
+    "Headline",
+    "Html",
+    "Paragraph",
+    "attendance_sentence",
+    "audience_line",
+    "case_mix_sentence",
+    "control_chart_summary",
+    "data_quality_note",
+    "date_range",
+    "describe_rule",
+    "episode_period",
+    "episode_subtitle",
+    "fit_summary",
+    "format_count",
+    "format_date",
+    "format_pct",
+    "format_points",
+    "frequency_paragraph",
+    "funnel_summary",
+    "label",
+    "median_sentence",
+    "paragraph",
+    "patient_headline",
+    "period_label",
+    "practitioner_recording",
+    "report_footer",
+    "report_header",
+    "responder_summary",
+    "rom_device_note",
+    "safety_summary",
+    "section_unavailable",
+    "sensitivity_sentence",
+    "trajectory_caveat",
+    # results
+    "clinic_summary",
+    "frequency_figures",
+    "responder_figures",
+    "write_results",
+    # suppression and pseudonyms
+    "COMPLEMENT",
+    "SUPPRESSION_NOTE",
+    "Disclosure",
+    "label_practitioners",
+    "practitioner_labels",
+    "pseudonym_note",
+    "suppress_small_counts",
+    "suppression_note",
+]
