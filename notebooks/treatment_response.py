@@ -119,7 +119,7 @@ display(fit.variance_components)
 # variance.
 
 # %%
-reporting.residual_table(fit)
+metrics.residual_table(fit)
 
 # %% [markdown]
 # ## Session frequency and improvement

@@ -14,8 +14,7 @@ import pytest
 from needling_analytics import metrics, reporting
 from needling_analytics.metrics.activity import ACTIVITY_COLUMNS
 from needling_analytics.metrics.control import control_chart, month_over_month, monthly_control_chart
-from needling_analytics.reporting import text
-from needling_analytics.reporting.summaries import BEYOND_VARIATION, NOT_TESTED, WITHIN_VARIATION
+from needling_analytics.reporting import BEYOND_VARIATION, NOT_TESTED, WITHIN_VARIATION, text
 
 #: Montgomery, Introduction to Statistical Quality Control, 6th ed. (2009), Example 7.1 / Table 7.1:
 #: nonconforming orange-juice cans in 30 samples of n = 50. Published: p-bar = 0.2313, UCL = 0.4102,

@@ -50,6 +50,7 @@ _WHERE = {
     "practitioner_recording": "practitioners",
     "prom_change": "proms",
     "published_benchmarks": "safety",
+    "residual_table": "models",
     "responder_curve": "pain",
     "responder_sensitivity": "pain",
     "rom_change": "rom",

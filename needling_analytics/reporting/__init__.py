@@ -6,7 +6,7 @@ modules:
 - :mod:`.cache`: the run's metrics cache (computed once, read per report);
 - :mod:`.inputs`: a report's clinic or patient, and the run's settings;
 - :mod:`.display`: tables and charts for readers, or one sentence instead;
-- :mod:`.summaries`: the clinic report's protected tables and chart inputs;
+- :mod:`.monthly`, :mod:`.summaries`, :mod:`.funnel`: the clinic report's protected tables and chart inputs;
 - :mod:`.text`: plain-language sentences and the report's header and footer;
 - :mod:`.results`: ``summary.json`` and ``tables/*.csv`` beside the report;
 - :mod:`.suppression` and :mod:`.pseudonyms`: small counts and practitioners protected.
@@ -17,23 +17,16 @@ down, in :mod:`needling_analytics.cohort`.
 
 from .cache import PatientData, read_clinic, read_disclosure, read_patient, read_rule, write_cache
 from .display import chart_or_note, for_display, table_or_note
+from .funnel import funnel_curve, protect_funnel
 from .inputs import open_clinic, open_patient, run_disclosure, run_rule, select_episode
+from .monthly import BEYOND_VARIATION, KPIS, NOT_TESTED, WITHIN_VARIATION, kpi_table, protect_control_chart
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
 from .results import clinic_summary, frequency_figures, responder_figures, write_results
 from .summaries import (
-    BEYOND_VARIATION,
-    KPIS,
-    NOT_TESTED,
     SENSITIVITY_METHODS,
-    WITHIN_VARIATION,
     adverse_event_table,
     attendance_table,
-    funnel_curve,
-    kpi_table,
     prom_summary,
-    protect_control_chart,
-    protect_funnel,
-    residual_table,
     responder_sensitivity_table,
     responders_by,
     rom_summary,
@@ -98,7 +91,7 @@ __all__ = [
     "chart_or_note",
     "for_display",
     "table_or_note",
-    # summaries
+    # monthly, summaries, funnel
     "BEYOND_VARIATION",
     "KPIS",
     "NOT_TESTED",
@@ -111,7 +104,6 @@ __all__ = [
     "prom_summary",
     "protect_control_chart",
     "protect_funnel",
-    "residual_table",
     "responder_sensitivity_table",
     "responders_by",
     "rom_summary",

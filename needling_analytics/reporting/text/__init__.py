@@ -12,13 +12,13 @@ The thresholds quoted come from the responder rule the report used
 
 One module per part of a report: :mod:`.words` (building blocks: codes,
 numbers, dates, the rule), :mod:`.page` (header, footer, data quality),
-:mod:`.patient`, :mod:`.outcomes`, :mod:`.activity` (control charts),
+:mod:`.patient`, :mod:`.outcomes`, :mod:`.monthly` (control charts),
 :mod:`.frequency`, :mod:`.safety` and :mod:`.practitioners`. Their public
 functions are all here, so ``text.<name>`` works for any of them.
 """
 
-from .activity import control_chart_summary
 from .frequency import fit_summary, frequency_paragraph, trajectory_caveat
+from .monthly import control_chart_summary
 from .outcomes import median_sentence, responder_summary, rom_device_note, sensitivity_sentence
 from .page import AUDIENCE_LINES, audience_line, data_quality_note, report_footer, report_header
 from .patient import attendance_sentence, episode_period, episode_subtitle, patient_headline
