@@ -24,36 +24,50 @@ plots.set_theme()
 
 # %% tags=["parameters"]
 month: str = "2026-10"  # the month to report, YYYY-MM
-cache_dir: str = ""  # the run's metrics cache, with its responder rule; empty: load data_dir, default rule
+cache_dir: str = ""  # the run's metrics cache, which holds the run's settings; empty: load data_dir
 data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
-clinic_name: str = "Demo clinic"  # the clinic's name, printed on the report
-audience: str = "public"  # who the report is for: owner (every count; not for sharing), staff or public
-disclosure_method: str = "suppress"  # staff/public: suppress small counts and complements, or round counts to 5
-min_cell_size: int = 11  # staff/public: smallest count shown (CMS small-cell rule: 1-10 hidden)
-min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
-show_practitioner_ids: bool = False  # True: name practitioners by their IDs; False: keyed pseudonyms
-practitioner_key_file: str = ""  # secret key file that keeps pseudonyms stable; empty: a one-off key
 results_dir: str = ""  # folder for summary.json and tables/*.csv (the headline figures and tables); empty: none
+clinic_name: str = "Demo clinic"  # without cache_dir only: the clinic's name, printed on the report
+audience: str = "public"  # without cache_dir only: owner (every count; not for sharing), staff or public
+disclosure_method: str = "suppress"  # without cache_dir only: suppress small counts and complements, or round to 5
+min_cell_size: int = 11  # without cache_dir only: smallest count shown (CMS small-cell rule: 1-10 hidden)
+min_episodes: int = 10  # without cache_dir only: least assessed courses for a practitioner on the funnel plot
+show_practitioner_ids: bool = False  # without cache_dir only: True names practitioners by ID; False: code names
+practitioner_key_file: str = ""  # without cache_dir only: key that keeps code names stable; empty: a one-off key
 
 # %%
 clinic = reporting.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
 
 # %%
-practitioners = reporting.practitioner_labels(clinic, key_file=practitioner_key_file, show_ids=show_practitioner_ids)
+settings = reporting.run_settings(
+    cache_dir=cache_dir,
+    clinic_name=clinic_name,
+    audience=audience,
+    method=disclosure_method,
+    min_cell_size=min_cell_size,
+    min_episodes=min_episodes,
+    show_practitioner_ids=show_practitioner_ids,
+    practitioner_key_file=practitioner_key_file,
+)
 
 # %%
-rule = reporting.run_rule(cache_dir=cache_dir)
+rule = settings.rule
 
 # %%
-disclosure = reporting.run_disclosure(
-    cache_dir=cache_dir, audience=audience, method=disclosure_method, min_cell_size=min_cell_size
+disclosure = settings.disclosure
+
+# %%
+practitioners = reporting.practitioner_labels(
+    clinic, key_file=settings.practitioner_key_file, show_ids=settings.show_practitioner_ids
 )
 
 # %%
 window = cohort.clinic_window(clinic, month, months=12)
 
 # %%
-reporting.report_header("Monthly clinic report", f"{clinic_name} · {reporting.period_label(month)}", audience=disclosure)
+reporting.report_header(
+    "Monthly clinic report", f"{settings.clinic_name} · {reporting.period_label(month)}", audience=disclosure
+)
 
 # %% [markdown]
 # How the clinic is doing: activity this month, patients' outcomes, how
@@ -104,7 +118,11 @@ reporting.table_or_note(
 
 # %%
 reporting.chart_or_note(
-    plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=disclosure.min_cell_size
+    plots.plot_monthly_activity,
+    monthly,
+    section="activity",
+    needs="sessions_booked",
+    min_cell_size=disclosure.min_cell_size,
 )
 
 # %% [markdown]
@@ -368,7 +386,9 @@ times = metrics.time_to_response(window, rule=rule, confirmed=True)
 km = metrics.kaplan_meier(times, time="days", cluster="patient_id")
 
 # %%
-reporting.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size)
+reporting.chart_or_note(
+    plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size
+)
 
 # %%
 median = metrics.median_time(times, time="days", cluster="patient_id")
@@ -393,7 +413,9 @@ rates = metrics.adverse_event_rates(window)
 versus = metrics.compare_to_benchmarks(rates)
 
 # %%
-reporting.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=disclosure.min_cell_size)
+reporting.chart_or_note(
+    plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=disclosure.min_cell_size
+)
 
 # %%
 safety = reporting.adverse_event_table(versus, threshold=disclosure)
@@ -483,7 +505,7 @@ reporting.table_or_note(
 reporting.practitioner_recording(metrics.practitioner_recording(window))
 
 # %%
-funnel, spread = metrics.practitioner_comparison(window, rule=rule, min_episodes=min_episodes, courses="ended")
+funnel, spread = metrics.practitioner_comparison(window, rule=rule, min_episodes=settings.min_episodes, courses="ended")
 
 # %%
 shown = reporting.protect_funnel(funnel, threshold=disclosure)
@@ -543,7 +565,7 @@ reporting.table_or_note(
 reporting.suppression_note(disclosure)
 
 # %%
-reporting.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner_ids)
+reporting.pseudonym_note(key_file=settings.practitioner_key_file, show_ids=settings.show_practitioner_ids)
 
 # %% [markdown]
 # ### Data quality
@@ -585,7 +607,7 @@ written = reporting.write_results(
 # %%
 reporting.report_footer(
     title="Monthly clinic report",
-    clinic_name=clinic_name,
+    clinic_name=settings.clinic_name,
     period=reporting.period_label(month),
     as_of=window.as_of,
     rule=rule,

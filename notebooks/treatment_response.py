@@ -35,7 +35,7 @@ warnings.filterwarnings("ignore")
 plots.set_theme()
 
 # %% tags=["parameters"]
-cache_dir: str = ""  # the run's metrics cache; empty: load the clinic from data_dir
+cache_dir: str = ""  # the run's metrics cache, with the run's responder rule; empty: load the clinic from data_dir
 data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
 as_of: str = ""  # date the data is complete to (YYYY-MM-DD), only when loading data_dir; empty: today
 body_regions: list[str] = []  # body regions to include, e.g. ["neck", "shoulder"]; empty: all
@@ -46,15 +46,21 @@ min_baseline: float = 0.0  # least first pain score included (0-10)
 max_baseline: float = 10.0  # greatest first pain score included (0-10)
 outcome: str = "pain_pre"  # "pain_pre", or a range-of-motion movement "joint:movement", e.g. "cervical_spine:rotation"
 random_slope: object = "auto"  # vary the weekly slope by subject: True, False, or "auto" (when a test supports it)
-abs_threshold: float = 2.0  # responder rule: least fall in pain, points (Farrar 2001)
-pct_threshold: float = 30.0  # responder rule: least fall in pain, percent of the first score
-require: str = "both"  # responder rule: "both" thresholds, or "either"
+abs_threshold: float = 2.0  # without cache_dir only (a cache holds the run's rule): least fall in pain, points
+pct_threshold: float = 30.0  # without cache_dir only: least fall in pain, percent of the first score
+require: str = "both"  # without cache_dir only: the rule needs "both" thresholds, or "either"
 
 # %%
 clinic = reporting.open_clinic(cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
 
 # %%
-rule = metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require)
+settings = reporting.run_settings(
+    cache_dir=cache_dir,
+    rule=metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require),
+)
+
+# %%
+rule = settings.rule
 
 # %% [markdown]
 # ## Cohort

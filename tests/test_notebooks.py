@@ -21,7 +21,7 @@ import pytest
 from needling_analytics import load_clinic
 from needling_analytics.cohort import clinic_window, select_cohort
 from needling_analytics.demo import generate_clinic, write_clinic
-from needling_analytics.reporting import read_clinic, read_patient, select_episode, write_cache
+from needling_analytics.reporting import RunSettings, read_clinic, read_patient, select_episode, write_cache
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("patient_report", "clinic_report", "treatment_response")
@@ -55,7 +55,9 @@ def clinic(tmp_path_factory):
     tables["rom"] = rom[(rom["patient_id"] != no_rom) & (rom["session_id"].isna() | rom["session_id"].isin(kept))]
     tables["adverse_events"] = tables["adverse_events"][tables["adverse_events"]["session_id"].isin(kept)]
     write_clinic(tables, folder / "data")
-    cache = write_cache(load_clinic(folder / "data", as_of=AS_OF), folder / "cache", clinic_name="Test clinic")
+    cache = write_cache(
+        load_clinic(folder / "data", as_of=AS_OF), folder / "cache", settings=RunSettings(clinic_name="Test clinic")
+    )
     return {"data": folder / "data", "cache": cache, "single": single, "no_rom": no_rom, "no_pain": no_pain}
 
 

@@ -31,7 +31,7 @@ from needling_analytics.reporting.suppression import (  # noqa: E402
     small_count_mask,
 )
 from needling_analytics.runner import RunConfig, load_config  # noqa: E402
-from needling_analytics.runner.config import clinic_parameters, ensure_practitioner_key  # noqa: E402
+from needling_analytics.runner.config import clinic_parameters, ensure_practitioner_key, report_settings  # noqa: E402
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -356,19 +356,18 @@ def test_config_key_and_clinic_parameters(tmp_path):
         load_config(tmp_path / "clinic.toml")
     config = RunConfig(data_dir=tmp_path / "exports", out_dir=tmp_path / "out")
     assert config.show_practitioner_ids is False
-    parameters = clinic_parameters(config, "2026-10", tmp_path / "cache")
-    assert parameters["show_practitioner_ids"] is False
-    assert parameters["practitioner_key_file"] == str(tmp_path / "out" / ".practitioner-key")
-    assert not (tmp_path / "out").exists()  # building parameters writes nothing: the run makes the key
+    settings = report_settings(config)  # what the run writes into its cache for the reports
+    assert settings.show_practitioner_ids is False
+    assert settings.practitioner_key_file == str(tmp_path / "out" / ".practitioner-key")
+    assert set(clinic_parameters("2026-10", tmp_path / "cache")) == {"month", "cache_dir", "results_dir"}
+    assert not (tmp_path / "out").exists()  # building settings or parameters writes nothing: the run makes the key
     assert ensure_practitioner_key(config) == tmp_path / "out" / ".practitioner-key"
     key = (tmp_path / "out" / ".practitioner-key").read_bytes()
-    assert clinic_parameters(config, "2026-11", tmp_path / "cache")["practitioner_key_file"] == str(
-        tmp_path / "out" / ".practitioner-key"
-    )
+    assert report_settings(config).practitioner_key_file == str(tmp_path / "out" / ".practitioner-key")
     ensure_practitioner_key(config)
     assert (tmp_path / "out" / ".practitioner-key").read_bytes() == key  # made once, then the same every month
     shown = RunConfig(data_dir=tmp_path / "exports", out_dir=tmp_path / "out2", show_practitioner_ids=True)
-    assert clinic_parameters(shown, "2026-10", tmp_path / "cache")["practitioner_key_file"] == ""
+    assert report_settings(shown).practitioner_key_file == ""
     assert ensure_practitioner_key(shown) is None
     assert not (tmp_path / "out2").exists()
 
@@ -383,7 +382,7 @@ def demo(tmp_path_factory):
     """A 120-patient clinic on disk, with a few significant events (listed with their practitioner), and its cache."""
     from needling_analytics import load_clinic
     from needling_analytics.demo import generate_clinic, write_clinic
-    from needling_analytics.reporting import write_cache
+    from needling_analytics.reporting import RunSettings, write_cache
 
     folder = tmp_path_factory.mktemp("privacy")
     frames = generate_clinic(n_patients=120, seed=2)
@@ -391,7 +390,9 @@ def demo(tmp_path_factory):
     events.loc[events.index[:4], "severity"] = "significant"
     frames["adverse_events"] = events
     write_clinic(frames, folder / "data")
-    cache = write_cache(load_clinic(folder / "data"), folder / "cache", clinic_name="Privacy clinic")
+    cache = write_cache(
+        load_clinic(folder / "data"), folder / "cache", settings=RunSettings(clinic_name="Privacy clinic")
+    )
     ids = sorted(frames["sessions"]["practitioner_id"].dropna().unique())
     return {"data": folder / "data", "cache": cache, "ids": ids, "folder": folder, "tables": frames}
 
@@ -400,8 +401,11 @@ def _render(demo, out, show: bool) -> str:
     from needling_analytics.runner import run_report
 
     config = RunConfig(data_dir=demo["data"], clinic_name="Privacy clinic", out_dir=out, show_practitioner_ids=show)
-    ensure_practitioner_key(config)  # as the monthly run and the report command do
-    parameters = clinic_parameters(config, MONTH, demo["cache"])
+    ensure_practitioner_key(config)  # as the monthly run and the report command do, then the run's cache
+    cache = reporting.write_cache(
+        reporting.read_clinic(demo["cache"])[0], out / "cache", settings=report_settings(config)
+    )
+    parameters = clinic_parameters(MONTH, cache)
     html = out / "clinic_report.html"
     run_report("clinic", parameters, html, title="Clinic report", timeout=300)
     text = html.read_text(encoding="utf-8")

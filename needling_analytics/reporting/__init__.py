@@ -15,10 +15,10 @@ Choosing which courses of care a report counts is not here but one layer
 down, in :mod:`needling_analytics.cohort`.
 """
 
-from .cache import PatientData, read_clinic, read_disclosure, read_patient, read_rule, write_cache
+from .cache import PatientData, RunSettings, read_clinic, read_patient, read_settings, write_cache
 from .display import chart_or_note, for_display, table_or_note
 from .funnel import funnel_curve, protect_funnel
-from .inputs import open_clinic, open_patient, run_disclosure, run_rule, select_episode
+from .inputs import open_clinic, open_patient, run_settings, select_episode
 from .monthly import BEYOND_VARIATION, KPIS, NOT_TESTED, WITHIN_VARIATION, kpi_table, protect_control_chart
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
 from .results import clinic_summary, frequency_figures, responder_figures, write_results
@@ -76,16 +76,15 @@ from .text import (
 __all__ = [
     # cache
     "PatientData",
+    "RunSettings",
     "read_clinic",
-    "read_disclosure",
     "read_patient",
-    "read_rule",
+    "read_settings",
     "write_cache",
     # inputs
     "open_clinic",
     "open_patient",
-    "run_disclosure",
-    "run_rule",
+    "run_settings",
     "select_episode",
     # display
     "chart_or_note",

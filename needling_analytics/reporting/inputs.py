@@ -2,8 +2,9 @@
 
 Each report reads its data from the run's metrics cache when it is given
 one (:mod:`.cache`), or loads the clinic's data folder itself (a report
-made by hand); the run's settings (responder rule, disclosure policy) come
-from the same cache.
+made by hand); the run's settings (:func:`run_settings`: responder rule,
+disclosure policy, clinic name, practitioner settings) come from the same
+cache.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import pandas as pd
 
 from .. import metrics
 from ..load import Clinic, load_clinic
-from .cache import PatientData, read_clinic, read_disclosure, read_patient, read_rule, write_cache
+from .cache import PatientData, RunSettings, read_clinic, read_patient, read_settings, write_cache
 from .suppression import Disclosure
 
-__all__ = ["open_clinic", "open_patient", "run_disclosure", "run_rule", "select_episode"]
+__all__ = ["open_clinic", "open_patient", "run_settings", "select_episode"]
 
 
 def open_clinic(*, cache_dir: str = "", data_dir: str = "data/demo", as_of: str = "") -> Clinic:
@@ -33,32 +34,47 @@ def open_clinic(*, cache_dir: str = "", data_dir: str = "data/demo", as_of: str 
     return load_clinic(data_dir, as_of=as_of or None)
 
 
-def run_rule(*, cache_dir: str = "") -> metrics.ResponderRule:
-    """The responder rule a clinic report uses: the run's, from its cache (all four fields).
+def run_settings(
+    *,
+    cache_dir: str = "",
+    rule: metrics.ResponderRule = metrics.DEFAULT_RULE,
+    clinic_name: str = "",
+    audience: str = "public",
+    method: str = "suppress",
+    min_cell_size: int = 11,
+    min_episodes: int = 10,
+    show_practitioner_ids: bool = False,
+    practitioner_key_file: str = "",
+) -> RunSettings:
+    """The settings a report uses: the run's, from its cache when ``cache_dir`` is given.
 
-    The patient reports read the same rule from the same cache, so the two
-    kinds of report never disagree on who improved. Without a cache (a
-    report built straight from ``data_dir``) it is the default rule, as for
-    a patient report built that way.
-    """
-    return read_rule(cache_dir) if cache_dir else metrics.DEFAULT_RULE
+    A run writes its settings once, into its cache (``cache.json``,
+    :func:`~.cache.write_cache`), and every report of the run reads them
+    from there: the responder rule (all four fields), who the report is
+    for and how it protects small counts, the clinic's name and the
+    practitioner settings. The patient reports read the same cache, so no
+    two reports of a run disagree. The other arguments serve a report made
+    by hand without a cache (built straight from ``data_dir``), and are
+    ignored when there is one.
 
-
-def run_disclosure(
-    *, cache_dir: str = "", audience: str = "public", method: str = "suppress", min_cell_size: int = 11
-) -> Disclosure:
-    """Who a clinic report is for and how it protects small counts: the run's, from its cache.
-
-    Like :func:`run_rule`, the run's settings reach the report one way:
-    from the cache the run wrote (``cache.json``). Without a cache (a report
-    built straight from ``data_dir``) the notebook's own ``audience``,
-    ``method`` and ``min_cell_size`` are used. Pass the result wherever a
-    ``threshold=`` is taken, and its ``min_cell_size`` to the ``plot_*``
-    functions.
+    Returns
+    -------
+    RunSettings
+        ``rule``, ``disclosure`` (pass it wherever ``min_cell_size=`` is
+        taken, and its ``min_cell_size`` to the ``plot_*`` functions),
+        ``clinic_name``, ``min_episodes``, ``show_practitioner_ids``,
+        ``practitioner_key_file``.
     """
     if cache_dir:
-        return read_disclosure(cache_dir)
-    return Disclosure(audience, method, min_cell_size)
+        return read_settings(cache_dir)
+    return RunSettings(
+        rule=rule,
+        disclosure=Disclosure(audience, method, min_cell_size),
+        clinic_name=clinic_name,
+        min_episodes=min_episodes,
+        show_practitioner_ids=show_practitioner_ids,
+        practitioner_key_file=practitioner_key_file,
+    )
 
 
 def select_episode(patient: PatientData, episode_id: str = "") -> PatientData:
@@ -125,6 +141,6 @@ def open_patient(
         return select_episode(read_patient(cache_dir, patient_id), episode_id)
     clinic = load_clinic(data_dir, as_of=as_of or None)
     with tempfile.TemporaryDirectory(prefix="needling-report-") as folder:
-        write_cache(clinic, folder, clinic_name=clinic_name)
+        write_cache(clinic, folder, settings=RunSettings(clinic_name=clinic_name))
         patient = read_patient(folder, patient_id)
     return select_episode(patient, episode_id)
