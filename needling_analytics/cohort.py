@@ -115,7 +115,8 @@ def episode_outcomes(
     course scored at its latest visit so far is an interim result (DOMAIN.md,
     "Interim is not final"). ``attrs["ongoing_courses"]`` then counts the
     courses left out. ``"all"`` (default, for research cohorts) keeps every
-    episode.
+    episode; :func:`ended_courses` of it is the same as ``courses="ended"``,
+    so a report that needs both computes the outcomes once.
 
     Returns
     -------
@@ -126,7 +127,8 @@ def episode_outcomes(
         ``booked``, ``attended``, ``cancelled``, ``no_show``, ``unmarked``,
         ``upcoming``, ``self_discharged``, ``has_follow_up_pain`` (:func:`metrics.attendance`)
         and ``practitioner_id`` (:func:`metrics.attribute_episodes`; missing
-        when no practitioner is recorded). ``attrs["responder_rule"]`` is kept.
+        when no practitioner is recorded). ``attrs``: ``responder_rule``,
+        ``courses`` (``"all"`` or ``"ended"``) and ``ongoing_courses``.
     """
     if courses not in ("ended", "all"):
         raise ValueError(
@@ -160,15 +162,10 @@ def episode_outcomes(
     who = metrics.attribute_episodes(clinic)[["episode_id", "practitioner_id"]]
     out = pain.merge(details, on="episode_id", how="left").merge(visits, on="episode_id", how="left")
     out = out.merge(who, on="episode_id", how="left")
-    ongoing = 0
-    if courses == "ended":
-        ended = out["end_date"].notna().to_numpy(dtype=bool)
-        ongoing = int((~ended).sum())
-        out = out[ended].reset_index(drop=True)
     out.attrs["responder_rule"] = pain.attrs.get("responder_rule")
-    out.attrs["courses"] = courses
-    out.attrs["ongoing_courses"] = ongoing
-    return out
+    out.attrs["courses"] = "all"
+    out.attrs["ongoing_courses"] = 0
+    return ended_courses(out, clinic) if courses == "ended" else out
 
 
 def ended_courses(changes: pd.DataFrame, clinic: Clinic) -> pd.DataFrame:
@@ -177,21 +174,22 @@ def ended_courses(changes: pd.DataFrame, clinic: Clinic) -> pd.DataFrame:
     For the clinic report's outcome summaries of range of motion and
     questionnaires (:func:`~needling_analytics.metrics.rom_change`,
     :func:`~needling_analytics.metrics.prom_change`: one row per course and
-    measure, with ``episode_id``): a course still under way shows its
-    change so far, an interim result, so it is left out, as from the
-    responder rate (DOMAIN.md, "Interim is not final").
+    measure, with ``episode_id``) and for :func:`episode_outcomes` of every
+    course: a course still under way shows its change so far, an interim
+    result, so it is left out, as from the responder rate (DOMAIN.md,
+    "Interim is not final").
 
     Returns
     -------
     DataFrame
         ``changes``' rows of ended courses, its columns and ``attrs``, plus
-        ``attrs["ongoing_courses"]``: the courses left out (counted once
-        however many rows they had).
+        ``attrs["courses"]`` (``"ended"``) and ``attrs["ongoing_courses"]``:
+        the courses left out (counted once however many rows they had).
     """
     ended_ids = clinic.episodes.loc[clinic.episodes["end_date"].notna(), "episode_id"]
     keep = changes["episode_id"].isin(ended_ids).to_numpy(dtype=bool)
     out = changes[keep].reset_index(drop=True)
-    out.attrs.update(changes.attrs, ongoing_courses=int(changes.loc[~keep, "episode_id"].nunique()))
+    out.attrs.update(changes.attrs, courses="ended", ongoing_courses=int(changes.loc[~keep, "episode_id"].nunique()))
     return out
 
 

@@ -180,7 +180,10 @@ reporting.control_chart_summary(event_chart)
 # that such a count cannot be worked out (see the note at the end).
 
 # %%
-outcomes = cohort.episode_outcomes(window, rule=rule, courses="ended")
+courses = cohort.episode_outcomes(window, rule=rule)
+
+# %%
+outcomes = cohort.ended_courses(courses, window)
 
 # %%
 overall = metrics.summarize_responders(outcomes)
@@ -534,10 +537,7 @@ reporting.funnel_summary(shown, spread)
 # counted separately and left out of it.
 
 # %%
-visits = metrics.attendance(window)
-
-# %%
-attendance = reporting.attendance_table(visits, threshold=disclosure)
+attendance = reporting.attendance_table(courses, threshold=disclosure)
 
 # %%
 reporting.table_or_note(

@@ -361,4 +361,4 @@ def test_range_of_motion_and_questionnaire_summaries_keep_only_ended_courses():
     changes.attrs["kind"] = "rom"
     kept = ended_courses(changes, cohort)
     assert kept["episode_id"].tolist() == ["E0", "E0", "E1"] and kept["change"].tolist() == [5, 3, 2]
-    assert kept.attrs == {"kind": "rom", "ongoing_courses": 2}  # E2 and E3, each counted once
+    assert kept.attrs == {"kind": "rom", "courses": "ended", "ongoing_courses": 2}  # E2 and E3, each counted once

@@ -38,8 +38,8 @@ def responders_by(
 ) -> pd.DataFrame:
     """Responder rates by a subgroup (body region, practitioner...), with an overall row, small counts suppressed.
 
-    ``outcomes`` is :func:`episode_outcomes` (or :func:`metrics.episode_pain`
-    with the ``by`` column). Rates and their exact 95% intervals come from
+    ``outcomes`` is :func:`~needling_analytics.cohort.episode_outcomes` (or
+    :func:`metrics.episode_pain` with the ``by`` column). Rates and their exact 95% intervals come from
     :func:`~needling_analytics.metrics.summarize_responders`. The number of
     episodes that could not be assessed is not shown (it is often small and
     would follow from the episodes and assessable counts).
@@ -116,8 +116,11 @@ def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int | D
 def attendance_table(visits: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
     """The clinic's attendance and self-discharge in one row, small counts suppressed.
 
-    ``visits`` is :func:`~needling_analytics.metrics.attendance`; the figures
-    are :func:`~needling_analytics.metrics.summarize_attendance`.
+    ``visits`` is :func:`~needling_analytics.metrics.attendance`, or
+    :func:`~needling_analytics.cohort.episode_outcomes` of every course
+    (which holds its columns: the clinic report passes the outcomes it has
+    already computed); the figures are
+    :func:`~needling_analytics.metrics.summarize_attendance`.
 
     Returns
     -------
