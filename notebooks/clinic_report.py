@@ -98,7 +98,7 @@ reporting.describe_rule(rule)
 monthly = metrics.monthly_activity(clinic, month, months_before=12, rule=rule)
 
 # %%
-kpis = reporting.kpi_table(monthly, month, threshold=disclosure)
+kpis = reporting.kpi_table(monthly, month, min_cell_size=disclosure)
 
 # %%
 reporting.table_or_note(
@@ -143,7 +143,7 @@ reporting.chart_or_note(
 
 # %%
 responder_chart = reporting.protect_control_chart(
-    metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=disclosure
+    metrics.monthly_control_chart(monthly, "responders"), monthly, min_cell_size=disclosure
 )
 
 # %%
@@ -154,7 +154,7 @@ reporting.control_chart_summary(responder_chart)
 
 # %%
 event_chart = reporting.protect_control_chart(
-    metrics.monthly_control_chart(monthly, "adverse_events"), monthly, threshold=disclosure
+    metrics.monthly_control_chart(monthly, "adverse_events"), monthly, min_cell_size=disclosure
 )
 
 # %%
@@ -189,14 +189,14 @@ outcomes = cohort.ended_courses(courses, window)
 overall = metrics.summarize_responders(outcomes)
 
 # %%
-reporting.responder_summary(overall, rule, threshold=disclosure, ongoing=outcomes.attrs["ongoing_courses"])
+reporting.responder_summary(overall, rule=rule, min_cell_size=disclosure, ongoing=outcomes.attrs["ongoing_courses"])
 
 # %% [markdown]
 # ### Courses of care without a follow-up score
 
 # %%
 sensitivity = metrics.responder_sensitivity(outcomes)
-sensitivity_table = reporting.responder_sensitivity_table(sensitivity, threshold=disclosure)
+sensitivity_table = reporting.responder_sensitivity_table(sensitivity, min_cell_size=disclosure)
 
 # %%
 reporting.table_or_note(
@@ -213,7 +213,7 @@ reporting.table_or_note(
 )
 
 # %%
-reporting.sensitivity_sentence(sensitivity, threshold=disclosure)
+reporting.sensitivity_sentence(sensitivity, min_cell_size=disclosure)
 
 # %% [markdown]
 # The curve below shows, for every size of improvement, the share of
@@ -243,7 +243,7 @@ reporting.chart_or_note(
 # ### By body region
 
 # %%
-by_region = reporting.responders_by(outcomes, "body_region", threshold=disclosure)
+by_region = reporting.responders_by(outcomes, "body_region", min_cell_size=disclosure)
 
 # %%
 reporting.table_or_note(
@@ -271,7 +271,7 @@ reporting.table_or_note(
 rom = cohort.ended_courses(metrics.rom_change(window), window)
 
 # %%
-rom_table = reporting.rom_summary(rom, threshold=disclosure)
+rom_table = reporting.rom_summary(rom, min_cell_size=disclosure)
 
 # %%
 reporting.table_or_note(
@@ -288,7 +288,7 @@ reporting.table_or_note(
 )
 
 # %%
-reporting.rom_device_note(rom, threshold=disclosure)
+reporting.rom_device_note(rom, min_cell_size=disclosure)
 
 # %% [markdown]
 # ### Questionnaires
@@ -301,7 +301,7 @@ reporting.rom_device_note(rom, threshold=disclosure)
 proms = cohort.ended_courses(metrics.prom_change(window), window)
 
 # %%
-prom_table = reporting.prom_summary(proms, threshold=disclosure)
+prom_table = reporting.prom_summary(proms, min_cell_size=disclosure)
 
 # %%
 reporting.table_or_note(
@@ -421,7 +421,7 @@ reporting.chart_or_note(
 )
 
 # %%
-safety = reporting.adverse_event_table(versus, threshold=disclosure)
+safety = reporting.adverse_event_table(versus, min_cell_size=disclosure)
 
 # %%
 reporting.table_or_note(
@@ -511,7 +511,7 @@ reporting.practitioner_recording(metrics.practitioner_recording(window))
 funnel, spread = metrics.practitioner_comparison(window, rule=rule, min_episodes=settings.min_episodes, courses="ended")
 
 # %%
-shown = reporting.protect_funnel(funnel, threshold=disclosure)
+shown = reporting.protect_funnel(funnel, min_cell_size=disclosure)
 
 # %%
 shown = reporting.label_practitioners(shown, practitioners)
@@ -537,7 +537,7 @@ reporting.funnel_summary(shown, spread)
 # counted separately and left out of it.
 
 # %%
-attendance = reporting.attendance_table(courses, threshold=disclosure)
+attendance = reporting.attendance_table(courses, min_cell_size=disclosure)
 
 # %%
 reporting.table_or_note(
@@ -580,7 +580,7 @@ summary = reporting.clinic_summary(
     months=12,
     as_of=window.as_of,
     rule=rule,
-    responders=reporting.responder_figures(overall, cohort="ended", threshold=disclosure),
+    responders=reporting.responder_figures(overall, cohort="ended", min_cell_size=disclosure),
     practitioner_counts=shown.attrs.get("practitioner_counts"),
     frequency=reporting.frequency_figures(frequency.patient_level),
     version=needling_analytics.__version__,

@@ -44,7 +44,7 @@ reporting.report_header("Progress report", reporting.episode_subtitle(patient_id
 # ## Summary
 
 # %%
-reporting.patient_headline(patient.episodes, patient.rule)
+reporting.patient_headline(patient.episodes, rule=patient.rule)
 
 # %%
 reporting.describe_rule(patient.rule)

@@ -261,7 +261,7 @@ def test_protected_chart_hides_small_months_and_counts_hidden_ones_outside():
     monthly = twelve_months([4] + [60] * 11, [30] + [80] * 11)
     raw = metrics.monthly_control_chart(monthly, "responders")
     assert raw["outside"].iloc[0]
-    chart = reporting.protect_control_chart(raw, monthly, threshold=11)
+    chart = reporting.protect_control_chart(raw, monthly, min_cell_size=11)
     assert chart["hidden"].iloc[0] and chart["hidden"].sum() == 2  # and one more, so the centre cannot pin it
     assert pd.isna(chart.loc[0, "rate"]) and pd.isna(chart.loc[0, "numerator"]) and not chart.loc[0, "outside"]
     assert chart["centre"].iloc[0] == pytest.approx(664 / 910, abs=1e-12)  # the centre keeps every month
@@ -275,14 +275,18 @@ def test_protected_chart_hides_small_months_and_counts_hidden_ones_outside():
 def test_protected_chart_hides_a_second_month_when_the_centre_would_give_one_away():
     # only one month is small (5 of 12 not improved); the 12-month average would pin it down: one more goes
     monthly = twelve_months([7] + [20] * 11, [12] + [31] * 11)
-    chart = reporting.protect_control_chart(metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=11)
+    chart = reporting.protect_control_chart(
+        metrics.monthly_control_chart(monthly, "responders"), monthly, min_cell_size=11
+    )
     assert chart["hidden"].sum() == 2
 
 
 def test_sentence_names_shown_months_outside():
     # October: 40 of 80; centre 700/960 = 0.7292, 3 * sqrt(0.7292 * 0.2708 / 80) = 0.1491: lower limit 0.580
     monthly = twelve_months([60] * 11 + [40], [80] * 12)
-    chart = reporting.protect_control_chart(metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=11)
+    chart = reporting.protect_control_chart(
+        metrics.monthly_control_chart(monthly, "responders"), monthly, min_cell_size=11
+    )
     assert chart.loc[11, "outside"]
     sentence = text.control_chart_summary(chart)
     assert sentence.startswith("The share improved was below the limits in October 2026: ")

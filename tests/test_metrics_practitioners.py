@@ -527,7 +527,7 @@ def clinic_report_funnel(clinic, min_cell_size=11):
     first_pass = practitioner_funnel(clinic)
     spread = overdispersion(first_pass)
     funnel = practitioner_funnel(clinic, dispersion=float(spread["inflation"].iloc[0]))
-    return funnel, spread, reporting.protect_funnel(funnel, threshold=min_cell_size)
+    return funnel, spread, reporting.protect_funnel(funnel, min_cell_size=min_cell_size)
 
 
 def test_issue_case_limits_match_the_binomial_worked_out_independently():
@@ -656,7 +656,7 @@ def test_a_practitioner_with_every_course_improved_falls_back_to_the_plain_funne
         and funnel["indicator"].tolist() == plain["indicator"].tolist()
     )
     assert spread["practitioners"].iloc[0] == 3
-    sentence = text.case_mix_sentence(reporting.protect_funnel(funnel, threshold=1))
+    sentence = text.case_mix_sentence(reporting.protect_funnel(funnel, min_cell_size=1))
     assert sentence == (
         "This comparison could not allow for differences in patients between practitioners, because "
         f"{reason}; it compares their plain rates."

@@ -116,7 +116,7 @@ def test_funnel_hidden_protects_small_counts_and_their_complements():
     protected = reporting.protect_funnel(funnel)
     assert protected["practitioner_id"].tolist() == ["A"]
     assert protected.attrs["hidden_practitioners"] == 2 and protected.attrs["target"] == pytest.approx(57 / 95)
-    assert reporting.protect_funnel(funnel, threshold=5)["practitioner_id"].tolist() == ["A", "B", "C"]
+    assert reporting.protect_funnel(funnel, min_cell_size=5)["practitioner_id"].tolist() == ["A", "B", "C"]
     ten = funnel.assign(n=[40, 30, 10], responders=[20, 15, 0])  # 10 assessed: a count of 1 to 10
     assert "C" not in reporting.protect_funnel(ten)["practitioner_id"].tolist()
 

@@ -42,16 +42,18 @@ def _outcome_sections(window, rule, disclosure) -> dict:
         "outcomes": outcomes,
         "overall": overall,
         "summary": reporting.responder_summary(
-            overall, rule, threshold=disclosure, ongoing=outcomes.attrs["ongoing_courses"]
+            overall, rule=rule, min_cell_size=disclosure, ongoing=outcomes.attrs["ongoing_courses"]
         ),
-        "sensitivity": reporting.responder_sensitivity_table(sensitivity, threshold=disclosure),
+        "sensitivity": reporting.responder_sensitivity_table(sensitivity, min_cell_size=disclosure),
         "curve": metrics.responder_curve(outcomes),
-        "by_region": reporting.responders_by(outcomes, "body_region", threshold=disclosure),
-        "rom": reporting.rom_summary(cohort.ended_courses(metrics.rom_change(window), window), threshold=disclosure),
-        "proms": reporting.prom_summary(
-            cohort.ended_courses(metrics.prom_change(window), window), threshold=disclosure
+        "by_region": reporting.responders_by(outcomes, "body_region", min_cell_size=disclosure),
+        "rom": reporting.rom_summary(
+            cohort.ended_courses(metrics.rom_change(window), window), min_cell_size=disclosure
         ),
-        "attendance": reporting.attendance_table(courses, threshold=disclosure),
+        "proms": reporting.prom_summary(
+            cohort.ended_courses(metrics.prom_change(window), window), min_cell_size=disclosure
+        ),
+        "attendance": reporting.attendance_table(courses, min_cell_size=disclosure),
     }
 
 
@@ -80,5 +82,5 @@ def test_the_shared_outcomes_give_the_same_tables_as_computing_each_anew(window)
     pd.testing.assert_frame_equal(shared["outcomes"], anew)
     assert shared["outcomes"].attrs == anew.attrs
     pd.testing.assert_frame_equal(
-        shared["attendance"], reporting.attendance_table(metrics.attendance(window), threshold=disclosure)
+        shared["attendance"], reporting.attendance_table(metrics.attendance(window), min_cell_size=disclosure)
     )

@@ -15,13 +15,13 @@ from .suppression import (
 __all__ = ["funnel_curve", "protect_funnel"]
 
 
-def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
+def protect_funnel(funnel: pd.DataFrame, *, min_cell_size: int | Disclosure = 11) -> pd.DataFrame:
     """The funnel without the practitioners whose point would give away a small count.
 
     ``funnel`` is :func:`~needling_analytics.metrics.practitioner_funnel`
     (practitioners below its ``min_episodes`` are already left out). A
     practitioner is removed when their assessed episodes, responders or
-    non-responders are 1 to ``threshold - 1``, or to protect another one
+    non-responders are 1 to ``min_cell_size - 1``, or to protect another one
     (:func:`~needling_analytics.reporting.suppression.funnel_hidden`).
     The clinic's rate and the limits stay those of every compared
     practitioner.
@@ -37,7 +37,7 @@ def protect_funnel(funnel: pd.DataFrame, *, threshold: int | Disclosure = 11) ->
         outside each limit; hidden ones only as counts), which
         :func:`~needling_analytics.reporting.text.funnel_summary` reads.
     """
-    policy = as_disclosure(threshold)
+    policy = as_disclosure(min_cell_size)
     hidden = funnel_hidden(funnel, threshold=policy) if len(funnel) else pd.Series(False, index=funnel.index)
     out = funnel.loc[~hidden.to_numpy()].reset_index(drop=True)
     out.attrs = {**funnel.attrs, "hidden_practitioners": int(hidden.sum()), "threshold": policy.threshold}

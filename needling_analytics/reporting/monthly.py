@@ -56,7 +56,7 @@ BEYOND_VARIATION = "more than normal month-to-month variation"
 NOT_TESTED = "not tested"
 
 
-def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
+def kpi_table(monthly: pd.DataFrame, month, *, min_cell_size: int | Disclosure = 11) -> pd.DataFrame:
     """The month's activity beside the month before, with the change, small counts suppressed.
 
     ``monthly`` is :func:`~needling_analytics.metrics.monthly_activity`.
@@ -66,7 +66,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
     as the discharged episodes assessed; a rate is hidden (``"*"``) when a
     count it comes from is hidden, and so is the change when either month's
     figure is hidden. Blank cells are missing (e.g. no discharge that month).
-    ``threshold`` may be a :class:`~needling_analytics.suppression.Disclosure`:
+    ``min_cell_size`` may be a :class:`~needling_analytics.suppression.Disclosure`:
     nothing hidden for the owner; under ``method="round"`` counts are
     rounded to 5 (changes are those of the rounded counts), and the
     attendance and improvement shares are shown as bands where a count
@@ -96,7 +96,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
     hidden = suppress_small_counts(
         rows,
         list(MONTHLY_COUNTS),
-        threshold=threshold,
+        threshold=min_cell_size,
         totals=MONTHLY_TOTALS,
         rate_columns={
             "attendance_rate": ["sessions_attended", "cancelled", "no_show"],
@@ -116,7 +116,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
         },
     )
     tests = metrics.month_over_month(monthly, period).set_index("indicator")
-    rounds = as_disclosure(threshold).rounds
+    rounds = as_disclosure(min_cell_size).rounds
     out = []
     for column, (words, kind) in KPIS.items():
         now, before = hidden.loc[1, column], hidden.loc[0, column]
@@ -144,7 +144,7 @@ def kpi_table(monthly: pd.DataFrame, month, *, threshold: int | Disclosure = 11)
 
 
 def protect_control_chart(
-    chart: pd.DataFrame, monthly: pd.DataFrame, *, threshold: int | Disclosure = 11
+    chart: pd.DataFrame, monthly: pd.DataFrame, *, min_cell_size: int | Disclosure = 11
 ) -> pd.DataFrame:
     """A monthly control chart with the months that would give away a small count hidden.
 
@@ -165,24 +165,24 @@ def protect_control_chart(
         ``chart``'s columns with ``numerator``, ``denominator``, ``rate``,
         ``lower`` and ``upper`` missing and ``outside`` False in hidden
         months, and ``hidden`` (bool). ``attrs`` as ``chart``'s plus
-        ``threshold``, ``hidden_months`` and ``hidden_outside``
+        ``threshold`` (the smallest count shown), ``hidden_months`` and ``hidden_outside``
         (``{"above": n, "below": n}``: hidden months outside the limits,
         counted without saying which).
     """
     from ..metrics.control import MONTHLY_CHARTS
 
-    threshold = check_threshold(threshold)
+    min_cell_size = check_threshold(min_cell_size)
     numerator, denominator, kind, _ = MONTHLY_CHARTS[chart.attrs["indicator"]]
     sources = [numerator, denominator] + (["not_responders"] if kind == "p" else [])
     rows = monthly.set_index("month").reindex(chart["month"]).reset_index()
-    by_month = monthly_hidden(rows, threshold=threshold)[sources].any(axis=1).to_numpy()
+    by_month = monthly_hidden(rows, threshold=min_cell_size)[sources].any(axis=1).to_numpy()
     counts = chart[["numerator", "denominator"]].astype(float).reset_index(drop=True)
     parts = {"denominator": ["numerator", "other"]} if kind == "p" else {}
     counts["other"] = counts["denominator"] - counts["numerator"]
     columns = ["numerator", "denominator"] + (["other"] if kind == "p" else [])
     total = len(counts)
     counts.loc[total] = counts.sum()
-    pooled = small_count_mask(counts, columns, threshold=threshold, totals=parts, total_row=total)
+    pooled = small_count_mask(counts, columns, threshold=min_cell_size, totals=parts, total_row=total)
     hidden = by_month | pooled.drop(index=total).any(axis=1).to_numpy()
     out = chart.copy()
     out["numerator"] = out["numerator"].astype("Int64").mask(hidden)
@@ -194,7 +194,7 @@ def protect_control_chart(
     secret = chart[hidden]
     out.attrs = {
         **chart.attrs,
-        "threshold": threshold,
+        "threshold": min_cell_size,
         "hidden_months": int(hidden.sum()),
         "hidden_outside": {
             "above": int((secret["rate"] > secret["upper"]).sum()),

@@ -34,7 +34,7 @@ __all__ = [
 
 
 def responders_by(
-    outcomes: pd.DataFrame, by: str, *, threshold: int | Disclosure = 11, total_label: str = "all"
+    outcomes: pd.DataFrame, by: str, *, min_cell_size: int | Disclosure = 11, total_label: str = "all"
 ) -> pd.DataFrame:
     """Responder rates by a subgroup (body region, practitioner...), with an overall row, small counts suppressed.
 
@@ -60,7 +60,7 @@ def responders_by(
     hidden = suppress_small_counts(
         table,
         ["assessable", "responders", "others"],
-        threshold=threshold,
+        threshold=min_cell_size,
         totals={"assessable": ["responders", "others"]},
         total_row=len(table) - 1,
         rate_columns={c: ["responders", "assessable", "others"] for c in ("responder_rate", "ci_lower", "ci_upper")},
@@ -78,13 +78,13 @@ SENSITIVITY_METHODS = {
 }
 
 
-def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
+def responder_sensitivity_table(sensitivity: pd.DataFrame, *, min_cell_size: int | Disclosure = 11) -> pd.DataFrame:
     """The three responder rates of :func:`~needling_analytics.metrics.responder_sensitivity`, small counts hidden.
 
     In each row the counted courses are the improved plus the others;
-    a count from 1 to ``threshold - 1`` is hidden with its complement and
+    a count from 1 to ``min_cell_size - 1`` is hidden with its complement and
     the row's rate and interval. When the courses without a follow-up score
-    number 1 to ``threshold - 1`` the worst-case row is hidden (``"*"``):
+    number 1 to ``min_cell_size - 1`` the worst-case row is hidden (``"*"``):
     its count minus the first row's would give them away.
 
     Returns
@@ -98,13 +98,13 @@ def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int | D
     hidden = suppress_small_counts(
         table,
         ["assessed", "improved", "others"],
-        threshold=threshold,
+        threshold=min_cell_size,
         totals={"assessed": ["improved", "others"]},
         rate_columns={c: ["assessed", "improved", "others"] for c in ("rate", "ci_lower", "ci_upper")},
         rate_format="{:.0%}",
     )
     missing = int(sensitivity.attrs.get("no_follow_up", 0))
-    if 0 < missing < check_threshold(threshold):
+    if 0 < missing < check_threshold(min_cell_size):
         worst = (sensitivity["method"] == "worst_case").to_numpy()
         hidden.loc[worst, ["assessed", "improved", "rate", "ci_lower", "ci_upper"]] = COMPLEMENT
     hidden["method"] = sensitivity["method"].map(SENSITIVITY_METHODS).fillna(sensitivity["method"])
@@ -113,7 +113,7 @@ def responder_sensitivity_table(sensitivity: pd.DataFrame, *, threshold: int | D
     return out
 
 
-def attendance_table(visits: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
+def attendance_table(visits: pd.DataFrame, *, min_cell_size: int | Disclosure = 11) -> pd.DataFrame:
     """The clinic's attendance and self-discharge in one row, small counts suppressed.
 
     ``visits`` is :func:`~needling_analytics.metrics.attendance`, or
@@ -149,7 +149,7 @@ def attendance_table(visits: pd.DataFrame, *, threshold: int | Disclosure = 11) 
             "with_follow_up",
             "without_follow_up",
         ],
-        threshold=threshold,
+        threshold=min_cell_size,
         totals={
             "booked": ["attended", "cancelled", "no_show", "unmarked", "upcoming"],
             "episodes": ["self_discharged", "stayed"],
@@ -171,7 +171,7 @@ def attendance_table(visits: pd.DataFrame, *, threshold: int | Disclosure = 11) 
     return hidden[[*columns, "self_discharge_rate", "follow_up_rate"]]
 
 
-def rom_summary(rom: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
+def rom_summary(rom: pd.DataFrame, *, min_cell_size: int | Disclosure = 11) -> pd.DataFrame:
     """Range-of-motion series per joint by result against measurement error, small counts suppressed.
 
     ``rom`` is :func:`~needling_analytics.metrics.rom_change` (one row per
@@ -196,12 +196,12 @@ def rom_summary(rom: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.Da
     table.insert(0, "series", table.sum(axis=1))
     table = table.rename_axis(index="joint", columns=None).reset_index()
     hidden = suppress_small_counts(
-        table, ["series", *parts], threshold=threshold, totals={"series": parts}, total_row=len(table) - 1
+        table, ["series", *parts], threshold=min_cell_size, totals={"series": parts}, total_row=len(table) - 1
     )
     return hidden
 
 
-def prom_summary(changes: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
+def prom_summary(changes: pd.DataFrame, *, min_cell_size: int | Disclosure = 11) -> pd.DataFrame:
     """Questionnaire results per instrument, small counts suppressed.
 
     ``changes`` is :func:`~needling_analytics.metrics.prom_change`; figures
@@ -218,7 +218,7 @@ def prom_summary(changes: pd.DataFrame, *, threshold: int | Disclosure = 11) -> 
     hidden = suppress_small_counts(
         table,
         counts,
-        threshold=threshold,
+        threshold=min_cell_size,
         totals={"episodes": ["with_follow_up", "no_follow_up"], "assessable": ["reached_mcid", "not_reached"]},
         rate_columns={**shares, "mean_improvement": ["with_follow_up"], "median_improvement": ["with_follow_up"]},
         rate_format={**dict.fromkeys(shares, "{:.0%}"), "mean_improvement": "{:.1f}", "median_improvement": "{:.1f}"},
@@ -228,7 +228,7 @@ def prom_summary(changes: pd.DataFrame, *, threshold: int | Disclosure = 11) -> 
     return hidden[[*columns, "reached_mcid", "share_reached_mcid", "ci_lower", "ci_upper"]]
 
 
-def adverse_event_table(comparison: pd.DataFrame, *, threshold: int | Disclosure = 11) -> pd.DataFrame:
+def adverse_event_table(comparison: pd.DataFrame, *, min_cell_size: int | Disclosure = 11) -> pd.DataFrame:
     """Adverse-event rates beside the published ones, with rates built on 1 to 10 events hidden.
 
     ``comparison`` is :func:`~needling_analytics.metrics.compare_to_benchmarks`.
@@ -247,7 +247,7 @@ def adverse_event_table(comparison: pd.DataFrame, *, threshold: int | Disclosure
     hidden = suppress_small_counts(
         comparison,
         ["events"],
-        threshold=threshold,
+        threshold=min_cell_size,
         rate_columns={c: ["events"] for c in ("rate_per_100", "ci_lower", "ci_upper")},
         rate_format="{:.2f}",
     )

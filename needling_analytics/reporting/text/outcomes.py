@@ -20,13 +20,13 @@ __all__ = ["median_sentence", "responder_summary", "rom_device_note", "sensitivi
 
 
 def responder_summary(
-    summary: pd.DataFrame, rule, *, threshold: int | None = 11, ongoing: int | None = None
+    summary: pd.DataFrame, *, rule, min_cell_size: int | None = 11, ongoing: int | None = None
 ) -> Paragraph:
     """The clinic's responder rate and its 95% interval in words.
 
     ``summary`` is the one-row output of
     :func:`~needling_analytics.metrics.summarize_responders`. Counts from 1
-    to ``threshold - 1`` are written "fewer than 11" (CMS small-cell rule;
+    to ``min_cell_size - 1`` are written "fewer than 11" (CMS small-cell rule;
     None shows every count). The total number of episodes is not given, so
     that the number not assessed cannot be worked out by subtraction.
 
@@ -37,22 +37,22 @@ def responder_summary(
     """
     row, rule = summary.iloc[0], as_rule(rule)
     assessable, responders = int(row["assessable"]), int(row["responders"])
-    limit = smallest_shown(threshold) or 0
+    limit = smallest_shown(min_cell_size) or 0
     still = ""
     if ongoing:
         still = (
-            f" {format_count(ongoing, threshold=threshold).capitalize()} course{'s' if ongoing != 1 else ''} of care "
+            f" {format_count(ongoing, min_cell_size=min_cell_size).capitalize()} course{'s' if ongoing != 1 else ''} of care "
             f"still under way {'are' if ongoing != 1 else 'is'} not counted: a result so far is not the final one."
         )
     if assessable == 0:
         return Paragraph(UNAVAILABLE["outcomes"] + still)
     kind = "that have ended and could be assessed" if ongoing is not None else "that could be assessed"
-    count = format_count(assessable, threshold=threshold)
+    count = format_count(assessable, min_cell_size=min_cell_size)
     courses = f"Of {count if count.startswith('about') else 'the ' + count} courses of care {kind}, "
     reached = f"reached a clinically important improvement ({rule.describe()})."
     if assessable < limit:
         ended = " that have ended" if ongoing is not None else ""
-        text = f"Only {format_count(assessable, threshold=threshold)} courses of care{ended} could be assessed: too few to give a rate."
+        text = f"Only {format_count(assessable, min_cell_size=min_cell_size)} courses of care{ended} could be assessed: too few to give a rate."
     elif 0 < responders < limit:
         text = courses + f"fewer than {limit} " + reached
     elif 0 < assessable - responders < limit:
@@ -60,7 +60,7 @@ def responder_summary(
     else:
         text = (
             courses
-            + f"{format_count(responders, threshold=threshold)} ({format_pct(row['responder_rate'], share=True)}) "
+            + f"{format_count(responders, min_cell_size=min_cell_size)} ({format_pct(row['responder_rate'], share=True)}) "
             + reached
             + " Allowing for chance, the clinic's underlying rate is likely between "
             f"{format_pct(row['ci_lower'], share=True)} and {format_pct(row['ci_upper'], share=True)} "
@@ -69,7 +69,7 @@ def responder_summary(
     left_out = int(row["no_baseline"] + row["no_follow_up"] + row["baseline_too_low"])
     if left_out:
         text += (
-            f" {format_count(left_out, threshold=threshold).capitalize()} more could not be assessed: they had no "
+            f" {format_count(left_out, min_cell_size=min_cell_size).capitalize()} more could not be assessed: they had no "
             "follow-up pain score yet, or started too low to show a clinically important change."
         )
     if assessable >= limit:
@@ -77,11 +77,11 @@ def responder_summary(
     return Paragraph(text + still)
 
 
-def sensitivity_sentence(sensitivity: pd.DataFrame, *, threshold: int | None = 11) -> Paragraph:
+def sensitivity_sentence(sensitivity: pd.DataFrame, *, min_cell_size: int | None = 11) -> Paragraph:
     """One plain sentence under the table of :func:`~needling_analytics.metrics.responder_sensitivity`.
 
     Says how many courses lack a follow-up score (counts from 1 to
-    ``threshold - 1`` written "fewer than 11") and how many of them stopped
+    ``min_cell_size - 1`` written "fewer than 11") and how many of them stopped
     coming (self-discharged, as in the attendance section), what the three
     rows mean, and why the weighted rate is missing when it is.
     """
@@ -91,7 +91,7 @@ def sensitivity_sentence(sensitivity: pd.DataFrame, *, threshold: int | None = 1
     gone = sensitivity.attrs.get("no_follow_up_self_discharged")
     stopped = ""
     if gone is not None:
-        stopped = f", {format_count(int(gone), threshold=threshold)} of them after the patient stopped coming"
+        stopped = f", {format_count(int(gone), min_cell_size=min_cell_size)} of them after the patient stopped coming"
     weighted = sensitivity[sensitivity["method"] == "weighted"]
     note = "" if not len(weighted) or is_missing(weighted["note"].iloc[0]) else str(weighted["note"].iloc[0])
     used = note.split(" (")[0]
@@ -101,7 +101,7 @@ def sensitivity_sentence(sensitivity: pd.DataFrame, *, threshold: int | None = 1
         "weights from body_region": " (same body region)",
     }.get(used, "")
     text = (
-        f"{format_count(missing, threshold=threshold).capitalize()} course{'s' if missing != 1 else ''} of care "
+        f"{format_count(missing, min_cell_size=min_cell_size).capitalize()} course{'s' if missing != 1 else ''} of care "
         f"had no follow-up pain score{stopped}; those patients may have done better or worse than the rest, so the "
         "share improved is shown three ways: among courses with a follow-up score, counting every course without "
         "one as not improved (the worst case), and giving more weight to followed-up courses that look like the "
@@ -132,7 +132,7 @@ def median_sentence(median: pd.DataFrame) -> Paragraph:
     return Paragraph(text + ".")
 
 
-def rom_device_note(rom: pd.DataFrame, *, threshold: int | None = None) -> Paragraph:
+def rom_device_note(rom: pd.DataFrame, *, min_cell_size: int | None = None) -> Paragraph:
     """Footnote on range-of-motion readings with no device recorded; empty when every reading has one.
 
     ``rom`` is :func:`~needling_analytics.metrics.rom_change` (or rows of
@@ -140,8 +140,8 @@ def rom_device_note(rom: pd.DataFrame, *, threshold: int | None = None) -> Parag
     device are compared with one another against the measurement error of
     the clinic's commonest device for the joint and movement: "3 readings
     had no device recorded; their changes are judged against the
-    measurement error of crom." With ``threshold`` (aggregate reports), a
-    count from 1 to ``threshold - 1`` is written "Fewer than 11".
+    measurement error of crom." With ``min_cell_size`` (aggregate reports), a
+    count from 1 to ``min_cell_size - 1`` is written "Fewer than 11".
     """
     if rom is None or "no_device_readings" not in rom or rom.empty:
         return Paragraph("")
@@ -149,9 +149,9 @@ def rom_device_note(rom: pd.DataFrame, *, threshold: int | None = None) -> Parag
     if not missing:
         return Paragraph("")
     devices = sorted({str(d) for d in rom["mdc_device"].dropna()}) if "mdc_device" in rom else []
-    threshold = smallest_shown(threshold)  # a Disclosure: None for the owner
-    small = threshold is not None and 0 < missing < threshold
-    count = f"Fewer than {threshold}" if small else f"{missing:,}"
+    min_cell_size = smallest_shown(min_cell_size)  # a Disclosure: None for the owner
+    small = min_cell_size is not None and 0 < missing < min_cell_size
+    count = f"Fewer than {min_cell_size}" if small else f"{missing:,}"
     had = "reading had" if missing == 1 and not small else "readings had"
     its = "its change is" if missing == 1 and not small else "their changes are"
     if devices:

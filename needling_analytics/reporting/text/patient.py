@@ -48,7 +48,7 @@ def _episode(episode_row) -> pd.Series:
     raise ValueError(f"`episode_row` must be a row of the episodes table, got {type(episode_row).__name__!r}")
 
 
-def patient_headline(episode_row, rule) -> Headline:
+def patient_headline(episode_row, *, rule) -> Headline:
     """One or two sentences on how the patient's pain changed over the course of care.
 
     Parameters

@@ -177,15 +177,15 @@ def format_pct(value, *, decimals: int = 0, share: bool = False) -> str:
     return f"{(rounded if rounded != 0 else abs(rounded)):f}%"
 
 
-def smallest_shown(threshold) -> int | None:
-    """The smallest count a sentence may give: ``threshold``, or a Disclosure's (None for the owner: every count)."""
-    if isinstance(threshold, Disclosure):
-        return threshold.threshold if threshold.shared else None
-    return threshold
+def smallest_shown(min_cell_size) -> int | None:
+    """The smallest count a sentence may give: ``min_cell_size``, or a Disclosure's (None for the owner: every count)."""
+    if isinstance(min_cell_size, Disclosure):
+        return min_cell_size.threshold if min_cell_size.shared else None
+    return min_cell_size
 
 
-def format_count(value, *, threshold: int | Disclosure | None = None) -> str:
-    """A count with thousands separators; with ``threshold``, 1 to threshold-1 -> ``"fewer than 11"``.
+def format_count(value, *, min_cell_size: int | Disclosure | None = None) -> str:
+    """A count with thousands separators; with ``min_cell_size``, 1 to min_cell_size-1 -> ``"fewer than 11"``.
 
     Zero is shown (the CMS small-cell rule allows it). Missing -> ``"not
     available"``. With a :class:`~needling_analytics.suppression.Disclosure`:
@@ -195,10 +195,10 @@ def format_count(value, *, threshold: int | Disclosure | None = None) -> str:
     if is_missing(value):
         return "not available"
     number = int(value)
-    limit = smallest_shown(threshold)
+    limit = smallest_shown(min_cell_size)
     if limit is not None and 0 < number < limit:
         return f"fewer than {limit}"
-    if isinstance(threshold, Disclosure) and threshold.rounds and number > 0:
+    if isinstance(min_cell_size, Disclosure) and min_cell_size.rounds and number > 0:
         return f"about {int(round_counts(number)):,}"
     return f"{number:,}"
 
