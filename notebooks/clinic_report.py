@@ -95,7 +95,7 @@ reporting.describe_rule(rule)
 # because each patient has several.
 
 # %%
-monthly = metrics.monthly_activity(clinic, month, months_before=12, rule=rule)
+monthly = metrics.monthly_activity(clinic, month, months=12, rule=rule)
 
 # %%
 kpis = reporting.kpi_table(monthly, month, min_cell_size=disclosure)

@@ -170,7 +170,7 @@ reporting.chart_or_note(
 
 # %%
 reporting.chart_or_note(
-    plots.plot_time_to_response, frequency.time_to_response, section="time_to_response", group="frequency_band"
+    plots.plot_time_to_response, frequency.time_to_response, section="time_to_response", by="frequency_band"
 )
 
 # %% [markdown]
