@@ -28,7 +28,7 @@ import papermill
 
 from needling_analytics import DataQualityWarning, load_clinic
 from needling_analytics.demo import generate_clinic, write_clinic
-from needling_analytics.reporting import write_cache
+from needling_analytics.reporting import RunSettings, write_cache
 from needling_analytics.runner import RunConfig, patients_seen
 from needling_analytics.runner.execute import KERNEL, notebook_path
 from needling_analytics.runner.monthly import Job, _fan_out
@@ -48,7 +48,7 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)
             clinic = load_clinic(tmp / "data")
-        cache = write_cache(clinic, tmp / "cache", clinic_name="Benchmark clinic")
+        cache = write_cache(clinic, tmp / "cache", settings=RunSettings(clinic_name="Benchmark clinic"))
         patients = patients_seen(clinic, pd.Period("2026-10", "M"))[: args.patients]
         baseline = patients[: args.baseline_patients]
         print(f"{len(patients)} patient reports with warm kernels, {len(baseline)} otherwise; {cores} cores")

@@ -134,7 +134,7 @@ def _report(args) -> int:
     from .periods import parse_month
     from .reporting import write_cache
     from .runner import ReportError, run_report, safe_name
-    from .runner.config import clinic_parameters, ensure_practitioner_key, patient_parameters
+    from .runner.config import clinic_parameters, ensure_practitioner_key, patient_parameters, report_settings
 
     config = _run_config(args)
     with warnings.catch_warnings():
@@ -142,22 +142,21 @@ def _report(args) -> int:
         clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)
     out = config.out_dir / config.clinic_slug
     with file_permissions(config.permissions), tempfile.TemporaryDirectory(prefix="needling-cache-") as cache:
-        write_cache(
-            clinic, cache, rule=config.rule, clinic_name=config.clinic_name, disclosure=config.disclosure_policy
-        )
+        if args.kind == "clinic":  # the set-up step: a key made once for the clinic reports, never by a report
+            ensure_practitioner_key(config)
+        write_cache(clinic, cache, settings=report_settings(config))
         if args.kind == "patient":
             if args.patient_id not in set(clinic.patients["patient_id"]):
                 raise InputError(
                     f"patient {args.patient_id!r} is not in the data (or all their rows were quarantined)",
                     path=config.data_dir,
                 )
-            parameters = patient_parameters(config, args.patient_id, cache, clinic.as_of)
+            parameters = patient_parameters(args.patient_id, cache)
             html = out / "patients" / f"{safe_name(args.patient_id)}.html"
             title = f"Patient {args.patient_id}"
         else:
-            ensure_practitioner_key(config)
             html = out / args.month / "clinic" / "clinic_report.html"
-            parameters = clinic_parameters(config, parse_month(args.month), cache, results_dir=html.parent)
+            parameters = clinic_parameters(parse_month(args.month), cache, results_dir=html.parent)
             title = f"Clinic report, {args.month}"
         try:
             result = run_report(args.kind, parameters, html, title=title, timeout=config.timeout)

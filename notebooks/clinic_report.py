@@ -17,44 +17,57 @@
 import warnings
 
 import needling_analytics
-from needling_analytics import metrics, plots
-from needling_analytics.reporting import results, tables, text
+from needling_analytics import cohort, metrics, plots, reporting
 
 warnings.filterwarnings("ignore")
 plots.set_theme()
 
 # %% tags=["parameters"]
 month: str = "2026-10"  # the month to report, YYYY-MM
-cache_dir: str = ""  # the run's metrics cache, with its responder rule; empty: load data_dir, default rule
+cache_dir: str = ""  # the run's metrics cache, which holds the run's settings; empty: load data_dir
 data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
-clinic_name: str = "Demo clinic"  # the clinic's name, printed on the report
-audience: str = "public"  # who the report is for: owner (every count; not for sharing), staff or public
-disclosure_method: str = "suppress"  # staff/public: suppress small counts and complements, or round counts to 5
-min_cell_size: int = 11  # staff/public: smallest count shown (CMS small-cell rule: 1-10 hidden)
-min_episodes: int = 10  # least assessed courses of care for a practitioner to appear on the funnel plot
-show_practitioner_ids: bool = False  # True: name practitioners by their IDs; False: keyed pseudonyms
-practitioner_key_file: str = ""  # secret key file that keeps pseudonyms stable; empty: a one-off key
 results_dir: str = ""  # folder for summary.json and tables/*.csv (the headline figures and tables); empty: none
+clinic_name: str = "Demo clinic"  # without cache_dir only: the clinic's name, printed on the report
+audience: str = "public"  # without cache_dir only: owner (every count; not for sharing), staff or public
+disclosure_method: str = "suppress"  # without cache_dir only: suppress small counts and complements, or round to 5
+min_cell_size: int = 11  # without cache_dir only: smallest count shown (CMS small-cell rule: 1-10 hidden)
+min_episodes: int = 10  # without cache_dir only: least assessed courses for a practitioner on the funnel plot
+show_practitioner_ids: bool = False  # without cache_dir only: True names practitioners by ID; False: code names
+practitioner_key_file: str = ""  # without cache_dir only: key that keeps code names stable; empty: a one-off key
 
 # %%
-clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
+clinic = reporting.open_clinic(cache_dir=cache_dir, data_dir=data_dir)
 
 # %%
-practitioners = tables.practitioner_labels(clinic, key_file=practitioner_key_file, show_ids=show_practitioner_ids)
-
-# %%
-rule = tables.run_rule(cache_dir=cache_dir)
-
-# %%
-disclosure = tables.run_disclosure(
-    cache_dir=cache_dir, audience=audience, method=disclosure_method, min_cell_size=min_cell_size
+settings = reporting.run_settings(
+    cache_dir=cache_dir,
+    clinic_name=clinic_name,
+    audience=audience,
+    method=disclosure_method,
+    min_cell_size=min_cell_size,
+    min_episodes=min_episodes,
+    show_practitioner_ids=show_practitioner_ids,
+    practitioner_key_file=practitioner_key_file,
 )
 
 # %%
-cohort = tables.clinic_window(clinic, month, months=12)
+rule = settings.rule
 
 # %%
-text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_label(month)}", audience=disclosure)
+disclosure = settings.disclosure
+
+# %%
+practitioners = reporting.practitioner_labels(
+    clinic, key_file=settings.practitioner_key_file, show_ids=settings.show_practitioner_ids
+)
+
+# %%
+window = cohort.clinic_window(clinic, month, months=12)
+
+# %%
+reporting.report_header(
+    "Monthly clinic report", f"{settings.clinic_name} · {reporting.period_label(month)}", audience=disclosure
+)
 
 # %% [markdown]
 # How the clinic is doing: activity this month, patients' outcomes, how
@@ -67,7 +80,7 @@ text.report_header("Monthly clinic report", f"{clinic_name} · {text.period_labe
 # of care that have ended by then.
 
 # %%
-text.describe_rule(rule)
+reporting.describe_rule(rule)
 
 # %% [markdown]
 # ## Activity this month
@@ -85,10 +98,10 @@ text.describe_rule(rule)
 monthly = metrics.monthly_activity(clinic, month, months=12, rule=rule)
 
 # %%
-kpis = tables.kpi_table(monthly, month, threshold=disclosure)
+kpis = reporting.kpi_table(monthly, month, min_cell_size=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     kpis,
     {
         "indicator": "",
@@ -104,8 +117,12 @@ tables.table_or_note(
 # would hide it.
 
 # %%
-tables.chart_or_note(
-    plots.plot_monthly_activity, monthly, section="activity", needs="sessions_booked", min_cell_size=disclosure.min_cell_size
+reporting.chart_or_note(
+    plots.plot_monthly_activity,
+    monthly,
+    section="activity",
+    needs="sessions_booked",
+    min_cell_size=disclosure.min_cell_size,
 )
 
 # %% [markdown]
@@ -125,26 +142,26 @@ tables.chart_or_note(
 # not of a share.
 
 # %%
-responder_chart = tables.protect_control_chart(
-    metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=disclosure
+responder_chart = reporting.protect_control_chart(
+    metrics.monthly_control_chart(monthly, "responders"), monthly, min_cell_size=disclosure
 )
 
 # %%
-tables.chart_or_note(plots.plot_control_chart, responder_chart, section="outcomes", needs="centre")
+reporting.chart_or_note(plots.plot_control_chart, responder_chart, section="outcomes", needs="centre")
 
 # %%
-text.control_chart_summary(responder_chart)
+reporting.control_chart_summary(responder_chart)
 
 # %%
-event_chart = tables.protect_control_chart(
-    metrics.monthly_control_chart(monthly, "adverse_events"), monthly, threshold=disclosure
+event_chart = reporting.protect_control_chart(
+    metrics.monthly_control_chart(monthly, "adverse_events"), monthly, min_cell_size=disclosure
 )
 
 # %%
-tables.chart_or_note(plots.plot_control_chart, event_chart, section="safety", needs="centre")
+reporting.chart_or_note(plots.plot_control_chart, event_chart, section="safety", needs="centre")
 
 # %%
-text.control_chart_summary(event_chart)
+reporting.control_chart_summary(event_chart)
 
 # %% [markdown]
 # ## Outcomes
@@ -163,23 +180,26 @@ text.control_chart_summary(event_chart)
 # that such a count cannot be worked out (see the note at the end).
 
 # %%
-outcomes = tables.episode_outcomes(cohort, rule=rule, courses="ended")
+courses = cohort.episode_outcomes(window, rule=rule)
+
+# %%
+outcomes = cohort.ended_courses(courses, window)
 
 # %%
 overall = metrics.summarize_responders(outcomes)
 
 # %%
-text.responder_summary(overall, rule, threshold=disclosure, ongoing=outcomes.attrs["ongoing_courses"])
+reporting.responder_summary(overall, rule=rule, min_cell_size=disclosure, ongoing=outcomes.attrs["ongoing_courses"])
 
 # %% [markdown]
 # ### Courses of care without a follow-up score
 
 # %%
 sensitivity = metrics.responder_sensitivity(outcomes)
-sensitivity_table = tables.responder_sensitivity_table(sensitivity, threshold=disclosure)
+sensitivity_table = reporting.responder_sensitivity_table(sensitivity, min_cell_size=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     sensitivity_table,
     {
         "method": "Counted how",
@@ -193,7 +213,7 @@ tables.table_or_note(
 )
 
 # %%
-text.sensitivity_sentence(sensitivity, threshold=disclosure)
+reporting.sensitivity_sentence(sensitivity, min_cell_size=disclosure)
 
 # %% [markdown]
 # The curve below shows, for every size of improvement, the share of
@@ -206,12 +226,12 @@ text.sensitivity_sentence(sensitivity, threshold=disclosure)
 curve = metrics.responder_curve(outcomes)
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_responder_curve, curve, section="responder_curve", needs="share", min_cell_size=disclosure.min_cell_size
 )
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_pain_change_distribution,
     outcomes,
     section="outcomes",
@@ -223,10 +243,10 @@ tables.chart_or_note(
 # ### By body region
 
 # %%
-by_region = tables.responders_by(outcomes, "body_region", threshold=disclosure)
+by_region = reporting.responders_by(outcomes, "body_region", min_cell_size=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     by_region,
     {
         "body_region": "Body region",
@@ -248,13 +268,13 @@ tables.table_or_note(
 # it is counted as "within".
 
 # %%
-rom = tables.ended_courses(metrics.rom_change(cohort), cohort)
+rom = cohort.ended_courses(metrics.rom_change(window), window)
 
 # %%
-rom_table = tables.rom_summary(rom, threshold=disclosure)
+rom_table = reporting.rom_summary(rom, min_cell_size=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     rom_table,
     {
         "joint": "Joint",
@@ -268,7 +288,7 @@ tables.table_or_note(
 )
 
 # %%
-text.rom_device_note(rom, threshold=disclosure)
+reporting.rom_device_note(rom, min_cell_size=disclosure)
 
 # %% [markdown]
 # ### Questionnaires
@@ -278,13 +298,13 @@ text.rom_device_note(rom, threshold=disclosure)
 # runs), and the share reaching its clinically important change.
 
 # %%
-proms = tables.ended_courses(metrics.prom_change(cohort), cohort)
+proms = cohort.ended_courses(metrics.prom_change(window), window)
 
 # %%
-prom_table = tables.prom_summary(proms, threshold=disclosure)
+prom_table = reporting.prom_summary(proms, min_cell_size=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     prom_table,
     {
         "instrument": "Questionnaire",
@@ -314,10 +334,10 @@ tables.table_or_note(
 # of cause and effect.
 
 # %%
-frequency = metrics.analyze_frequency(cohort, rule=rule)
+frequency = metrics.analyze_frequency(window, rule=rule)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     frequency.patient_level,
     {
         "term": "",
@@ -338,7 +358,7 @@ tables.table_or_note(
 )
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_frequency_association,
     frequency.landmark,
     section="frequency",
@@ -348,7 +368,7 @@ tables.chart_or_note(
 )
 
 # %%
-text.frequency_paragraph(frequency)
+reporting.frequency_paragraph(frequency)
 
 # %% [markdown]
 # ## Time to a clinically important improvement
@@ -363,19 +383,21 @@ text.frequency_paragraph(frequency)
 # patients were seen.
 
 # %%
-times = metrics.time_to_response(cohort, rule=rule, confirmed=True)
+times = metrics.time_to_response(window, rule=rule, confirmed=True)
 
 # %%
 km = metrics.kaplan_meier(times, time="days", cluster="patient_id")
 
 # %%
-tables.chart_or_note(plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size)
+reporting.chart_or_note(
+    plots.plot_time_to_response, km, section="time_to_response", min_cell_size=disclosure.min_cell_size
+)
 
 # %%
 median = metrics.median_time(times, time="days", cluster="patient_id")
 
 # %%
-text.median_sentence(median)
+reporting.median_sentence(median)
 
 # %% [markdown]
 # ## Safety
@@ -388,19 +410,21 @@ text.median_sentence(median)
 # listed after the table.
 
 # %%
-rates = metrics.adverse_event_rates(cohort)
+rates = metrics.adverse_event_rates(window)
 
 # %%
 versus = metrics.compare_to_benchmarks(rates)
 
 # %%
-tables.chart_or_note(plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=disclosure.min_cell_size)
+reporting.chart_or_note(
+    plots.plot_adverse_event_rates, versus, section="safety", min_cell_size=disclosure.min_cell_size
+)
 
 # %%
-safety = tables.adverse_event_table(versus, threshold=disclosure)
+safety = reporting.adverse_event_table(versus, min_cell_size=disclosure)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     safety,
     {
         "event_type": "Event",
@@ -428,7 +452,7 @@ tables.table_or_note(
 )
 
 # %%
-text.safety_summary(safety)
+reporting.safety_summary(safety)
 
 # %% [markdown]
 # ### Significant and serious events
@@ -437,13 +461,13 @@ text.safety_summary(safety)
 # them up in the clinic's own records).
 
 # %%
-serious = metrics.serious_events(cohort)
+serious = metrics.serious_events(window)
 
 # %%
-serious = tables.label_practitioners(serious, practitioners)
+serious = reporting.label_practitioners(serious, practitioners)
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     serious,
     {
         "session_date": "Session date",
@@ -481,25 +505,25 @@ tables.table_or_note(
 # Sessions with no practitioner recorded are left out of this comparison.
 
 # %%
-text.practitioner_recording(metrics.practitioner_recording(cohort))
+reporting.practitioner_recording(metrics.practitioner_recording(window))
 
 # %%
-funnel, spread = metrics.practitioner_comparison(cohort, rule=rule, min_episodes=min_episodes, courses="ended")
+funnel, spread = metrics.practitioner_comparison(window, rule=rule, min_episodes=settings.min_episodes, courses="ended")
 
 # %%
-shown = tables.protect_funnel(funnel, threshold=disclosure)
+shown = reporting.protect_funnel(funnel, min_cell_size=disclosure)
 
 # %%
-shown = tables.label_practitioners(shown, practitioners)
+shown = reporting.label_practitioners(shown, practitioners)
 
 # %%
-limits = tables.funnel_curve(shown)
+limits = reporting.funnel_curve(shown)
 
 # %%
-tables.chart_or_note(plots.plot_funnel, shown, limits, section="funnel")
+reporting.chart_or_note(plots.plot_funnel, shown, limits, section="funnel")
 
 # %%
-text.funnel_summary(shown, spread)
+reporting.funnel_summary(shown, spread)
 
 # %% [markdown]
 # ## Attendance and self-discharge
@@ -513,13 +537,10 @@ text.funnel_summary(shown, spread)
 # counted separately and left out of it.
 
 # %%
-visits = metrics.attendance(cohort)
+attendance = reporting.attendance_table(courses, min_cell_size=disclosure)
 
 # %%
-attendance = tables.attendance_table(visits, threshold=disclosure)
-
-# %%
-tables.table_or_note(
+reporting.table_or_note(
     attendance,
     {
         "booked": "Sessions booked",
@@ -541,32 +562,32 @@ tables.table_or_note(
 # ### Privacy
 
 # %%
-tables.suppression_note(disclosure)
+reporting.suppression_note(disclosure)
 
 # %%
-tables.pseudonym_note(key_file=practitioner_key_file, show_ids=show_practitioner_ids)
+reporting.pseudonym_note(key_file=settings.practitioner_key_file, show_ids=settings.show_practitioner_ids)
 
 # %% [markdown]
 # ### Data quality
 
 # %%
-text.data_quality_note(clinic.quality)
+reporting.data_quality_note(clinic.quality)
 
 # %%
-summary = results.clinic_summary(
+summary = reporting.clinic_summary(
     disclosure=disclosure,
     month=month,
     months=12,
-    as_of=cohort.as_of,
+    as_of=window.as_of,
     rule=rule,
-    responders=results.responder_figures(overall, cohort="ended", threshold=disclosure),
+    responders=reporting.responder_figures(overall, cohort="ended", min_cell_size=disclosure),
     practitioner_counts=shown.attrs.get("practitioner_counts"),
-    frequency=results.frequency_figures(frequency.patient_level),
+    frequency=reporting.frequency_figures(frequency.patient_level),
     version=needling_analytics.__version__,
 )
 
 # %%
-written = results.write_results(
+written = reporting.write_results(
     results_dir,
     summary,
     {
@@ -584,11 +605,11 @@ written = results.write_results(
 )
 
 # %%
-text.report_footer(
+reporting.report_footer(
     title="Monthly clinic report",
-    clinic_name=clinic_name,
-    period=text.period_label(month),
-    as_of=cohort.as_of,
+    clinic_name=settings.clinic_name,
+    period=reporting.period_label(month),
+    as_of=window.as_of,
     rule=rule,
     version=needling_analytics.__version__,
 )

@@ -17,8 +17,7 @@
 import warnings
 
 import needling_analytics
-from needling_analytics import plots
-from needling_analytics.reporting import tables, text
+from needling_analytics import plots, reporting
 
 warnings.filterwarnings("ignore")
 plots.set_theme()
@@ -31,10 +30,10 @@ data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_di
 as_of: str = ""  # date the data is complete to (YYYY-MM-DD), only when cache_dir is empty; empty: today
 
 # %%
-patient = tables.open_patient(patient_id, episode_id=episode_id, cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
+patient = reporting.open_patient(patient_id, episode_id=episode_id, cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
 
 # %%
-text.report_header("Progress report", text.episode_subtitle(patient_id, patient.episodes))
+reporting.report_header("Progress report", reporting.episode_subtitle(patient_id, patient.episodes))
 
 # %% [markdown]
 # How this course of dry-needling care is going: pain at every session,
@@ -45,10 +44,10 @@ text.report_header("Progress report", text.episode_subtitle(patient_id, patient.
 # ## Summary
 
 # %%
-text.patient_headline(patient.episodes, patient.rule)
+reporting.patient_headline(patient.episodes, rule=patient.rule)
 
 # %%
-text.describe_rule(patient.rule)
+reporting.describe_rule(patient.rule)
 
 # %% [markdown]
 # ## Pain before and after every session
@@ -61,7 +60,7 @@ text.describe_rule(patient.rule)
 # improvement, counted from the first score.
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_pain_over_sessions,
     patient.pain,
     section="pain",
@@ -79,10 +78,10 @@ tables.chart_or_note(
 # change inside it cannot be told apart from it.
 
 # %%
-tables.chart_or_note(plots.plot_rom_progress, patient.rom, section="rom")
+reporting.chart_or_note(plots.plot_rom_progress, patient.rom, section="rom")
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     patient.rom,
     {
         "joint": "Joint",
@@ -99,7 +98,7 @@ tables.table_or_note(
 )
 
 # %%
-text.rom_device_note(patient.rom)
+reporting.rom_device_note(patient.rom)
 
 # %% [markdown]
 # ## Questionnaires
@@ -110,10 +109,10 @@ text.rom_device_note(patient.rom)
 # published threshold.
 
 # %%
-tables.chart_or_note(plots.plot_prom_scores, patient.proms, section="proms", needs="score")
+reporting.chart_or_note(plots.plot_prom_scores, patient.proms, section="proms", needs="score")
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     patient.prom_change,
     {
         "instrument": "Questionnaire",
@@ -133,7 +132,7 @@ tables.table_or_note(
 # session is expected.
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_journal, patient.journal, section="journal", needs="pain", session_dates=patient.pain["session_date"]
 )
 
@@ -146,7 +145,7 @@ tables.chart_or_note(
 # lasting harm.
 
 # %%
-tables.table_or_note(
+reporting.table_or_note(
     patient.adverse_events,
     {
         "session_date": "Session",
@@ -162,13 +161,13 @@ tables.table_or_note(
 # ## Attendance
 
 # %%
-text.attendance_sentence(patient.episodes)
+reporting.attendance_sentence(patient.episodes)
 
 # %%
-text.report_footer(
+reporting.report_footer(
     title="Progress report",
     clinic_name=patient.clinic_name,
-    period=text.episode_period(patient.episodes),
+    period=reporting.episode_period(patient.episodes),
     as_of=patient.as_of,
     rule=patient.rule,
     version=needling_analytics.__version__,

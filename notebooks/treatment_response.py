@@ -29,14 +29,13 @@ import warnings
 from IPython.display import display
 
 import needling_analytics
-from needling_analytics import metrics, plots
-from needling_analytics.reporting import tables, text
+from needling_analytics import cohort, metrics, plots, reporting
 
 warnings.filterwarnings("ignore")
 plots.set_theme()
 
 # %% tags=["parameters"]
-cache_dir: str = ""  # the run's metrics cache; empty: load the clinic from data_dir
+cache_dir: str = ""  # the run's metrics cache, with the run's responder rule; empty: load the clinic from data_dir
 data_dir: str = "data/demo"  # the clinic's data folder, read only when cache_dir is empty
 as_of: str = ""  # date the data is complete to (YYYY-MM-DD), only when loading data_dir; empty: today
 body_regions: list[str] = []  # body regions to include, e.g. ["neck", "shoulder"]; empty: all
@@ -47,21 +46,27 @@ min_baseline: float = 0.0  # least first pain score included (0-10)
 max_baseline: float = 10.0  # greatest first pain score included (0-10)
 outcome: str = "pain_pre"  # "pain_pre", or a range-of-motion movement "joint:movement", e.g. "cervical_spine:rotation"
 random_slope: object = "auto"  # vary the weekly slope by subject: True, False, or "auto" (when a test supports it)
-abs_threshold: float = 2.0  # responder rule: least fall in pain, points (Farrar 2001)
-pct_threshold: float = 30.0  # responder rule: least fall in pain, percent of the first score
-require: str = "both"  # responder rule: "both" thresholds, or "either"
+abs_threshold: float = 2.0  # without cache_dir only (a cache holds the run's rule): least fall in pain, points
+pct_threshold: float = 30.0  # without cache_dir only: least fall in pain, percent of the first score
+require: str = "both"  # without cache_dir only: the rule needs "both" thresholds, or "either"
 
 # %%
-clinic = tables.open_clinic(cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
+clinic = reporting.open_clinic(cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
 
 # %%
-rule = metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require)
+settings = reporting.run_settings(
+    cache_dir=cache_dir,
+    rule=metrics.ResponderRule(abs_threshold=abs_threshold, pct_threshold=pct_threshold, require=require),
+)
+
+# %%
+rule = settings.rule
 
 # %% [markdown]
 # ## Cohort
 
 # %%
-cohort = tables.select_cohort(
+selected = cohort.select_cohort(
     clinic,
     rule=rule,
     body_regions=body_regions,
@@ -73,10 +78,10 @@ cohort = tables.select_cohort(
 )
 
 # %%
-display(cohort)
+display(selected)
 
 # %%
-outcomes = tables.episode_outcomes(cohort, rule=rule)
+outcomes = cohort.episode_outcomes(selected, rule=rule)
 
 # %%
 metrics.summarize_responders(outcomes)
@@ -96,7 +101,7 @@ metrics.summarize_responders(outcomes)
 # one.
 
 # %%
-series = tables.outcome_series(cohort, outcome)
+series = cohort.outcome_series(selected, outcome)
 
 # %%
 fit = metrics.fit_trajectory(
@@ -104,7 +109,7 @@ fit = metrics.fit_trajectory(
 )
 
 # %%
-text.fit_summary(fit)
+reporting.fit_summary(fit)
 
 # %%
 display(fit.fixed_effects)
@@ -120,7 +125,7 @@ display(fit.variance_components)
 # variance.
 
 # %%
-tables.residual_table(fit)
+metrics.residual_table(fit)
 
 # %% [markdown]
 # ## Session frequency and improvement
@@ -143,10 +148,10 @@ tables.residual_table(fit)
 # often are found to improve sooner.
 
 # %%
-frequency = metrics.analyze_frequency(cohort, rule=rule, random_slope=random_slope)
+frequency = metrics.analyze_frequency(selected, rule=rule, random_slope=random_slope)
 
 # %%
-text.frequency_paragraph(frequency)
+reporting.frequency_paragraph(frequency)
 
 # %%
 display(frequency.patient_level)
@@ -155,7 +160,7 @@ display(frequency.patient_level)
 display(frequency.sensitivity)
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_frequency_association,
     frequency.landmark,
     section="frequency",
@@ -164,7 +169,7 @@ tables.chart_or_note(
 )
 
 # %%
-tables.chart_or_note(
+reporting.chart_or_note(
     plots.plot_time_to_response, frequency.time_to_response, section="time_to_response", by="frequency_band"
 )
 
@@ -178,11 +183,11 @@ tables.chart_or_note(
 metrics.summarize_responders(outcomes, by="body_region")
 
 # %%
-text.report_footer(
+reporting.report_footer(
     title="Treatment response",
     clinic_name="",
-    period=text.date_range(start_from, start_to),
-    as_of=cohort.as_of,
+    period=reporting.date_range(start_from, start_to),
+    as_of=selected.as_of,
     rule=rule,
     version=needling_analytics.__version__,
 )

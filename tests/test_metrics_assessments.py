@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from needling_analytics.clinic import Clinic
+from needling_analytics.cohort import outcome_series
 from needling_analytics.metrics import attendance, episode_pain, pain_readings, time_to_response
-from needling_analytics.reporting.tables import outcome_series
 
 
 def clinic_with_assessments(with_assessments: bool = True) -> Clinic:
@@ -120,8 +120,7 @@ def test_patient_cache_and_pain_chart_show_the_assessments(tmp_path):
 
     matplotlib.use("Agg")
     from needling_analytics.plots import plot_pain_over_sessions
-    from needling_analytics.reporting import read_patient, write_cache
-    from needling_analytics.reporting.tables import select_episode
+    from needling_analytics.reporting import read_patient, select_episode, write_cache
 
     cache = write_cache(clinic_with_assessments(), tmp_path / "cache")
     patient = select_episode(read_patient(cache, "P1"))

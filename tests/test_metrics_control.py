@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needling_analytics import metrics
+from needling_analytics import metrics, reporting
 from needling_analytics.metrics.activity import ACTIVITY_COLUMNS
 from needling_analytics.metrics.control import control_chart, month_over_month, monthly_control_chart
-from needling_analytics.reporting import tables, text
-from needling_analytics.reporting.summaries import BEYOND_VARIATION, NOT_TESTED, WITHIN_VARIATION
+from needling_analytics.reporting import BEYOND_VARIATION, NOT_TESTED, WITHIN_VARIATION, text
 
 #: Montgomery, Introduction to Statistical Quality Control, 6th ed. (2009), Example 7.1 / Table 7.1:
 #: nonconforming orange-juice cans in 30 samples of n = 50. Published: p-bar = 0.2313, UCL = 0.4102,
@@ -218,7 +217,7 @@ def test_kpi_verdicts_beyond_and_within_chance():
                         "no_show": 20, "adverse_events": 30, "mean_pain_reduction": 2.5},
         }
     )  # fmt: skip
-    kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
+    kpis = reporting.kpi_table(monthly, "2026-10").set_index("indicator")
     assert kpis.loc["Sessions attended", "verdict"] == BEYOND_VARIATION
     assert kpis.loc["Patients seen", "verdict"] == WITHIN_VARIATION
     assert kpis.loc["Average fall in pain at completion (points)", "verdict"] == NOT_TESTED
@@ -238,7 +237,7 @@ def test_kpi_verdict_of_a_hidden_figure_is_hidden():
             "2026-10": {"sessions_booked": 300, "sessions_attended": 300, "adverse_events": 30},
         }
     )
-    kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
+    kpis = reporting.kpi_table(monthly, "2026-10").set_index("indicator")
     for row in ("Adverse events", "Adverse events per 100 sessions"):
         assert kpis.loc[row, "previous_month"] in ("<11", "*")
         assert kpis.loc[row, "change"] == "*"
@@ -262,7 +261,7 @@ def test_protected_chart_hides_small_months_and_counts_hidden_ones_outside():
     monthly = twelve_months([4] + [60] * 11, [30] + [80] * 11)
     raw = metrics.monthly_control_chart(monthly, "responders")
     assert raw["outside"].iloc[0]
-    chart = tables.protect_control_chart(raw, monthly, threshold=11)
+    chart = reporting.protect_control_chart(raw, monthly, min_cell_size=11)
     assert chart["hidden"].iloc[0] and chart["hidden"].sum() == 2  # and one more, so the centre cannot pin it
     assert pd.isna(chart.loc[0, "rate"]) and pd.isna(chart.loc[0, "numerator"]) and not chart.loc[0, "outside"]
     assert chart["centre"].iloc[0] == pytest.approx(664 / 910, abs=1e-12)  # the centre keeps every month
@@ -276,14 +275,18 @@ def test_protected_chart_hides_small_months_and_counts_hidden_ones_outside():
 def test_protected_chart_hides_a_second_month_when_the_centre_would_give_one_away():
     # only one month is small (5 of 12 not improved); the 12-month average would pin it down: one more goes
     monthly = twelve_months([7] + [20] * 11, [12] + [31] * 11)
-    chart = tables.protect_control_chart(metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=11)
+    chart = reporting.protect_control_chart(
+        metrics.monthly_control_chart(monthly, "responders"), monthly, min_cell_size=11
+    )
     assert chart["hidden"].sum() == 2
 
 
 def test_sentence_names_shown_months_outside():
     # October: 40 of 80; centre 700/960 = 0.7292, 3 * sqrt(0.7292 * 0.2708 / 80) = 0.1491: lower limit 0.580
     monthly = twelve_months([60] * 11 + [40], [80] * 12)
-    chart = tables.protect_control_chart(metrics.monthly_control_chart(monthly, "responders"), monthly, threshold=11)
+    chart = reporting.protect_control_chart(
+        metrics.monthly_control_chart(monthly, "responders"), monthly, min_cell_size=11
+    )
     assert chart.loc[11, "outside"]
     sentence = text.control_chart_summary(chart)
     assert sentence.startswith("The share improved was below the limits in October 2026: ")

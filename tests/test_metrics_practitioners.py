@@ -10,13 +10,14 @@ import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
 
+from needling_analytics import reporting
 from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.case_mix import case_mix_adjusted, practitioner_comparison
 from needling_analytics.metrics.funnel import funnel_counts, funnel_limits, overdispersion, practitioner_funnel
 from needling_analytics.metrics.pain import episode_pain
 from needling_analytics.metrics.practitioners import attribute_episodes
-from needling_analytics.reporting import tables, text
+from needling_analytics.reporting import text
 
 
 def clinic_of(episodes, patients=None):
@@ -521,7 +522,7 @@ def clinic_report_funnel(clinic, min_cell_size=11):
     first_pass = practitioner_funnel(clinic)
     spread = overdispersion(first_pass)
     funnel = practitioner_funnel(clinic, dispersion=float(spread["inflation"].iloc[0]))
-    return funnel, spread, tables.protect_funnel(funnel, threshold=min_cell_size)
+    return funnel, spread, reporting.protect_funnel(funnel, min_cell_size=min_cell_size)
 
 
 def test_issue_case_limits_match_the_binomial_worked_out_independently():
@@ -650,7 +651,7 @@ def test_a_practitioner_with_every_course_improved_falls_back_to_the_plain_funne
         and funnel["indicator"].tolist() == plain["indicator"].tolist()
     )
     assert spread["practitioners"].iloc[0] == 3
-    sentence = text.case_mix_sentence(tables.protect_funnel(funnel, threshold=1))
+    sentence = text.case_mix_sentence(reporting.protect_funnel(funnel, min_cell_size=1))
     assert sentence == (
         "This comparison could not allow for differences in patients between practitioners, because "
         f"{reason}; it compares their plain rates."

@@ -432,6 +432,6 @@ def test_footnote_hides_a_small_count_in_aggregate_reports():
     from needling_analytics.reporting import text
 
     rows = [reading("E3", degrees=50, device=None), reading("E3", on="2026-02-02", degrees=62, device=None)]
-    note = text.rom_device_note(rom_change(clinic_of(rows)), threshold=11)
+    note = text.rom_device_note(rom_change(clinic_of(rows)), min_cell_size=11)
     assert note.startswith("Fewer than 11 readings had no device recorded; their changes are judged against")
     assert "unknown device" in note  # no device recorded anywhere for the movement: the cautious "other"

@@ -19,9 +19,9 @@ import papermill
 import pytest
 
 from needling_analytics import load_clinic
+from needling_analytics.cohort import clinic_window, select_cohort
 from needling_analytics.demo import generate_clinic, write_clinic
-from needling_analytics.reporting import read_clinic, read_patient, write_cache
-from needling_analytics.reporting.tables import clinic_window, select_cohort, select_episode
+from needling_analytics.reporting import RunSettings, read_clinic, read_patient, select_episode, write_cache
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("patient_report", "clinic_report", "treatment_response")
@@ -55,7 +55,9 @@ def clinic(tmp_path_factory):
     tables["rom"] = rom[(rom["patient_id"] != no_rom) & (rom["session_id"].isna() | rom["session_id"].isin(kept))]
     tables["adverse_events"] = tables["adverse_events"][tables["adverse_events"]["session_id"].isin(kept)]
     write_clinic(tables, folder / "data")
-    cache = write_cache(load_clinic(folder / "data", as_of=AS_OF), folder / "cache", clinic_name="Test clinic")
+    cache = write_cache(
+        load_clinic(folder / "data", as_of=AS_OF), folder / "cache", settings=RunSettings(clinic_name="Test clinic")
+    )
     return {"data": folder / "data", "cache": cache, "single": single, "no_rom": no_rom, "no_pain": no_pain}
 
 
@@ -302,8 +304,8 @@ def test_the_clinic_responder_rate_counts_only_courses_of_care_that_have_ended()
     from scipy import stats
 
     from needling_analytics import metrics
+    from needling_analytics.cohort import episode_outcomes
     from needling_analytics.load import Clinic
-    from needling_analytics.reporting.tables import episode_outcomes
 
     # Ended in October: 4 improved (8 -> 2), 2 not (8 -> 7). Ongoing: 3 not improved so far (8 -> 7),
     # and E9, improved so far but ending only in November: still under way at the end of October.
@@ -337,8 +339,8 @@ def test_the_clinic_responder_rate_counts_only_courses_of_care_that_have_ended()
 
 def test_range_of_motion_and_questionnaire_summaries_keep_only_ended_courses():
     """Issue 10, verdict 3: a share improved by ROM or questionnaire is an outcome rate too, so ended courses only."""
+    from needling_analytics.cohort import ended_courses
     from needling_analytics.load import Clinic
-    from needling_analytics.reporting.tables import ended_courses
 
     ends = {"E0": "2026-10-20", "E1": "2026-10-25", "E2": None, "E3": "2026-11-15"}  # E3 ends after the month
     clinic = Clinic.from_frames(
@@ -359,4 +361,4 @@ def test_range_of_motion_and_questionnaire_summaries_keep_only_ended_courses():
     changes.attrs["kind"] = "rom"
     kept = ended_courses(changes, cohort)
     assert kept["episode_id"].tolist() == ["E0", "E0", "E1"] and kept["change"].tolist() == [5, 3, 2]
-    assert kept.attrs == {"kind": "rom", "ongoing_courses": 2}  # E2 and E3, each counted once
+    assert kept.attrs == {"kind": "rom", "courses": "ended", "ongoing_courses": 2}  # E2 and E3, each counted once

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from needling_analytics import metrics, plots  # noqa: E402
+from needling_analytics import metrics, plots, reporting  # noqa: E402
 from needling_analytics.cli import main  # noqa: E402
 from needling_analytics.errors import InputError  # noqa: E402
 from needling_analytics.load import Clinic  # noqa: E402
@@ -28,9 +28,9 @@ from needling_analytics.privacy import keys  # noqa: E402
 from needling_analytics.privacy.policies import monthly_hidden  # noqa: E402
 from needling_analytics.privacy.pseudonyms import practitioner_pseudonyms  # noqa: E402
 from needling_analytics.privacy.suppression import keep_steps, pool_bands, small_count_mask  # noqa: E402
-from needling_analytics.reporting import pseudonyms, tables  # noqa: E402
+from needling_analytics.reporting import pseudonyms  # noqa: E402
 from needling_analytics.runner import RunConfig, load_config  # noqa: E402
-from needling_analytics.runner.config import clinic_parameters, ensure_practitioner_key  # noqa: E402
+from needling_analytics.runner.config import clinic_parameters, ensure_practitioner_key, report_settings  # noqa: E402
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -48,7 +48,7 @@ def allowed(counts, min_cell_size: int = 11) -> bool:
 def test_small_count_mask_hides_exactly_what_the_table_hides():
     table = pd.DataFrame({"booked": [30, 25, 57], "attended": [25, 25, 50], "missed": [5, 0, 7]})
     mask = small_count_mask(table, ["booked", "attended", "missed"], totals={"booked": ["attended", "missed"]})
-    text = tables.suppress_small_counts(
+    text = reporting.suppress_small_counts(
         table, ["booked", "attended", "missed"], totals={"booked": ["attended", "missed"]}
     )
     shown_as_hidden = text[["booked", "attended", "missed"]].isin(["<11", "*"])
@@ -99,8 +99,8 @@ def test_monthly_hidden_matches_the_kpi_table():
     # October: 7 cancelled beside 0 missed, so the 50 attended is hidden too (57 - 50 = 7).
     assert hidden.loc[1, ["new_patients", "cancelled", "sessions_attended", "adverse_events"]].all()
     assert not hidden.loc[0, ["new_patients", "sessions_attended", "active_patients"]].any()
-    kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
-    for column, (words, kind) in tables.KPIS.items():
+    kpis = reporting.kpi_table(monthly, "2026-10").set_index("indicator")
+    for column, (words, kind) in reporting.KPIS.items():
         if kind == "count":
             shown_hidden = kpis.loc[words, ["previous_month", "this_month"]].isin(["<11", "*"]).tolist()
             assert shown_hidden == hidden[column].tolist(), column
@@ -112,12 +112,12 @@ def test_funnel_hidden_protects_small_counts_and_their_complements():
     ).assign(indicator=lambda f: f["responders"] / f["n"])
     funnel.attrs["target"] = 57 / 95
     # B has 5 non-responders; knowing the clinic's totals, C (the smallest shown) must go too.
-    protected = tables.protect_funnel(funnel)
+    protected = reporting.protect_funnel(funnel)
     assert protected["practitioner_id"].tolist() == ["A"]
     assert protected.attrs["hidden_practitioners"] == 2 and protected.attrs["target"] == pytest.approx(57 / 95)
-    assert tables.protect_funnel(funnel, threshold=5)["practitioner_id"].tolist() == ["A", "B", "C"]
+    assert reporting.protect_funnel(funnel, min_cell_size=5)["practitioner_id"].tolist() == ["A", "B", "C"]
     ten = funnel.assign(n=[40, 30, 10], responders=[20, 15, 0])  # 10 assessed: a count of 1 to 10
-    assert "C" not in tables.protect_funnel(ten)["practitioner_id"].tolist()
+    assert "C" not in reporting.protect_funnel(ten)["practitioner_id"].tolist()
 
 
 def test_adverse_event_table_hides_rates_built_on_few_events():
@@ -129,7 +129,7 @@ def test_adverse_event_table_hides_rates_built_on_few_events():
             "comparison": ["below", "above"],
         }
     )  # fmt: skip
-    table = tables.adverse_event_table(comparison)
+    table = reporting.adverse_event_table(comparison)
     assert table.loc[1, ["events", "rate_per_100", "ci_lower", "ci_upper", "comparison"]].tolist() == [
         "<11", "*", "*", "*", "*"
     ]  # fmt: skip
@@ -279,8 +279,8 @@ def test_funnel_chart_without_hidden_practitioners_and_with_pseudonyms():
         {"practitioner_id": ["PR01", "PR02", "PR03"], "n": [40, 30, 60], "responders": [20, 25, 30], "target": 0.6}
     ).assign(indicator=lambda f: f["responders"] / f["n"])
     labels = practitioner_pseudonyms(funnel["practitioner_id"], KEY)
-    shown = tables.label_practitioners(tables.protect_funnel(funnel), labels)
-    ax = plots.plot_funnel(shown, tables.funnel_curve(shown))
+    shown = reporting.label_practitioners(reporting.protect_funnel(funnel), labels)
+    ax = plots.plot_funnel(shown, reporting.funnel_curve(shown))
     # PR02 has 5 non-responders; PR01 (the smaller of the others) goes too, as the totals would give PR02 away.
     assert len(next(c for c in ax.collections if c.get_label() == "practitioner").get_offsets()) == 1
     assert labels["PR03"] in texts_of(ax)
@@ -363,12 +363,12 @@ def test_label_practitioners_replaces_ids_and_refuses_unknown_ones():
     frame = pd.DataFrame({"practitioner_id": ["PR01", None, "PR02"], "n": [1, 2, 3]})
     frame.attrs["target"] = 0.5
     labels = practitioner_pseudonyms(["PR01", "PR02"], KEY)
-    out = tables.label_practitioners(frame, labels)
+    out = reporting.label_practitioners(frame, labels)
     assert out["practitioner_id"].iloc[[0, 2]].tolist() == [labels["PR01"], labels["PR02"]]
     assert pd.isna(out["practitioner_id"].iloc[1])
     assert out.attrs["target"] == 0.5 and frame["practitioner_id"].iloc[0] == "PR01"  # input untouched
     with pytest.raises(ValueError, match=r"1 practitioner ID\(s\) that `labels` does not know") as error:
-        tables.label_practitioners(frame.assign(practitioner_id=["PR01", "PR09", None]), labels)
+        reporting.label_practitioners(frame.assign(practitioner_id=["PR01", "PR09", None]), labels)
     assert "PR09" not in str(error.value)
 
 
@@ -380,19 +380,18 @@ def test_config_key_and_clinic_parameters(tmp_path):
         load_config(tmp_path / "clinic.toml")
     config = RunConfig(data_dir=tmp_path / "exports", out_dir=tmp_path / "out")
     assert config.show_practitioner_ids is False
-    parameters = clinic_parameters(config, "2026-10", tmp_path / "cache")
-    assert parameters["show_practitioner_ids"] is False
-    assert parameters["practitioner_key_file"] == str(tmp_path / "out" / ".practitioner-key")
-    assert not (tmp_path / "out").exists()  # building parameters writes nothing: the run makes the key
+    settings = report_settings(config)  # what the run writes into its cache for the reports
+    assert settings.show_practitioner_ids is False
+    assert settings.practitioner_key_file == str(tmp_path / "out" / ".practitioner-key")
+    assert set(clinic_parameters("2026-10", tmp_path / "cache")) == {"month", "cache_dir", "results_dir"}
+    assert not (tmp_path / "out").exists()  # building settings or parameters writes nothing: the run makes the key
     assert ensure_practitioner_key(config) == tmp_path / "out" / ".practitioner-key"
     key = (tmp_path / "out" / ".practitioner-key").read_bytes()
-    assert clinic_parameters(config, "2026-11", tmp_path / "cache")["practitioner_key_file"] == str(
-        tmp_path / "out" / ".practitioner-key"
-    )
+    assert report_settings(config).practitioner_key_file == str(tmp_path / "out" / ".practitioner-key")
     ensure_practitioner_key(config)
     assert (tmp_path / "out" / ".practitioner-key").read_bytes() == key  # made once, then the same every month
     shown = RunConfig(data_dir=tmp_path / "exports", out_dir=tmp_path / "out2", show_practitioner_ids=True)
-    assert clinic_parameters(shown, "2026-10", tmp_path / "cache")["practitioner_key_file"] == ""
+    assert report_settings(shown).practitioner_key_file == ""
     assert ensure_practitioner_key(shown) is None
     assert not (tmp_path / "out2").exists()
 
@@ -407,7 +406,7 @@ def demo(tmp_path_factory):
     """A 120-patient clinic on disk, with a few significant events (listed with their practitioner), and its cache."""
     from needling_analytics import load_clinic
     from needling_analytics.demo import generate_clinic, write_clinic
-    from needling_analytics.reporting import write_cache
+    from needling_analytics.reporting import RunSettings, write_cache
 
     folder = tmp_path_factory.mktemp("privacy")
     frames = generate_clinic(n_patients=120, seed=2)
@@ -415,7 +414,9 @@ def demo(tmp_path_factory):
     events.loc[events.index[:4], "severity"] = "significant"
     frames["adverse_events"] = events
     write_clinic(frames, folder / "data")
-    cache = write_cache(load_clinic(folder / "data"), folder / "cache", clinic_name="Privacy clinic")
+    cache = write_cache(
+        load_clinic(folder / "data"), folder / "cache", settings=RunSettings(clinic_name="Privacy clinic")
+    )
     ids = sorted(frames["sessions"]["practitioner_id"].dropna().unique())
     return {"data": folder / "data", "cache": cache, "ids": ids, "folder": folder, "tables": frames}
 
@@ -424,8 +425,11 @@ def _render(demo, out, show: bool) -> str:
     from needling_analytics.runner import run_report
 
     config = RunConfig(data_dir=demo["data"], clinic_name="Privacy clinic", out_dir=out, show_practitioner_ids=show)
-    ensure_practitioner_key(config)  # as the monthly run and the report command do
-    parameters = clinic_parameters(config, MONTH, demo["cache"])
+    ensure_practitioner_key(config)  # as the monthly run and the report command do, then the run's cache
+    cache = reporting.write_cache(
+        reporting.read_clinic(demo["cache"])[0], out / "cache", settings=report_settings(config)
+    )
+    parameters = clinic_parameters(MONTH, cache)
     html = out / "clinic_report.html"
     run_report("clinic", parameters, html, title="Clinic report", timeout=300)
     text = html.read_text(encoding="utf-8")

@@ -29,7 +29,7 @@ def one_row(assessable, responders):
 
 
 def test_responder_figures_give_what_the_report_shows():
-    figures = results.responder_figures(one_row(40, 22), threshold=PUBLIC)
+    figures = results.responder_figures(one_row(40, 22), min_cell_size=PUBLIC)
     low, high = stats.binomtest(22, 40).proportion_ci(method="exact")
     assert figures == pytest.approx(
         {"cohort": "ended", "assessed": 40, "improved": 22, "rate": 0.55, "ci_lower": low, "ci_upper": high}, abs=1e-12
@@ -46,7 +46,7 @@ def test_responder_figures_give_what_the_report_shows():
     ],
 )
 def test_responder_figures_suppressed_for_a_shared_audience_are_null(assessed, improved, expected):
-    figures = results.responder_figures(one_row(assessed, improved), threshold=PUBLIC)
+    figures = results.responder_figures(one_row(assessed, improved), min_cell_size=PUBLIC)
     assert {key: figures[key] for key in expected} == expected
     assert figures["cohort"] == "ended"
     if expected["rate"] is None:
@@ -54,12 +54,12 @@ def test_responder_figures_suppressed_for_a_shared_audience_are_null(assessed, i
 
 
 def test_the_owner_sees_every_figure_and_rounding_gives_counts_to_the_nearest_five():
-    owner = results.responder_figures(one_row(40, 6), threshold=OWNER)
+    owner = results.responder_figures(one_row(40, 6), min_cell_size=OWNER)
     assert owner["improved"] == 6 and owner["rate"] == pytest.approx(0.15, abs=1e-12)
-    rounded = results.responder_figures(one_row(43, 22), threshold=ROUNDED)
+    rounded = results.responder_figures(one_row(43, 22), min_cell_size=ROUNDED)
     assert (rounded["assessed"], rounded["improved"]) == (45, 20)  # 43 -> 45, 22 -> 20 (nearest multiple of 5)
     assert rounded["rate"] == pytest.approx(22 / 43, abs=1e-12)  # the report's sentence gives the exact share
-    assert results.responder_figures(one_row(43, 8), threshold=ROUNDED)["improved"] is None  # small: hidden
+    assert results.responder_figures(one_row(43, 8), min_cell_size=ROUNDED)["improved"] is None  # small: hidden
 
 
 def test_frequency_figures_null_when_it_cannot_be_estimated():
@@ -82,7 +82,7 @@ def test_summary_of_the_issue_case_counts_the_hidden_practitioner_below_the_limi
         month="2026-10",
         as_of="2026-10-31",
         rule=ResponderRule(),
-        responders=results.responder_figures(one_row(153, 72), threshold=PUBLIC),
+        responders=results.responder_figures(one_row(153, 72), min_cell_size=PUBLIC),
         practitioner_counts=shown.attrs["practitioner_counts"],
         frequency={"estimable": False, "design": "landmark", "estimate": None, "ci_lower": None, "ci_upper": None},
         version="0.1.0",

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needling_analytics import reporting
 from needling_analytics.metrics import ResponderRule
-from needling_analytics.reporting import tables, text
-from needling_analytics.reporting.tables import for_display, suppress_small_counts
+from needling_analytics.reporting import for_display, suppress_small_counts, text
 
 RULE = ResponderRule()  # 2 points and 30% (Farrar 2001)
 RULE_WORDS = "pain down by at least 2 points and at least 30% from the first score"
@@ -38,7 +38,7 @@ def test_headline_responder_example_from_the_brief():
     row = episode(
         baseline=7.0, latest=3.0, n_sessions=5, assessment="responder", reached=True, reached_after_sessions=3.0
     )
-    assert text.patient_headline(row, RULE) == (
+    assert text.patient_headline(row, rule=RULE) == (
         "Pain went from 7 to 3 over 5 sessions, a 57% reduction: a clinically important improvement, "
         "first reached at session 3. Part of this change may have come anyway: pain is often at its worst when "
         "treatment starts, and it tends to ease with time."
@@ -47,14 +47,14 @@ def test_headline_responder_example_from_the_brief():
 
 def test_headline_without_a_follow_up_score():
     row = episode(baseline=6.0, n_sessions=1, assessment="no_follow_up")
-    assert text.patient_headline(row, RULE) == (
+    assert text.patient_headline(row, rule=RULE) == (
         "Pain was 6 at the first session; there is no follow-up score yet to compare it with."
     )
 
 
 def test_headline_baseline_too_low_to_assess():
     row = episode(baseline=1.0, latest=0.0, n_sessions=4, assessment="baseline_too_low")
-    assert text.patient_headline(row, RULE) == (
+    assert text.patient_headline(row, rule=RULE) == (
         f"Pain started at 1, too low to measure a clinically important change ({RULE_WORDS}); "
         "the latest score is 0, over 4 sessions."
     )
@@ -63,7 +63,7 @@ def test_headline_baseline_too_low_to_assess():
 def test_headline_improved_but_not_enough_rounds_half_up():
     # 8 -> 7: 1 point, 1/8 = 12.5% -> "13%" (half up, as taught), below both thresholds.
     row = episode(baseline=8.0, latest=7.0, n_sessions=4, assessment="not_improved")
-    assert text.patient_headline(row, RULE) == (
+    assert text.patient_headline(row, rule=RULE) == (
         "Pain went from 8 to 7 over 4 sessions, a 13% reduction: an improvement, but smaller than a clinically "
         f"important one ({RULE_WORDS}). {text.PATIENT_NATURAL_RECOVERY}"
     )
@@ -72,13 +72,13 @@ def test_headline_improved_but_not_enough_rounds_half_up():
 def test_headline_never_rounds_across_the_threshold():
     # 8.1 -> 5.7: 2.4 points but 2.4 / 8.1 = 29.63%, not 30%: shown as 29.6%, not "30%".
     row = episode(baseline=8.1, latest=5.7, n_sessions=3, assessment="not_improved")
-    assert "a 29.6% reduction: an improvement, but smaller" in text.patient_headline(row, RULE)
+    assert "a 29.6% reduction: an improvement, but smaller" in text.patient_headline(row, rule=RULE)
 
 
 def test_headline_got_worse():
     # 4 -> 6: 2 points worse, 2/4 = 50% higher.
     row = episode(baseline=4.0, latest=6.0, n_sessions=3, assessment="not_improved")
-    assert text.patient_headline(row, RULE) == (
+    assert text.patient_headline(row, rule=RULE) == (
         "Pain went from 4 to 6 over 3 sessions: 2 points worse (50% higher than at the start)."
     )
 
@@ -88,7 +88,7 @@ def test_headline_reached_then_rose_again():
     row = episode(
         baseline=8.0, latest=6.0, n_sessions=6, assessment="not_improved", reached=True, reached_after_sessions=3.0
     )
-    assert text.patient_headline(row, RULE) == (
+    assert text.patient_headline(row, rule=RULE) == (
         "Pain went from 8 to 6 over 6 sessions, a 25% reduction. Pain fell by a clinically important amount at "
         "session 3, but has risen again since."
     )
@@ -97,29 +97,29 @@ def test_headline_reached_then_rose_again():
 def test_headline_no_change_and_no_scores_and_one_session():
     same = episode(baseline=5.0, latest=5.0, n_sessions=4, assessment="not_improved")
     assert (
-        text.patient_headline(same, RULE)
+        text.patient_headline(same, rule=RULE)
         == "Pain was 5 at the first session and is still 5 after 4 sessions: no change."
     )
     none = episode(n_sessions=1)
-    assert text.patient_headline(none, RULE).startswith(
+    assert text.patient_headline(none, rule=RULE).startswith(
         "No pain scores have been recorded in this course of care yet (1 session attended)"
     )
     half = episode(
         baseline=6.5, latest=4.0, n_sessions=2, assessment="responder", reached=True, reached_after_sessions=2.0
     )
     # 2.5 / 6.5 = 38.46% -> 38%.
-    assert text.patient_headline(half, RULE).startswith("Pain went from 6.5 to 4 over 2 sessions, a 38% reduction")
+    assert text.patient_headline(half, rule=RULE).startswith("Pain went from 6.5 to 4 over 2 sessions, a 38% reduction")
 
 
 def test_headline_accepts_a_one_row_frame_and_is_a_bold_paragraph():
     frame = episode(baseline=7.0, latest=3.0, n_sessions=5, assessment="responder").to_frame().T
-    headline = text.patient_headline(frame, RULE)
+    headline = text.patient_headline(frame, rule=RULE)
     assert headline.startswith("Pain went from 7 to 3")
     assert "font-weight:600" in headline._repr_html_()
     with pytest.raises(ValueError, match="`episode_row` must be one episode, got a frame of 2 rows"):
-        text.patient_headline(pd.concat([frame, frame]), RULE)
+        text.patient_headline(pd.concat([frame, frame]), rule=RULE)
     with pytest.raises(ValueError, match="`rule` must be a ResponderRule"):
-        text.patient_headline(frame, "2 points")
+        text.patient_headline(frame, rule="2 points")
 
 
 # ------------------------------------------------------------------ small formatters
@@ -136,7 +136,7 @@ def test_formatters():
     ]
     assert text.format_pct(0.5, share=True) == "50%"
     assert text.format_pct(0.1234, share=True, decimals=1) == "12.3%"
-    assert [text.format_count(v, threshold=11) for v in (0, 1, 10, 11, 1234)] == [
+    assert [text.format_count(v, min_cell_size=11) for v in (0, 1, 10, 11, 1234)] == [
         "0", "fewer than 11", "fewer than 11", "11", "1,234"
     ]  # fmt: skip
     assert text.format_date(pd.Timestamp("2026-03-03")) == "3 Mar 2026"
@@ -192,24 +192,24 @@ def test_responder_summary_hides_small_counts():
                               "responder_rate": rate, "ci_lower": 0.5, "ci_upper": 0.75, "no_baseline": 0,
                               "no_follow_up": not_assessed, "baseline_too_low": 0}])  # fmt: skip
 
-    full = text.responder_summary(summary(62, 40, 6), RULE)
+    full = text.responder_summary(summary(62, 40, 6), rule=RULE)
     assert full.startswith("Of the 62 courses of care that could be assessed, 40 (65%) reached")
     assert "between 50% and 75%" in full
     assert "Fewer than 11 more could not be assessed" in full
     # 55 of 62: 7 did not respond, so 55 would give the 7 away.
-    assert "all but fewer than 11 reached" in text.responder_summary(summary(62, 55), RULE)
-    assert "fewer than 11 reached" in text.responder_summary(summary(62, 4), RULE)
-    assert "too few to give a rate" in text.responder_summary(summary(8, 4), RULE)
+    assert "all but fewer than 11 reached" in text.responder_summary(summary(62, 55), rule=RULE)
+    assert "fewer than 11 reached" in text.responder_summary(summary(62, 4), rule=RULE)
+    assert "too few to give a rate" in text.responder_summary(summary(8, 4), rule=RULE)
 
 
 def test_regression_to_the_mean_is_said_once_where_a_change_is_read_as_success():
     row = {"episodes": 50, "assessable": 50, "responders": 35, "responder_rate": 0.7, "ci_lower": 0.55,
            "ci_upper": 0.82, "no_baseline": 0, "no_follow_up": 0, "baseline_too_low": 0}  # fmt: skip
-    summary = text.responder_summary(pd.DataFrame([row]), RULE)
+    summary = text.responder_summary(pd.DataFrame([row]), rule=RULE)
     assert summary.count("pain is usually first scored near its worst") == 1
-    assert "pain is usually" not in text.responder_summary(pd.DataFrame([{**row, "assessable": 8}]), RULE)
+    assert "pain is usually" not in text.responder_summary(pd.DataFrame([{**row, "assessable": 8}]), rule=RULE)
     worse = episode(baseline=5.0, latest=7.0, n_sessions=4, assessment="not_improved")
-    assert "ease with time" not in text.patient_headline(worse, RULE)
+    assert "ease with time" not in text.patient_headline(worse, rule=RULE)
 
 
 def test_median_sentence_says_an_estimated_half():
@@ -223,15 +223,15 @@ def test_median_sentence_says_an_estimated_half():
 def test_responder_summary_says_in_plain_words_that_only_ended_courses_count():
     row = {"episodes": 50, "assessable": 50, "responders": 35, "responder_rate": 0.7, "ci_lower": 0.55,
            "ci_upper": 0.82, "no_baseline": 0, "no_follow_up": 0, "baseline_too_low": 0}  # fmt: skip
-    ended = text.responder_summary(pd.DataFrame([row]), RULE, ongoing=25)
+    ended = text.responder_summary(pd.DataFrame([row]), rule=RULE, ongoing=25)
     assert ended.startswith("Of the 50 courses of care that have ended and could be assessed, 35 (70%) reached")
     assert ended.endswith("25 courses of care still under way are not counted: a result so far is not the final one.")
-    few = text.responder_summary(pd.DataFrame([row]), RULE, ongoing=3)
+    few = text.responder_summary(pd.DataFrame([row]), rule=RULE, ongoing=3)
     assert "Fewer than 11 courses of care still under way are not counted" in few  # small counts stay hidden
     assert "3 courses" not in few
-    none_left = text.responder_summary(pd.DataFrame([row]), RULE, ongoing=0)
+    none_left = text.responder_summary(pd.DataFrame([row]), rule=RULE, ongoing=0)
     assert "that have ended and could be assessed" in none_left and "still under way" not in none_left
-    empty = text.responder_summary(pd.DataFrame([{**row, "assessable": 0, "responders": 0}]), RULE, ongoing=12)
+    empty = text.responder_summary(pd.DataFrame([{**row, "assessable": 0, "responders": 0}]), rule=RULE, ongoing=12)
     assert "12 courses of care still under way are not counted" in empty
 
 
@@ -304,16 +304,16 @@ def test_for_display_words_dates_and_rounding():
 
 def test_table_or_note_and_chart_or_note_never_show_empty_output():
     empty = pd.DataFrame(columns=["session_date", "pain_pre"])
-    assert tables.table_or_note(empty, {"session_date": "Date"}, section="adverse_events") == text.section_unavailable(
-        "adverse_events"
-    )
-    assert tables.table_or_note(empty, {"session_date": "Date"}) is None
+    assert reporting.table_or_note(
+        empty, {"session_date": "Date"}, section="adverse_events"
+    ) == text.section_unavailable("adverse_events")
+    assert reporting.table_or_note(empty, {"session_date": "Date"}) is None
     unscored = pd.DataFrame({"session_date": [pd.Timestamp("2026-01-05")], "pain_pre": [np.nan]})
 
     def plot(data, **kwargs):
         raise AssertionError("must not be drawn")
 
-    assert tables.chart_or_note(plot, unscored, section="pain", needs="pain_pre") == text.section_unavailable("pain")
+    assert reporting.chart_or_note(plot, unscored, section="pain", needs="pain_pre") == text.section_unavailable("pain")
 
 
 # ------------------------------------------------------------------ suppression
@@ -408,8 +408,8 @@ def test_suppression_errors_name_the_parameter():
 
 
 def test_suppression_note_and_kpi_table():
-    assert tables.SUPPRESSION_NOTE == tables.suppression_note(11)
-    assert '"<11"' in tables.SUPPRESSION_NOTE and '"*"' in tables.SUPPRESSION_NOTE
+    assert reporting.SUPPRESSION_NOTE == reporting.suppression_note(11)
+    assert '"<11"' in reporting.SUPPRESSION_NOTE and '"*"' in reporting.SUPPRESSION_NOTE
     months = pd.period_range("2026-09", "2026-10", freq="M")
     monthly = pd.DataFrame(
         {
@@ -421,7 +421,7 @@ def test_suppression_note_and_kpi_table():
             "discharged_responders": [20, 21],
         }
     )  # fmt: skip
-    kpis = tables.kpi_table(monthly, "2026-10").set_index("indicator")
+    kpis = reporting.kpi_table(monthly, "2026-10").set_index("indicator")
     assert kpis.loc["Patients seen"].tolist() == ["151", "140", "+11", "within normal month-to-month variation"]
     assert kpis.loc["New patients"].tolist() == ["<11", "38", "*", "*"]  # a hidden figure's verdict is hidden
     # 334/367 = 91.0%, 333/374 = 89.0%: +2 percentage points.
@@ -434,7 +434,7 @@ def test_suppression_note_and_kpi_table():
     # 30 assessed: 21 and 20 responders leave 9 and 10 others (small): responders and the rate are hidden.
     assert kpis.loc["Completed with a clinically important improvement"].tolist() == ["*", "*", "*", "*"]
     with pytest.raises(ValueError, match="`monthly` has no row for 2027-05"):
-        tables.kpi_table(monthly, "2027-05")
+        reporting.kpi_table(monthly, "2027-05")
 
 
 # ------------------------------------------------------------------ funnel verdict (issue 10)
@@ -550,7 +550,7 @@ def test_sensitivity_table_hides_the_worst_case_row_when_few_lack_a_follow_up():
                           "assessed": [55, 60, 55], "improved": [40, 40, 40], "rate": [40 / 55, 40 / 60, 0.7],
                           "ci_lower": [0.6, 0.5, 0.55], "ci_upper": [0.8, 0.8, 0.8], "note": ["", "", ""]})  # fmt: skip
     table.attrs.update(no_follow_up=5)
-    shown = tables.responder_sensitivity_table(table).set_index("method")
+    shown = reporting.responder_sensitivity_table(table).set_index("method")
     worst = shown.loc["Courses without a follow-up score counted as not improved"]
     assert list(worst[["assessed", "improved", "rate"]]) == ["*", "*", "*"]
     assert list(shown.loc["Courses with a follow-up score (as above)", ["assessed", "improved", "rate"]]) == [
@@ -558,7 +558,7 @@ def test_sensitivity_table_hides_the_worst_case_row_when_few_lack_a_follow_up():
     ]  # fmt: skip
     # 55 - 40 = 15 not improved: shown; 60 - 40 = 20: shown once 20 lack a follow-up
     table.attrs.update(no_follow_up=20)
-    assert tables.responder_sensitivity_table(table)["assessed"].tolist()[1] == "60"
+    assert reporting.responder_sensitivity_table(table)["assessed"].tolist()[1] == "60"
 
 
 def test_safety_summary_names_clear_differences_and_never_reads_no_clear_difference_as_equal():

@@ -8,7 +8,7 @@ import pytest
 from needling_analytics.errors import InputError
 from needling_analytics.load import Clinic
 from needling_analytics.metrics import ResponderRule
-from needling_analytics.runner import load_config, patients_seen, previous_month, safe_name
+from needling_analytics.runner import RunConfig, load_config, patients_seen, previous_month, safe_name
 
 
 @pytest.mark.parametrize(
@@ -120,8 +120,10 @@ def test_min_baseline_from_the_config_reaches_clinic_and_patient_reports_alike(t
     """Verdict 7 of issue 10: the rule travels in the run's cache only, all four fields, to every report."""
     import json
 
-    from needling_analytics.reporting import read_patient, read_rule, tables, write_cache
-    from needling_analytics.runner.config import clinic_parameters, patient_parameters
+    from needling_analytics import reporting
+    from needling_analytics.cohort import episode_outcomes
+    from needling_analytics.reporting import read_patient, read_settings, write_cache
+    from needling_analytics.runner.config import clinic_parameters, patient_parameters, report_settings
 
     (tmp_path / "clinic.toml").write_text(
         'data_dir = "exports"\nout_dir = "out"\n[responder_rule]\nabs_threshold = 2.0\nmin_baseline = 3\n'
@@ -146,22 +148,74 @@ def test_min_baseline_from_the_config_reaches_clinic_and_patient_reports_alike(t
     clinic = Clinic.from_frames(
         patients=pd.DataFrame({"patient_id": ["P1", "P2"]}), episodes=episodes, sessions=sessions, as_of="2026-11-28"
     )
-    cache = write_cache(clinic, tmp_path / "cache", rule=config.rule)
+    cache = write_cache(clinic, tmp_path / "cache", settings=report_settings(config))
 
-    parameters = clinic_parameters(config, "2026-10", cache)
+    parameters = clinic_parameters("2026-10", cache)
     assert not {"abs_threshold", "pct_threshold", "require", "min_baseline", "rule"} & set(parameters)
     assert not (tmp_path / "out").exists()  # building parameters writes no file (no key file either)
-    patient_parameters(config, "P1", cache, clinic.as_of)
+    patient_parameters("P1", cache)
     assert not (tmp_path / "out").exists()
 
     stored = json.loads((cache / "cache.json").read_text(encoding="utf-8"))["rule"]
     assert stored == {"abs_threshold": 2.0, "pct_threshold": 30.0, "require": "both", "min_baseline": 3.0}
-    clinic_rule = tables.run_rule(cache_dir=parameters["cache_dir"])  # what the clinic report does
+    clinic_rule = reporting.run_settings(cache_dir=parameters["cache_dir"]).rule  # what the clinic report does
     patient = read_patient(cache, "P1")  # what the patient report does
-    assert clinic_rule == patient.rule == read_rule(cache) == config.rule
+    assert clinic_rule == patient.rule == read_settings(cache).rule == config.rule
+    # the research notebook given the cache: the run's rule, whatever its own parameters say
+    assert reporting.run_settings(cache_dir=str(cache), rule=ResponderRule(abs_threshold=5.0)).rule == config.rule
 
     # ... and so both reports reach the same verdict on P1: not assessed (starts below 3).
     assert patient.episodes.set_index("episode_id").loc["E1", "assessment"] == "baseline_too_low"
-    outcomes = tables.episode_outcomes(tables.open_clinic(cache_dir=parameters["cache_dir"]), rule=clinic_rule)
+    outcomes = episode_outcomes(reporting.open_clinic(cache_dir=parameters["cache_dir"]), rule=clinic_rule)
     assert outcomes.set_index("episode_id")["assessment"].to_dict() == {"E1": "baseline_too_low", "E2": "responder"}
-    assert tables.run_rule() == ResponderRule()  # a report built straight from data: the default, as for patients
+    assert reporting.run_settings().rule == ResponderRule()  # a report built straight from data: the default
+
+
+def test_every_run_setting_reaches_the_reports_through_the_cache_only(tmp_path):
+    """Issue 14: rule, disclosure, clinic name and practitioner settings are written once, into the cache.
+
+    Notebook parameters carry the cache's path, the month and IDs only, and building them (or the
+    settings) creates no file: the practitioner key is made by the run's set-up step.
+    """
+    from needling_analytics.demo import generate_clinic
+    from needling_analytics.reporting import Disclosure, read_settings, run_settings, write_cache
+    from needling_analytics.runner.config import (
+        clinic_parameters,
+        ensure_practitioner_key,
+        patient_parameters,
+        report_settings,
+    )
+
+    config = RunConfig(
+        data_dir=tmp_path / "exports",
+        out_dir=tmp_path / "out",
+        clinic_name="Harbour Physio",
+        audience="staff",
+        disclosure="round",
+        min_cell_size=5,
+        min_episodes=3,
+        rule=ResponderRule(abs_threshold=3.0, min_baseline=2.0),
+    )
+    settings = report_settings(config)
+    assert not (tmp_path / "out").exists()  # pure: the key file is only named
+    assert settings.practitioner_key_file == str(tmp_path / "out" / ".practitioner-key")
+    assert clinic_parameters("2026-10", tmp_path / "cache", results_dir=tmp_path / "r") == {
+        "month": "2026-10",
+        "cache_dir": str(tmp_path / "cache"),
+        "results_dir": str(tmp_path / "r"),
+    }
+    assert patient_parameters("P0001", tmp_path / "cache") == {
+        "patient_id": "P0001",
+        "cache_dir": str(tmp_path / "cache"),
+    }
+    assert not (tmp_path / "out").exists()
+
+    ensure_practitioner_key(config)  # the set-up step
+    clinic = Clinic.from_frames(**generate_clinic(n_patients=10, seed=3))
+    cache = write_cache(clinic, tmp_path / "cache", settings=settings)
+    assert read_settings(cache) == settings
+    assert settings.disclosure == Disclosure("staff", "round", 5) and settings.clinic_name == "Harbour Physio"
+    # a report given the cache reads the run's settings; its by-hand arguments are for reports without one
+    assert run_settings(cache_dir=str(cache), audience="owner", clinic_name="Other", min_episodes=50) == settings
+    by_hand = run_settings(audience="owner", clinic_name="By hand")
+    assert by_hand.disclosure == Disclosure("owner") and by_hand.clinic_name == "By hand"

@@ -49,6 +49,7 @@ _WHERE = {
     "practitioner_recording": "practitioners",
     "prom_change": "proms",
     "published_benchmarks": "safety_benchmarks",
+    "residual_table": "models",
     "responder_curve": "responders",
     "responder_sensitivity": "responders",
     "rom_change": "rom",

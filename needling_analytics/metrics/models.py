@@ -513,3 +513,31 @@ def _fit(model, reml: bool, start=None):
         return None, tuple(errors), False
     _, result, messages = max(attempts, key=lambda attempt: attempt[0])
     return result, messages, False
+
+
+def residual_table(fit, *, bands: int = 5) -> pd.DataFrame:
+    """Residuals of a trajectory model by band of fitted values: a table instead of a residual plot.
+
+    A good fit has mean residuals near 0 in every band (no curvature) and
+    similar SDs (constant variance).
+
+    Returns
+    -------
+    DataFrame
+        ``fitted_from``, ``fitted_to`` (band of fitted values, outcome
+        units), ``observations``, ``mean_residual``, ``sd_residual``.
+    """
+    result = fit.model_result
+    fitted = pd.Series(np.asarray(result.fittedvalues, dtype=float))
+    residual = pd.Series(np.asarray(result.resid, dtype=float))
+    band = pd.qcut(fitted, bands, duplicates="drop")
+    grouped = pd.DataFrame({"band": band, "fitted": fitted, "residual": residual}).groupby("band", observed=True)
+    return pd.DataFrame(
+        {
+            "fitted_from": grouped["fitted"].min(),
+            "fitted_to": grouped["fitted"].max(),
+            "observations": grouped.size().astype("int64"),
+            "mean_residual": grouped["residual"].mean(),
+            "sd_residual": grouped["residual"].std(),
+        }
+    ).reset_index(drop=True)

@@ -207,7 +207,7 @@ def responder_sensitivity(
     ----------
     episodes : DataFrame
         :func:`episode_pain` output with the ``covariates`` (e.g.
-        ``reporting.tables.episode_outcomes(..., courses="ended")``).
+        ``cohort.episode_outcomes(..., courses="ended")``).
     rule : ResponderRule, optional
         Default: the one in ``episodes.attrs["responder_rule"]``.
 

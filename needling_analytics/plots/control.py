@@ -4,7 +4,7 @@ The chart takes the tidy frame of
 :func:`~needling_analytics.metrics.monthly_control_chart` (or
 :func:`~needling_analytics.metrics.control_chart`) and returns the ``Axes``
 it drew on. Privacy: months the report hides (``hidden`` column, from
-:func:`~needling_analytics.reporting.tables.protect_control_chart`) are not
+:func:`~needling_analytics.reporting.monthly.protect_control_chart`) are not
 drawn; a grey mark on the axis and a line under the chart say so.
 """
 

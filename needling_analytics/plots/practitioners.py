@@ -31,10 +31,10 @@ def plot_funnel(funnel: pd.DataFrame, limits: pd.DataFrame, *, ax: Axes | None =
     funnel : DataFrame
         The output of :func:`~needling_analytics.metrics.practitioner_funnel`
         (``practitioner_id``, ``n``, ``indicator``, ``target``), usually
-        through :func:`~needling_analytics.reporting.tables.protect_funnel`
+        through :func:`~needling_analytics.reporting.funnel.protect_funnel`
         (practitioners whose point would show a small count removed: a line
         under the chart says how many, from ``attrs["hidden_practitioners"]``)
-        and :func:`~needling_analytics.reporting.tables.label_practitioners`
+        and :func:`~needling_analytics.reporting.pseudonyms.label_practitioners`
         (pseudonyms instead of IDs). Each point is labelled with its
         ``practitioner_id``.
     limits : DataFrame

@@ -3,7 +3,7 @@
 These apply the generic rule of :mod:`needling_analytics.privacy.suppression`
 to two frames of the clinic report. They sit below the plots because the
 activity chart must hide a month's figure exactly where the KPI table
-(:func:`~needling_analytics.reporting.tables.kpi_table`) does.
+(:func:`~needling_analytics.reporting.monthly.kpi_table`) does.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def monthly_counts(monthly: pd.DataFrame) -> pd.DataFrame:
 def monthly_hidden(monthly: pd.DataFrame, *, min_cell_size: int = 11) -> pd.DataFrame:
     """Which monthly counts the clinic report hides, month by month, in the KPI table and the activity chart.
 
-    The rule of :func:`~needling_analytics.reporting.tables.kpi_table`
+    The rule of :func:`~needling_analytics.reporting.monthly.kpi_table`
     applied to every month: counts of 1 to ``min_cell_size - 1`` are hidden, and
     so is a part of a total that would give one away
     (:data:`MONTHLY_TOTALS`). Each month is decided on its own, so a month

@@ -7,6 +7,13 @@ Parquet under one folder. A patient report then reads only its own rows
 ever enters its notebook; the clinic report reads the whole clinic
 (``read_clinic``).
 
+The run's settings travel the same way, once: ``write_cache`` records them
+(:class:`RunSettings`: responder rule, disclosure policy, clinic name,
+practitioner settings and key path) in ``cache.json``, and every report
+reads them back with :func:`read_settings`, so that no two reports of a
+run can disagree on them. Notebook parameters carry only the cache's path,
+the month and IDs.
+
 Direct identifiers (names, postcode, free-text notes) are never written to
 the cache: reports identify a patient by ID only.
 """
@@ -21,7 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .. import metrics
-from ..load import Clinic
+from ..clinic import Clinic
 from ..metrics import DEFAULT_RULE, ResponderRule
 from ..privacy.suppression import Disclosure
 
@@ -46,6 +53,53 @@ PATIENT_TABLES = (
     "adverse_events",
 )
 CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The settings of a run that its reports read from the cache (``cache.json``), all in one place.
+
+    Attributes
+    ----------
+    rule : the responder rule (all four fields) of every report.
+    disclosure : who the clinic report is for and how it protects small counts.
+    clinic_name : printed on every report; empty: none.
+    min_episodes : least assessed courses of care for a practitioner on the funnel plot.
+    show_practitioner_ids : True: practitioners named by their IDs; False: keyed code names.
+    practitioner_key_file : the key that keeps code names the same month to month (a path,
+        made by the run's set-up, never by a report); empty: a one-off key.
+    """
+
+    rule: ResponderRule = DEFAULT_RULE
+    disclosure: Disclosure = field(default_factory=Disclosure)
+    clinic_name: str = ""
+    min_episodes: int = 10
+    show_practitioner_ids: bool = False
+    practitioner_key_file: str = ""
+
+    def to_dict(self) -> dict:
+        """The settings as ``cache.json`` holds them (JSON-ready)."""
+        return {
+            "rule": self.rule.to_dict(),
+            "disclosure": self.disclosure.to_dict(),
+            "clinic_name": self.clinic_name,
+            "min_episodes": int(self.min_episodes),
+            "show_practitioner_ids": bool(self.show_practitioner_ids),
+            "practitioner_key_file": str(self.practitioner_key_file or ""),
+        }
+
+    @classmethod
+    def from_dict(cls, info: dict) -> RunSettings:
+        """The settings of a ``cache.json``; a key it lacks takes its default."""
+        defaults = cls()
+        return cls(
+            rule=ResponderRule(**info["rule"]) if "rule" in info else defaults.rule,
+            disclosure=Disclosure(**info["disclosure"]) if "disclosure" in info else defaults.disclosure,
+            clinic_name=info.get("clinic_name", defaults.clinic_name),
+            min_episodes=info.get("min_episodes", defaults.min_episodes),
+            show_practitioner_ids=info.get("show_practitioner_ids", defaults.show_practitioner_ids),
+            practitioner_key_file=info.get("practitioner_key_file", defaults.practitioner_key_file),
+        )
 
 
 @dataclass
@@ -145,26 +199,22 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_cache(
-    clinic: Clinic,
-    out_dir: str | Path,
-    *,
-    rule: ResponderRule = DEFAULT_RULE,
-    clinic_name: str = "",
-    disclosure: Disclosure | None = None,
-) -> Path:
-    """Compute the patient-level metrics once and write them, with the cleaned tables, as Parquet.
+def write_cache(clinic: Clinic, out_dir: str | Path, *, settings: RunSettings | None = None) -> Path:
+    """Compute the patient-level metrics once and write them, with the cleaned tables and the run's settings.
 
     Layout: ``patients/<table>.parquet`` (per-patient metric tables, sorted
     by patient so a filtered read touches few row groups),
     ``tables/<table>.parquet`` (the validated clinic without identifying
-    columns) and ``cache.json`` (rule, disclosure policy of the aggregate
-    reports, as-of date, clinic name, version). ``disclosure`` None: the
-    safe default (:class:`~needling_analytics.privacy.suppression.Disclosure`:
-    public, suppression at 11).
+    columns) and ``cache.json`` (the run's :class:`RunSettings`, as-of
+    date, tables supplied, version). ``settings`` None: the defaults (the
+    default rule; the safe disclosure policy, public with suppression at
+    11; no clinic name; practitioners under one-off code names). The
+    metrics use ``settings.rule``.
 
     Returns the cache folder.
     """
+    settings = RunSettings() if settings is None else settings
+    rule = settings.rule
     out_dir = Path(out_dir)
     (out_dir / "patients").mkdir(parents=True, exist_ok=True)
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
@@ -177,10 +227,8 @@ def write_cache(
         _plain(frame).to_parquet(out_dir / "tables" / f"{name}.parquet", index=False)
     info = {
         "version": CACHE_VERSION,
-        "rule": rule.to_dict(),
-        "disclosure": (disclosure or Disclosure()).to_dict(),
+        **settings.to_dict(),
         "as_of": f"{clinic.as_of:%Y-%m-%d}",
-        "clinic_name": clinic_name,
         "supplied": list(clinic.supplied),
     }
     (out_dir / "cache.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
@@ -206,23 +254,19 @@ def read_patient(cache_dir: str | Path, patient_id: str) -> PatientData:
         if (cache_dir / "patients" / f"{name}.parquet").is_file() or name != "pain_followup"
     }
     frames.setdefault("pain_followup", pd.DataFrame(columns=["episode_id", "patient_id", "date", "pain"]))
+    settings = RunSettings.from_dict(info)
     return PatientData(
         patient_id=patient_id,
-        rule=ResponderRule(**info["rule"]),
+        rule=settings.rule,
         as_of=pd.Timestamp(info["as_of"]),
-        clinic_name=info.get("clinic_name", ""),
+        clinic_name=settings.clinic_name,
         frames=frames,
     )
 
 
-def read_rule(cache_dir: str | Path) -> ResponderRule:
-    """The responder rule of the run that wrote the cache: all four fields, the one every report uses."""
-    return ResponderRule(**_info(Path(cache_dir))["rule"])
-
-
-def read_disclosure(cache_dir: str | Path) -> Disclosure:
-    """The run's disclosure policy for aggregate reports (audience, method, threshold); a cache without one: the safe default."""
-    return Disclosure(**_info(Path(cache_dir)).get("disclosure", {}))
+def read_settings(cache_dir: str | Path) -> RunSettings:
+    """The settings of the run that wrote the cache: the ones every report of the run uses."""
+    return RunSettings.from_dict(_info(Path(cache_dir)))
 
 
 def read_clinic(cache_dir: str | Path) -> tuple[Clinic, ResponderRule, str]:
@@ -231,4 +275,5 @@ def read_clinic(cache_dir: str | Path) -> tuple[Clinic, ResponderRule, str]:
     info = _info(cache_dir)
     frames = {name: pd.read_parquet(cache_dir / "tables" / f"{name}.parquet") for name in info["supplied"]}
     clinic = Clinic.from_frames(as_of=info["as_of"], **frames)
-    return clinic, ResponderRule(**info["rule"]), info.get("clinic_name", "")
+    settings = RunSettings.from_dict(info)
+    return clinic, settings.rule, settings.clinic_name

@@ -48,17 +48,19 @@ def _number(value, kind=float):
     return None if isinstance(number, float) and not math.isfinite(number) else number
 
 
-def responder_figures(summary: pd.DataFrame, *, cohort: str = "ended", threshold: int | Disclosure | None = 11) -> dict:
+def responder_figures(
+    summary: pd.DataFrame, *, cohort: str = "ended", min_cell_size: int | Disclosure | None = 11
+) -> dict:
     """The responder headline as the report shows it: ``cohort, assessed, improved, rate, ci_lower, ci_upper``.
 
     ``summary`` is the one-row output of
     :func:`~needling_analytics.metrics.summarize_responders`. The same
     small-cell rule as :func:`~needling_analytics.reporting.text.responder_summary`:
-    with fewer than ``threshold`` courses assessed, only the cohort is given
+    with fewer than ``min_cell_size`` courses assessed, only the cohort is given
     (``assessed`` is ``null`` unless it is 0); when the improved or the
-    not-improved count is from 1 to ``threshold - 1``, ``improved``, the
+    not-improved count is from 1 to ``min_cell_size - 1``, ``improved``, the
     rate and its interval are ``null`` (either would reveal the small
-    count). ``threshold=None``, or a
+    count). ``min_cell_size=None``, or a
     :class:`~needling_analytics.privacy.suppression.Disclosure` for the owner, hides
     nothing; a Disclosure with ``method="round"`` gives the counts rounded
     to the nearest 5, as the report writes them ("about 415").
@@ -68,7 +70,7 @@ def responder_figures(summary: pd.DataFrame, *, cohort: str = "ended", threshold
         return out
     row = summary.iloc[0]
     assessed, improved = int(row["assessable"]), int(row["responders"])
-    policy = None if threshold is None else as_disclosure(threshold)
+    policy = None if min_cell_size is None else as_disclosure(min_cell_size)
     limit = policy.cutoff if policy is not None else 0
     if 0 < assessed < limit:
         return out

@@ -40,6 +40,7 @@ from ..metrics import ResponderRule
 from ..privacy.keys import create_key_file
 from ..privacy.permissions import check_level
 from ..privacy.suppression import Disclosure
+from ..reporting import RunSettings
 from ..reporting.pseudonyms import KEY_FILE_NAME
 
 
@@ -101,10 +102,10 @@ class RunConfig:
 def practitioner_key_file(config: RunConfig) -> Path | None:
     """Where the run keeps the practitioner key (``out_dir``), or None when reports show practitioner IDs.
 
-    Only the path: nothing is created. The run itself (the monthly run, the
-    ``report`` command) creates the file once with
-    :func:`~needling_analytics.privacy.keys.create_key_file`, so that
-    pseudonyms stay the same from month to month.
+    Only the path: nothing is created. The run's set-up (the monthly run,
+    the ``report`` command) creates the file once with
+    :func:`ensure_practitioner_key`, so that pseudonyms stay the same from
+    month to month.
     """
     return None if config.show_practitioner_ids else config.out_dir / KEY_FILE_NAME
 
@@ -114,44 +115,49 @@ def ensure_practitioner_key(config: RunConfig) -> Path | None:
     return None if config.show_practitioner_ids else create_key_file(config.out_dir / KEY_FILE_NAME)
 
 
-def clinic_parameters(config: RunConfig, month, cache_dir, *, results_dir=None) -> dict:
-    """Parameters of the clinic report notebook for ``month``: settings, IDs and paths, never names.
+def report_settings(config: RunConfig) -> RunSettings:
+    """The settings the run writes into its cache for every report to read (:class:`~needling_analytics.reporting.RunSettings`).
 
-    Pure: no file is read or written. The responder rule is not a
-    parameter: every report reads it from the run's cache (``cache.json``,
-    all four fields, written by :func:`~needling_analytics.reporting.write_cache`),
-    so the clinic report and the patient reports always use the same rule.
-    Nor are the audience, disclosure method and ``min_cell_size``: the
-    report reads them from the same cache (``tables.run_disclosure``).
-    The practitioner key file is passed by path (:func:`practitioner_key_file`);
-    the run creates it (:func:`ensure_practitioner_key`) before any report.
-    ``results_dir``: where the report writes ``summary.json`` and
-    ``tables/*.csv`` (the folder of its HTML); None writes neither.
+    Pure: nothing is read or created (the key file is named by its path).
     """
     key_file = practitioner_key_file(config)
+    return RunSettings(
+        rule=config.rule,
+        disclosure=config.disclosure_policy,
+        clinic_name=config.clinic_name,
+        min_episodes=int(config.min_episodes),
+        show_practitioner_ids=bool(config.show_practitioner_ids),
+        practitioner_key_file="" if key_file is None else str(key_file),
+    )
+
+
+def clinic_parameters(month, cache_dir, *, results_dir=None) -> dict:
+    """Parameters of the clinic report notebook for ``month``: the month and paths only.
+
+    Pure: no file is read or written. The run's settings (responder rule,
+    audience and disclosure, clinic name, practitioner settings and key
+    file) are not parameters: the run writes them once into its cache
+    (:func:`report_settings`, :func:`~needling_analytics.reporting.write_cache`)
+    and the report reads them from there
+    (:func:`~needling_analytics.reporting.run_settings`), as the patient
+    reports do, so no two reports of a run disagree. ``results_dir``: where
+    the report writes ``summary.json`` and ``tables/*.csv`` (the folder of
+    its HTML); None writes neither.
+    """
     return {
         "month": str(month),
         "cache_dir": str(cache_dir),
-        "data_dir": str(config.data_dir),
-        "clinic_name": config.clinic_name,
-        "min_episodes": int(config.min_episodes),
-        "show_practitioner_ids": bool(config.show_practitioner_ids),
-        "practitioner_key_file": "" if key_file is None else str(key_file),
         "results_dir": "" if results_dir is None else str(results_dir),
     }
 
 
-def patient_parameters(config: RunConfig, patient_id: str, cache_dir, as_of) -> dict:
-    """Parameters of the patient report notebook: IDs and paths only, never names.
+def patient_parameters(patient_id: str, cache_dir) -> dict:
+    """Parameters of the patient report notebook: the patient's ID and the cache's path only.
 
-    Pure, like :func:`clinic_parameters`; the rule comes from the cache.
+    Pure, like :func:`clinic_parameters`; the rule and the clinic's name
+    come from the cache.
     """
-    return {
-        "patient_id": patient_id,
-        "cache_dir": str(cache_dir),
-        "data_dir": str(config.data_dir),
-        "as_of": f"{as_of:%Y-%m-%d}",
-    }
+    return {"patient_id": patient_id, "cache_dir": str(cache_dir)}
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -37,7 +37,15 @@ from ..load.mapping import default_mapping, mapping_fingerprint
 from ..periods import parse_month
 from ..privacy.permissions import file_permissions
 from ..reporting import write_cache
-from .config import RunConfig, clinic_parameters, ensure_practitioner_key, patient_parameters, safe_name
+from .config import (
+    RunConfig,
+    clinic_parameters,
+    ensure_practitioner_key,
+    patient_parameters,
+    practitioner_key_file,
+    report_settings,
+    safe_name,
+)
 from .execute import ReportError, ReportResult, notebook_path, run_report
 from .index import write_index
 from .kernel import report_kernel_spec
@@ -117,10 +125,10 @@ def _setup_log(run_dir: Path) -> logging.Handler:
 
 
 def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Path, fingerprint: str) -> list[Job]:
-    parameters = clinic_parameters(config, month, cache, results_dir=run_dir / "clinic")
+    parameters = clinic_parameters(month, cache, results_dir=run_dir / "clinic")
     code = {kind: notebook_path(kind).read_bytes() for kind in ("clinic", "patient")}
-    key_file = parameters["practitioner_key_file"]  # a new key renames every practitioner: remake the report
-    pseudonym_key = hashlib.sha256(Path(key_file).read_bytes()).hexdigest() if key_file else ""
+    key_file = practitioner_key_file(config)  # a new key renames every practitioner: remake the report
+    pseudonym_key = hashlib.sha256(key_file.read_bytes()).hexdigest() if key_file else ""
     jobs = [
         Job(
             "clinic_report",
@@ -137,7 +145,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
         while name in used:  # distinct IDs never share a file
             name = f"{name}_"
         used.add(name)
-        parameters = patient_parameters(config, patient_id, cache, clinic.as_of)
+        parameters = patient_parameters(patient_id, cache)
         html = run_dir / "patients" / f"{name}.html"
         jobs.append(
             Job(
@@ -252,20 +260,13 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
             clinic.quality.tables[["table", "sha256"]].to_dict("records"),
             mapping_fingerprint(config.mapping or default_mapping(config.data_dir)),
             config.timezone,
-            asdict(config.rule),
-            config.disclosure_policy.to_dict(),
+            report_settings(config).to_dict(),  # a changed setting remakes every report
             f"{clinic.as_of:%Y-%m-%d}",
         )
-        # The one place the run's settings reach the reports: the rule (all four fields) and the
-        # disclosure policy (audience, method, min_cell_size) are in the cache.
-        cache = write_cache(
-            clinic,
-            run_dir / "cache",
-            rule=config.rule,
-            clinic_name=config.clinic_name,
-            disclosure=config.disclosure_policy,
-        )
-        ensure_practitioner_key(config)  # made once, before the parameters that name it
+        # The run's set-up: the practitioner key is made once (never by a report), and the one place the
+        # run's settings reach the reports is the cache (rule, disclosure policy, clinic name, key path...).
+        ensure_practitioner_key(config)
+        cache = write_cache(clinic, run_dir / "cache", settings=report_settings(config))
         jobs = _jobs(config, month, clinic, cache, run_dir, fingerprint)
         todo = [j for j in jobs if force or not _up_to_date(j)]
         results += [

@@ -1,0 +1,87 @@
+"""Plain-language sentences and small HTML blocks for reports read by people who are not statisticians.
+
+Every function is pure: values in, a string out. Sentences are returned as
+:class:`Paragraph` and HTML blocks as :class:`Html`, both ordinary ``str``
+subclasses that a notebook displays as a paragraph or as HTML (they carry
+``_repr_html_``). Any text inserted into HTML is escaped with
+:func:`html.escape`.
+
+The thresholds quoted come from the responder rule the report used
+(:class:`~needling_analytics.metrics.ResponderRule`; default 2 points and
+30%, Farrar 2001, Pain 94:149; Childs 2005, Spine 30:1331).
+
+One module per part of a report: :mod:`.words` (building blocks: codes,
+numbers, dates, the rule), :mod:`.page` (header, footer, data quality),
+:mod:`.patient`, :mod:`.outcomes`, :mod:`.monthly` (control charts),
+:mod:`.frequency`, :mod:`.safety` and :mod:`.practitioners`. Their public
+functions are all here, so ``text.<name>`` works for any of them.
+"""
+
+from .frequency import fit_summary, frequency_not_estimable, frequency_paragraph, trajectory_caveat
+from .monthly import control_chart_summary
+from .outcomes import median_sentence, responder_summary, rom_device_note, sensitivity_sentence
+from .page import AUDIENCE_LINES, audience_line, data_quality_note, report_footer, report_header
+from .patient import attendance_sentence, episode_period, episode_subtitle, patient_headline
+from .practitioners import case_mix_sentence, funnel_summary, practitioner_recording
+from .safety import safety_summary
+from .words import (
+    LABELS,
+    NATURAL_RECOVERY,
+    PATIENT_NATURAL_RECOVERY,
+    UNAVAILABLE,
+    Headline,
+    Html,
+    Paragraph,
+    date_range,
+    describe_rule,
+    format_count,
+    format_date,
+    format_pct,
+    format_points,
+    label,
+    paragraph,
+    period_label,
+    section_unavailable,
+)
+
+__all__ = [
+    "AUDIENCE_LINES",
+    "Headline",
+    "Html",
+    "LABELS",
+    "NATURAL_RECOVERY",
+    "PATIENT_NATURAL_RECOVERY",
+    "Paragraph",
+    "UNAVAILABLE",
+    "attendance_sentence",
+    "audience_line",
+    "case_mix_sentence",
+    "control_chart_summary",
+    "data_quality_note",
+    "date_range",
+    "describe_rule",
+    "episode_period",
+    "episode_subtitle",
+    "fit_summary",
+    "frequency_not_estimable",
+    "format_count",
+    "format_date",
+    "format_pct",
+    "format_points",
+    "frequency_paragraph",
+    "funnel_summary",
+    "label",
+    "median_sentence",
+    "paragraph",
+    "patient_headline",
+    "period_label",
+    "practitioner_recording",
+    "report_footer",
+    "report_header",
+    "responder_summary",
+    "rom_device_note",
+    "safety_summary",
+    "section_unavailable",
+    "sensitivity_sentence",
+    "trajectory_caveat",
+]
