@@ -64,6 +64,9 @@ def test_a_metric_takes_the_clinic_or_a_documented_frame_first(name):
     if first.name == "clinic":
         assert hints.get("clinic") is Clinic, f"{name}: annotate `clinic: Clinic`"
         return
+    if hints.get(first.name) is metrics.TrajectoryResult:  # a model's diagnostics take the fitted model
+        assert ":func:`fit_trajectory`" in _parameter_text(function.__doc__, first.name), name
+        return
     assert hints.get(first.name) is pd.DataFrame, f"{name}: the first argument is the Clinic or a DataFrame"
     described = _parameter_text(function.__doc__, first.name)
     assert ":func:" in described, f"{name}: the docstring must say which function makes `{first.name}`"
@@ -170,6 +173,12 @@ CALLS = {
     "practitioner_recording": ((), lambda c, m: metrics.practitioner_recording(c)),
     "prom_change": ((), lambda c, m: metrics.prom_change(c)),
     "published_benchmarks": ((), lambda c, m: metrics.published_benchmarks()),
+    "residual_table": (
+        (),
+        lambda c, m: metrics.residual_table(
+            metrics.fit_trajectory(m["pain"], outcome="pain_pre", time="weeks_since_start"), bands=4
+        ),
+    ),
     "responder_curve": (("episodes",), lambda c, m: metrics.responder_curve(m["episodes"])),
     "responder_sensitivity": (("outcomes",), lambda c, m: metrics.responder_sensitivity(m["outcomes"])),
     "rom_change": ((), lambda c, m: metrics.rom_change(c)),

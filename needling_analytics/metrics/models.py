@@ -515,11 +515,18 @@ def _fit(model, reml: bool, start=None):
     return result, messages, False
 
 
-def residual_table(fit, *, bands: int = 5) -> pd.DataFrame:
+def residual_table(fit: TrajectoryResult, *, bands: int = 5) -> pd.DataFrame:
     """Residuals of a trajectory model by band of fitted values: a table instead of a residual plot.
 
     A good fit has mean residuals near 0 in every band (no curvature) and
     similar SDs (constant variance).
+
+    Parameters
+    ----------
+    fit : TrajectoryResult
+        A model fitted by :func:`fit_trajectory`.
+    bands : int
+        Number of bands of equal size (fewer when fitted values repeat).
 
     Returns
     -------
