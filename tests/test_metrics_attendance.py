@@ -10,19 +10,18 @@ from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.attendance import attendance, summarize_attendance
 
+from .conftest import small_clinic
+
 A, C, N = "attended", "cancelled", "no_show"
 
 
 def clinic_of(sessions, episodes, as_of="2026-02-25"):
     """Sessions as (episode, date, status, pain_pre); episodes as (episode, start, end, reason)."""
-    episodes = pd.DataFrame(episodes, columns=["episode_id", "start_date", "end_date", "discharge_reason"])
-    episodes["patient_id"] = "P" + episodes["episode_id"].str[1:]
-    sessions = pd.DataFrame(sessions, columns=["episode_id", "session_date", "status", "pain_pre"])
-    sessions["session_id"] = [f"S{i}" for i in range(len(sessions))]
-    sessions["patient_id"] = "P" + sessions["episode_id"].str[1:]
-    sessions["practitioner_id"] = "PR1"
-    patients = pd.DataFrame({"patient_id": episodes["patient_id"]})
-    return Clinic.from_frames(as_of=as_of, patients=patients, episodes=episodes, sessions=sessions)
+    return small_clinic(
+        as_of=as_of,
+        episodes=pd.DataFrame(episodes, columns=["episode_id", "start_date", "end_date", "discharge_reason"]),
+        sessions=pd.DataFrame(sessions, columns=["episode_id", "session_date", "status", "pain_pre"]),
+    )
 
 
 SESSIONS = [

@@ -10,6 +10,8 @@ from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.journal import journal_trend, post_session_soreness, summarize_soreness
 
+from .conftest import small_clinic
+
 A = "attended"
 
 
@@ -19,15 +21,12 @@ def clinic_of(journal=None, sessions=(), patients=("P1", "P2", "P3")):
     rows = [(*s, A) if len(s) == 3 else s for s in sessions] or [("S0", "P1", "2025-12-01", "cancelled")]
     sessions = pd.DataFrame(rows, columns=["session_id", "patient_id", "session_date", "status"])
     sessions["episode_id"] = "E" + sessions["patient_id"]
-    sessions["practitioner_id"] = "PR1"
     episodes = pd.DataFrame(
         {"episode_id": "E" + patients["patient_id"], "patient_id": patients["patient_id"], "start_date": "2025-12-01"}
     )
-    tables = {"patients": patients, "episodes": episodes, "sessions": sessions}
     if journal is not None:
-        columns = ["patient_id", "entry_date", "pain", "stiffness"][: len(journal[0])]
-        tables["journal"] = pd.DataFrame(journal, columns=columns)
-    return Clinic.from_frames(**tables)
+        journal = pd.DataFrame(journal, columns=["patient_id", "entry_date", "pain", "stiffness"][: len(journal[0])])
+    return small_clinic(patients=patients, episodes=episodes, sessions=sessions, journal=journal)
 
 
 def day(n: int) -> str:

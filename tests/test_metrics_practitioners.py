@@ -23,6 +23,8 @@ from needling_analytics.metrics.practitioners import (
 )
 from needling_analytics.reporting import tables, text
 
+from .conftest import small_clinic
+
 
 def clinic_of(episodes, patients=None):
     """A clinic from episodes given as (practitioner, baseline, latest[, extra episode columns]).
@@ -50,9 +52,7 @@ def clinic_of(episodes, patients=None):
     sessions = pd.DataFrame(
         sessions, columns=["session_id", "episode_id", "patient_id", "practitioner_id", "session_date", "pain_pre"]
     )
-    if patients is None:
-        patients = pd.DataFrame({"patient_id": episodes["patient_id"]})
-    return Clinic.from_frames(patients=patients, episodes=episodes, sessions=sessions)
+    return small_clinic(patients=patients, episodes=episodes, sessions=sessions)
 
 
 def responders(practitioner, n_yes, n_no):

@@ -13,17 +13,13 @@ from needling_analytics.metrics.norms import instrument_table
 from needling_analytics.metrics.proms import COLUMNS, prom_change, summarize_proms
 from needling_analytics.schema import INSTRUMENT_RANGES, INSTRUMENTS
 
+from .conftest import small_clinic
+
 
 def clinic_of(rows):
     """A clinic from (episode, completed_on, instrument, score) rows."""
     proms = pd.DataFrame(rows, columns=["episode_id", "completed_on", "instrument", "score"])
-    proms["patient_id"] = "P" + proms["episode_id"].str[1:]
-    starts = proms.groupby("episode_id")["completed_on"].min()
-    episodes = pd.DataFrame(
-        {"episode_id": starts.index, "patient_id": "P" + starts.index.str[1:], "start_date": starts.values}
-    )
-    patients = pd.DataFrame({"patient_id": sorted(episodes["patient_id"].unique())})
-    return Clinic.from_frames(patients=patients, episodes=episodes, proms=proms)
+    return small_clinic(proms=proms, episodes_from="proms")
 
 
 def pair(instrument, baseline, latest, episode="E1"):

@@ -21,6 +21,8 @@ from needling_analytics.metrics.safety import (
     serious_events,
 )
 
+from .conftest import small_clinic
+
 
 def clinic_of(n_attended, events=None, *, n_cancelled=0, patients=1):
     """A clinic of ``n_attended`` attended sessions S0.. (patient P{i % patients}) and cancelled ones C0..
@@ -43,14 +45,14 @@ def clinic_of(n_attended, events=None, *, n_cancelled=0, patients=1):
     episodes = pd.DataFrame(
         {"episode_id": [f"E{p[1:]}" for p in people], "patient_id": people, "start_date": "2026-01-05"}
     )
-    frames = {"patients": pd.DataFrame({"patient_id": people}), "episodes": episodes, "sessions": sessions}
+    ae = None
     if events is not None:
         rows = [(*e, None)[:4] for e in events]
         ae = pd.DataFrame(rows, columns=["session_id", "event_type", "severity", "resolved_days"])
-        ae["patient_id"] = ae["session_id"].map(dict(zip(sessions["session_id"], sessions["patient_id"], strict=True)))
         ae["notes"] = "bruise on the left of Ana's neck"
-        frames["adverse_events"] = ae
-    return Clinic.from_frames(**frames)
+    return small_clinic(
+        patients=pd.DataFrame({"patient_id": people}), episodes=episodes, sessions=sessions, adverse_events=ae
+    )
 
 
 def row(rates, event_type, severity):
