@@ -167,8 +167,15 @@ def demo_clinic_of(*, as_of=None, **options) -> Clinic:
 
 @pytest.fixture(scope="session")
 def demo_clinic() -> Clinic:
-    """The generated clinic of :data:`DEMO` (150 patients, seed 0), built once: read it, never modify it."""
-    return demo_clinic_of(**DEMO)
+    """The generated clinic of :data:`DEMO` (150 patients, seed 0), built once: read it, never modify it.
+
+    At the end of the session its tables are compared with a fresh copy, so a test that modified it fails.
+    """
+    clinic = demo_clinic_of(**DEMO)
+    yield clinic
+    fresh = demo_clinic_of(**DEMO)
+    for name, frame in fresh.tables.items():
+        pd.testing.assert_frame_equal(clinic.tables[name], frame, obj=f"the shared demo clinic's {name}")
 
 
 @pytest.fixture(autouse=True)

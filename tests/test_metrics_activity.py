@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.activity import monthly_activity, parse_month
 from needling_analytics.metrics.pain import ResponderRule
 
-from .conftest import small_clinic
+from .conftest import demo_tables, small_clinic
 
 A, C, N = "attended", "cancelled", "no_show"
 
@@ -181,7 +180,7 @@ def test_input_is_not_mutated():
 
 
 def test_generated_clinic_invariants():
-    tables = generate_clinic(n_patients=300, seed=5, months=12, end="2026-10-31")
+    tables = demo_tables(n_patients=300, seed=5, months=12, end="2026-10-31")
     clinic = Clinic.from_frames(**tables)
     table = monthly_activity(clinic, "2026-10", months_before=13)  # covers the whole period and a month before
     sessions, episodes = tables["sessions"], tables["episodes"]

@@ -6,11 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.attendance import attendance, summarize_attendance
 
-from .conftest import small_clinic
+from .conftest import demo_tables, small_clinic
 
 A, C, N = "attended", "cancelled", "no_show"
 
@@ -164,7 +163,7 @@ def test_input_is_not_mutated():
 
 
 def test_generated_clinic_invariants():
-    tables = generate_clinic(n_patients=300, seed=4)
+    tables = demo_tables(n_patients=300, seed=4)
     clinic = Clinic.from_frames(as_of="2026-10-31", **tables)
     table = attendance(clinic)
     assert len(table) == len(tables["episodes"])

@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics import models
 from needling_analytics.metrics.models import ModelWarning, TrajectoryResult, fit_trajectory
 from needling_analytics.metrics.pain import session_pain
@@ -341,8 +339,8 @@ def test_every_optimiser_failing_is_an_error(monkeypatch):
         )
 
 
-def test_generated_clinic_pain_and_rom_trajectories():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=150, seed=0))
+def test_generated_clinic_pain_and_rom_trajectories(demo_clinic):
+    clinic = demo_clinic
     pain = session_pain(clinic)
     fit = fit_trajectory(
         pain,

@@ -10,7 +10,6 @@ import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.case_mix import case_mix_adjusted, practitioner_comparison
 from needling_analytics.metrics.pain import episode_pain
@@ -23,7 +22,7 @@ from needling_analytics.metrics.practitioners import (
 )
 from needling_analytics.reporting import tables, text
 
-from .conftest import small_clinic
+from .conftest import demo_clinic_of, small_clinic
 
 
 def clinic_of(episodes, patients=None):
@@ -407,7 +406,7 @@ def test_options_are_checked(call, message):
 
 
 def test_generated_clinic_invariants():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=400, seed=0))
+    clinic = demo_clinic_of(n_patients=400, seed=0)
     funnel = practitioner_funnel(clinic, min_episodes=20)
     pain = episode_pain(clinic)
     assessable = pain["assessable"].sum()

@@ -7,13 +7,12 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.norms import instrument_table
 from needling_analytics.metrics.proms import COLUMNS, prom_change, summarize_proms
 from needling_analytics.schema import INSTRUMENT_RANGES, INSTRUMENTS
 
-from .conftest import small_clinic
+from .conftest import demo_clinic_of, small_clinic
 
 
 def clinic_of(rows):
@@ -261,7 +260,7 @@ def test_summary_by_group_and_errors():
 
 
 def test_invariants_on_a_generated_clinic():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=400, seed=5))
+    clinic = demo_clinic_of(n_patients=400, seed=5)
     out = prom_change(clinic)
     proms = clinic.proms
     assert len(out) == len(proms[["episode_id", "instrument"]].drop_duplicates()) and out["n_scores"].sum() == len(

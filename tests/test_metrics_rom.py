@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.norms import mdc_table, normal_rom, resolve_mdc
 from needling_analytics.metrics.rom import COLUMNS, rom_change
 from needling_analytics.schema import JOINTS, MOVEMENTS, ROM_DEVICES
 
-from .conftest import small_clinic
+from .conftest import demo_clinic_of, small_clinic
 
 FIELDS = [
     "episode_id",
@@ -313,7 +312,7 @@ def test_bad_options_are_refused(kwargs, message):
 
 @pytest.fixture(scope="module")
 def demo_clinic():
-    return Clinic.from_frames(**generate_clinic(n_patients=400, seed=3))
+    return demo_clinic_of(n_patients=400, seed=3)
 
 
 @pytest.mark.parametrize("same_device_only", [True, False])

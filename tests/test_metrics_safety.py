@@ -11,7 +11,6 @@ import statsmodels.api as sm
 from scipy import stats
 
 from needling_analytics import DataQualityWarning
-from needling_analytics.demo import generate_clinic
 from needling_analytics.load import Clinic
 from needling_analytics.metrics.safety import (
     adverse_event_rates,
@@ -21,7 +20,7 @@ from needling_analytics.metrics.safety import (
     serious_events,
 )
 
-from .conftest import small_clinic
+from .conftest import demo_tables, small_clinic
 
 
 def clinic_of(n_attended, events=None, *, n_cancelled=0, patients=1):
@@ -354,7 +353,7 @@ def test_inputs_are_not_mutated():
 
 
 def test_generated_clinic_invariants():
-    tables = generate_clinic(n_patients=300, seed=3)
+    tables = demo_tables(n_patients=300, seed=3)
     clinic = Clinic.from_frames(**tables)
     rates = adverse_event_rates(clinic)
     detail = rates[rates["event_type"] != "any"]

@@ -6,12 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 from needling_analytics.metrics.pain import ResponderRule, episode_pain
 from needling_analytics.metrics.survival import kaplan_meier, logrank_test, median_time, time_to_response
 
-from .conftest import small_clinic
+from .conftest import demo_clinic_of, small_clinic
 
 Z95 = 1.959963984540054
 
@@ -363,7 +361,7 @@ def test_time_to_response_empty_clinic():
 
 
 def test_generated_clinic_invariants():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=300, seed=0))
+    clinic = demo_clinic_of(n_patients=300, seed=0)
     times = time_to_response(clinic)
     episodes = episode_pain(clinic)
     assert len(times) == int(episodes["assessable"].sum())

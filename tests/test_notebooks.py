@@ -19,9 +19,11 @@ import papermill
 import pytest
 
 from needling_analytics import load_clinic
-from needling_analytics.demo import generate_clinic, write_clinic
+from needling_analytics.demo import write_clinic
 from needling_analytics.reporting import read_clinic, read_patient, write_cache
 from needling_analytics.reporting.tables import clinic_window, select_cohort, select_episode
+
+from .conftest import demo_tables
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("patient_report", "clinic_report", "treatment_response")
@@ -43,7 +45,7 @@ def _pick(tables: dict[str, pd.DataFrame], n: int) -> list[str]:
 def clinic(tmp_path_factory):
     """A 60-patient clinic on disk and its metrics cache; IDs of the edited patients."""
     folder = tmp_path_factory.mktemp("notebooks")
-    tables = generate_clinic(n_patients=60, seed=1)
+    tables = demo_tables(n_patients=60, seed=1)
     single, no_rom, no_pain = _pick(tables, 3)
     sessions = tables["sessions"]
     first = sessions[sessions["patient_id"] == single].sort_values("session_date").index[0]
@@ -196,7 +198,7 @@ def test_clinic_report_runs_on_a_fixed_weekly_schedule(tmp_path):
     """Issue 10, verdict 5: every course at one session a week made the whole report fail (collinear fixed effects)."""
     from needling_analytics.metrics import analyze_frequency, session_exposures
 
-    write_clinic(_weekly_schedule(generate_clinic(n_patients=60, seed=1), AS_OF), tmp_path / "data")
+    write_clinic(_weekly_schedule(demo_tables(n_patients=60, seed=1), AS_OF), tmp_path / "data")
     cohort = clinic_window(load_clinic(tmp_path / "data", as_of=AS_OF), "2026-10", months=12)
     exposure = session_exposures(cohort)["early_frequency"].dropna()
     assert len(exposure) >= 10 and (exposure == 1.0).all()  # the premise: a constant exposure
