@@ -231,7 +231,7 @@ def test_hostile_patient_ids_stay_inside_the_run_folder_end_to_end(tmp_path):
 
     The run shares reports with a group (``permissions = "group"``), which must not open the cache or quarantine.
     """
-    tables = demo_tables(n_patients=30, seed=1)
+    tables = demo_tables(n_patients=20, seed=1)  # 7 patients seen in the month: 6 hostile IDs and 1 plain
     seen = patients_seen(Clinic.from_frames(**tables), pd.Period(MONTH, "M"))
     renames = dict(zip(seen, HOSTILE_IDS, strict=False))
     assert len(renames) == len(HOSTILE_IDS)
