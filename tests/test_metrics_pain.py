@@ -192,6 +192,7 @@ session = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(session, min_size=1, max_size=30),

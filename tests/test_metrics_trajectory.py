@@ -50,6 +50,7 @@ def two_courses(n_patients=150, seed=0):
     return pd.concat(rows, ignore_index=True)
 
 
+@pytest.mark.slow
 def test_episode_model_recovers_the_slope_where_the_patient_grouped_one_is_biased():
     data = two_courses()
     common = {"outcome": "pain", "time": "weeks", "time_model": "linear", "random_slope": False}
