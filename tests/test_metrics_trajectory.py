@@ -89,6 +89,7 @@ def hand_lrt_p(data):
     return 0.5 * chi2.sf(d, 1) + 0.5 * chi2.sf(d, 2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("slope_sd", "chosen"), [(0.4, True), (0.0, False)])
 def test_random_slope_is_kept_only_when_the_mixture_lrt_rejects(slope_sd, chosen):
     data = slopes_data(slope_sd)
