@@ -1,6 +1,7 @@
 # needling-analytics: the common commands. Needs only Python 3.11+ and make.
 #   make demo   set up, generate the demo clinic and run the main job on it
 #   make test   set up if needed and run the whole test suite
+#   make test-fast  the suite without the tests marked slow (notebooks, monthly runs, installs): the quick loop
 #   make pg     start (or reuse) the loopback PostgreSQL the database tests use;
 #               then eval "$(bash tests/pg_server.sh)" in your shell before make test
 #   make test-pg  start it and run the PostgreSQL tests
@@ -12,8 +13,12 @@ CLI    := $(VENV)/bin/needling-analytics
 DEMO   ?= data/demo
 DEMO_MONTH ?= 2026-10
 STAMP  := $(VENV)/.installed
+# The tests run in parallel (pytest-xdist), one test file per process at a time so that a file's shared
+# fixtures (an executed report, a monthly run) are made once; TEST_WORKERS=1 runs them in one process.
+TEST_WORKERS ?= auto
+PYTEST := MPLBACKEND=Agg $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: demo test install lint clean-demo pg test-pg
+.PHONY: demo test test-fast install lint clean-demo pg test-pg
 
 install: $(STAMP)
 
@@ -34,7 +39,10 @@ demo: install
 # installing PostgreSQL from Debian as root); without one they are skipped, except under CI=true.
 test: install
 	@pg_env="$$(bash tests/pg_server.sh)" || echo "make test: no PostgreSQL server could be started: its tests will be skipped"; \
-	eval "$$pg_env"; MPLBACKEND=Agg $(PY) -m pytest -q
+	eval "$$pg_env"; $(PYTEST)
+
+test-fast: install
+	$(PYTEST) -m "not slow"
 
 pg:
 	bash tests/pg_server.sh

@@ -1,11 +1,21 @@
-"""Shared fixtures: small hand-written clinics on disk."""
+"""Shared fixtures: small hand-written clinics, on disk or in memory, and the generated demo clinic.
+
+- :data:`VALID`, :func:`write_clinic` and the ``make_clinic`` fixture: a minimal valid clinic as CSV files.
+- :func:`small_clinic`: a :class:`Clinic` from a few hand-written rows, with what a test leaves out filled in.
+- :func:`demo_tables` and :func:`demo_clinic_of`: the generated demo clinic (``generate_clinic``), made once
+  per session for each set of options; the ``demo_clinic`` fixture is the one most tests share.
+"""
 
 from __future__ import annotations
 
 import textwrap
+from functools import cache
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from needling_analytics import Clinic
 
 AS_OF = "2026-11-28"
 
@@ -75,6 +85,97 @@ def make_clinic(tmp_path):
         return write_clinic(tmp_path / "clinic", {**VALID, **tables})
 
     return make
+
+
+# ------------------------------------------------------------------ small clinics in memory
+
+
+def patient_of(episode_id: str) -> str:
+    """The patient of a hand-written episode: ``E12`` belongs to ``P12``."""
+    return f"P{episode_id[1:]}"
+
+
+def small_clinic(
+    *, as_of=None, patients=None, episodes=None, sessions=None, episodes_from: str = "sessions", **tables
+) -> Clinic:
+    """A :class:`Clinic` from a few hand-written rows (DataFrames), filling in what the test leaves out.
+
+    - ``sessions`` without ``session_id`` get ``S0``, ``S1``, ...; without ``practitioner_id``, ``PR1``.
+    - ``episodes`` left out: one per episode of the ``episodes_from`` table (sessions, rom or proms),
+      starting on its first date there, in episode order.
+    - ``patient_id`` left out of a table that has ``episode_id``: the episode's patient in ``episodes``,
+      else :func:`patient_of`; left out of ``adverse_events``: the patient of the session.
+    - ``patients`` left out: the patients of the episodes, in order of first appearance.
+
+    Tables are passed to :meth:`Clinic.from_frames` in table order; ``as_of`` as given.
+    """
+    frames = {name: frame.copy() for name, frame in dict(sessions=sessions, **tables).items() if frame is not None}
+    if "sessions" in frames:
+        table = frames["sessions"]
+        if "session_id" not in table:
+            table["session_id"] = [f"S{i}" for i in range(len(table))]
+        if "practitioner_id" not in table:
+            table["practitioner_id"] = "PR1"
+    if episodes is None:
+        dates = {"sessions": "session_date", "rom": "measured_on", "proms": "completed_on"}
+        starts = frames[episodes_from].groupby("episode_id")[dates[episodes_from]].min()
+        episodes = pd.DataFrame(
+            {"episode_id": starts.index, "patient_id": starts.index.map(patient_of), "start_date": starts.values}
+        )
+    else:
+        episodes = episodes.copy()
+        if "patient_id" not in episodes:
+            episodes["patient_id"] = episodes["episode_id"].map(patient_of)
+    owner = dict(zip(episodes["episode_id"], episodes["patient_id"], strict=True))
+    for table in frames.values():
+        if "episode_id" in table and "patient_id" not in table:
+            table["patient_id"] = table["episode_id"].map(lambda e: owner.get(e, patient_of(e)))
+    if "adverse_events" in frames and "patient_id" not in frames["adverse_events"]:
+        events, booked = frames["adverse_events"], frames["sessions"]
+        events["patient_id"] = events["session_id"].map(
+            dict(zip(booked["session_id"], booked["patient_id"], strict=True))
+        )
+    if patients is None:
+        patients = pd.DataFrame({"patient_id": episodes["patient_id"].drop_duplicates().tolist()})
+    frames |= {"patients": patients, "episodes": episodes}
+    order = ["patients", "episodes", "sessions", "rom", "proms", "adverse_events", "assessments", "journal"]
+    return Clinic.from_frames(as_of=as_of, **{name: frames[name] for name in sorted(frames, key=order.index)})
+
+
+# ------------------------------------------------------------------ the generated demo clinic
+
+#: The options of the demo clinic most tests share (the ``demo_clinic`` fixture).
+DEMO = {"n_patients": 150, "seed": 0}
+
+
+@cache
+def _generated(options: tuple[tuple[str, object], ...]) -> dict[str, pd.DataFrame]:
+    from needling_analytics.demo import generate_clinic
+
+    return generate_clinic(**dict(options))
+
+
+def demo_tables(**options) -> dict[str, pd.DataFrame]:
+    """``generate_clinic(**options)``, generated once per session: each call gets its own copies."""
+    return {name: frame.copy() for name, frame in _generated(tuple(sorted(options.items()))).items()}
+
+
+def demo_clinic_of(*, as_of=None, **options) -> Clinic:
+    """The generated clinic of ``generate_clinic(**options)`` as a :class:`Clinic` (a new one each call)."""
+    return Clinic.from_frames(as_of=as_of, **demo_tables(**options))
+
+
+@pytest.fixture(scope="session")
+def demo_clinic() -> Clinic:
+    """The generated clinic of :data:`DEMO` (150 patients, seed 0), built once: read it, never modify it.
+
+    At the end of the session its tables are compared with a fresh copy, so a test that modified it fails.
+    """
+    clinic = demo_clinic_of(**DEMO)
+    yield clinic
+    fresh = demo_clinic_of(**DEMO)
+    for name, frame in fresh.tables.items():
+        pd.testing.assert_frame_equal(clinic.tables[name], frame, obj=f"the shared demo clinic's {name}")
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from needling_analytics.demo import generate_clinic, write_clinic
+from needling_analytics.demo import write_clinic
+
+from .conftest import demo_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_api_examples_run(tmp_path, capsys):
     folder = tmp_path / "demo"
-    write_clinic(generate_clinic(n_patients=200, seed=0), folder)
+    write_clinic(demo_tables(n_patients=200, seed=0), folder)
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "api.md").read_text(), flags=re.S)
     assert len(blocks) >= 6
     namespace: dict = {}

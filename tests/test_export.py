@@ -14,8 +14,8 @@ import warnings
 import pandas as pd
 import pytest
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.errors import InputError
-from needling_analytics.load import Clinic
 from needling_analytics.privacy import (
     COLUMNS,
     REMOVED,
@@ -26,6 +26,8 @@ from needling_analytics.privacy import (
     pseudonym,
 )
 from needling_analytics.schema import TABLES
+
+from .conftest import demo_tables
 
 KEY = b"0123456789abcdef0123456789abcdef"  # 32 bytes
 OTHER_KEY = b"fedcba9876543210fedcba9876543210"
@@ -438,10 +440,8 @@ def test_load_key_warns_about_a_readable_key_file(tmp_path):
 # ---------------------------------------------------------------- a generated clinic
 
 
-def test_generated_clinic_invariants(tmp_path):
-    from needling_analytics.demo import generate_clinic
-
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=150, seed=0))
+def test_generated_clinic_invariants(tmp_path, demo_clinic):
+    clinic = demo_clinic
     export_research(clinic, tmp_path / "demo", key=KEY)
     out = {name: _read(tmp_path / "demo", name) for name in COLUMNS}
     for name in COLUMNS:
@@ -468,10 +468,10 @@ def test_generated_clinic_invariants(tmp_path):
 
 def test_export_command_refuses_without_a_key_and_works_with_one(tmp_path, monkeypatch, capsys):
     from needling_analytics.cli import main
-    from needling_analytics.demo import generate_clinic, write_clinic
+    from needling_analytics.demo import write_clinic
 
     monkeypatch.delenv("NEEDLING_EXPORT_KEY", raising=False)
-    write_clinic(generate_clinic(n_patients=20, seed=3), tmp_path / "data")
+    write_clinic(demo_tables(n_patients=20, seed=3), tmp_path / "data")
     assert main(["export", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")]) == 2
     assert "secrets.token_hex(32)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -23,9 +23,11 @@ import pytest
 import yaml
 
 from needling_analytics.cli import main
-from needling_analytics.demo import DEMO_END, generate_clinic
+from needling_analytics.demo import DEMO_END
 from needling_analytics.demo.exports import write_export
 from needling_analytics.schema import TABLES
+
+from .conftest import demo_tables
 
 MELBOURNE = ZoneInfo("Australia/Melbourne")
 END = pd.Timestamp(DEMO_END)
@@ -90,7 +92,7 @@ WHEN_TESTS = {"set", "blank", "true", "false", "future", "past"}
 
 @pytest.fixture(scope="module")
 def clinic():
-    return generate_clinic(n_patients=200, seed=4)
+    return demo_tables(n_patients=200, seed=4)
 
 
 @pytest.fixture(scope="module")
@@ -457,7 +459,7 @@ def test_cli_refuses_messy_with_an_export_format(tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["cliniko", "jane"])
 def test_same_seed_same_files_and_tiny_clinics_work(fmt, tmp_path):
-    tables = generate_clinic(n_patients=3, months=1, seed=9)
+    tables = demo_tables(n_patients=3, months=1, seed=9)
     first = write_export(fmt, tables, tmp_path / "a", seed=9)
     second = write_export(fmt, tables, tmp_path / "b", seed=9)
     assert [p.read_bytes() for p in first if p.suffix != ".xlsx"] == [

@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from needling_analytics import DataQualityWarning, load_clinic
-from needling_analytics.demo import generate_clinic, make_messy, write_clinic
+from needling_analytics.demo import make_messy, write_clinic
 from needling_analytics.schema import TABLES
+
+from .conftest import demo_tables
 
 EXPECTED_RULE = {
     "category_typo": "not_allowed",
@@ -26,7 +28,7 @@ EXPECTED_RULE = {
 
 @pytest.fixture(scope="module")
 def messy(tmp_path_factory):
-    clean = generate_clinic(n_patients=120, seed=11)
+    clean = demo_tables(n_patients=120, seed=11)
     tables, faults = make_messy(clean, seed=11)
     folder = tmp_path_factory.mktemp("messy")
     write_clinic(tables, folder)
@@ -78,7 +80,7 @@ def test_exact_duplicates_are_collapsed_and_nothing_else_is_lost(messy):
 
 
 def test_clean_demo_validates_with_nothing_quarantined(tmp_path):
-    write_clinic(generate_clinic(n_patients=120, seed=5), tmp_path)
+    write_clinic(demo_tables(n_patients=120, seed=5), tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataQualityWarning)
         clinic = load_clinic(tmp_path, as_of="2026-11-28")

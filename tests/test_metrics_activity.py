@@ -8,32 +8,24 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from needling_analytics.clinic import Clinic
-from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.activity import monthly_activity
 from needling_analytics.metrics.pain import ResponderRule
 from needling_analytics.periods import parse_month
+
+from .conftest import demo_tables, small_clinic
 
 A, C, N = "attended", "cancelled", "no_show"
 
 
 def clinic_of(sessions, episodes, events=None):
     """Sessions as (session_id, episode, date, status, pain_pre); episodes as (episode, patient, start, end)."""
-    episodes = pd.DataFrame(episodes, columns=["episode_id", "patient_id", "start_date", "end_date"])
-    sessions = pd.DataFrame(sessions, columns=["session_id", "episode_id", "session_date", "status", "pain_pre"])
-    sessions["patient_id"] = sessions["episode_id"].map(
-        dict(zip(episodes["episode_id"], episodes["patient_id"], strict=True))
-    )
-    sessions["practitioner_id"] = "PR1"
-    frames = {
-        "patients": pd.DataFrame({"patient_id": sorted(set(episodes["patient_id"]))}),
-        "episodes": episodes,
-        "sessions": sessions,
-    }
     if events is not None:
-        ae = pd.DataFrame(events, columns=["session_id", "event_type", "severity"])
-        ae["patient_id"] = ae["session_id"].map(dict(zip(sessions["session_id"], sessions["patient_id"], strict=True)))
-        frames["adverse_events"] = ae
-    return Clinic.from_frames(**frames)
+        events = pd.DataFrame(events, columns=["session_id", "event_type", "severity"])
+    return small_clinic(
+        episodes=pd.DataFrame(episodes, columns=["episode_id", "patient_id", "start_date", "end_date"]),
+        sessions=pd.DataFrame(sessions, columns=["session_id", "episode_id", "session_date", "status", "pain_pre"]),
+        adverse_events=events,
+    )
 
 
 EPISODES = [
@@ -189,7 +181,7 @@ def test_input_is_not_mutated():
 
 
 def test_generated_clinic_invariants():
-    tables = generate_clinic(n_patients=300, seed=5, months=12, end="2026-10-31")
+    tables = demo_tables(n_patients=300, seed=5, months=12, end="2026-10-31")
     clinic = Clinic.from_frames(**tables)
     table = monthly_activity(clinic, "2026-10", months=13)  # covers the whole period and a month before
     sessions, episodes = tables["sessions"], tables["episodes"]

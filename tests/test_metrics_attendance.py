@@ -7,22 +7,20 @@ import pandas as pd
 import pytest
 
 from needling_analytics.clinic import Clinic
-from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.attendance import attendance, summarize_attendance
+
+from .conftest import demo_tables, small_clinic
 
 A, C, N = "attended", "cancelled", "no_show"
 
 
 def clinic_of(sessions, episodes, as_of="2026-02-25"):
     """Sessions as (episode, date, status, pain_pre); episodes as (episode, start, end, reason)."""
-    episodes = pd.DataFrame(episodes, columns=["episode_id", "start_date", "end_date", "discharge_reason"])
-    episodes["patient_id"] = "P" + episodes["episode_id"].str[1:]
-    sessions = pd.DataFrame(sessions, columns=["episode_id", "session_date", "status", "pain_pre"])
-    sessions["session_id"] = [f"S{i}" for i in range(len(sessions))]
-    sessions["patient_id"] = "P" + sessions["episode_id"].str[1:]
-    sessions["practitioner_id"] = "PR1"
-    patients = pd.DataFrame({"patient_id": episodes["patient_id"]})
-    return Clinic.from_frames(as_of=as_of, patients=patients, episodes=episodes, sessions=sessions)
+    return small_clinic(
+        as_of=as_of,
+        episodes=pd.DataFrame(episodes, columns=["episode_id", "start_date", "end_date", "discharge_reason"]),
+        sessions=pd.DataFrame(sessions, columns=["episode_id", "session_date", "status", "pain_pre"]),
+    )
 
 
 SESSIONS = [
@@ -165,7 +163,7 @@ def test_input_is_not_mutated():
 
 
 def test_generated_clinic_invariants():
-    tables = generate_clinic(n_patients=300, seed=4)
+    tables = demo_tables(n_patients=300, seed=4)
     clinic = Clinic.from_frames(as_of="2026-10-31", **tables)
     table = attendance(clinic)
     assert len(table) == len(tables["episodes"])

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needling_analytics.clinic import Clinic
-from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.journal import journal_trend, post_session_soreness, summarize_soreness
+
+from .conftest import demo_clinic_of, small_clinic
 
 A = "attended"
 
@@ -19,15 +19,12 @@ def clinic_of(journal=None, sessions=(), patients=("P1", "P2", "P3")):
     rows = [(*s, A) if len(s) == 3 else s for s in sessions] or [("S0", "P1", "2025-12-01", "cancelled")]
     sessions = pd.DataFrame(rows, columns=["session_id", "patient_id", "session_date", "status"])
     sessions["episode_id"] = "E" + sessions["patient_id"]
-    sessions["practitioner_id"] = "PR1"
     episodes = pd.DataFrame(
         {"episode_id": "E" + patients["patient_id"], "patient_id": patients["patient_id"], "start_date": "2025-12-01"}
     )
-    tables = {"patients": patients, "episodes": episodes, "sessions": sessions}
     if journal is not None:
-        columns = ["patient_id", "entry_date", "pain", "stiffness"][: len(journal[0])]
-        tables["journal"] = pd.DataFrame(journal, columns=columns)
-    return Clinic.from_frames(**tables)
+        journal = pd.DataFrame(journal, columns=["patient_id", "entry_date", "pain", "stiffness"][: len(journal[0])])
+    return small_clinic(patients=patients, episodes=episodes, sessions=sessions, journal=journal)
 
 
 def day(n: int) -> str:
@@ -77,7 +74,7 @@ def test_rolling_counts_only_recorded_values_and_averages_same_day_entries():
 
 
 def test_vectorised_trend_matches_pandas_time_rolling_on_a_generated_clinic():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=150, seed=3))
+    clinic = demo_clinic_of(n_patients=150, seed=3)
     trend = journal_trend(clinic)
     daily = clinic.journal.groupby(["patient_id", "entry_date"])[["pain", "mobility"]].mean().reset_index()
     reference = daily.groupby("patient_id").rolling("7D", on="entry_date", min_periods=3)[["pain", "mobility"]].mean()
@@ -203,7 +200,7 @@ def test_options_are_checked(call, message):
 
 
 def test_generated_clinic_invariants():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=300, seed=5))
+    clinic = demo_clinic_of(n_patients=300, seed=5)
     per_session = post_session_soreness(clinic)
     assert per_session["session_id"].is_unique and per_session["patient_id"].isin(clinic.journal["patient_id"]).all()
     both = per_session["soreness"].notna()

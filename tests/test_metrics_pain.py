@@ -12,23 +12,13 @@ from statsmodels.stats.proportion import proportion_confint
 from needling_analytics.clinic import Clinic
 from needling_analytics.metrics import ResponderRule, episode_pain, responder_curve, session_pain, summarize_responders
 
+from .conftest import small_clinic
+
 
 def clinic_of(rows, episodes=None):
     """A clinic from session rows (episode, date, pain_pre, pain_post, status[, time])."""
-    sessions = pd.DataFrame(
-        rows, columns=["episode_id", "session_date", "pain_pre", "pain_post", "status", "session_time"][: len(rows[0])]
-    )
-    sessions["session_id"] = [f"S{i}" for i in range(len(sessions))]
-    patient_of = {e: f"P{e[1:]}" for e in sessions["episode_id"].unique()}
-    sessions["patient_id"] = sessions["episode_id"].map(patient_of)
-    sessions["practitioner_id"] = "PR1"
-    if episodes is None:
-        starts = sessions.groupby("episode_id")["session_date"].min()
-        episodes = pd.DataFrame(
-            {"episode_id": starts.index, "patient_id": starts.index.map(patient_of), "start_date": starts.values}
-        )
-    patients = pd.DataFrame({"patient_id": sorted(episodes["patient_id"].unique())})
-    return Clinic.from_frames(patients=patients, episodes=episodes, sessions=sessions)
+    columns = ["episode_id", "session_date", "pain_pre", "pain_post", "status", "session_time"][: len(rows[0])]
+    return small_clinic(sessions=pd.DataFrame(rows, columns=columns), episodes=episodes)
 
 
 A = "attended"
@@ -202,6 +192,7 @@ session = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(session, min_size=1, max_size=30),

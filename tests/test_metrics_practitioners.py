@@ -12,12 +12,13 @@ from scipy import stats
 
 from needling_analytics import reporting
 from needling_analytics.clinic import Clinic
-from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.case_mix import case_mix_adjusted, practitioner_comparison
 from needling_analytics.metrics.funnel import funnel_counts, funnel_limits, overdispersion, practitioner_funnel
 from needling_analytics.metrics.pain import episode_pain
 from needling_analytics.metrics.practitioners import attribute_episodes
 from needling_analytics.reporting import text
+
+from .conftest import demo_clinic_of, small_clinic
 
 
 def clinic_of(episodes, patients=None):
@@ -46,9 +47,7 @@ def clinic_of(episodes, patients=None):
     sessions = pd.DataFrame(
         sessions, columns=["session_id", "episode_id", "patient_id", "practitioner_id", "session_date", "pain_pre"]
     )
-    if patients is None:
-        patients = pd.DataFrame({"patient_id": episodes["patient_id"]})
-    return Clinic.from_frames(patients=patients, episodes=episodes, sessions=sessions)
+    return small_clinic(patients=patients, episodes=episodes, sessions=sessions)
 
 
 def responders(practitioner, n_yes, n_no):
@@ -403,7 +402,7 @@ def test_options_are_checked(call, message):
 
 
 def test_generated_clinic_invariants():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=400, seed=0))
+    clinic = demo_clinic_of(n_patients=400, seed=0)
     funnel = practitioner_funnel(clinic, min_episodes=20)
     pain = episode_pain(clinic)
     assessable = pain["assessable"].sum()

@@ -8,22 +8,17 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from needling_analytics.clinic import Clinic
-from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.norms import instrument_table
 from needling_analytics.metrics.proms import COLUMNS, prom_change, summarize_proms
 from needling_analytics.schema import INSTRUMENT_RANGES, INSTRUMENTS
+
+from .conftest import demo_clinic_of, small_clinic
 
 
 def clinic_of(rows):
     """A clinic from (episode, completed_on, instrument, score) rows."""
     proms = pd.DataFrame(rows, columns=["episode_id", "completed_on", "instrument", "score"])
-    proms["patient_id"] = "P" + proms["episode_id"].str[1:]
-    starts = proms.groupby("episode_id")["completed_on"].min()
-    episodes = pd.DataFrame(
-        {"episode_id": starts.index, "patient_id": "P" + starts.index.str[1:], "start_date": starts.values}
-    )
-    patients = pd.DataFrame({"patient_id": sorted(episodes["patient_id"].unique())})
-    return Clinic.from_frames(patients=patients, episodes=episodes, proms=proms)
+    return small_clinic(proms=proms, episodes_from="proms")
 
 
 def pair(instrument, baseline, latest, episode="E1"):
@@ -265,7 +260,7 @@ def test_summary_by_group_and_errors():
 
 
 def test_invariants_on_a_generated_clinic():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=400, seed=5))
+    clinic = demo_clinic_of(n_patients=400, seed=5)
     out = prom_change(clinic)
     proms = clinic.proms
     assert len(out) == len(proms[["episode_id", "instrument"]].drop_duplicates()) and out["n_scores"].sum() == len(

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 from needling_analytics.clinic import Clinic
-from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.norms import mdc_table, normal_rom, resolve_mdc
 from needling_analytics.metrics.rom import COLUMNS, rom_change
 from needling_analytics.schema import JOINTS, MOVEMENTS, ROM_DEVICES
+
+from .conftest import demo_clinic_of, small_clinic
 
 FIELDS = [
     "episode_id",
@@ -33,17 +34,7 @@ def reading(episode="E1", on="2026-01-05", joint="cervical_spine", movement="rot
 
 def clinic_of(rows, sessions=None):
     """A clinic from ROM readings (see ``reading``); episodes and patients are derived."""
-    rom = pd.DataFrame(rows, columns=FIELDS)
-    rom["patient_id"] = "P" + rom["episode_id"].str[1:]
-    starts = rom.groupby("episode_id")["measured_on"].min()
-    episodes = pd.DataFrame(
-        {"episode_id": starts.index, "patient_id": "P" + starts.index.str[1:], "start_date": starts.values}
-    )
-    patients = pd.DataFrame({"patient_id": sorted(episodes["patient_id"].unique())})
-    frames = {"patients": patients, "episodes": episodes, "rom": rom}
-    if sessions is not None:
-        frames["sessions"] = sessions
-    return Clinic.from_frames(**frames)
+    return small_clinic(rom=pd.DataFrame(rows, columns=FIELDS), sessions=sessions, episodes_from="rom")
 
 
 def only(frame: pd.DataFrame) -> pd.Series:
@@ -321,7 +312,7 @@ def test_bad_options_are_refused(kwargs, message):
 
 @pytest.fixture(scope="module")
 def demo_clinic():
-    return Clinic.from_frames(**generate_clinic(n_patients=400, seed=3))
+    return demo_clinic_of(n_patients=400, seed=3)
 
 
 @pytest.mark.parametrize("same_device_only", [True, False])

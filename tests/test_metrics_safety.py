@@ -12,9 +12,10 @@ from scipy import stats
 
 from needling_analytics import DataQualityWarning
 from needling_analytics.clinic import Clinic
-from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.safety import adverse_event_rates, poisson_interval, serious_events
 from needling_analytics.metrics.safety_benchmarks import compare_to_benchmarks, published_benchmarks
+
+from .conftest import demo_tables, small_clinic
 
 
 def clinic_of(n_attended, events=None, *, n_cancelled=0, patients=1):
@@ -38,14 +39,14 @@ def clinic_of(n_attended, events=None, *, n_cancelled=0, patients=1):
     episodes = pd.DataFrame(
         {"episode_id": [f"E{p[1:]}" for p in people], "patient_id": people, "start_date": "2026-01-05"}
     )
-    frames = {"patients": pd.DataFrame({"patient_id": people}), "episodes": episodes, "sessions": sessions}
+    ae = None
     if events is not None:
         rows = [(*e, None)[:4] for e in events]
         ae = pd.DataFrame(rows, columns=["session_id", "event_type", "severity", "resolved_days"])
-        ae["patient_id"] = ae["session_id"].map(dict(zip(sessions["session_id"], sessions["patient_id"], strict=True)))
         ae["notes"] = "bruise on the left of Ana's neck"
-        frames["adverse_events"] = ae
-    return Clinic.from_frames(**frames)
+    return small_clinic(
+        patients=pd.DataFrame({"patient_id": people}), episodes=episodes, sessions=sessions, adverse_events=ae
+    )
 
 
 def row(rates, event_type, severity):
@@ -347,7 +348,7 @@ def test_inputs_are_not_mutated():
 
 
 def test_generated_clinic_invariants():
-    tables = generate_clinic(n_patients=300, seed=3)
+    tables = demo_tables(n_patients=300, seed=3)
     clinic = Clinic.from_frames(**tables)
     rates = adverse_event_rates(clinic)
     detail = rates[rates["event_type"] != "any"]

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needling_analytics.clinic import Clinic
-from needling_analytics.demo import generate_clinic
 from needling_analytics.metrics.pain import ResponderRule, episode_pain
 from needling_analytics.metrics.response_time import time_to_response
 from needling_analytics.metrics.survival import kaplan_meier, logrank_test, median_time
+
+from .conftest import demo_clinic_of, small_clinic
 
 Z95 = 1.959963984540054
 
@@ -261,15 +261,12 @@ def test_errors_name_the_parameter(call, match):
 
 def clinic_of(rows, starts):
     """Sessions (episode, session_id, date, time, pain_pre, status) and episode start dates."""
-    sessions = pd.DataFrame(
-        rows, columns=["episode_id", "session_id", "session_date", "session_time", "pain_pre", "status"]
+    return small_clinic(
+        sessions=pd.DataFrame(
+            rows, columns=["episode_id", "session_id", "session_date", "session_time", "pain_pre", "status"]
+        ),
+        episodes=pd.DataFrame({"episode_id": list(starts), "start_date": list(starts.values())}),
     )
-    sessions["patient_id"] = "P" + sessions["episode_id"].str[1:]
-    sessions["practitioner_id"] = "PR1"
-    episodes = pd.DataFrame({"episode_id": list(starts), "start_date": list(starts.values())})
-    episodes["patient_id"] = "P" + episodes["episode_id"].str[1:]
-    patients = pd.DataFrame({"patient_id": episodes["patient_id"]})
-    return Clinic.from_frames(patients=patients, episodes=episodes, sessions=sessions)
 
 
 A = "attended"
@@ -365,7 +362,7 @@ def test_time_to_response_empty_clinic():
 
 
 def test_generated_clinic_invariants():
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=300, seed=0))
+    clinic = demo_clinic_of(n_patients=300, seed=0)
     times = time_to_response(clinic)
     episodes = episode_pain(clinic)
     assert len(times) == int(episodes["assessable"].sum())

@@ -50,6 +50,7 @@ def two_courses(n_patients=150, seed=0):
     return pd.concat(rows, ignore_index=True)
 
 
+@pytest.mark.slow
 def test_episode_model_recovers_the_slope_where_the_patient_grouped_one_is_biased():
     data = two_courses()
     common = {"outcome": "pain", "time": "weeks", "time_model": "linear", "random_slope": False}
@@ -88,6 +89,7 @@ def hand_lrt_p(data):
     return 0.5 * chi2.sf(d, 1) + 0.5 * chi2.sf(d, 2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("slope_sd", "chosen"), [(0.4, True), (0.0, False)])
 def test_random_slope_is_kept_only_when_the_mixture_lrt_rejects(slope_sd, chosen):
     data = slopes_data(slope_sd)

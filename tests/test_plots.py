@@ -20,16 +20,14 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 
 from needling_analytics import metrics, plots  # noqa: E402
-from needling_analytics.demo import generate_clinic  # noqa: E402
-from needling_analytics.load import Clinic  # noqa: E402
 from needling_analytics.metrics import ResponderRule  # noqa: E402
 from needling_analytics.plots.theme import NO_DATA  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def demo():
+def demo(demo_clinic):
     """Metric outputs of a generated clinic of 150 patients, computed once."""
-    clinic = Clinic.from_frames(**generate_clinic(n_patients=150, seed=0))
+    clinic = demo_clinic
     pain = metrics.session_pain(clinic)
     episodes = metrics.episode_pain(clinic)
     rom = metrics.rom_change(clinic)

@@ -22,8 +22,8 @@ import pytest  # noqa: E402
 
 from needling_analytics import metrics, plots, reporting  # noqa: E402
 from needling_analytics.cli import main  # noqa: E402
+from needling_analytics.clinic import Clinic  # noqa: E402
 from needling_analytics.errors import InputError  # noqa: E402
-from needling_analytics.load import Clinic  # noqa: E402
 from needling_analytics.privacy import keys  # noqa: E402
 from needling_analytics.privacy.policies import monthly_hidden  # noqa: E402
 from needling_analytics.privacy.pseudonyms import practitioner_pseudonyms  # noqa: E402
@@ -31,6 +31,8 @@ from needling_analytics.privacy.suppression import keep_steps, pool_bands, small
 from needling_analytics.reporting import pseudonyms  # noqa: E402
 from needling_analytics.runner import RunConfig, load_config  # noqa: E402
 from needling_analytics.runner.config import clinic_parameters, ensure_practitioner_key, report_settings  # noqa: E402
+
+from .conftest import demo_tables
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -405,11 +407,11 @@ MONTH = "2026-10"
 def demo(tmp_path_factory):
     """A 120-patient clinic on disk, with a few significant events (listed with their practitioner), and its cache."""
     from needling_analytics import load_clinic
-    from needling_analytics.demo import generate_clinic, write_clinic
+    from needling_analytics.demo import write_clinic
     from needling_analytics.reporting import RunSettings, write_cache
 
     folder = tmp_path_factory.mktemp("privacy")
-    frames = generate_clinic(n_patients=120, seed=2)
+    frames = demo_tables(n_patients=120, seed=2)
     events = frames["adverse_events"].copy()
     events.loc[events.index[:4], "severity"] = "significant"
     frames["adverse_events"] = events

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 from needling_analytics import cohort, metrics, reporting
+from needling_analytics.clinic import Clinic
 from needling_analytics.demo import generate_clinic
-from needling_analytics.load import Clinic
 
 MONTH = "2026-10"
 

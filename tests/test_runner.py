@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 
 from needling_analytics.cli import main
-from needling_analytics.demo import generate_clinic, write_clinic
-from needling_analytics.load import Clinic
+from needling_analytics.clinic import Clinic
+from needling_analytics.demo import write_clinic
 from needling_analytics.runner import ParameterError, RunConfig, patients_seen, run_monthly, run_report
 from needling_analytics.runner.execute import NOTEBOOK_DIR
+
+from .conftest import demo_tables
 
 MONTH = "2026-10"
 pytestmark = pytest.mark.slow
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
-    write_clinic(generate_clinic(n_patients=12, seed=1), folder)
+    write_clinic(demo_tables(n_patients=12, seed=1), folder)
     return folder
 
 
@@ -229,7 +231,7 @@ def test_hostile_patient_ids_stay_inside_the_run_folder_end_to_end(tmp_path):
 
     The run shares reports with a group (``permissions = "group"``), which must not open the cache or quarantine.
     """
-    tables = generate_clinic(n_patients=30, seed=1)
+    tables = demo_tables(n_patients=20, seed=1)  # 7 patients seen in the month: 6 hostile IDs and 1 plain
     seen = patients_seen(Clinic.from_frames(**tables), pd.Period(MONTH, "M"))
     renames = dict(zip(seen, HOSTILE_IDS, strict=False))
     assert len(renames) == len(HOSTILE_IDS)

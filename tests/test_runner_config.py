@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from needling_analytics.clinic import Clinic
 from needling_analytics.errors import InputError
-from needling_analytics.load import Clinic
 from needling_analytics.metrics import ResponderRule
 from needling_analytics.runner import RunConfig, load_config, patients_seen, previous_month, safe_name
 

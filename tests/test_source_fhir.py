@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from needling_analytics.demo import generate_clinic
 from needling_analytics.demo.exports import write_export
 from needling_analytics.errors import InputError, UnreadableFileError
 from needling_analytics.load import load_clinic
 from needling_analytics.load.mapping import Mapping, TableMapping, read_mapping
 from needling_analytics.load.sources import fhir as fhir_source
 from needling_analytics.load.sources import open_source
+
+from .conftest import demo_tables
 
 AS_OF = "2026-11-28"
 LOINC, SNOMED = "http://loinc.org", "http://snomed.info/sct"
@@ -404,7 +405,7 @@ def test_broken_json_that_looks_like_fhir(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    tables = generate_clinic(n_patients=40, seed=11)
+    tables = demo_tables(n_patients=40, seed=11)
     out = tmp_path_factory.mktemp("fhir-demo")
     paths = write_export("fhir", tables, out, seed=11)
     return tables, out, paths

@@ -22,12 +22,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from needling_analytics.demo import generate_clinic, write_clinic
+from needling_analytics.demo import write_clinic
 from needling_analytics.errors import DatabaseError, DataQualityWarning, MappingError
 from needling_analytics.load import load_clinic
 from needling_analytics.load.mapping import Mapping, TableMapping
 from needling_analytics.load.sources import open_source
 from needling_analytics.load.sources.postgresql import parse_url
+
+from .conftest import demo_tables
 
 URL = os.environ.get("NEEDLING_TEST_PG_URL")
 PASSWORD = os.environ.get("NEEDLING_TEST_PG_PASSWORD")
@@ -54,7 +56,7 @@ def bigint_ids(values: pd.Series, column: str) -> pd.Series:
 
 def clinic_in_db_form(seed: int = 1) -> dict[str, pd.DataFrame]:
     """The demo clinic with bigint IDs and a timestamptz start instead of date + time."""
-    tables = {name: frame.copy() for name, frame in generate_clinic(n_patients=60, seed=seed).items()}
+    tables = {name: frame.copy() for name, frame in demo_tables(n_patients=60, seed=seed).items()}
     for frame in tables.values():
         for column in ID_BASE:
             if column in frame:
@@ -162,7 +164,7 @@ def mapping_for(schema: str, *, url: str | None = None, password_env: str | None
 
 def expected_tables(seed: int = 1) -> dict[str, pd.DataFrame]:
     """The demo clinic as loading should give it: IDs as the bigint's decimal text."""
-    tables = generate_clinic(n_patients=60, seed=seed)
+    tables = demo_tables(n_patients=60, seed=seed)
     for frame in tables.values():
         for column in ID_BASE:
             if column in frame:

@@ -15,6 +15,8 @@ from needling_analytics.load.mapping import Mapping, TableMapping
 from needling_analytics.load.sources import open_source, source_kind
 from needling_analytics.load.sources.redcap import ROW_ID, detect
 
+from .conftest import demo_tables
+
 # A longitudinal project with a repeating instrument: DAG-prefixed record IDs,
 # a checkbox with a non-numeric code, a note holding a comma, quotes and a
 # line break, an empty follow-up event row, incomplete and unverified forms.
@@ -419,10 +421,9 @@ def test_export_from_server_needs_the_token_and_pycap(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def demo_export(tmp_path_factory):
-    from needling_analytics.demo import generate_clinic
     from needling_analytics.demo.exports import write_export
 
-    tables = generate_clinic(n_patients=60, seed=3)
+    tables = demo_tables(n_patients=60, seed=3)
     folder = tmp_path_factory.mktemp("redcap_demo")
     files = write_export("redcap", tables, folder, seed=3)
     return tables, folder, files

@@ -13,6 +13,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +58,7 @@ def _parsed(text: list[str], zone: str | None) -> tuple[list[str], list[str]]:
     return dates.dt.strftime("%Y-%m-%d").tolist(), times.tolist()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(instants, min_size=1, max_size=8), st.sampled_from(ZONES))
 def test_utc_timestamps_give_the_clinic_local_day_and_time(moments, zone):
@@ -65,6 +67,7 @@ def test_utc_timestamps_give_the_clinic_local_day_and_time(moments, zone):
     assert list(zip(dates, times, strict=True)) == [_expected(m, zone) for m in moments]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(instants, min_size=1, max_size=8), st.sampled_from(ZONES), st.sampled_from(ZONES))
 def test_any_offset_names_the_same_instant(moments, written_in, zone):
@@ -74,6 +77,7 @@ def test_any_offset_names_the_same_instant(moments, written_in, zone):
     assert list(zip(dates, times, strict=True)) == [_expected(m, zone) for m in moments]
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.lists(instants, min_size=1, max_size=8), st.sampled_from(ZONES))
 def test_naive_local_timestamps_are_taken_as_written(moments, zone):
@@ -84,6 +88,7 @@ def test_naive_local_timestamps_are_taken_as_written(moments, zone):
     assert times == [t.strftime("%H:%M") for t in local]
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.lists(instants, min_size=1, max_size=8))
 def test_without_a_zone_an_offset_timestamp_keeps_the_day_it_was_written_on(moments):

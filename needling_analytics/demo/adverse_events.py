@@ -50,7 +50,7 @@ _EVENTS = (
 )
 
 
-def _build_adverse_events(rng: np.random.Generator, sessions: pd.DataFrame) -> pd.DataFrame:
+def build_adverse_events(rng: np.random.Generator, sessions: pd.DataFrame) -> pd.DataFrame:
     """Adverse events after attended sessions at per-treatment rates.
 
     Each event type is an independent draw per attended session; about 1%

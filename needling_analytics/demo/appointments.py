@@ -1,9 +1,9 @@
 """How each episode's course of care runs: visit plans, slots and discharge.
 
 Every episode owns a row of :data:`K_SLOTS` appointment slots.
-:func:`_draw_course` decides how many sessions the patient attends and why
-they stop; :func:`_draw_slots` draws whether each slot is attended,
-cancelled or missed and on which clinic day it falls; :func:`_discharge`
+:func:`draw_course` decides how many sessions the patient attends and why
+they stop; :func:`draw_slots` draws whether each slot is attended,
+cancelled or missed and on which clinic day it falls; :func:`draw_discharge`
 closes the episode or leaves it open. The whole simulation model is
 described in :mod:`needling_analytics.demo.generator`.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .calendar import _Calendar
+from .calendar import Calendar
 
 #: Appointment slots simulated per episode (booked, cancelled or missed).
 K_SLOTS = 28
@@ -25,13 +25,13 @@ MAX_ATTENDED = 20
 
 #: Appointment times: every 15 minutes from 08:00 to 18:30, mostly on the half hour.
 _SLOT_MINUTES = np.arange(8 * 60, 18 * 60 + 31, 15)
-_SLOT_TIMES = np.array([f"{m // 60:02d}:{m % 60:02d}" for m in _SLOT_MINUTES])
-_SLOT_P = np.where(_SLOT_MINUTES % 30 == 0, 4.0, 1.0) / np.where(_SLOT_MINUTES % 30 == 0, 4.0, 1.0).sum()
+SLOT_TIMES = np.array([f"{m // 60:02d}:{m % 60:02d}" for m in _SLOT_MINUTES])
+SLOT_P = np.where(_SLOT_MINUTES % 30 == 0, 4.0, 1.0) / np.where(_SLOT_MINUTES % 30 == 0, 4.0, 1.0).sum()
 
 # Visit plans: 0 twice-weekly, 1 weekly, 2 fortnightly.
-_PLAN_P = (0.2, 0.6, 0.2)
+PLAN_P = (0.2, 0.6, 0.2)
 _PLAN_INTERVAL = np.array([3.5, 7.0, 14.0])
-_PLAN_RATE = np.array([1.7, 1.0, 0.65])  # multiplies the response rate k
+PLAN_RATE = np.array([1.7, 1.0, 0.65])  # multiplies the response rate k
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class _Course:
     trailing_miss: np.ndarray  # dropouts whose last booking was missed
 
 
-def _draw_course(rng: np.random.Generator, ep: pd.DataFrame) -> _Course:
+def draw_course(rng: np.random.Generator, ep: pd.DataFrame) -> _Course:
     """Planned number of attended sessions and the reason for stopping.
 
     Responders stop when 85% of their achievable gain is reached (so slow
@@ -68,7 +68,7 @@ def _draw_course(rng: np.random.Generator, ep: pd.DataFrame) -> _Course:
     return _Course(n_attended, reason, dropout, rng.random(n) < 0.5, dropout & (rng.random(n) < 0.5))
 
 
-def _draw_slots(rng: np.random.Generator, cal: _Calendar, ep: pd.DataFrame, course: _Course) -> dict[str, np.ndarray]:
+def draw_slots(rng: np.random.Generator, cal: Calendar, ep: pd.DataFrame, course: _Course) -> dict[str, np.ndarray]:
     """Status and date of every appointment slot; which slots happened.
 
     Returns
@@ -95,7 +95,7 @@ def _draw_slots(rng: np.random.Generator, cal: _Calendar, ep: pd.DataFrame, cour
 
 
 def _slot_days(
-    rng: np.random.Generator, cal: _Calendar, ep: pd.DataFrame, status: np.ndarray, before: np.ndarray
+    rng: np.random.Generator, cal: Calendar, ep: pd.DataFrame, status: np.ndarray, before: np.ndarray
 ) -> np.ndarray:
     """Dates of the slots: the plan's interval, longer as the patient
     improves, and a quick rebooking after a cancelled or missed slot."""
@@ -116,8 +116,8 @@ def _slot_days(
     return day
 
 
-def _discharge(
-    rng: np.random.Generator, cal: _Calendar, course: _Course, slots: dict[str, np.ndarray]
+def draw_discharge(
+    rng: np.random.Generator, cal: Calendar, course: _Course, slots: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """End day (-1 when open), discharge reason (None when open), ongoing.
 

@@ -1,9 +1,9 @@
 """The demo clinic's calendar: the period, public holidays and clinic days.
 
 Days are handled as integer day numbers (days since 1970-01-01) so that
-whole arrays of dates move at once: :class:`_Calendar` moves a day forward
+whole arrays of dates move at once: :class:`Calendar` moves a day forward
 to the next clinic day (a weekday that is not one of :func:`demo_holidays`)
-and draws start days; :func:`_dates` turns day numbers back into dates.
+and draws start days; :func:`day_dates` turns day numbers back into dates.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _day_number(ts: pd.Timestamp) -> int:
 
 
 @dataclass(frozen=True)
-class _Calendar:
+class Calendar:
     """Clinic days as integer day numbers (days since 1970-01-01)."""
 
     first_day: int
@@ -62,7 +62,7 @@ class _Calendar:
     next_open: np.ndarray  # next_open[d - first_day]: first clinic day >= d
 
     @classmethod
-    def for_period(cls, end: pd.Timestamp, months: int) -> _Calendar:
+    def for_period(cls, end: pd.Timestamp, months: int) -> Calendar:
         start = end + pd.Timedelta(days=1) - pd.DateOffset(months=months)
         horizon = end + pd.Timedelta(days=60)
         days = pd.date_range(start, horizon, freq="D")
@@ -92,7 +92,7 @@ class _Calendar:
         return open_days[rng.integers(0, len(open_days), n)]
 
 
-def _dates(days: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+def day_dates(days: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Integer day numbers as ``datetime64[ns]`` (NaT where not ``valid``)."""
     out = days.astype("datetime64[D]").astype("datetime64[ns]")
     if valid is not None:

@@ -68,12 +68,12 @@ import numpy as np
 import pandas as pd
 
 from ..schema import TABLES
-from .adverse_events import _build_adverse_events
-from .calendar import _Calendar, demo_holidays
-from .journal import _build_journal
-from .measurements import _build_proms, _build_rom
-from .population import _assign_ids, _draw_all_episodes, _draw_patients
-from .sessions import _build_sessions
+from .adverse_events import build_adverse_events
+from .calendar import Calendar, demo_holidays
+from .journal import build_journal
+from .measurements import build_proms, build_rom
+from .population import assign_ids, draw_all_episodes, draw_patients
+from .sessions import build_sessions
 
 __all__ = ["DEMO_END", "demo_holidays", "generate_clinic", "write_clinic"]
 
@@ -137,19 +137,19 @@ def generate_clinic(
     """
     _check_arguments(n_patients=n_patients, months=months, n_practitioners=n_practitioners)
     rng = np.random.default_rng(seed)
-    cal = _Calendar.for_period(pd.Timestamp(end).normalize(), months)
-    patients = _draw_patients(rng, n_patients, cal.last_year, n_practitioners)
-    episodes, slots = _draw_all_episodes(rng, cal, patients)
-    patients, episodes, order = _assign_ids(patients, episodes)
-    sessions = _build_sessions(rng, episodes, {key: value[order] for key, value in slots.items()}, n_practitioners)
+    cal = Calendar.for_period(pd.Timestamp(end).normalize(), months)
+    patients = draw_patients(rng, n_patients, cal.last_year, n_practitioners)
+    episodes, slots = draw_all_episodes(rng, cal, patients)
+    patients, episodes, order = assign_ids(patients, episodes)
+    sessions = build_sessions(rng, episodes, {key: value[order] for key, value in slots.items()}, n_practitioners)
     tables = {
         "patients": patients,
         "episodes": episodes,
         "sessions": sessions,
-        "rom": _build_rom(rng, episodes, sessions, n_practitioners),
-        "proms": _build_proms(rng, episodes, sessions),
-        "adverse_events": _build_adverse_events(rng, sessions),
-        "journal": _build_journal(rng, cal, episodes, sessions),
+        "rom": build_rom(rng, episodes, sessions, n_practitioners),
+        "proms": build_proms(rng, episodes, sessions),
+        "adverse_events": build_adverse_events(rng, sessions),
+        "journal": build_journal(rng, cal, episodes, sessions),
     }
     return {name: _to_schema(frame, name) for name, frame in tables.items()}
 

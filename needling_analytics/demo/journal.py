@@ -10,16 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .calendar import _Calendar, _dates
-from .sessions import _true_pain
+from .calendar import Calendar, day_dates
+from .sessions import pain_after_sessions
 
 _NOTES_GOOD = ("walked 30 minutes", "slept through the night", "gardening ok", "back at the gym", "drove without pain")
 _NOTES_MID = ("worked at desk all day", "light housework", "short walk", "stretches done")
 _NOTES_BAD = ("struggled to sleep", "stiff in the morning", "skipped the walk", "painkillers taken", "long drive hurt")
 
 
-def _build_journal(
-    rng: np.random.Generator, cal: _Calendar, episodes: pd.DataFrame, sessions: pd.DataFrame
+def build_journal(
+    rng: np.random.Generator, cal: Calendar, episodes: pd.DataFrame, sessions: pd.DataFrame
 ) -> pd.DataFrame:
     """Daily diary entries over the episodes of the journal-keeping patients.
 
@@ -36,12 +36,12 @@ def _build_journal(
     before, sore = _sessions_so_far(sessions, e, day)
     n = len(e)
     ep = {c: episodes[c].to_numpy() for c in ("baseline", "r", "k", "patient_id")}
-    level = _true_pain(ep["baseline"][e], ep["r"][e], ep["k"][e], before)
+    level = pain_after_sessions(ep["baseline"][e], ep["r"][e], ep["k"][e], before)
     pain = np.clip(np.rint(level + sore * rng.integers(1, 3, n) + rng.normal(0, 0.7, n)), 0, 10)
     journal = pd.DataFrame(
         {
             "patient_id": ep["patient_id"][e],
-            "entry_date": _dates(day),
+            "entry_date": day_dates(day),
             "pain": pain,
             "stiffness": np.clip(np.rint(0.75 * pain + 1 + rng.normal(0, 0.8, n)), 0, 10),
             "mobility": np.clip(np.rint(9.5 - 0.8 * pain + rng.normal(0, 0.8, n)), 0, 10),
@@ -52,7 +52,7 @@ def _build_journal(
 
 
 def _journal_days(
-    rng: np.random.Generator, cal: _Calendar, episodes: pd.DataFrame, sessions: pd.DataFrame
+    rng: np.random.Generator, cal: Calendar, episodes: pd.DataFrame, sessions: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """(episode position, day) of each diary entry kept.
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..reference import plausible_degrees
-from .population import _ids
-from .sessions import _true_pain
+from .population import make_ids
+from .sessions import pain_after_sessions
 
 #: Range-of-motion readings by region: (joint, movement, side rule, normal degrees).
 #: Side rule "affected" takes the episode's side. Normal values: AAOS /
@@ -50,7 +50,7 @@ _PROM_SCALE = {  # (lowest, highest, higher is better, rounding step)
 }  # fmt: skip
 
 
-def _build_rom(
+def build_rom(
     rng: np.random.Generator, episodes: pd.DataFrame, sessions: pd.DataFrame, n_practitioners: int
 ) -> pd.DataFrame:
     """Readings at the first, every third and the last attended session.
@@ -82,7 +82,7 @@ def _build_rom(
     rom["patient_id"], rom["episode_id"] = taken["patient_id"], taken["episode_id"]
     switch = rng.random(len(rom)) < 0.1
     rater = rom.pop("rater").to_numpy()
-    rom["rater_id"] = _ids("PR", np.where(switch, (rater + 1) % n_practitioners, rater) + 1, 2)
+    rom["rater_id"] = make_ids("PR", np.where(switch, (rater + 1) % n_practitioners, rater) + 1, 2)
     return rom
 
 
@@ -135,7 +135,7 @@ def _rom_block(
 _PLAUSIBLE = {(row.joint, row.movement): (row.min_degrees, row.max_degrees) for row in plausible_degrees().itertuples()}
 
 
-def _build_proms(rng: np.random.Generator, episodes: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+def build_proms(rng: np.random.Generator, episodes: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
     """Questionnaires at the first session and at discharge for ~half the episodes.
 
     The disability fraction starts at about ``0.08 + 0.07 * baseline pain``
@@ -152,7 +152,7 @@ def _build_proms(rng: np.random.Generator, episodes: pd.DataFrame, sessions: pd.
     instrument = np.where(rng.random(n) < 0.1, "PSFS", instrument)
     attended = sessions[sessions["code"].to_numpy() == 0].groupby("eidx").size()
     n_attended = attended.reindex(ep.index, fill_value=1).to_numpy()
-    final = _true_pain(ep["baseline"].to_numpy(), ep["r"].to_numpy(), ep["k"].to_numpy(), n_attended)
+    final = pain_after_sessions(ep["baseline"].to_numpy(), ep["r"].to_numpy(), ep["k"].to_numpy(), n_attended)
     start = np.clip(0.08 + 0.07 * ep["baseline"].to_numpy() + rng.normal(0, 0.07, n), 0.03, 0.95)
     end = np.clip(start * final / ep["baseline"].to_numpy() * np.exp(rng.normal(0, 0.15, n)), 0, 1)
     discharged = ep["discharge_reason"].isin(["goals_met", "referred", "other"]).to_numpy() & (

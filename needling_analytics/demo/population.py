@@ -1,9 +1,9 @@
 """Patients and their episodes of care for the demo clinic.
 
-:func:`_draw_patients` draws who the patients are; :func:`_draw_all_episodes`
+:func:`draw_patients` draws who the patients are; :func:`draw_all_episodes`
 gives everyone a first episode and some a second one, each with its traits
 (body region, condition, chronicity, latent pain response) and its course
-of appointments (:mod:`.appointments`); :func:`_assign_ids` then numbers
+of appointments (:mod:`.appointments`); :func:`assign_ids` then numbers
 patients by first visit and episodes by start date.
 """
 
@@ -12,15 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .appointments import _PLAN_P, _PLAN_RATE, _SLOT_P, _SLOT_TIMES, _discharge, _draw_course, _draw_slots
-from .calendar import _Calendar, _dates
+from .appointments import PLAN_P, PLAN_RATE, SLOT_P, SLOT_TIMES, draw_course, draw_discharge, draw_slots
+from .calendar import Calendar, day_dates
 
 _REGION_WEIGHTS = {
     "neck": 0.23, "low_back": 0.23, "shoulder": 0.15, "upper_back": 0.08,
     "knee": 0.07, "hip": 0.055, "elbow": 0.05, "ankle_foot": 0.045,
     "wrist_hand": 0.035, "jaw": 0.02, "other": 0.035,
 }  # fmt: skip
-_REGIONS = tuple(_REGION_WEIGHTS)
+REGIONS = tuple(_REGION_WEIGHTS)
 
 _CONDITIONS = {
     "neck": ("mechanical neck pain", "cervicogenic headache", "whiplash-associated disorder", "myofascial neck pain"),
@@ -53,7 +53,7 @@ _POSTCODE_PREFIXES = ("021", "024", "017", "019", "018", "100", "112", "303")
 _POSTCODE_WEIGHTS = (0.3, 0.2, 0.15, 0.1, 0.08, 0.08, 0.05, 0.04)
 
 
-def _draw_patients(rng: np.random.Generator, n: int, last_year: int, n_practitioners: int) -> pd.DataFrame:
+def draw_patients(rng: np.random.Generator, n: int, last_year: int, n_practitioners: int) -> pd.DataFrame:
     """Patient-level draws (internal ``pidx`` instead of an ID yet).
 
     Returns
@@ -85,8 +85,8 @@ def _draw_patients(rng: np.random.Generator, n: int, last_year: int, n_practitio
     )
 
 
-def _draw_all_episodes(
-    rng: np.random.Generator, cal: _Calendar, patients: pd.DataFrame
+def draw_all_episodes(
+    rng: np.random.Generator, cal: Calendar, patients: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """First episodes for everyone, then second ones for some who finished.
 
@@ -115,7 +115,7 @@ def _draw_all_episodes(
 
 def _simulate_episodes(
     rng: np.random.Generator,
-    cal: _Calendar,
+    cal: Calendar,
     pidx: np.ndarray,
     start: np.ndarray,
     region: np.ndarray | None = None,
@@ -140,9 +140,9 @@ def _simulate_episodes(
     episodes = _draw_episode_traits(rng, n, region)
     episodes.insert(0, "pidx", pidx)
     episodes.insert(1, "start_day", start)
-    course = _draw_course(rng, episodes)
-    slots = _draw_slots(rng, cal, episodes, course)
-    episodes["end_day"], episodes["discharge_reason"], episodes["ongoing"] = _discharge(rng, cal, course, slots)
+    course = draw_course(rng, episodes)
+    slots = draw_slots(rng, cal, episodes, course)
+    episodes["end_day"], episodes["discharge_reason"], episodes["ongoing"] = draw_discharge(rng, cal, course, slots)
     return episodes, slots
 
 
@@ -158,12 +158,12 @@ def _draw_episode_traits(rng: np.random.Generator, n: int, keep_region: np.ndarr
         time_slot, rom (ROM measured), rom_init (fraction of normal ROM at
         start), rom_device, rom_mode, prom (questionnaires used).
     """
-    region = rng.choice(np.array(_REGIONS, dtype=object), n, p=list(_REGION_WEIGHTS.values()))
+    region = rng.choice(np.array(REGIONS, dtype=object), n, p=list(_REGION_WEIGHTS.values()))
     if keep_region is not None:
         region = np.where(pd.isna(keep_region), region, keep_region)
     weeks = np.clip(np.rint(np.exp(rng.normal(np.log(10), 1.1, n))), 1, 1040)
     chronic = weeks > 26
-    plan = rng.choice(3, n, p=_PLAN_P)
+    plan = rng.choice(3, n, p=PLAN_P)
     responder = rng.random(n) < np.where(chronic, 0.68, 0.8)
     z = rng.normal(0, 1, n)  # responsiveness: fast responders also gain more
     speed = np.exp(0.45 * (0.75 * z + 0.66 * rng.normal(0, 1, n)))
@@ -176,11 +176,11 @@ def _draw_episode_traits(rng: np.random.Generator, n: int, keep_region: np.ndarr
             "plan": plan,
             "responder": responder,
             "r": np.where(responder, np.clip(0.68 + 0.13 * z + rng.normal(0, 0.06, n), 0.3, 0.97), rng.beta(2, 9, n)),
-            "k": 0.3 * speed * _PLAN_RATE[plan] * np.where(chronic, 0.8, 1.0),
+            "k": 0.3 * speed * PLAN_RATE[plan] * np.where(chronic, 0.8, 1.0),
             "baseline": np.clip(rng.normal(6.2, 1.3, n), 2.5, 10),
             "needle_base": 2 + rng.poisson(4, n),
             "muscle_start": rng.integers(0, 6, n),
-            "time_slot": rng.choice(len(_SLOT_TIMES), n, p=_SLOT_P),
+            "time_slot": rng.choice(len(SLOT_TIMES), n, p=SLOT_P),
             "rom": rng.random(n) < 0.85,
             "rom_init": rng.uniform(0.6, 0.9, n),
             "rom_device": rng.choice(np.array(["usual", "app", "visual"]), n, p=[0.86, 0.09, 0.05]),
@@ -200,7 +200,7 @@ def _pick_per_group(rng: np.random.Generator, group: np.ndarray, options: dict[s
     return out
 
 
-def _ids(prefix: str, numbers: np.ndarray, min_width: int) -> np.ndarray:
+def make_ids(prefix: str, numbers: np.ndarray, min_width: int) -> np.ndarray:
     """``prefix`` plus zero-padded ``numbers`` (1-based), e.g. ``P0001``."""
     if len(numbers) == 0:
         return np.array([], dtype=object)
@@ -208,7 +208,7 @@ def _ids(prefix: str, numbers: np.ndarray, min_width: int) -> np.ndarray:
     return np.strings.add(prefix, np.strings.zfill(numbers.astype(str), width))
 
 
-def _assign_ids(patients: pd.DataFrame, episodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def assign_ids(patients: pd.DataFrame, episodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Number patients by first visit and episodes by start date.
 
     Returns
@@ -226,13 +226,13 @@ def _assign_ids(patients: pd.DataFrame, episodes: pd.DataFrame) -> tuple[pd.Data
     first_start = episodes.groupby("pidx")["start_day"].min().reindex(patients["pidx"]).to_numpy()
     by_visit = np.lexsort((patients["pidx"].to_numpy(), first_start))
     patients = patients.iloc[by_visit].reset_index(drop=True)
-    patients.insert(0, "patient_id", _ids("P", np.arange(1, len(patients) + 1), 4))
+    patients.insert(0, "patient_id", make_ids("P", np.arange(1, len(patients) + 1), 4))
     lookup = patients.set_index("pidx")
     order = np.lexsort((lookup.index.get_indexer(episodes["pidx"]), episodes["start_day"].to_numpy()))
     episodes = episodes.iloc[order].reset_index(drop=True)
     for column in ("patient_id", "practitioner", "journal"):
         episodes[column] = lookup[column].reindex(episodes["pidx"]).to_numpy()
-    episodes.insert(0, "episode_id", _ids("E", np.arange(1, len(episodes) + 1), 5))
-    episodes["start_date"] = _dates(episodes["start_day"].to_numpy())
-    episodes["end_date"] = _dates(episodes["end_day"].to_numpy(), episodes["end_day"].to_numpy() >= 0)
+    episodes.insert(0, "episode_id", make_ids("E", np.arange(1, len(episodes) + 1), 5))
+    episodes["start_date"] = day_dates(episodes["start_day"].to_numpy())
+    episodes["end_date"] = day_dates(episodes["end_day"].to_numpy(), episodes["end_day"].to_numpy() >= 0)
     return patients, episodes, order

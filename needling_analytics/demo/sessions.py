@@ -1,8 +1,8 @@
 """The sessions table: pain trajectories, pain scores and needling.
 
-:func:`_build_sessions` turns the kept appointment slots into one row per
+:func:`build_sessions` turns the kept appointment slots into one row per
 session, in date order. Pain before a session follows the episode's
-trajectory (:func:`_true_pain`) plus noise; the needling columns (needles,
+trajectory (:func:`pain_after_sessions`) plus noise; the needling columns (needles,
 muscles, twitch response) are filled for attended sessions only.
 """
 
@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from ..schema import SESSION_STATUSES
-from .appointments import _SLOT_P, _SLOT_TIMES
-from .calendar import _dates
-from .population import _REGIONS, _ids
+from .appointments import SLOT_P, SLOT_TIMES
+from .calendar import day_dates
+from .population import REGIONS, make_ids
 
-_MUSCLES = {
+MUSCLES = {
     "neck": (
         "upper trapezius",
         "levator scapulae",
@@ -38,12 +38,12 @@ _MUSCLES = {
 }
 
 
-def _true_pain(baseline: np.ndarray, r: np.ndarray, k: np.ndarray, before: np.ndarray) -> np.ndarray:
+def pain_after_sessions(baseline: np.ndarray, r: np.ndarray, k: np.ndarray, before: np.ndarray) -> np.ndarray:
     """Pain after ``before`` attended sessions: exponential approach to a floor."""
     return baseline * (1 - r * (1 - np.exp(-k * before)))
 
 
-def _build_sessions(
+def build_sessions(
     rng: np.random.Generator, episodes: pd.DataFrame, slots: dict[str, np.ndarray], n_practitioners: int
 ) -> pd.DataFrame:
     """One row per kept slot, in date order, with scores and needling.
@@ -61,25 +61,25 @@ def _build_sessions(
     practitioner = ep["practitioner"][e]
     other = (practitioner + rng.integers(1, max(n_practitioners, 2), m)) % n_practitioners
     practitioner = np.where(rng.random(m) < 0.08, other, practitioner)
-    time_slot = np.where(rng.random(m) < 0.7, ep["time_slot"][e], rng.choice(len(_SLOT_TIMES), m, p=_SLOT_P))
+    time_slot = np.where(rng.random(m) < 0.7, ep["time_slot"][e], rng.choice(len(SLOT_TIMES), m, p=SLOT_P))
     order = np.lexsort((e, time_slot, slots["day"][e, j]))  # session IDs follow the diary
     e, j, practitioner, time_slot = e[order], j[order], practitioner[order], time_slot[order]
     day, before, code = slots["day"][e, j], slots["before"][e, j], slots["status"][e, j]
     sessions = pd.DataFrame(
         {
-            "session_id": _ids("S", np.arange(1, m + 1), 6),
+            "session_id": make_ids("S", np.arange(1, m + 1), 6),
             "eidx": e,
             "episode_id": episodes["episode_id"].to_numpy()[e],
             "patient_id": episodes["patient_id"].to_numpy()[e],
             "practitioner": practitioner,
-            "practitioner_id": _ids("PR", practitioner + 1, 2),
+            "practitioner_id": make_ids("PR", practitioner + 1, 2),
             "day": day,
-            "session_date": _dates(day),
-            "session_time": _SLOT_TIMES[time_slot],
+            "session_date": day_dates(day),
+            "session_time": SLOT_TIMES[time_slot],
             "code": code,
             "status": np.array(SESSION_STATUSES, dtype=object)[code],
             "before": before,
-            "true_pain": _true_pain(ep["baseline"][e], ep["r"][e], ep["k"][e], before),
+            "true_pain": pain_after_sessions(ep["baseline"][e], ep["r"][e], ep["k"][e], before),
             "region": ep["body_region"][e],
         }
     )
@@ -118,7 +118,7 @@ def _add_needling(
     needles = np.clip(needle_base + rng.integers(-2, 3, m), 1, 15)
     start = np.where(rng.random(m) < 0.25, rng.integers(0, 6, m), muscle_start)
     count = rng.choice(3, m, p=[0.3, 0.45, 0.25])
-    region = pd.Index(_REGIONS).get_indexer(sessions["region"])
+    region = pd.Index(REGIONS).get_indexer(sessions["region"])
     muscles = _MUSCLE_COMBOS[region, start, count]
     out = sessions.copy()
     out["needles"] = pd.arrays.IntegerArray(needles.astype(np.int64), ~attended)
@@ -130,9 +130,9 @@ def _add_needling(
 
 def _muscle_combos() -> np.ndarray:
     """Lookup [region, start, count - 1] -> "m1;m2;m3" of consecutive muscles."""
-    combos = np.empty((len(_REGIONS), 6, 3), dtype=object)
-    for r, region in enumerate(_REGIONS):
-        names = _MUSCLES[region]
+    combos = np.empty((len(REGIONS), 6, 3), dtype=object)
+    for r, region in enumerate(REGIONS):
+        names = MUSCLES[region]
         for start in range(6):
             for count in range(1, 4):
                 picked = [names[(start + i) % len(names)] for i in range(count)]

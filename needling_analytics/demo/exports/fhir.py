@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...load.sources._fhir import codes
+from ...load.sources import fhir_codes as codes
 
 TIMEZONE = "Australia/Melbourne"
 _NAMESPACE = uuid.UUID("5b0c6a55-3f43-4a8e-9d0e-6f1d2b7c9a10")

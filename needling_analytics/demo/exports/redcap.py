@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..sessions import _MUSCLES
+from ..sessions import MUSCLES
 
 EVENTS = ("baseline_arm_1", "week_2_arm_1", "week_4_arm_1")
 _SEX_CODES = {"F": "1", "M": "2", "X": "3", "U": "4"}
@@ -88,7 +88,7 @@ tables:
 def _muscles(sessions: pd.DataFrame) -> list[str]:
     """The checkbox's choices: every muscle the demo knows, then any other the sessions name."""
     named = (m for text in sessions["muscles"].dropna().astype(str) for m in text.split(";") if m)
-    return list(dict.fromkeys([*(m for names in _MUSCLES.values() for m in names), *named]))
+    return list(dict.fromkeys([*(m for names in MUSCLES.values() for m in names), *named]))
 
 
 def _dictionary(muscles: list[str]) -> list[list[str]]:

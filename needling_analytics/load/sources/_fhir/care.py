@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from . import codes
+from .. import fhir_codes as codes
 from .context import Context, effective, instant, pain_value, text, time_of
 from .rows import VOID, Rows
 

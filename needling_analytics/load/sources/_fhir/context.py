@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import codes
+from .. import fhir_codes as codes
 from .resources import Entry, Resources
 from .rows import VOID
 

@@ -6,7 +6,7 @@ dates with their offset, every omission counted in the table's notes.
 
 from __future__ import annotations
 
-from . import codes
+from .. import fhir_codes as codes
 from .context import Context, effective, pain_value, text
 from .rows import Rows
 

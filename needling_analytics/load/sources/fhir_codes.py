@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ....schema import EVENT_TYPES, INSTRUMENTS, JOINTS, MOVEMENTS, ROM_DEVICES
+from ...schema import EVENT_TYPES, INSTRUMENTS, JOINTS, MOVEMENTS, ROM_DEVICES
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
