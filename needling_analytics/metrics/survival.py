@@ -99,7 +99,8 @@ def _clustered_variance(times, events, clusters, grid, survival) -> np.ndarray:
         summed = np.zeros((group_of.max() + 1, len(grid)))
         np.add.at(summed, group_of, influence)
         cross = (summed**2).sum(axis=0) - (influence**2).sum(axis=0)
-    variance = survival**2 * (greenwood + cross)
+    with np.errstate(invalid="ignore"):  # 0 x inf where everyone left at risk has responded: NaN, as returned
+        variance = survival**2 * (greenwood + cross)
     return np.where(survival > 0, variance, np.nan)
 
 
