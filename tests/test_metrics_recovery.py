@@ -362,3 +362,8 @@ def test_expected_at_fixed_time_and_effectiveness_by_hand():
 
     low, high = stats.t.interval(0.95, 3, loc=1.0, scale=stats.sem(frame["difference"]))
     assert (plain.loc[0, "ci_lower"], plain.loc[0, "ci_upper"]) == pytest.approx((low, high))
+
+
+def test_an_empty_outcome_is_too_few_courses_even_with_no_minimum(simulated):
+    fitted = metrics.fit_expected_recovery(simulated, outcome="LEFS", min_courses=0)  # no questionnaire at all
+    assert not fitted.available and fitted.reason.startswith("too_few_courses: 0 courses")

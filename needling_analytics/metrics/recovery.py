@@ -473,7 +473,7 @@ def fit_expected_recovery(
     courses, follow = outcome_data(clinic, outcome)
     options = {"outcome": outcome, "covariates": tuple(covariates), "level": level}
     n_courses = int(follow["course"].nunique())
-    if n_courses < min_courses:
+    if n_courses < max(min_courses, 2):  # two courses at the very least: one course cannot separate tau2 from s2
         model = ExpectedRecovery(outcome=outcome, better=better, scale=(lo, hi), level=level, n_courses=n_courses)
         model.n_observations = len(follow)
         model.reason = f"too_few_courses: {n_courses} courses with a follow-up score, {min_courses} needed"
