@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import inspect
 import re
+import tempfile
 import typing
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -25,6 +27,10 @@ FUNCTIONS = {name: getattr(metrics, name) for name in metrics.__all__ if inspect
 #: Public functions that read no clinic data: reference tables (no argument), and the funnel's limits for
 #: plotting (a target proportion and a largest sample size in, the limits out).
 NOT_ON_DATA = {"funnel_limits", "instrument_table", "mdc_table", "normal_rom", "published_benchmarks"}
+
+#: Public functions that read a file written by the package, not clinic data: a saved expected-recovery model
+#: (its parameters only, fitted once on pooled data and reused in each clinic's run).
+FROM_FILE = {"load_expected_recovery"}
 
 #: Argument names of the old vocabulary, removed (pre-1.0, no aliases).
 OLD_NAMES = {"months_before", "threshold", "min_cell"}
@@ -55,7 +61,7 @@ def _hints(function) -> dict:
     return typing.get_type_hints(function)
 
 
-@pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - NOT_ON_DATA))
+@pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - NOT_ON_DATA - FROM_FILE))
 def test_a_metric_takes_the_clinic_or_a_documented_frame_first(name):
     function = FUNCTIONS[name]
     first = next(iter(inspect.signature(function).parameters.values()))
@@ -66,6 +72,10 @@ def test_a_metric_takes_the_clinic_or_a_documented_frame_first(name):
         return
     if hints.get(first.name) is metrics.TrajectoryResult:  # a model's diagnostics take the fitted model
         assert ":func:`fit_trajectory`" in _parameter_text(function.__doc__, first.name), name
+        return
+    if hints.get(first.name) is metrics.ExpectedRecovery:  # the model's uses take the fitted model, then the clinic
+        assert ":func:`fit_expected_recovery`" in _parameter_text(function.__doc__, first.name), name
+        assert _hints(function).get("clinic") is Clinic, f"{name}: annotate `clinic: Clinic`"
         return
     assert hints.get(first.name) is pd.DataFrame, f"{name}: the first argument is the Clinic or a DataFrame"
     described = _parameter_text(function.__doc__, first.name)
@@ -78,6 +88,12 @@ def test_functions_that_read_no_clinic_data_are_reference_tables_or_funnel_limit
     required = [p for p in parameters.values() if p.default is inspect.Parameter.empty]
     assert name == "funnel_limits" or not parameters, name
     assert all(p.annotation in ("float", "int") for p in required), name
+
+
+@pytest.mark.parametrize("name", sorted(FROM_FILE))
+def test_functions_that_read_a_file_take_only_its_path(name):
+    parameters = list(inspect.signature(FUNCTIONS[name]).parameters.values())
+    assert [p.name for p in parameters] == ["path"], name
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -132,6 +148,18 @@ def made(clinic) -> dict:
     }
 
 
+def _recovery(clinic: Clinic) -> metrics.ExpectedRecovery:
+    """The expected-recovery model of the small test clinic (fitted without validation: too few courses for it)."""
+    return metrics.fit_expected_recovery(clinic, min_courses=10, validate=False)
+
+
+def _saved_and_loaded(clinic: Clinic) -> pd.DataFrame:
+    """Save the model, load it back, and predict: the loaded model reads no clinic until it predicts."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = _recovery(clinic).save(Path(folder) / "model.json")
+        return metrics.load_expected_recovery(path).predict(clinic, [28])
+
+
 #: How each public function is called: (the frames of ``made`` it is given, the call). A new public
 #: metric must be added here (a test checks that the table is complete).
 CALLS = {
@@ -141,6 +169,7 @@ CALLS = {
     "attribute_episodes": ((), lambda c, m: metrics.attribute_episodes(c)),
     "case_mix_adjusted": ((), lambda c, m: metrics.case_mix_adjusted(c, min_episodes=1)),
     "compare_to_benchmarks": (("rates",), lambda c, m: metrics.compare_to_benchmarks(m["rates"])),
+    "courses_not_on_track": ((), lambda c, m: metrics.courses_not_on_track(_recovery(c), c)),
     "control_chart": (
         ("monthly",),
         lambda c, m: metrics.control_chart(
@@ -148,6 +177,8 @@ CALLS = {
         ),
     ),
     "episode_pain": ((), lambda c, m: metrics.episode_pain(c)),
+    "expected_at_fixed_time": ((), lambda c, m: metrics.expected_at_fixed_time(_recovery(c), c)),
+    "fit_expected_recovery": ((), lambda c, m: metrics.fit_expected_recovery(c, min_courses=10)),
     "fit_trajectory": (
         ("pain",),
         lambda c, m: metrics.fit_trajectory(m["pain"], outcome="pain_pre", time="weeks_since_start"),
@@ -159,6 +190,7 @@ CALLS = {
     "kaplan_meier": (("times",), lambda c, m: metrics.kaplan_meier(m["times"], by="body_region", cluster="patient_id")),
     "landmark_outcomes": ((), lambda c, m: metrics.landmark_outcomes(c)),
     "logrank_test": (("times",), lambda c, m: metrics.logrank_test(m["times"], by="body_region")),
+    "load_expected_recovery": ((), lambda c, m: _saved_and_loaded(c)),
     "mdc_table": ((), lambda c, m: metrics.mdc_table()),
     "median_time": (("times",), lambda c, m: metrics.median_time(m["times"], by="body_region", cluster="patient_id")),
     "month_over_month": (("monthly",), lambda c, m: metrics.month_over_month(m["monthly"], "2026-10")),
@@ -173,6 +205,12 @@ CALLS = {
     "practitioner_recording": ((), lambda c, m: metrics.practitioner_recording(c)),
     "prom_change": ((), lambda c, m: metrics.prom_change(c)),
     "published_benchmarks": ((), lambda c, m: metrics.published_benchmarks()),
+    "recovery_effectiveness": (
+        (),
+        lambda c, m: metrics.recovery_effectiveness(
+            metrics.expected_at_fixed_time(_recovery(c), c), by="practitioner_id"
+        ),
+    ),
     "residual_table": (
         (),
         lambda c, m: metrics.residual_table(
