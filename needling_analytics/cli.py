@@ -124,6 +124,8 @@ def _run_config(args):
         values["audience"] = args.audience
     if getattr(args, "disclosure", None):
         values["disclosure"] = args.disclosure
+    if getattr(args, "recovery_model", None):
+        values["recovery_model"] = Path(args.recovery_model)
     return RunConfig(**values)
 
 
@@ -175,6 +177,38 @@ def _monthly(args) -> int:
     print(f"Monthly run: {counts['ok']} made, {counts['skipped']} unchanged, {counts['failed']} failed.")
     print(f"Index: {run.index}")
     return run.exit_code
+
+
+def _fit_recovery(args) -> int:
+    from .clinic import pool_clinics
+    from .load import load_clinic
+    from .metrics import fit_expected_recovery
+
+    folders = [Path(folder) for folder in args.data]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        clinics = {
+            f"clinic{k + 1}": load_clinic(folder, args.mapping, timezone=args.timezone)
+            for k, folder in enumerate(folders)
+        }
+    clinic = next(iter(clinics.values())) if len(clinics) == 1 else pool_clinics(clinics)
+    model = fit_expected_recovery(clinic, outcome=args.outcome)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    check = model.validation
+    print(
+        f"Expected recovery of {model.outcome}: {model.n_courses:,} courses of care, "
+        f"{model.n_observations:,} follow-up scores from {len(folders)} clinic{'s' if len(folders) != 1 else ''}."
+    )
+    if check.get("coverage") is not None:
+        print(
+            f"Validation on {check['n_courses_test']:,} later courses: {check['coverage']:.0%} of scores inside the "
+            f"{model.level:.0%} band (should be near {model.level:.0%}); typical error {check['mae_model']:.2f} "
+            f"points against {check['mae_carry_forward']:.2f} for assuming no change."
+        )
+    print(f"Usable in reports: {'yes' if model.available else 'no (' + str(model.reason) + ')'}. Saved: {out}")
+    return EXIT_OK
 
 
 def _export(args) -> int:
@@ -350,6 +384,33 @@ def build_parser() -> argparse.ArgumentParser:
     _disclosure_options(monthly)
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")
     monthly.set_defaults(run=_monthly)
+    for sub in (patient, clinic, monthly):
+        sub.add_argument(
+            "--recovery-model",
+            metavar="FILE",
+            help="an expected-recovery model saved by fit-recovery (e.g. on a group's pooled data); "
+            "default: fitted on this clinic's data",
+        )
+
+    fit = commands.add_parser(
+        "fit-recovery",
+        help="fit the expected-recovery model once and save it (parameters only, no patient rows)",
+        description="Fit the 'patients like you' model on one clinic's data or a group's pooled data, check it on "
+        "the later courses, and save it for the monthly runs (--recovery-model, or recovery_model in the config).",
+    )
+    fit.add_argument(
+        "--data", required=True, action="append", metavar="DIR", help="a clinic's data folder; repeat to pool clinics"
+    )
+    fit.add_argument("--mapping", metavar="FILE", help="YAML mapping of the clinics' exports")
+    _timezone_option(fit)
+    fit.add_argument("--out", required=True, metavar="FILE", help="the model file to write (JSON)")
+    fit.add_argument(
+        "--outcome",
+        default="pain",
+        choices=["pain", "NDI", "ODI", "PSFS", "LEFS", "QuickDASH"],
+        help="pain (default) or a questionnaire",
+    )
+    fit.set_defaults(run=_fit_recovery)
 
     export = commands.add_parser(
         "export",

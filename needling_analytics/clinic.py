@@ -76,3 +76,32 @@ class Clinic:
     def __repr__(self) -> str:
         counts = ", ".join(f"{name}={len(frame):,}" for name, frame in self.tables.items() if name in self.supplied)
         return f"<Clinic {self.data_dir} as of {self.as_of:%Y-%m-%d}: {counts}; {self.quality.rows_quarantined:,} quarantined>"
+
+
+def pool_clinics(clinics: dict[str, Clinic]) -> Clinic:
+    """Several clinics as one, e.g. to fit a model once on a group's pooled data.
+
+    Every ID column (``*_id``) is prefixed with the clinic's name and a
+    slash, so two clinics' ``P0001`` stay two patients; the pooled clinic is
+    as of the latest ``as_of`` and holds every table any clinic supplied.
+
+    Examples
+    --------
+    >>> one = Clinic.from_frames(patients=pd.DataFrame({"patient_id": ["P1"]}))
+    >>> pool_clinics({"north": one, "south": one}).patients["patient_id"].tolist()
+    ['north/P1', 'south/P1']
+    """
+    if not clinics:
+        raise ValueError("pool_clinics needs at least one clinic")
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for name, clinic in clinics.items():
+        for table in clinic.supplied:
+            frame = clinic.tables[table].copy()
+            for column in frame.columns:
+                if column.endswith("_id"):
+                    frame[column] = (f"{name}/" + frame[column].astype("string")).astype("string")
+            frames.setdefault(table, []).append(frame)
+    as_of = max(clinic.as_of for clinic in clinics.values())
+    return Clinic.from_frames(
+        as_of=as_of, **{table: pd.concat(parts, ignore_index=True) for table, parts in frames.items()}
+    )

@@ -218,6 +218,11 @@ def test_a_course_with_only_a_baseline_gets_exactly_the_marginal_prediction(mode
     with_visits = model.predict(simulated, days)
     assert (with_visits["n_conditioned"] > 0).all()
     assert not np.allclose(with_visits["expected"], alone["expected"])
+    # conditional=False: the same "patients like you" prediction for courses that do have follow-ups
+    like_you = model.predict(simulated, days, conditional=False)
+    assert (like_you["n_conditioned"] == 0).all()
+    np.testing.assert_allclose(like_you["expected"].to_numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(like_you["upper"].to_numpy(), upper, rtol=1e-12)
 
 
 def test_the_interval_never_leaves_the_scale(model):

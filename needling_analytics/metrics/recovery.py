@@ -179,7 +179,7 @@ class ExpectedRecovery:
 
     # ---------------------------------------------------------------- predictions
 
-    def predict(self, clinic: Clinic, at_days) -> pd.DataFrame:
+    def predict(self, clinic: Clinic, at_days, *, conditional: bool = True) -> pd.DataFrame:
         """Expected score and prediction band of every course with a baseline, given all its follow-ups so far.
 
         Parameters
@@ -188,6 +188,10 @@ class ExpectedRecovery:
             Courses (``clinic.episodes``) to predict, with their scores.
         at_days : sequence of float
             Days since the course started.
+        conditional : bool
+            True (default): updated by the course's own follow-up scores.
+            False: the "patients like you" prediction from its baseline and
+            case mix only, for every course (``n_conditioned`` 0).
 
         Returns
         -------
@@ -206,6 +210,8 @@ class ExpectedRecovery:
         course_of = follow["course"].to_numpy()
         sums = np.bincount(course_of, residual, minlength=n)
         counts = np.bincount(course_of, minlength=n).astype(float)
+        if not conditional:
+            sums, counts = np.zeros(n), np.zeros(n)
         course = np.repeat(np.arange(n), len(days))
         day = np.tile(days, n)
         x = self._design(courses, course, day)

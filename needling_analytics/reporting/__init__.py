@@ -16,7 +16,7 @@ down, in :mod:`needling_analytics.cohort`.
 """
 
 from ..privacy.suppression import COMPLEMENT, Disclosure
-from .cache import PatientData, RunSettings, read_clinic, read_patient, read_settings, write_cache
+from .cache import PatientData, RunSettings, read_clinic, read_patient, read_recovery, read_settings, write_cache
 from .display import chart_or_note, for_display, table_or_note
 from .funnel import funnel_curve, protect_funnel
 from .inputs import open_clinic, open_patient, run_settings, select_episode
@@ -81,6 +81,7 @@ __all__ = [
     "RunSettings",
     "read_clinic",
     "read_patient",
+    "read_recovery",
     "read_settings",
     "write_cache",
     # inputs

@@ -24,12 +24,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from .. import metrics
 from ..clinic import Clinic
-from ..metrics import DEFAULT_RULE, ResponderRule
+from ..metrics import DEFAULT_RULE, ExpectedRecovery, ResponderRule
 from ..privacy.suppression import Disclosure
 
 #: Columns never written to the cache (identifying).
@@ -51,8 +52,15 @@ PATIENT_TABLES = (
     "journal",
     "soreness",
     "adverse_events",
+    "expected",
+    "expected_steps",
+    "similar",
 )
 CACHE_VERSION = 1
+#: The run's expected-recovery model (parameters and validation figures only), in the cache folder.
+RECOVERY_FILE = "recovery.json"
+#: Days since a course started at which patient reports get the expected course: weekly to 26 weeks.
+EXPECTED_DAYS = np.arange(0, 183, 7)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,10 @@ class RunSettings:
     show_practitioner_ids : True: practitioners named by their IDs; False: keyed code names.
     practitioner_key_file : the key that keeps code names the same month to month (a path,
         made by the run's set-up, never by a report); empty: a one-off key.
+    recovery_model_file : an expected-recovery model saved with
+        :meth:`~needling_analytics.metrics.ExpectedRecovery.save` (e.g. fitted
+        once on a group's pooled data) that the run uses instead of fitting
+        its own; empty: the run fits one on the clinic's data.
     """
 
     rule: ResponderRule = DEFAULT_RULE
@@ -76,6 +88,7 @@ class RunSettings:
     min_episodes: int = 10
     show_practitioner_ids: bool = False
     practitioner_key_file: str = ""
+    recovery_model_file: str = ""
 
     def to_dict(self) -> dict:
         """The settings as ``cache.json`` holds them (JSON-ready)."""
@@ -86,6 +99,7 @@ class RunSettings:
             "min_episodes": int(self.min_episodes),
             "show_practitioner_ids": bool(self.show_practitioner_ids),
             "practitioner_key_file": str(self.practitioner_key_file or ""),
+            "recovery_model_file": str(self.recovery_model_file or ""),
         }
 
     @classmethod
@@ -99,6 +113,7 @@ class RunSettings:
             min_episodes=info.get("min_episodes", defaults.min_episodes),
             show_practitioner_ids=info.get("show_practitioner_ids", defaults.show_practitioner_ids),
             practitioner_key_file=info.get("practitioner_key_file", defaults.practitioner_key_file),
+            recovery_model_file=info.get("recovery_model_file", defaults.recovery_model_file),
         )
 
 
@@ -121,6 +136,15 @@ class PatientData:
     journal : :func:`metrics.journal_trend` rows.
     soreness : :func:`metrics.post_session_soreness` rows.
     adverse_events : events with session date and practitioner (no notes).
+    expected : the expected course of each of the patient's courses of care
+        (:meth:`metrics.ExpectedRecovery.predict` at :data:`EXPECTED_DAYS`,
+        with ``patient_id``), twice: ``kind`` ``like_you`` (from the
+        baseline and case mix only) and ``updated`` (given the course's
+        follow-up scores so far); no rows when the run has no model.
+    expected_steps : each follow-up pain score against the band predicted
+        from the course's earlier scores (:meth:`metrics.ExpectedRecovery.one_step`).
+    similar : ``episode_id``, ``n_similar``: how many courses of the fit
+        share the course's body region and baseline band (counts only).
     rule : the responder rule the metrics used.
     """
 
@@ -184,6 +208,39 @@ def _patient_tables(clinic: Clinic, rule: ResponderRule) -> dict[str, pd.DataFra
     }
 
 
+EXPECTED_COLUMNS = ["episode_id", "patient_id", "kind", "day", "expected", "lower", "upper", "n_conditioned"]
+STEP_COLUMNS = ["episode_id", "patient_id", "day", "date", "observed", "expected", "lower", "upper", "position"]
+
+
+def run_recovery_model(clinic: Clinic, settings: RunSettings) -> ExpectedRecovery:
+    """The run's expected-recovery model of pain: the saved one the settings name, else fitted on ``clinic``."""
+    if settings.recovery_model_file:
+        return metrics.load_expected_recovery(settings.recovery_model_file)
+    return metrics.fit_expected_recovery(clinic)
+
+
+def _recovery_tables(clinic: Clinic, model: ExpectedRecovery) -> dict[str, pd.DataFrame]:
+    """Each course's expected course, one-step positions and similar-patient count, with ``patient_id``."""
+    if not model.fitted:
+        text = ("episode_id", "patient_id", "kind", "position")
+        return {
+            name: pd.DataFrame({c: pd.Series(dtype="string" if c in text else float) for c in columns})
+            for name, columns in (
+                ("expected", EXPECTED_COLUMNS),
+                ("expected_steps", STEP_COLUMNS),
+                ("similar", ["episode_id", "patient_id", "n_similar"]),
+            )
+        }
+    owners = clinic.episodes[["episode_id", "patient_id"]]
+    like_you = model.predict(clinic, EXPECTED_DAYS, conditional=False).assign(kind="like_you")
+    updated = model.predict(clinic, EXPECTED_DAYS).assign(kind="updated")
+    return {
+        "expected": pd.concat([like_you, updated]).merge(owners, on="episode_id")[EXPECTED_COLUMNS],
+        "expected_steps": model.one_step(clinic).merge(owners, on="episode_id")[STEP_COLUMNS],
+        "similar": model.similar(clinic).merge(owners, on="episode_id"),
+    }
+
+
 def _follow_up(clinic: Clinic) -> pd.DataFrame:
     readings = metrics.pain_readings(clinic)
     columns = ["episode_id", "patient_id", "date", "days_since_start", "pain", "follow_up"]
@@ -206,7 +263,9 @@ def write_cache(clinic: Clinic, out_dir: str | Path, *, settings: RunSettings | 
     by patient so a filtered read touches few row groups),
     ``tables/<table>.parquet`` (the validated clinic without identifying
     columns) and ``cache.json`` (the run's :class:`RunSettings`, as-of
-    date, tables supplied, version). ``settings`` None: the defaults (the
+    date, tables supplied, version) and ``recovery.json`` (the run's
+    expected-recovery model, fitted here once for every report, or the saved
+    model the settings name). ``settings`` None: the defaults (the
     default rule; the safe disclosure policy, public with suppression at
     11; no clinic name; practitioners under one-off code names). The
     metrics use ``settings.rule``.
@@ -218,7 +277,10 @@ def write_cache(clinic: Clinic, out_dir: str | Path, *, settings: RunSettings | 
     out_dir = Path(out_dir)
     (out_dir / "patients").mkdir(parents=True, exist_ok=True)
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
-    for name, frame in _patient_tables(clinic, rule).items():
+    model = run_recovery_model(clinic, settings)
+    model.save(out_dir / RECOVERY_FILE)
+    tables = {**_patient_tables(clinic, rule), **_recovery_tables(clinic, model)}
+    for name, frame in tables.items():
         _plain(frame).sort_values("patient_id", kind="stable").to_parquet(
             out_dir / "patients" / f"{name}.parquet", index=False, row_group_size=50_000
         )
@@ -267,6 +329,16 @@ def read_patient(cache_dir: str | Path, patient_id: str) -> PatientData:
 def read_settings(cache_dir: str | Path) -> RunSettings:
     """The settings of the run that wrote the cache: the ones every report of the run uses."""
     return RunSettings.from_dict(_info(Path(cache_dir)))
+
+
+def read_recovery(cache_dir: str | Path) -> ExpectedRecovery:
+    """The run's expected-recovery model (parameters and validation figures; no patient rows)."""
+    path = Path(cache_dir) / RECOVERY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{cache_dir} holds no expected-recovery model ({RECOVERY_FILE}); rebuild it with write_cache"
+        )
+    return metrics.load_expected_recovery(path)
 
 
 def read_clinic(cache_dir: str | Path) -> tuple[Clinic, ResponderRule, str]:

@@ -16,6 +16,8 @@ Example ``clinic.toml``::
     timeout = 300                         # seconds per notebook step
     isolation = "warm"                    # or "strict": a fresh kernel for every report
     permissions = "owner"                 # or "group": the account's group may read reports too
+    recovery_model = "group-model.json"   # optional: an expected-recovery model fitted once on a group's
+                                          # pooled data (fit-recovery); default: fitted on this clinic's data
 
     [responder_rule]
     abs_threshold = 2.0
@@ -63,10 +65,11 @@ class RunConfig:
     show_practitioner_ids: bool = False
     permissions: str = "owner"
     rule: ResponderRule = ResponderRule()
+    recovery_model: Path | None = None
 
     def __post_init__(self):
         # Notebooks run in their own folder: every path they are given must be absolute.
-        for name in ("data_dir", "out_dir", "mapping"):
+        for name in ("data_dir", "out_dir", "mapping", "recovery_model"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser().resolve())
@@ -79,6 +82,11 @@ class RunConfig:
             Disclosure(self.audience, self.disclosure, self.min_cell_size)  # raises on a bad value
         except ValueError as exc:
             raise InputError(str(exc)) from None
+        if self.recovery_model is not None and not self.recovery_model.is_file():
+            raise InputError(
+                "`recovery_model` names no file: give a model saved by `needling-analytics fit-recovery`, or leave it out to fit one on this clinic's data",
+                path=self.recovery_model,
+            )
         if self.timezone:
             check_timezone(self.timezone)
         if self.isolation not in ("warm", "strict"):
@@ -128,6 +136,7 @@ def report_settings(config: RunConfig) -> RunSettings:
         min_episodes=int(config.min_episodes),
         show_practitioner_ids=bool(config.show_practitioner_ids),
         practitioner_key_file="" if key_file is None else str(key_file),
+        recovery_model_file="" if config.recovery_model is None else str(config.recovery_model),
     )
 
 
@@ -183,7 +192,7 @@ def load_config(path: str | Path) -> RunConfig:
         raise InputError("`data_dir` is required: the folder holding the clinic's exports", path=path)
     base = path.parent
     values = dict(raw)
-    for key in ("data_dir", "mapping", "out_dir"):
+    for key in ("data_dir", "mapping", "out_dir", "recovery_model"):
         if key in values:
             values[key] = (base / Path(values[key]).expanduser()).resolve()
     rule = values.pop("responder_rule", {})

@@ -129,6 +129,8 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
     code = {kind: notebook_path(kind).read_bytes() for kind in ("clinic", "patient")}
     key_file = practitioner_key_file(config)  # a new key renames every practitioner: remake the report
     pseudonym_key = hashlib.sha256(key_file.read_bytes()).hexdigest() if key_file else ""
+    # a new pooled model changes every expected course: remake the reports
+    model = hashlib.sha256(config.recovery_model.read_bytes()).hexdigest() if config.recovery_model else ""
     jobs = [
         Job(
             "clinic_report",
@@ -136,7 +138,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
             f"Clinic report, {month:%B %Y}",
             parameters,
             run_dir / "clinic" / "clinic_report.html",
-            _hash(code["clinic"], parameters, fingerprint, __version__, pseudonym_key, config.permissions),
+            _hash(code["clinic"], parameters, fingerprint, __version__, pseudonym_key, config.permissions, model),
         )
     ]
     used = set()
@@ -154,7 +156,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
                 f"Patient {patient_id}",
                 parameters,
                 html,
-                _hash(code["patient"], parameters, fingerprint, __version__, config.permissions),
+                _hash(code["patient"], parameters, fingerprint, __version__, config.permissions, model),
             )
         )
     return jobs
@@ -361,6 +363,7 @@ def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerpr
             "timeout": config.timeout,
             "isolation": config.isolation,
             "responder_rule": asdict(config.rule),
+            "recovery_model": str(config.recovery_model) if config.recovery_model else None,
         },
         "data_fingerprint": fingerprint,
         "started": started_at.isoformat(timespec="seconds"),
