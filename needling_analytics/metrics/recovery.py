@@ -9,6 +9,11 @@ conditional on the course's own follow-up scores so far (the BLUP of its
 intercept); a course with only a baseline gets the marginal prediction.
 Its uses (courses not on track, the outcome at a fixed time against the
 expectation, effectiveness) are in :mod:`.recovery_use`.
+
+Over 400 lines on purpose: the model object (its coding, predictions and
+persistence) and the fit with its temporal validation read together; the
+likelihood is in :mod:`.recovery_fit` and the data it reads in
+:mod:`.recovery_data`.
 """
 
 from __future__ import annotations
