@@ -380,11 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["warm", "strict"],
         help="warm: each worker's kernel serves many reports, wiped clean between them (default); strict: a fresh kernel per report",
     )
-    monthly.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, shown on every report")
     _disclosure_options(monthly)
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")
     monthly.set_defaults(run=_monthly)
     for sub in (patient, clinic, monthly):
+        sub.add_argument("--clinic-name", metavar="NAME", help="the clinic's name, shown on every report")
         sub.add_argument(
             "--recovery-model",
             metavar="FILE",
