@@ -372,3 +372,59 @@ def test_expected_at_fixed_time_and_effectiveness_by_hand():
 def test_an_empty_outcome_is_too_few_courses_even_with_no_minimum(simulated):
     fitted = metrics.fit_expected_recovery(simulated, outcome="LEFS", min_courses=0)  # no questionnaire at all
     assert not fitted.available and fitted.reason.startswith("too_few_courses: 0 courses")
+
+
+def test_scores_on_one_day_are_one_visit_so_one_bad_day_is_not_two_visits_off_track():
+    clinic = _hand_clinic()
+    sessions = clinic.sessions
+    e1 = sessions["episode_id"] == "E1"
+    moved = sessions.copy()
+    # E1: pain 6, 5, then 8 and 9 recorded on the same day (two sessions that day): one visit, mean 8.5
+    last = moved.index[e1][-1]
+    moved.loc[last, "session_date"] = moved.loc[moved.index[e1][-2], "session_date"]
+    same_day = Clinic.from_frames(
+        as_of=clinic.as_of, patients=clinic.patients, episodes=clinic.episodes, sessions=moved
+    )
+    courses, follow = outcome_data(same_day, "pain")
+    e1_follow = follow[follow["course"] == courses.index[courses["episode_id"] == "E1"][0]]
+    assert e1_follow["y"].tolist() == [5.0, 8.5]
+    assert metrics.courses_not_on_track(_hand_model(), same_day).empty
+
+
+def test_the_expected_mean_is_the_integral_of_the_back_transformed_normal():
+    from scipy import integrate, stats
+
+    model = _hand_model()
+    ends = to_z(np.array([0.0, 10.0]), 0, 10)  # where the back-transform is clipped
+    for mean, var in [(0.0, 0.04), (1.5, 0.3), (-2.0, 0.8), (3.5, 0.05), (0.0, 1e-3), (-4.0, 2.0)]:
+        sd = np.sqrt(var)
+        density = stats.norm(mean, sd).pdf
+        by_quad, _ = integrate.quad(
+            lambda z, d=density: from_z(z, 0, 10) * d(z), mean - 12 * sd, mean + 12 * sd,
+            points=list(ends), limit=400, epsabs=1e-13, epsrel=1e-12,
+        )  # fmt: skip
+        assert model.mean_score(np.array([mean]), np.array([var]))[0] == pytest.approx(by_quad, rel=1e-9)
+    # skewed: away from the middle of the scale the mean is pulled toward the middle, away from the median
+    assert model.mean_score(np.array([1.5]), np.array([0.3]))[0] < from_z(1.5, 0, 10)
+
+
+def test_effectiveness_by_a_column_with_missing_values_counts_them_as_not_recorded():
+    frame = pd.DataFrame(
+        {"difference": [1.0, 2.0, 3.0], "patient_id": ["A", "B", "C"], "practitioner_id": ["PR1", None, None]}
+    )
+    out = metrics.recovery_effectiveness(frame, by="practitioner_id")
+    assert out.set_index("practitioner_id")["n"].to_dict() == {"PR1": 1, "not recorded": 2}
+    assert out.set_index("practitioner_id").loc["not recorded", "mean_difference"] == pytest.approx(2.5)
+
+
+def test_similar_patient_cells_under_eleven_are_not_kept(tmp_path):
+    small = simulate(60, seed=5)
+    fitted = metrics.fit_expected_recovery(small, covariates=("baseline", "body_region"), validate=False)
+    assert (fitted.similar_counts["n_courses"] >= 11).all()
+    saved = json.loads(fitted.save(tmp_path / "model.json").read_text())
+    assert all(cell["n_courses"] >= 11 for cell in saved["similar_counts"])
+    # a course in a cell left out gets 0: too few similar courses to show
+    similar = fitted.similar(small)
+    kept = set(map(tuple, fitted.similar_counts[["body_region", "baseline_band"]].to_numpy()))
+    assert (similar["n_similar"].eq(0) | similar["n_similar"].ge(11)).all()
+    assert len(kept) < 9  # 60 courses over 3 regions x 3 bands: some cells are small

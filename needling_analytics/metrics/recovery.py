@@ -52,6 +52,8 @@ CATEGORICAL = ("body_region", "duration_band", "age_band", "sex")
 TRAIN_SHARE = 0.75
 #: Fewest later courses the temporal validation predicts.
 MIN_TEST_COURSES = 20
+#: Fewest fitted courses a "patients like you" cell must hold to be kept (and shown).
+MIN_SIMILAR = 11
 #: Validation coverage must lie within level +- this to show the band.
 COVERAGE_TOLERANCE = 0.10
 ONE_STEP_COLUMNS = ["episode_id", "day", "date", "observed", "expected", "lower", "upper", "position"]
@@ -86,13 +88,22 @@ class ExpectedRecovery:
         Courses with a follow-up score and follow-up scores in the fit.
     validation : dict
         Temporal validation: ``status``, ``cutoff`` (start date), ``n_courses_train``,
-        ``n_courses_test``, ``n_predictions``, ``coverage``, ``mae_model``,
-        ``mae_carry_forward``, ``level``.
+        ``n_courses_test``, ``n_predictions``, ``coverage`` (share of the
+        later courses' scores inside the band, each predicted from the
+        course's earlier scores), ``coverage_like_you`` (first follow-ups
+        only: the baseline-only band), ``coverage_updated`` (the others),
+        ``max_day_checked`` (90% of the checked scores fell by this day:
+        the band is validated up to it), ``mae_model``,
+        ``mae_carry_forward`` (assuming the baseline stays),
+        ``mae_last_forward`` (assuming the previous score stays), ``level``.
     available : bool
         Whether reports may show the expected course; ``reason`` says why not
         (``too_few_courses``, ``not_validated``, ``poor_coverage`` and figures).
     similar_counts : DataFrame
-        Fitted courses per ``body_region`` x ``baseline_band`` (``n_courses``): counts only.
+        Fitted courses per ``body_region`` (as the model codes it: rare
+        regions pooled) x ``baseline_band`` (``n_courses``): counts only,
+        and only cells of at least :data:`MIN_SIMILAR` courses (a smaller
+        cell is left out, so a saved model never holds a small count).
     """
 
     outcome: str
@@ -139,13 +150,20 @@ class ExpectedRecovery:
             lo, hi = self.scale
             columns["baseline"] = to_z(courses["baseline"], lo, hi, self.offset) - self.baseline_center
         for name, coding in self.levels.items():
-            raw = courses[name].astype(str).to_numpy(dtype=object)
-            kept = {coding["reference"], *coding["levels"]}
-            fallback = POOLED if POOLED in kept else coding["reference"]
-            value = np.where(np.isin(raw, list(kept)), raw, fallback)
+            value = self._coded(name, courses[name])
             for level in coding["levels"]:
                 columns[f"{name}[{level}]"] = (value == level).astype(float)
         return columns
+
+    def _coded(self, name: str, values: pd.Series) -> np.ndarray:
+        """A categorical covariate's values as the model codes them (unseen and rare levels pooled); raw text when it is not in the model."""
+        raw = values.astype(str).to_numpy(dtype=object)
+        coding = self.levels.get(name)
+        if coding is None:
+            return raw
+        kept = {coding["reference"], *coding["levels"]}
+        fallback = POOLED if POOLED in kept else coding["reference"]
+        return np.where(np.isin(raw, list(kept)), raw, fallback)
 
     def _design(self, courses: pd.DataFrame, course: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Design rows for (course index, day) pairs, columns in ``self.names`` order."""
@@ -168,6 +186,28 @@ class ExpectedRecovery:
         half = ndtri(0.5 + self.level / 2) * np.sqrt(var)
         return (from_z(mean, lo, hi, self.offset), from_z(mean - half, lo, hi, self.offset),
                 from_z(mean + half, lo, hi, self.offset))  # fmt: skip
+
+    def mean_score(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        """Mean on the outcome's scale of a new score with z-scale ``mean`` and ``var``.
+
+        The back-transform is clipped at the scale's ends, so the mean is
+        the ends times the normal tail probabilities beyond them plus the
+        integral between them, taken over standard normal units within 10
+        SDs (Gauss-Legendre, 96 nodes).
+        """
+        from scipy.special import ndtr
+
+        lo, hi = self.scale
+        z_lo, z_hi = to_z(np.array([lo, hi]), lo, hi, self.offset)
+        mean = np.atleast_1d(np.asarray(mean, dtype=float))
+        sd = np.sqrt(np.atleast_1d(np.asarray(var, dtype=float)))
+        u_lo, u_hi = (z_lo - mean) / sd, (z_hi - mean) / sd
+        a, b = np.clip(u_lo, -10, 10), np.clip(u_hi, -10, 10)
+        nodes, weights = np.polynomial.legendre.leggauss(96)
+        u = (a + b)[:, None] / 2 + (b - a)[:, None] / 2 * nodes
+        density = np.exp(-0.5 * u**2) / np.sqrt(2 * np.pi)
+        middle = (from_z(mean[:, None] + sd[:, None] * u, lo, hi, self.offset) * density) @ weights * (b - a) / 2
+        return lo * ndtr(u_lo) + hi * ndtr(-u_hi) + middle
 
     def marginal_moments(
         self, courses: pd.DataFrame, course: np.ndarray, days: np.ndarray
@@ -281,15 +321,19 @@ class ExpectedRecovery:
     def similar(self, clinic: Clinic) -> pd.DataFrame:
         """How many fitted courses share each course's body region and baseline band.
 
+        The count is of courses of care (a patient with two courses counts
+        twice), and includes the course itself when it was fitted.
+
         Returns
         -------
         DataFrame
-            One row per course with a baseline: ``episode_id``, ``n_similar``.
+            One row per course with a baseline: ``episode_id``, ``n_similar``
+            (0 when its cell held fewer than :data:`MIN_SIMILAR` fitted courses).
         """
         courses, _ = outcome_data(clinic, self.outcome)
         keys = pd.DataFrame(
             {
-                "body_region": courses["body_region"].astype(str),
+                "body_region": self._coded("body_region", courses["body_region"]),
                 "baseline_band": baseline_band(courses["baseline"], *self.scale),
             }
         )
@@ -395,15 +439,13 @@ def _fit_courses(
     model.n_courses, model.n_observations = int(has_follow.sum()), len(follow)
     bands = pd.DataFrame(
         {
-            "body_region": fitted["body_region"].astype(str).to_numpy(),
+            "body_region": model._coded("body_region", fitted["body_region"]),
             "baseline_band": baseline_band(fitted["baseline"], lo, hi),
         }
     )
-    model.similar_counts = (
-        bands.value_counts()
-        .rename("n_courses")
-        .reset_index()
-        .sort_values(["body_region", "baseline_band"], ignore_index=True)
+    counts = bands.value_counts().rename("n_courses").reset_index()
+    model.similar_counts = counts[counts["n_courses"] >= MIN_SIMILAR].sort_values(
+        ["body_region", "baseline_band"], ignore_index=True
     )
     model.available = True
     return model
@@ -420,21 +462,30 @@ def _validate(courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, 
     n_test = int(((counts > 0) & ~is_train).sum())
     out = {"status": "too_few_courses", "cutoff": str(pd.Timestamp(cutoff).date()) if len(starts) else None,
            "n_courses_train": n_train, "n_courses_test": n_test, "n_predictions": 0, "coverage": None,
-           "mae_model": None, "mae_carry_forward": None, "level": level}  # fmt: skip
+           "coverage_like_you": None, "coverage_updated": None, "max_day_checked": None,
+           "mae_model": None, "mae_carry_forward": None, "mae_last_forward": None, "level": level}  # fmt: skip
     if n_train < min_courses or n_test < MIN_TEST_COURSES:
         return out
     in_train = is_train[follow["course"].to_numpy()]
     model = _fit_courses(courses, follow[in_train].reset_index(drop=True), **options)
-    steps = model._one_step(courses, follow[~in_train].reset_index(drop=True))
+    test = follow[~in_train].reset_index(drop=True)
+    steps = model._one_step(courses, test)
     observed = steps["observed"].to_numpy()
-    baseline = courses["baseline"].to_numpy()[follow["course"].to_numpy()[~in_train]]
+    course = test["course"].to_numpy()
+    first = np.r_[True, course[1:] != course[:-1]] if len(course) else np.zeros(0, dtype=bool)
+    baseline = courses["baseline"].to_numpy()[course]
+    previous = np.where(first, baseline, np.r_[np.nan, observed[:-1]])
     inside = (observed >= steps["lower"].to_numpy()) & (observed <= steps["upper"].to_numpy())
     return out | {
         "status": "done",
         "n_predictions": len(steps),
         "coverage": float(inside.mean()),
+        "coverage_like_you": float(inside[first].mean()),
+        "coverage_updated": float(inside[~first].mean()) if (~first).any() else None,
+        "max_day_checked": float(np.quantile(test["day"], 0.9)),
         "mae_model": float(np.mean(np.abs(observed - steps["expected"].to_numpy()))),
         "mae_carry_forward": float(np.mean(np.abs(observed - baseline))),
+        "mae_last_forward": float(np.mean(np.abs(observed - previous))),
     }
 
 

@@ -49,7 +49,10 @@ def outcome_data(clinic: Clinic, outcome: str) -> tuple[pd.DataFrame, pd.DataFra
 
     Pain: baseline the first session ``pain_pre``, follow-ups the readings
     :func:`pain_readings` marks ``follow_up``. A PROM: baseline the first
-    score, follow-ups the scores on later days.
+    score, follow-ups the scores on later days. Several follow-up scores of
+    a course on one day count as one visit, scored with their mean, so
+    that a session and an assessment on the same day are never read as two
+    visits in a row.
     """
     episodes = clinic.episodes
     if outcome == "pain":
@@ -90,7 +93,10 @@ def outcome_data(clinic: Clinic, outcome: str) -> tuple[pd.DataFrame, pd.DataFra
     course_of_row[base_row] = np.arange(len(base_row))
     course = course_of_row[np.asarray(f_row, dtype=int)]
     follow = pd.DataFrame({"course": course, "date": np.asarray(f_date, dtype="datetime64[ns]"), "y": np.asarray(f_y)})
-    follow = follow[course >= 0].reset_index(drop=True)
+    follow = follow[course >= 0]
+    # several scores on one day (a session's and an assessment's) are one visit: their mean
+    follow = follow.assign(date=follow["date"].dt.normalize())
+    follow = follow.groupby(["course", "date"], as_index=False, sort=True)["y"].mean()
     start = courses["start_date"].to_numpy()[follow["course"].to_numpy()]
     follow["day"] = np.maximum((follow["date"].to_numpy() - start) / np.timedelta64(1, "D"), 0.0)
     return courses, follow

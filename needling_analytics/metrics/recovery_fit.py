@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 #: Continuity offset of the logit transform, in scale points: keeps the scale's ends finite.
 OFFSET = 0.5
@@ -39,7 +40,7 @@ def to_z(y, lo: float, hi: float, offset: float = OFFSET) -> np.ndarray:
 
 def from_z(z, lo: float, hi: float, offset: float = OFFSET) -> np.ndarray:
     """The inverse of :func:`to_z`, clipped to the scale (the transform reaches slightly past its ends)."""
-    p = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+    p = expit(np.asarray(z, dtype=float))
     return np.clip(lo - offset + p * (hi - lo + 2 * offset), lo, hi)
 
 

@@ -212,6 +212,15 @@ EXPECTED_COLUMNS = ["episode_id", "patient_id", "kind", "day", "expected", "lowe
 STEP_COLUMNS = ["episode_id", "patient_id", "day", "date", "observed", "expected", "lower", "upper", "position"]
 
 
+def expected_days(model: ExpectedRecovery) -> np.ndarray:
+    """The weeks of :data:`EXPECTED_DAYS` the model's validation checked (up to the week after
+    ``max_day_checked``, at least 4 weeks): beyond them the band is not shown."""
+    checked = model.validation.get("max_day_checked")
+    if checked is None:
+        return EXPECTED_DAYS
+    return EXPECTED_DAYS[EXPECTED_DAYS <= max(28.0, 7.0 * np.ceil(checked / 7.0))]
+
+
 def run_recovery_model(clinic: Clinic, settings: RunSettings) -> ExpectedRecovery:
     """The run's expected-recovery model of pain: the saved one the settings name, else fitted on ``clinic``."""
     if settings.recovery_model_file:
@@ -232,8 +241,9 @@ def _recovery_tables(clinic: Clinic, model: ExpectedRecovery) -> dict[str, pd.Da
             )
         }
     owners = clinic.episodes[["episode_id", "patient_id"]]
-    like_you = model.predict(clinic, EXPECTED_DAYS, conditional=False).assign(kind="like_you")
-    updated = model.predict(clinic, EXPECTED_DAYS).assign(kind="updated")
+    days = expected_days(model)
+    like_you = model.predict(clinic, days, conditional=False).assign(kind="like_you")
+    updated = model.predict(clinic, days).assign(kind="updated")
     return {
         "expected": pd.concat([like_you, updated]).merge(owners, on="episode_id")[EXPECTED_COLUMNS],
         "expected_steps": model.one_step(clinic).merge(owners, on="episode_id")[STEP_COLUMNS],
