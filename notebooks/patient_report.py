@@ -74,8 +74,8 @@ reporting.chart_or_note(
 #
 # How pain usually goes, at this clinic, for patients who started with
 # similar pain in the same body area, and where your own pain scores stand
-# against it. Only your scores are shown; the expected course comes from a
-# model of the clinic's courses of care, never from other patients' records.
+# against it. The expected course is worked out from the clinic's courses
+# of care as a whole; no other patient's scores are shown.
 
 # %%
 progress = reporting.recovery_section(patient)

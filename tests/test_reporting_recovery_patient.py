@@ -239,7 +239,7 @@ def test_chart_band_line_scores_and_latest_bracket():
     assert ax.get_xlim() == (0, 12)  # latest score in week 3: 3 + 4 weeks, at least 12
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(label.startswith("where 8 in 10 similar patients' scores fall") for label in labels)
-    assert "your pain at a follow-up check" in labels and "your pain score before a session" in labels
+    assert "your pain at a follow-up check" in labels and "your pain before a session" in labels
     plt.close("all")
 
 

@@ -136,7 +136,7 @@ def plot_expected_course(
         )  # fmt: skip
     source = own["source"].astype(str) if "source" in own.columns else pd.Series("session", index=own.index)
     kinds = (
-        ("session", "o", "your pain score before a session"),
+        ("session", "o", "your pain before a session"),
         ("assessment", "D", "your pain at a follow-up check"),
     )
     for kind, marker, name in kinds:
