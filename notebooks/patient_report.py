@@ -37,8 +37,8 @@ reporting.report_header("Progress report", reporting.episode_subtitle(patient_id
 
 # %% [markdown]
 # How this course of dry-needling care is going: pain at every session,
-# range of motion, questionnaires, the home journal, side effects and
-# attendance. The report holds this patient's data only.
+# compared with patients like you, range of motion, questionnaires, the
+# home journal, side effects and attendance. The report holds this patient's data only.
 
 # %% [markdown]
 # ## Summary
@@ -67,6 +67,30 @@ reporting.chart_or_note(
     needs=["pain_pre", "pain_post"],
     rule=patient.rule,
     assessments=patient.pain_followup,
+)
+
+# %% [markdown]
+# ## Your progress compared with patients like you
+#
+# How pain usually goes, at this clinic, for patients who started with
+# similar pain in the same body area, and where your own pain scores stand
+# against it. The expected course is worked out from the clinic's courses
+# of care as a whole; no other patient's scores are shown.
+
+# %%
+progress = reporting.recovery_section(patient)
+
+# %%
+progress.text()
+
+# %%
+reporting.chart_or_note(
+    plots.plot_expected_course,
+    progress.expected,
+    progress.scores,
+    latest=progress.latest,
+    level=progress.level,
+    section=None,
 )
 
 # %% [markdown]

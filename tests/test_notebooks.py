@@ -3,7 +3,8 @@
 The executed runs use papermill with the ``needling-analytics`` kernel
 (``make install`` registers it). One small clinic (60 patients) is written
 once for the module, with three patients edited to have a single session,
-no range-of-motion data and no pain scores.
+no range-of-motion data and no pain scores; its cache uses an expected-recovery
+model fitted on a larger generated clinic (a group's pooled model).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import pytest
 from needling_analytics import load_clinic
 from needling_analytics.cohort import clinic_window, select_cohort
 from needling_analytics.demo import write_clinic
+from needling_analytics.metrics import fit_expected_recovery
 from needling_analytics.reporting import RunSettings, read_clinic, read_patient, select_episode, write_cache
 
-from .conftest import demo_tables
+from .conftest import demo_clinic_of, demo_tables
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("patient_report", "clinic_report", "treatment_response")
@@ -57,9 +59,11 @@ def clinic(tmp_path_factory):
     tables["rom"] = rom[(rom["patient_id"] != no_rom) & (rom["session_id"].isna() | rom["session_id"].isin(kept))]
     tables["adverse_events"] = tables["adverse_events"][tables["adverse_events"]["session_id"].isin(kept)]
     write_clinic(tables, folder / "data")
-    cache = write_cache(
-        load_clinic(folder / "data", as_of=AS_OF), folder / "cache", settings=RunSettings(clinic_name="Test clinic")
-    )
+    # 60 patients are too few to fit the expected course: the cache uses one fitted on a larger clinic,
+    # as a group of clinics does with its pooled model (a report from the data folder fits its own: not available).
+    model = fit_expected_recovery(demo_clinic_of(n_patients=300, seed=3)).save(folder / "recovery.json")
+    settings = RunSettings(clinic_name="Test clinic", recovery_model_file=str(model))
+    cache = write_cache(load_clinic(folder / "data", as_of=AS_OF), folder / "cache", settings=settings)
     return {"data": folder / "data", "cache": cache, "single": single, "no_rom": no_rom, "no_pain": no_pain}
 
 
@@ -97,9 +101,11 @@ def _images(notebook: nbformat.NotebookNode) -> int:
 @pytest.mark.slow
 def test_patient_report_single_session(clinic, tmp_path):
     patient = clinic["single"]
-    shown = _shown_text(_run("patient_report", tmp_path / "out.ipynb", patient_id=patient, cache_dir=clinic["cache"]))
+    notebook = _run("patient_report", tmp_path / "out.ipynb", patient_id=patient, cache_dir=clinic["cache"])
+    shown = _shown_text(notebook)
     assert "there is no follow-up score yet" in shown
     assert "1 session booked: 1 attended" in shown
+    assert "There is no follow-up pain score yet to compare with the expected course" in shown
     assert set(re.findall(r"P\d{4}", shown)) == {patient}  # no other patient's data
 
 
@@ -110,7 +116,10 @@ def test_patient_report_without_range_of_motion(clinic, tmp_path):
     shown = _shown_text(notebook)
     assert "No range-of-motion measurements were recorded for this patient." in shown
     assert "Pain went from" in shown or "Pain was" in shown
-    assert _images(notebook) >= 1  # the pain chart
+    assert re.search(r"Your latest pain score \(.+\) is (ahead of|in line with|behind) the expected course", shown)
+    assert re.search(r"based on \d+ patients who started with similar pain in the same body area", shown)
+    assert "not a promise" in shown
+    assert _images(notebook) >= 2  # the pain chart and the expected course
     assert set(re.findall(r"P\d{4}", shown)) == {patient}
 
 
@@ -122,6 +131,7 @@ def test_patient_report_without_pain_scores_from_a_data_folder(clinic, tmp_path)
     )
     assert "No pain scores have been recorded in this course of care yet" in shown
     assert "No pain scores were recorded at this patient's sessions." in shown
+    assert "The expected course is not available for this report: " in shown  # 60 patients: too few to fit
     assert "Range of motion: first and latest" not in shown  # charts are images, not text
     assert set(re.findall(r"P\d{4}", shown)) == {patient}
 

@@ -6,7 +6,8 @@ decides. Call :func:`set_theme` once at the top of a notebook for the
 house style; colours come from :data:`PALETTE` (seaborn "colorblind").
 Empty input draws "No data to show" instead of raising.
 
-One module per report section: the patient report (:mod:`.patient`); the
+One module per report section: the patient report (:mod:`.patient`) and its
+expected course of pain, "patients like you" (:mod:`.recovery`); the
 clinic report's activity (:mod:`.activity`), control charts
 (:mod:`.control`), outcomes (:mod:`.outcomes`), session frequency
 (:mod:`.frequency`), time to improvement (:mod:`.survival`), safety
@@ -30,6 +31,7 @@ from .frequency import plot_frequency_association
 from .outcomes import plot_pain_change_distribution, plot_responder_curve
 from .patient import plot_journal, plot_pain_over_sessions, plot_prom_scores, plot_rom_progress, target_pain
 from .practitioners import plot_funnel
+from .recovery import plot_expected_course
 from .safety import plot_adverse_event_rates
 from .survival import plot_time_to_response
 from .theme import PALETTE, set_theme
@@ -38,6 +40,7 @@ __all__ = [
     "PALETTE",
     "plot_adverse_event_rates",
     "plot_control_chart",
+    "plot_expected_course",
     "plot_frequency_association",
     "plot_funnel",
     "plot_journal",

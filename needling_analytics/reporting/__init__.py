@@ -5,6 +5,7 @@ modules:
 
 - :mod:`.cache`: the run's metrics cache (computed once, read per report);
 - :mod:`.inputs`: a report's clinic or patient, and the run's settings;
+- :mod:`.patient_recovery`: the patient report's "patients like you" section;
 - :mod:`.display`: tables and charts for readers, or one sentence instead;
 - :mod:`.monthly`, :mod:`.summaries`, :mod:`.funnel`: the clinic report's protected tables and chart inputs;
 - :mod:`.text`: plain-language sentences and the report's header and footer;
@@ -21,6 +22,7 @@ from .display import chart_or_note, for_display, table_or_note
 from .funnel import funnel_curve, protect_funnel
 from .inputs import open_clinic, open_patient, run_settings, select_episode
 from .monthly import BEYOND_VARIATION, KPIS, NOT_TESTED, WITHIN_VARIATION, kpi_table, protect_control_chart
+from .patient_recovery import RecoverySection, course_scores, recovery_section
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
 from .results import clinic_summary, frequency_figures, responder_figures, write_results
 from .summaries import (
@@ -35,7 +37,9 @@ from .summaries import (
 from .suppression import SUPPRESSION_NOTE, suppress_small_counts, suppression_note
 from .text import (
     AUDIENCE_LINES,
+    EXPECTED_COURSE_CAVEAT,
     LABELS,
+    MIN_SIMILAR,
     NATURAL_RECOVERY,
     PATIENT_NATURAL_RECOVERY,
     UNAVAILABLE,
@@ -51,6 +55,8 @@ from .text import (
     describe_rule,
     episode_period,
     episode_subtitle,
+    expected_course_sentence,
+    expected_course_unavailable,
     fit_summary,
     format_count,
     format_date,
@@ -65,6 +71,7 @@ from .text import (
     patient_headline,
     period_label,
     practitioner_recording,
+    reading_the_expected_course,
     report_footer,
     report_header,
     responder_summary,
@@ -72,6 +79,7 @@ from .text import (
     safety_summary,
     section_unavailable,
     sensitivity_sentence,
+    similar_threshold,
     trajectory_caveat,
 )
 
@@ -89,6 +97,10 @@ __all__ = [
     "open_patient",
     "run_settings",
     "select_episode",
+    # the patient report's "patients like you"
+    "RecoverySection",
+    "course_scores",
+    "recovery_section",
     # display
     "chart_or_note",
     "for_display",
@@ -111,7 +123,9 @@ __all__ = [
     "rom_summary",
     # text
     "AUDIENCE_LINES",
+    "EXPECTED_COURSE_CAVEAT",
     "LABELS",
+    "MIN_SIMILAR",
     "NATURAL_RECOVERY",
     "PATIENT_NATURAL_RECOVERY",
     "UNAVAILABLE",
@@ -127,6 +141,9 @@ __all__ = [
     "describe_rule",
     "episode_period",
     "episode_subtitle",
+    "expected_course_sentence",
+    "expected_course_unavailable",
+    "reading_the_expected_course",
     "fit_summary",
     "format_count",
     "format_date",
@@ -148,6 +165,7 @@ __all__ = [
     "safety_summary",
     "section_unavailable",
     "sensitivity_sentence",
+    "similar_threshold",
     "trajectory_caveat",
     # results
     "clinic_summary",

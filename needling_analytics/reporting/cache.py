@@ -146,6 +146,9 @@ class PatientData:
     similar : ``episode_id``, ``n_similar``: how many courses of the fit
         share the course's body region and baseline band (counts only).
     rule : the responder rule the metrics used.
+    disclosure : the run's disclosure policy (its ``threshold`` is the small-cell size).
+    recovery : the run's expected-recovery model (parameters and validation
+        figures only, no patient rows); None when the cache holds none.
     """
 
     patient_id: str
@@ -153,6 +156,8 @@ class PatientData:
     as_of: pd.Timestamp
     clinic_name: str
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    disclosure: Disclosure = field(default_factory=Disclosure)
+    recovery: ExpectedRecovery | None = None
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         frames = self.__dict__.get("frames", {})
@@ -333,6 +338,8 @@ def read_patient(cache_dir: str | Path, patient_id: str) -> PatientData:
         as_of=pd.Timestamp(info["as_of"]),
         clinic_name=settings.clinic_name,
         frames=frames,
+        disclosure=settings.disclosure,
+        recovery=read_recovery(cache_dir) if (cache_dir / RECOVERY_FILE).is_file() else None,
     )
 
 

@@ -141,20 +141,23 @@ def _has_data(data, needs: Sequence[str]) -> bool:
     return bool(data[needs].notna().any(axis=None))
 
 
-def chart_or_note(plot: Callable, data: pd.DataFrame, *args, section: str, needs: str | Sequence[str] = (), **kwargs):
+def chart_or_note(
+    plot: Callable, data: pd.DataFrame, *args, section: str | None, needs: str | Sequence[str] = (), **kwargs
+):
     """Draw ``plot(data, *args, **kwargs)`` as a PNG image, or return the section's sentence instead.
 
     The chart is drawn only when ``data`` has rows and, if ``needs`` names
     columns, at least one value in them: a report never shows an empty
     chart. The figure is closed after rendering (so a notebook shows it
-    once).
+    once). With ``section=None`` no data displays nothing (returns None):
+    use it for a chart whose section already said why it is not drawn.
 
     Returns
     -------
-    IPython.display.Image or Paragraph
+    IPython.display.Image, Paragraph or None
     """
     if not _has_data(data, needs):
-        return section_unavailable(section)
+        return section_unavailable(section) if section else None
     import matplotlib.pyplot as plt
     from IPython.display import Image
 

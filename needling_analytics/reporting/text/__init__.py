@@ -12,7 +12,7 @@ The thresholds quoted come from the responder rule the report used
 
 One module per part of a report: :mod:`.words` (building blocks: codes,
 numbers, dates, the rule), :mod:`.page` (header, footer, data quality),
-:mod:`.patient`, :mod:`.outcomes`, :mod:`.monthly` (control charts),
+:mod:`.patient` (and :mod:`.recovery`: "patients like you"), :mod:`.outcomes`, :mod:`.monthly` (control charts),
 :mod:`.frequency`, :mod:`.safety` and :mod:`.practitioners`. Their public
 functions are all here, so ``text.<name>`` works for any of them.
 """
@@ -23,6 +23,14 @@ from .outcomes import median_sentence, responder_summary, rom_device_note, sensi
 from .page import AUDIENCE_LINES, audience_line, data_quality_note, report_footer, report_header
 from .patient import attendance_sentence, episode_period, episode_subtitle, patient_headline
 from .practitioners import case_mix_sentence, funnel_summary, practitioner_recording
+from .recovery import (
+    EXPECTED_COURSE_CAVEAT,
+    MIN_SIMILAR,
+    expected_course_sentence,
+    expected_course_unavailable,
+    reading_the_expected_course,
+    similar_threshold,
+)
 from .safety import safety_summary
 from .words import (
     LABELS,
@@ -46,9 +54,11 @@ from .words import (
 
 __all__ = [
     "AUDIENCE_LINES",
+    "EXPECTED_COURSE_CAVEAT",
     "Headline",
     "Html",
     "LABELS",
+    "MIN_SIMILAR",
     "NATURAL_RECOVERY",
     "PATIENT_NATURAL_RECOVERY",
     "Paragraph",
@@ -62,6 +72,9 @@ __all__ = [
     "describe_rule",
     "episode_period",
     "episode_subtitle",
+    "expected_course_sentence",
+    "expected_course_unavailable",
+    "reading_the_expected_course",
     "fit_summary",
     "frequency_not_estimable",
     "format_count",
@@ -83,5 +96,6 @@ __all__ = [
     "safety_summary",
     "section_unavailable",
     "sensitivity_sentence",
+    "similar_threshold",
     "trajectory_caveat",
 ]
