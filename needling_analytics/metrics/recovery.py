@@ -54,6 +54,8 @@ TRAIN_SHARE = 0.75
 MIN_TEST_COURSES = 20
 #: Validation coverage must lie within level +- this to show the band.
 COVERAGE_TOLERANCE = 0.10
+#: Columns of ``validation_predictions`` (the one-step predictions of the validation, without IDs).
+VALIDATION_COLUMNS = ["day", "observed", "expected", "lower", "upper", "position"]
 ONE_STEP_COLUMNS = ["episode_id", "day", "date", "observed", "expected", "lower", "upper", "position"]
 
 
@@ -93,6 +95,12 @@ class ExpectedRecovery:
         (``too_few_courses``, ``not_validated``, ``poor_coverage`` and figures).
     similar_counts : DataFrame
         Fitted courses per ``body_region`` x ``baseline_band`` (``n_courses``): counts only.
+    validation_predictions : DataFrame
+        The temporal validation's one-step predictions of the later courses'
+        scores (``day``, ``observed``, ``expected``, ``lower``, ``upper``,
+        ``position``; no IDs), for an out-of-sample calibration table
+        (:func:`calibration_table`). Held in memory only: never saved, so a
+        loaded model has none.
     """
 
     outcome: str
@@ -119,6 +127,9 @@ class ExpectedRecovery:
         default_factory=lambda: pd.DataFrame({"body_region": [], "baseline_band": [], "n_courses": []})
     )
     offset: float = OFFSET
+    validation_predictions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({c: pd.Series(dtype=float) for c in VALIDATION_COLUMNS}), repr=False
+    )
 
     @property
     def fitted(self) -> bool:
@@ -409,8 +420,13 @@ def _fit_courses(
     return model
 
 
-def _validate(courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, **options) -> dict:
-    """Temporal validation: fit on the earlier ~75% of courses (by start date), predict the later ones one step ahead."""
+def _validate(
+    courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, **options
+) -> tuple[dict, pd.DataFrame | None]:
+    """Temporal validation: fit on the earlier ~75% of courses (by start date), predict the later ones one step ahead.
+
+    Returns the figures and the one-step predictions (None when too few courses to validate).
+    """
     level = options["level"]
     counts = np.bincount(follow["course"].to_numpy(), minlength=len(courses))
     starts = np.sort(courses["start_date"].to_numpy()[counts > 0])
@@ -422,7 +438,7 @@ def _validate(courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, 
            "n_courses_train": n_train, "n_courses_test": n_test, "n_predictions": 0, "coverage": None,
            "mae_model": None, "mae_carry_forward": None, "level": level}  # fmt: skip
     if n_train < min_courses or n_test < MIN_TEST_COURSES:
-        return out
+        return out, None
     in_train = is_train[follow["course"].to_numpy()]
     model = _fit_courses(courses, follow[in_train].reset_index(drop=True), **options)
     steps = model._one_step(courses, follow[~in_train].reset_index(drop=True))
@@ -435,7 +451,7 @@ def _validate(courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, 
         "coverage": float(inside.mean()),
         "mae_model": float(np.mean(np.abs(observed - steps["expected"].to_numpy()))),
         "mae_carry_forward": float(np.mean(np.abs(observed - baseline))),
-    }
+    }, steps[VALIDATION_COLUMNS]
 
 
 def fit_expected_recovery(
@@ -489,9 +505,13 @@ def fit_expected_recovery(
         model.n_observations = len(follow)
         model.reason = f"too_few_courses: {n_courses} courses with a follow-up score, {min_courses} needed"
         return model
-    validation = _validate(courses, follow, min_courses=min_courses, **options) if validate else {"status": "not_run"}
+    validation, steps = (
+        _validate(courses, follow, min_courses=min_courses, **options) if validate else ({"status": "not_run"}, None)
+    )
     model = _fit_courses(courses, follow, **options)
     model.validation = validation
+    if steps is not None:
+        model.validation_predictions = steps.reset_index(drop=True)
     coverage = validation.get("coverage")
     if validate and coverage is None:
         model.available = False
