@@ -220,6 +220,8 @@ def load_config(path: str | Path) -> RunConfig:
     values = dict(raw)
     for key in ("data_dir", "mapping", "out_dir", "recovery_model"):
         if key in values:
+            if not isinstance(values[key], str):
+                raise InputError(f"`{key}` must be a path in quotes, got {values[key]!r}", path=path)
             values[key] = (base / Path(values[key]).expanduser()).resolve()
     rule = values.pop("responder_rule", {})
     try:
