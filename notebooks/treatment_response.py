@@ -19,9 +19,11 @@
 # For researchers working in JupyterLab. Choose a cohort in the parameters
 # cell, then run top to bottom: a linear mixed model of the chosen outcome
 # over weeks of care, its diagnostics, the session-frequency analysis (an
-# association in routine care, never a dose-response effect) and responder
-# rates by body region. Definitions: `docs/metrics.md`; the functions used
-# return tidy DataFrames you can take further below.
+# association in routine care, never a dose-response effect), the
+# expected-recovery model with the covariates you choose (its summary,
+# temporal validation and calibration) and responder rates by body region.
+# Definitions: `docs/metrics.md`; the functions used return tidy DataFrames
+# you can take further below.
 
 # %%
 import warnings
@@ -49,6 +51,8 @@ random_slope: object = "auto"  # vary the weekly slope by subject: True, False, 
 abs_threshold: float = 2.0  # without cache_dir only (a cache holds the run's rule): least fall in pain, points
 pct_threshold: float = 30.0  # without cache_dir only: least fall in pain, percent of the first score
 require: str = "both"  # without cache_dir only: the rule needs "both" thresholds, or "either"
+recovery_outcome: str = "pain"  # expected-recovery model of "pain", "NDI", "ODI", "PSFS", "LEFS" or "QuickDASH"
+recovery_covariates: list[str] = ["baseline", "body_region", "duration_band", "age_band", "sex"]  # its case mix
 
 # %%
 clinic = reporting.open_clinic(cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
@@ -172,6 +176,60 @@ reporting.chart_or_note(
 reporting.chart_or_note(
     plots.plot_time_to_response, frequency.time_to_response, section="time_to_response", by="frequency_band"
 )
+
+# %% [markdown]
+# ## Expected recovery ("patients like you")
+#
+# The model the reports use for the expected course of care
+# (`docs/metrics.md`, "Expected recovery"), fitted here on the cohort with
+# the outcome and case mix chosen in the parameters cell: a mixed model of
+# every follow-up score on a logit scale of the outcome (so bands stay
+# inside the scale), with the baseline, the chosen covariates, a
+# piecewise-linear trend over days since the course started and a random
+# intercept per course of care. A covariate the data lack, or with one
+# level, is dropped and listed with its reason. Fixed effects are on the
+# logit (z) scale: a negative `week` for pain is improvement. The model is
+# usable in reports only when its temporal validation (fit on the earlier
+# 75% of courses, predict every score of the later ones from their earlier
+# scores only) finds its 80% band covering 70-90% of the scores.
+
+# %%
+recovery = metrics.fit_expected_recovery(selected, outcome=recovery_outcome, covariates=tuple(recovery_covariates))
+
+# %%
+model_summary = metrics.recovery_summary(recovery)
+
+# %%
+display(model_summary[model_summary["part"] != "validation"])
+
+# %% [markdown]
+# ### Temporal validation
+#
+# `coverage`: share of the later courses' scores inside the band (near 0.8
+# for an 80% band); `mae_model`: mean absolute error of the expected score,
+# in points, beside `mae_carry_forward`, the error of assuming no change
+# from the first score.
+
+# %%
+display(model_summary[model_summary["part"] == "validation"])
+
+# %% [markdown]
+# ### Calibration by decile
+#
+# The validation's predictions (of courses the model did not see) sorted
+# by expected score and cut into tenths: in a calibrated model the observed
+# scores of each tenth sit on the dashed line, and about 80% of them inside
+# the band (`coverage`). The expected score is a median, so on skewed
+# scores it is closer to the median observed than to the mean.
+
+# %%
+calibration = metrics.calibration_table(recovery.validation_predictions)
+
+# %%
+display(calibration)
+
+# %%
+reporting.chart_or_note(plots.plot_calibration, calibration, section="calibration")
 
 # %% [markdown]
 # ## Responder rates by body region

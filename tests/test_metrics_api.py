@@ -32,6 +32,9 @@ NOT_ON_DATA = {"funnel_limits", "instrument_table", "mdc_table", "normal_rom", "
 #: (its parameters only, fitted once on pooled data and reused in each clinic's run).
 FROM_FILE = {"load_expected_recovery"}
 
+#: Public functions that describe a fitted expected-recovery model alone (its estimates), reading no clinic.
+OF_THE_MODEL = {"recovery_summary"}
+
 #: Argument names of the old vocabulary, removed (pre-1.0, no aliases).
 OLD_NAMES = {"months_before", "threshold", "min_cell"}
 
@@ -75,7 +78,8 @@ def test_a_metric_takes_the_clinic_or_a_documented_frame_first(name):
         return
     if hints.get(first.name) is metrics.ExpectedRecovery:  # the model's uses take the fitted model, then the clinic
         assert ":func:`fit_expected_recovery`" in _parameter_text(function.__doc__, first.name), name
-        assert _hints(function).get("clinic") is Clinic, f"{name}: annotate `clinic: Clinic`"
+        if name not in OF_THE_MODEL:
+            assert _hints(function).get("clinic") is Clinic, f"{name}: annotate `clinic: Clinic`"
         return
     assert hints.get(first.name) is pd.DataFrame, f"{name}: the first argument is the Clinic or a DataFrame"
     described = _parameter_text(function.__doc__, first.name)
@@ -168,6 +172,7 @@ CALLS = {
     "attendance": ((), lambda c, m: metrics.attendance(c)),
     "attribute_episodes": ((), lambda c, m: metrics.attribute_episodes(c)),
     "case_mix_adjusted": ((), lambda c, m: metrics.case_mix_adjusted(c, min_episodes=1)),
+    "calibration_table": ((), lambda c, m: metrics.calibration_table(_recovery(c).one_step(c))),
     "compare_to_benchmarks": (("rates",), lambda c, m: metrics.compare_to_benchmarks(m["rates"])),
     "courses_not_on_track": ((), lambda c, m: metrics.courses_not_on_track(_recovery(c), c)),
     "control_chart": (
@@ -211,6 +216,7 @@ CALLS = {
             metrics.expected_at_fixed_time(_recovery(c), c), by="practitioner_id"
         ),
     ),
+    "recovery_summary": ((), lambda c, m: metrics.recovery_summary(_recovery(c))),
     "residual_table": (
         (),
         lambda c, m: metrics.residual_table(

@@ -428,3 +428,85 @@ def test_similar_patient_cells_under_eleven_are_not_kept(tmp_path):
     kept = set(map(tuple, fitted.similar_counts[["body_region", "baseline_band"]].to_numpy()))
     assert (similar["n_similar"].eq(0) | similar["n_similar"].ge(11)).all()
     assert len(kept) < 9  # 60 courses over 3 regions x 3 bands: some cells are small
+
+
+# ---------------------------------------------------------------- for researchers: summary and calibration
+
+
+def test_the_summary_lays_out_the_estimates_variance_dropped_covariates_and_validation(simulated):
+    fitted = metrics.fit_expected_recovery(simulated, validate=False)
+    summary = metrics.recovery_summary(fitted)
+    assert list(summary.columns) == ["part", "term", "estimate", "se", "ci_lower", "ci_upper", "note"]
+    fixed = summary[summary["part"] == "fixed"]
+    assert fixed["term"].tolist() == list(fitted.names)
+    np.testing.assert_allclose(fixed["estimate"], fitted.coefficients, rtol=1e-12)
+    se = np.sqrt(np.diag(fitted.covariance))
+    np.testing.assert_allclose(fixed["se"], se, rtol=1e-12)
+    np.testing.assert_allclose(fixed["ci_lower"], fitted.coefficients - 1.959964 * se, rtol=1e-6)
+    np.testing.assert_allclose(fixed["ci_upper"], fitted.coefficients + 1.959964 * se, rtol=1e-6)
+    variance = summary[summary["part"] == "variance"].set_index("term")["estimate"]
+    tau2, s2 = fitted.course_variance, fitted.residual_variance
+    assert variance.to_dict() == pytest.approx(
+        {"course_variance": tau2, "residual_variance": s2, "icc": tau2 / (tau2 + s2)}
+    )
+    dropped = summary[summary["part"] == "dropped"]
+    assert dict(zip(dropped["term"], dropped["note"], strict=True)) == fitted.dropped
+    model_rows = summary[summary["part"] == "model"].set_index("term")["estimate"]
+    assert model_rows.to_dict() == {
+        "n_courses": 500.0,
+        "n_observations": float(fitted.n_observations),
+        "available": 1.0,
+    }
+    validation = summary[summary["part"] == "validation"]
+    assert validation[["term", "note"]].values.tolist() == [["status", "not_run"]]  # validate=False
+
+    small = metrics.fit_expected_recovery(simulate(30, seed=7))  # too few: not fitted, the reason only
+    rows = metrics.recovery_summary(small)
+    assert set(rows["part"]) == {"model"}
+    assert rows.set_index("term").loc["available", "note"].startswith("too_few_courses: 30 courses")
+
+
+def test_validation_predictions_are_the_out_of_sample_predictions_the_coverage_was_measured_on(tmp_path):
+    fitted = metrics.fit_expected_recovery(simulate(400, seed=8), covariates=("baseline",))
+    check, held_out = fitted.validation, fitted.validation_predictions
+    assert list(held_out.columns) == ["day", "observed", "expected", "lower", "upper", "position"]  # no IDs
+    assert len(held_out) == check["n_predictions"]
+    inside = (held_out["observed"] >= held_out["lower"]) & (held_out["observed"] <= held_out["upper"])
+    assert inside.mean() == pytest.approx(check["coverage"], abs=1e-12)
+    assert np.mean(np.abs(held_out["observed"] - held_out["expected"])) == pytest.approx(check["mae_model"], abs=1e-12)
+    table = metrics.calibration_table(held_out)
+    assert table["decile"].tolist() == list(range(1, 11)) and table["n"].sum() == check["n_predictions"]
+    assert np.average(table["coverage"], weights=table["n"]) == pytest.approx(check["coverage"], abs=1e-12)
+    summary = metrics.recovery_summary(fitted).query("part == 'validation'").set_index("term")["estimate"]
+    assert summary["coverage"] == check["coverage"] and summary["n_courses_test"] == check["n_courses_test"]
+    # held in memory only: never saved
+    loaded = load_expected_recovery(fitted.save(tmp_path / "model.json"))
+    assert loaded.validation_predictions.empty and "validation_predictions" not in (tmp_path / "model.json").read_text()
+
+
+def test_the_calibration_table_by_hand():
+    predictions = pd.DataFrame(
+        {
+            "expected": [5.0, 1.0, 3.0, 3.0, 7.0, 2.0, 6.0, np.nan],
+            "observed": [4.0, 2.0, 3.0, 6.0, 7.0, 1.0, 9.0, 5.0],
+            "lower": [3.0, 0.0, 2.0, 2.0, 5.0, 0.5, 4.0, 0.0],
+            "upper": [7.0, 3.0, 4.0, 4.0, 9.0, 4.0, 8.0, 10.0],
+        }
+    )
+    table = metrics.calibration_table(predictions, bins=3)
+    # the unscored row left out; 7 rows sorted by expected (the two 3.0s in their order): 1, 2, 3(a), 3(b), 5, 6, 7;
+    # row i goes to group i * 3 // 7 + 1: groups of 3, 2 and 2 rows
+    assert table["decile"].tolist() == [1, 2, 3]
+    assert table["n"].tolist() == [3, 2, 2]
+    np.testing.assert_allclose(table["mean_expected"], [(1 + 2 + 3) / 3, (3 + 5) / 2, (6 + 7) / 2])
+    np.testing.assert_allclose(table["mean_observed"], [(2 + 1 + 3) / 3, (6 + 4) / 2, (9 + 7) / 2])
+    np.testing.assert_allclose(table["median_observed"], [2.0, 5.0, 8.0])
+    # inside the band: 2 in [0, 3], 1 in [0.5, 4], 3 in [2, 4] | 6 not in [2, 4], 4 in [3, 7] | 9 not in [4, 8], 7 in [5, 9]
+    np.testing.assert_allclose(table["coverage"], [1.0, 0.5, 0.5])
+    assert metrics.calibration_table(predictions, bins=20)["n"].tolist() == [1] * 7  # no more groups than rows
+    assert metrics.calibration_table(predictions.iloc[:0]).empty
+    assert list(metrics.calibration_table(predictions.iloc[:0]).columns) == list(table.columns)
+    with pytest.raises(ValueError, match=r"`bins` must be a whole number of at least 1, got 0"):
+        metrics.calibration_table(predictions, bins=0)
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['lower', 'upper'\]"):
+        metrics.calibration_table(predictions[["expected", "observed"]])

@@ -229,6 +229,9 @@ def test_treatment_response_runs_on_a_cache(clinic, tmp_path):
     shown = _shown_text(notebook)
     assert "weeks_since_start" in shown
     assert "fitted_from" in shown
+    # expected recovery: the summary with the covariates chosen, and calibration (too few courses to validate here)
+    assert "course_variance" in shown and "n_observations" in shown and "body_region[" in shown
+    assert "could not be checked on later courses of care" in shown
 
 
 # ------------------------------------------------------------------ episode selection

@@ -34,6 +34,7 @@ def demo(demo_clinic):
     trend = metrics.journal_trend(clinic)
     funnel = metrics.practitioner_funnel(clinic, min_episodes=5)
     analysis = metrics.analyze_frequency(clinic)
+    recovery = metrics.fit_expected_recovery(clinic, validate=False)
     first_episode = pain["episode_id"].iloc[0]
     patient = pain.loc[pain["episode_id"] == first_episode, "patient_id"].iloc[0]
     rom_patient = rom["patient_id"].value_counts().index[0]
@@ -56,6 +57,7 @@ def demo(demo_clinic):
         "comparison": metrics.compare_to_benchmarks(metrics.adverse_event_rates(clinic)),
         "episodes": episodes,
         "control": metrics.monthly_control_chart(metrics.monthly_activity(clinic, "2026-10"), "adverse_events"),
+        "calibration": metrics.calibration_table(recovery.one_step(clinic)),
     }
 
 
@@ -73,6 +75,7 @@ CALLS = {
     "plot_adverse_event_rates": lambda d, f, **kw: plots.plot_adverse_event_rates(f(d["comparison"]), **kw),
     "plot_pain_change_distribution": lambda d, f, **kw: plots.plot_pain_change_distribution(f(d["episodes"]), **kw),
     "plot_control_chart": lambda d, f, **kw: plots.plot_control_chart(f(d["control"]), **kw),
+    "plot_calibration": lambda d, f, **kw: plots.plot_calibration(f(d["calibration"]), **kw),
 }
 
 
@@ -570,3 +573,27 @@ def test_adverse_event_types_never_recorded_get_words_not_a_point_at_zero(demo):
     assert [t.get_text() for t in words] == ["not recorded in this clinic's data"] * int(
         (rows["event_type"] == "bruising").sum()
     )
+
+
+# --- expected recovery: calibration ------------------------------------------------------------------------
+
+
+def test_calibration_points_at_the_deciles_beside_the_line_of_equality():
+    table = pd.DataFrame(
+        {
+            "decile": [1, 2, 3],
+            "n": [10, 30, 60],
+            "mean_expected": [2.0, 4.0, 6.0],
+            "mean_observed": [2.5, 4.0, 5.5],
+            "median_observed": [2.0, 4.0, 6.0],
+            "coverage": [0.7, 0.8, 0.9],
+        }
+    )
+    ax = plots.plot_calibration(table)
+    assert isinstance(ax, Axes)
+    means = line_labelled(ax, "mean observed")
+    assert list(means.get_xdata()) == [2.0, 4.0, 6.0] and list(means.get_ydata()) == [2.5, 4.0, 5.5]
+    assert list(line_labelled(ax, "median observed").get_ydata()) == [2.0, 4.0, 6.0]
+    equal = line_labelled(ax, "expected = observed")
+    assert list(equal.get_xdata()) == list(equal.get_ydata())
+    assert ax.get_title().endswith("85% inside the band")  # (10 x 0.7 + 30 x 0.8 + 60 x 0.9) / 100

@@ -49,6 +49,8 @@ def test_config_file_with_relative_paths_and_rule(tmp_path):
         ('data_dir = "x"\n[responder_rule]\nrequire = "all"\n', r"`require` must be 'both' or 'either'"),
         ("data_dir = \n", r"not valid TOML"),
         ('data_dir = "x"\ntimezone = "Melbourne"\n', r"`timezone` 'Melbourne' is not a time zone"),
+        ('data_dir = "x"\nrecovery_model = 5\n', r"`recovery_model` must be a path in quotes, got 5"),
+        ("data_dir = 1\n", r"`data_dir` must be a path in quotes, got 1"),
     ],
 )
 def test_config_mistakes_are_explained(tmp_path, text, message):

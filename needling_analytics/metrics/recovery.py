@@ -56,6 +56,8 @@ MIN_TEST_COURSES = 20
 MIN_SIMILAR = 11
 #: Validation coverage must lie within level +- this to show the band.
 COVERAGE_TOLERANCE = 0.10
+#: Columns of ``validation_predictions`` (the one-step predictions of the validation, without IDs).
+VALIDATION_COLUMNS = ["day", "observed", "expected", "lower", "upper", "position"]
 ONE_STEP_COLUMNS = ["episode_id", "day", "date", "observed", "expected", "lower", "upper", "position"]
 
 
@@ -104,6 +106,12 @@ class ExpectedRecovery:
         regions pooled) x ``baseline_band`` (``n_courses``): counts only,
         and only cells of at least :data:`MIN_SIMILAR` courses (a smaller
         cell is left out, so a saved model never holds a small count).
+    validation_predictions : DataFrame
+        The temporal validation's one-step predictions of the later courses'
+        scores (``day``, ``observed``, ``expected``, ``lower``, ``upper``,
+        ``position``; no IDs), for an out-of-sample calibration table
+        (:func:`calibration_table`). Held in memory only: never saved, so a
+        loaded model has none.
     """
 
     outcome: str
@@ -130,6 +138,9 @@ class ExpectedRecovery:
         default_factory=lambda: pd.DataFrame({"body_region": [], "baseline_band": [], "n_courses": []})
     )
     offset: float = OFFSET
+    validation_predictions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({c: pd.Series(dtype=float) for c in VALIDATION_COLUMNS}), repr=False
+    )
 
     @property
     def fitted(self) -> bool:
@@ -451,8 +462,13 @@ def _fit_courses(
     return model
 
 
-def _validate(courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, **options) -> dict:
-    """Temporal validation: fit on the earlier ~75% of courses (by start date), predict the later ones one step ahead."""
+def _validate(
+    courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, **options
+) -> tuple[dict, pd.DataFrame | None]:
+    """Temporal validation: fit on the earlier ~75% of courses (by start date), predict the later ones one step ahead.
+
+    Returns the figures and the one-step predictions (None when too few courses to validate).
+    """
     level = options["level"]
     counts = np.bincount(follow["course"].to_numpy(), minlength=len(courses))
     starts = np.sort(courses["start_date"].to_numpy()[counts > 0])
@@ -465,7 +481,7 @@ def _validate(courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, 
            "coverage_like_you": None, "coverage_updated": None, "max_day_checked": None,
            "mae_model": None, "mae_carry_forward": None, "mae_last_forward": None, "level": level}  # fmt: skip
     if n_train < min_courses or n_test < MIN_TEST_COURSES:
-        return out
+        return out, None
     in_train = is_train[follow["course"].to_numpy()]
     model = _fit_courses(courses, follow[in_train].reset_index(drop=True), **options)
     test = follow[~in_train].reset_index(drop=True)
@@ -486,7 +502,7 @@ def _validate(courses: pd.DataFrame, follow: pd.DataFrame, *, min_courses: int, 
         "mae_model": float(np.mean(np.abs(observed - steps["expected"].to_numpy()))),
         "mae_carry_forward": float(np.mean(np.abs(observed - baseline))),
         "mae_last_forward": float(np.mean(np.abs(observed - previous))),
-    }
+    }, steps[VALIDATION_COLUMNS]
 
 
 def fit_expected_recovery(
@@ -540,9 +556,13 @@ def fit_expected_recovery(
         model.n_observations = len(follow)
         model.reason = f"too_few_courses: {n_courses} courses with a follow-up score, {min_courses} needed"
         return model
-    validation = _validate(courses, follow, min_courses=min_courses, **options) if validate else {"status": "not_run"}
+    validation, steps = (
+        _validate(courses, follow, min_courses=min_courses, **options) if validate else ({"status": "not_run"}, None)
+    )
     model = _fit_courses(courses, follow, **options)
     model.validation = validation
+    if steps is not None:
+        model.validation_predictions = steps.reset_index(drop=True)
     coverage = validation.get("coverage")
     if validate and coverage is None:
         model.available = False

@@ -11,7 +11,8 @@ expected course of pain, "patients like you" (:mod:`.recovery`); the
 clinic report's activity (:mod:`.activity`), control charts
 (:mod:`.control`), outcomes (:mod:`.outcomes`), session frequency
 (:mod:`.frequency`), time to improvement (:mod:`.survival`), safety
-(:mod:`.safety`) and practitioners (:mod:`.practitioners`); the house style
+(:mod:`.safety`) and practitioners (:mod:`.practitioners`); the research
+notebook's calibration of the expected-recovery model (:mod:`.calibration`); the house style
 and shared drawing helpers in :mod:`.theme`. Wording is for a clinic owner:
 plain units, "association" where the data cannot show cause, and no
 ranking of practitioners.
@@ -26,6 +27,7 @@ The decisions are made by :mod:`needling_analytics.privacy`. Without it
 """
 
 from .activity import plot_monthly_activity
+from .calibration import plot_calibration
 from .control import plot_control_chart
 from .frequency import plot_frequency_association
 from .outcomes import plot_pain_change_distribution, plot_responder_curve
@@ -39,6 +41,7 @@ from .theme import PALETTE, set_theme
 __all__ = [
     "PALETTE",
     "plot_adverse_event_rates",
+    "plot_calibration",
     "plot_control_chart",
     "plot_expected_course",
     "plot_frequency_association",

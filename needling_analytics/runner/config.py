@@ -82,11 +82,8 @@ class RunConfig:
             Disclosure(self.audience, self.disclosure, self.min_cell_size)  # raises on a bad value
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        if self.recovery_model is not None and not self.recovery_model.is_file():
-            raise InputError(
-                "`recovery_model` names no file: give a model saved by `needling-analytics fit-recovery`, or leave it out to fit one on this clinic's data",
-                path=self.recovery_model,
-            )
+        if self.recovery_model is not None:
+            check_recovery_model(self.recovery_model)
         if self.timezone:
             check_timezone(self.timezone)
         if self.isolation not in ("warm", "strict"):
@@ -105,6 +102,35 @@ class RunConfig:
         name = unicodedata.normalize("NFKD", self.clinic_name or self.data_dir.resolve().name)
         slug = re.sub(r"[^a-z0-9]+", "-", name.encode("ascii", "ignore").decode().casefold()).strip("-")[:60]
         return slug or "clinic"
+
+
+def check_recovery_model(path: Path) -> None:
+    """Refuse, before any report is made, a ``recovery_model`` that is missing, not a saved model, or not of pain.
+
+    Raises
+    ------
+    InputError
+        Naming the file and what to give instead.
+    """
+    from ..metrics import load_expected_recovery
+
+    if not path.is_file():
+        raise InputError(
+            "`recovery_model` names no file: give a model saved by `needling-analytics fit-recovery`, or leave it out to fit one on this clinic's data",
+            path=path,
+        )
+    try:
+        model = load_expected_recovery(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # not JSON, or JSON of something else
+        raise InputError(
+            f"`recovery_model` is not an expected-recovery model ({type(exc).__name__}: {exc}); give a file written by `needling-analytics fit-recovery`",
+            path=path,
+        ) from None
+    if model.outcome != "pain":
+        raise InputError(
+            f"`recovery_model` is a model of {model.outcome}, but reports show the expected course of pain; fit one with `needling-analytics fit-recovery --outcome pain`",
+            path=path,
+        )
 
 
 def practitioner_key_file(config: RunConfig) -> Path | None:
@@ -194,6 +220,8 @@ def load_config(path: str | Path) -> RunConfig:
     values = dict(raw)
     for key in ("data_dir", "mapping", "out_dir", "recovery_model"):
         if key in values:
+            if not isinstance(values[key], str):
+                raise InputError(f"`{key}` must be a path in quotes, got {values[key]!r}", path=path)
             values[key] = (base / Path(values[key]).expanduser()).resolve()
     rule = values.pop("responder_rule", {})
     try:

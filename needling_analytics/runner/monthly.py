@@ -112,6 +112,11 @@ def _hash(*parts) -> str:
     return digest.hexdigest()
 
 
+def _file_hash(path: Path | None) -> str | None:
+    """SHA-256 of a file's bytes (None: no file given)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path else None
+
+
 def _setup_log(run_dir: Path) -> logging.Handler:
     handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -130,7 +135,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
     key_file = practitioner_key_file(config)  # a new key renames every practitioner: remake the report
     pseudonym_key = hashlib.sha256(key_file.read_bytes()).hexdigest() if key_file else ""
     # a new pooled model changes every expected course: remake the reports
-    model = hashlib.sha256(config.recovery_model.read_bytes()).hexdigest() if config.recovery_model else ""
+    model = _file_hash(config.recovery_model) or ""
     jobs = [
         Job(
             "clinic_report",
@@ -364,6 +369,7 @@ def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerpr
             "isolation": config.isolation,
             "responder_rule": asdict(config.rule),
             "recovery_model": str(config.recovery_model) if config.recovery_model else None,
+            "recovery_model_sha256": _file_hash(config.recovery_model),
         },
         "data_fingerprint": fingerprint,
         "started": started_at.isoformat(timespec="seconds"),

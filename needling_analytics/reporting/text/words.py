@@ -97,6 +97,7 @@ UNAVAILABLE = {
     "funnel": "No practitioner has enough assessed courses of care in this period to be shown on the funnel plot.",
     "subgroups": "There are no groups to compare in this period.",
     "model": "There are too few measurements to fit a trajectory model.",
+    "calibration": "The expected-recovery model could not be checked on later courses of care (too few courses before or after the cut-off), so there is no calibration to show.",
 }
 
 
