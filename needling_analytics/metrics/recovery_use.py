@@ -5,7 +5,8 @@
 - :func:`expected_at_fixed_time`: each course's score nearest a fixed day
   (week 8 by default, as the landmark outcome) beside the *marginal*
   expectation for its case mix (never conditioned on its own follow-ups,
-  which would be circular).
+  which would be circular), as its median and its mean on the outcome's
+  scale (the mean is what a mean difference is measured against).
 - :func:`recovery_effectiveness`: the mean of actual minus expected change,
   signed so that positive is better than expected, with its interval: the
   effectiveness FOTO publishes (NQF 0428).
@@ -22,6 +23,10 @@ from .attendance import attendance
 from .landmark import OUTCOME_DAY, OUTCOME_HALF_WIDTH
 from .practitioners import attribute_episodes
 from .recovery import ExpectedRecovery, outcome_data
+from .recovery_fit import from_z
+
+#: Gauss-Hermite nodes (probabilists') for the mean of a new score on the outcome's scale.
+QUADRATURE_NODES = 40
 
 FIXED_WINDOW = (OUTCOME_DAY - OUTCOME_HALF_WIDTH, OUTCOME_DAY + OUTCOME_HALF_WIDTH)
 
@@ -31,6 +36,23 @@ def _practitioners(clinic: Clinic, episode_ids) -> np.ndarray:
     row = positions(pd.Series(episode_ids, dtype="string"), attributed["episode_id"])
     values = attributed["practitioner_id"].to_numpy(dtype=object)
     return np.where(row >= 0, values[np.maximum(row, 0)] if len(values) else None, None)
+
+
+def scale_mean(model: ExpectedRecovery, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Mean on the outcome's scale of a new score that is normal(``mean``, ``var``) on the model's z scale.
+
+    The back-transformed ``mean`` is the score's median; its mean differs
+    (a logit-normal score below the middle of the scale is pulled towards
+    it), and a mean difference must be measured against a mean:
+    E[g(Z)] = sum_k w_k g(mean + sqrt(var) x_k) with the probabilists'
+    Gauss-Hermite nodes x_k and weights w_k (normalised to sum to 1).
+    """
+    nodes, weights = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
+    weights = weights / weights.sum()
+    mean, var = np.asarray(mean, dtype=float), np.asarray(var, dtype=float)
+    lo, hi = model.scale
+    values = from_z(mean[:, None] + np.sqrt(var)[:, None] * nodes[None, :], lo, hi, model.offset)
+    return values @ weights if len(mean) else np.zeros(0)
 
 
 def courses_not_on_track(model: ExpectedRecovery, clinic: Clinic) -> pd.DataFrame:
@@ -100,7 +122,11 @@ def expected_at_fixed_time(
     earlier day, then reading order). The expected score is the model's
     *marginal* prediction at that day (baseline and case mix only, not
     the course's own follow-ups: conditioning on them would make the
-    comparison circular), its median on the outcome's scale.
+    comparison circular): ``expected`` is its median on the outcome's
+    scale (a typical score, as the bands show) and ``expected_mean`` its
+    mean (:func:`scale_mean`), against which the changes and the
+    difference are measured, so that a mean of differences is unbiased
+    for courses like the fitted ones.
 
     Parameters
     ----------
@@ -116,10 +142,10 @@ def expected_at_fixed_time(
     DataFrame
         One row per course with a score in the window: ``episode_id``,
         ``patient_id``, ``practitioner_id``, ``baseline``, ``observed``,
-        ``observed_day``, ``expected``, ``expected_change`` (expected -
-        baseline), ``observed_change`` (observed - baseline), ``difference``
-        (observed change - expected change, signed so that positive is
-        better than expected). ``attrs``: ``outcome``, ``better``, ``day``, ``window``.
+        ``observed_day``, ``expected`` (median), ``expected_mean``,
+        ``expected_change`` (expected_mean - baseline), ``observed_change``
+        (observed - baseline), ``difference`` (observed change - expected
+        change, signed so that positive is better than expected). ``attrs``: ``outcome``, ``better``, ``day``, ``window``.
     """
     courses, follow = outcome_data(clinic, model.outcome)
     low, high = window
@@ -129,6 +155,7 @@ def expected_at_fixed_time(
     course = nearest["course"].to_numpy()
     mean, var = model.marginal_moments(courses, course, nearest["day"].to_numpy())
     expected, _, _ = model.interval(mean, var)
+    expected_mean = scale_mean(model, mean, var)
     baseline = courses["baseline"].to_numpy()[course]
     observed = nearest["y"].to_numpy(dtype=float)
     sign = -1.0 if model.better == "lower" else 1.0
@@ -142,9 +169,10 @@ def expected_at_fixed_time(
             "observed": observed,
             "observed_day": nearest["day"].to_numpy(),
             "expected": expected,
-            "expected_change": expected - baseline,
+            "expected_mean": expected_mean,
+            "expected_change": expected_mean - baseline,
             "observed_change": observed - baseline,
-            "difference": sign * (observed - expected),
+            "difference": sign * (observed - expected_mean),
         }
     )
     out.attrs = {"outcome": model.outcome, "better": model.better, "day": day, "window": (low, high)}
