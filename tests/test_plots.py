@@ -33,6 +33,11 @@ def demo(demo_clinic):
     rom = metrics.rom_change(clinic)
     trend = metrics.journal_trend(clinic)
     funnel = metrics.practitioner_funnel(clinic, min_episodes=5)
+    fixed = pd.DataFrame(  # a hand-made fixed-time table: the plot needs no fitted model
+        {"practitioner_id": ["A"] * 12 + ["B"] * 30, "patient_id": [f"p{i}" for i in range(42)],
+         "difference": np.tile([0.8, -1.1, 0.3], 14)}
+    )  # fmt: skip
+    difference = metrics.difference_funnel(fixed)
     analysis = metrics.analyze_frequency(clinic)
     first_episode = pain["episode_id"].iloc[0]
     patient = pain.loc[pain["episode_id"] == first_episode, "patient_id"].iloc[0]
@@ -56,6 +61,8 @@ def demo(demo_clinic):
         "comparison": metrics.compare_to_benchmarks(metrics.adverse_event_rates(clinic)),
         "episodes": episodes,
         "control": metrics.monthly_control_chart(metrics.monthly_activity(clinic, "2026-10"), "adverse_events"),
+        "difference_funnel": difference,
+        "difference_limits": metrics.difference_funnel_limits(difference.attrs["target"], difference.attrs["sd"], 60),
     }
 
 
@@ -73,6 +80,9 @@ CALLS = {
     "plot_adverse_event_rates": lambda d, f, **kw: plots.plot_adverse_event_rates(f(d["comparison"]), **kw),
     "plot_pain_change_distribution": lambda d, f, **kw: plots.plot_pain_change_distribution(f(d["episodes"]), **kw),
     "plot_control_chart": lambda d, f, **kw: plots.plot_control_chart(f(d["control"]), **kw),
+    "plot_difference_funnel": lambda d, f, **kw: plots.plot_difference_funnel(
+        f(d["difference_funnel"]), d["difference_limits"], **kw
+    ),
 }
 
 

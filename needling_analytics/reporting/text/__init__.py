@@ -13,7 +13,8 @@ The thresholds quoted come from the responder rule the report used
 One module per part of a report: :mod:`.words` (building blocks: codes,
 numbers, dates, the rule), :mod:`.page` (header, footer, data quality),
 :mod:`.patient`, :mod:`.outcomes`, :mod:`.monthly` (control charts),
-:mod:`.frequency`, :mod:`.safety` and :mod:`.practitioners`. Their public
+:mod:`.frequency`, :mod:`.safety`, :mod:`.practitioners` and
+:mod:`.recovery_clinic` (the clinic report's expected-recovery sections). Their public
 functions are all here, so ``text.<name>`` works for any of them.
 """
 
@@ -23,6 +24,15 @@ from .outcomes import median_sentence, responder_summary, rom_device_note, sensi
 from .page import AUDIENCE_LINES, audience_line, data_quality_note, report_footer, report_header
 from .patient import attendance_sentence, episode_period, episode_subtitle, patient_headline
 from .practitioners import case_mix_sentence, funnel_summary, practitioner_recording
+from .recovery_clinic import (
+    adjusted_funnel_intro,
+    adjusted_funnel_summary,
+    not_on_track_summary,
+    predicted_vs_actual_summary,
+    recovery_unavailable,
+    recovery_validation_note,
+    responder_funnel_intro,
+)
 from .safety import safety_summary
 from .words import (
     LABELS,
@@ -46,13 +56,15 @@ from .words import (
 
 __all__ = [
     "AUDIENCE_LINES",
-    "Headline",
-    "Html",
     "LABELS",
     "NATURAL_RECOVERY",
     "PATIENT_NATURAL_RECOVERY",
-    "Paragraph",
     "UNAVAILABLE",
+    "Headline",
+    "Html",
+    "Paragraph",
+    "adjusted_funnel_intro",
+    "adjusted_funnel_summary",
     "attendance_sentence",
     "audience_line",
     "case_mix_sentence",
@@ -63,21 +75,26 @@ __all__ = [
     "episode_period",
     "episode_subtitle",
     "fit_summary",
-    "frequency_not_estimable",
     "format_count",
     "format_date",
     "format_pct",
     "format_points",
+    "frequency_not_estimable",
     "frequency_paragraph",
     "funnel_summary",
     "label",
     "median_sentence",
+    "not_on_track_summary",
     "paragraph",
     "patient_headline",
     "period_label",
     "practitioner_recording",
+    "predicted_vs_actual_summary",
+    "recovery_unavailable",
+    "recovery_validation_note",
     "report_footer",
     "report_header",
+    "responder_funnel_intro",
     "responder_summary",
     "rom_device_note",
     "safety_summary",
