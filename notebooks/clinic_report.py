@@ -65,6 +65,9 @@ practitioners = reporting.practitioner_labels(
 window = cohort.clinic_window(clinic, month, months=12)
 
 # %%
+recovery = reporting.clinic_recovery(clinic, window, cache_dir=cache_dir, settings=settings)
+
+# %%
 reporting.report_header(
     "Monthly clinic report", f"{settings.clinic_name} · {reporting.period_label(month)}", audience=disclosure
 )
@@ -321,6 +324,38 @@ reporting.table_or_note(
 )
 
 # %% [markdown]
+# ### Pain at week 8 against the expected course
+#
+# How much pain had fallen by about eight weeks after the first visit,
+# against how much it usually falls for patients like them: the *expected
+# course* ("patients like you"), worked out from the pain scores of many
+# courses of care allowing for the patients' starting pain and case mix.
+# A positive difference means patients did better than expected. This is
+# how commercial outcome systems (FOTO, NQF 0428) report a clinic's
+# effectiveness; read the paragraph under the table for what it can and
+# cannot show.
+
+# %%
+fixed_time = reporting.predicted_vs_actual(recovery, min_cell_size=disclosure)
+
+# %%
+reporting.table_or_note(
+    fixed_time,
+    {
+        "courses": "Courses of care scored at week 8",
+        "baseline": "Average starting pain",
+        "observed": "Average pain at week 8",
+        "expected": "Expected for patients like them",
+        "mean_difference": "Difference (points, + is better)",
+        "ci_lower": "95% range from",
+        "ci_upper": "to",
+    },
+)
+
+# %%
+reporting.predicted_vs_actual_summary(recovery, min_cell_size=disclosure)
+
+# %% [markdown]
 # ## Session frequency and improvement
 #
 # Do patients seen more often in their first four weeks improve more? To
@@ -483,26 +518,23 @@ reporting.table_or_note(
 # %% [markdown]
 # ## Comparing practitioners fairly
 #
-# Each dot is a practitioner: the share of their assessed courses of care
-# that improved, against how many they assessed. Only courses of care that
-# have ended are counted, as above. Where it can be done reliably, the
-# share allows for the patients each practitioner sees (pain at the start,
-# how long they had had the problem, age, sex and body region): it is set
-# against what the clinic's average practitioner would achieve with the
-# same patients, so nobody looks worse for seeing harder cases. The
-# sentence under the chart says whether it could be done, and if not, why.
-# The curves show how far from that rate a practitioner can be by chance
-# alone; they narrow as the number of patients grows. Practitioners are not ranked, and those with too
-# few assessed courses of care are not shown, nor those whose dot would
-# reveal fewer than 11 patients who improved, or did not. A dot outside the
+# Each practitioner's results against the range that chance alone gives.
+# Where the expected course ("patients like you", above) is available, the
+# comparison is its difference at week 8, which allows for each
+# practitioner's patients; otherwise it is the share of courses of care
+# that improved. The paragraph before the chart says which. The curves
+# show how far from the clinic's average a practitioner can be by chance
+# alone; they narrow as the number of patients grows. Practitioners are
+# not ranked, and those with too few courses of care are not shown, nor
+# those whose dot would reveal fewer than 11 patients. A dot outside the
 # curves is a prompt to look at the case mix and the records, not a
 # verdict, and with many practitioners a few fall outside by chance alone.
 # Practitioners who are not shown still count in the sentence under the
 # chart, which says how many are outside the curves without saying who.
 # The curves are widened for a spread between practitioners larger than
 # chance only when at least 5 are compared. Practitioners are named as
-# explained at the end of the report.
-# Sessions with no practitioner recorded are left out of this comparison.
+# explained at the end of the report. Sessions with no practitioner
+# recorded are left out of this comparison.
 
 # %%
 reporting.practitioner_recording(metrics.practitioner_recording(window))
@@ -511,19 +543,44 @@ reporting.practitioner_recording(metrics.practitioner_recording(window))
 funnel, spread = metrics.practitioner_comparison(window, rule=rule, min_episodes=settings.min_episodes, courses="ended")
 
 # %%
-shown = reporting.protect_funnel(funnel, min_cell_size=disclosure)
+comparison = reporting.practitioner_view(funnel, spread, recovery, labels=practitioners, min_cell_size=disclosure)
 
 # %%
-shown = reporting.label_practitioners(shown, practitioners)
+reporting.paragraph(comparison.intro)
 
 # %%
-limits = reporting.funnel_curve(shown)
+reporting.chart_or_note(comparison.plot, comparison.shown, comparison.limits, section="funnel")
 
 # %%
-reporting.chart_or_note(plots.plot_funnel, shown, limits, section="funnel")
+reporting.paragraph(comparison.summary)
+
+# %% [markdown]
+# ## Courses of care not on track
+#
+# Courses of care still under way whose pain is staying above the range
+# expected for patients like them, so that the practitioner can review the
+# plan. The clinic owner's internal report lists them; a shared report
+# gives only how many.
 
 # %%
-reporting.funnel_summary(shown, spread)
+reporting.not_on_track_summary(recovery, min_cell_size=disclosure)
+
+# %%
+not_on_track = reporting.not_on_track_table(recovery, practitioners, min_cell_size=disclosure)
+
+# %%
+reporting.table_or_note(
+    not_on_track,
+    {
+        "patient_id": "Patient",
+        "practitioner_id": "Practitioner",
+        "n_sessions": "Sessions attended",
+        "last_visit": "Last visit",
+        "latest": "Latest pain",
+        "expected": "Expected",
+        "band": "Expected range (80%)",
+    },
+)
 
 # %% [markdown]
 # ## Attendance and self-discharge
@@ -559,6 +616,16 @@ reporting.table_or_note(
 # %% [markdown]
 # ## About the figures
 #
+# ### The expected course ("patients like you")
+#
+# How the expected course used above was built and how well it predicted
+# patients it had not seen. It is shown only when its 80% range held
+# between 70% and 90% of those patients' scores.
+
+# %%
+reporting.recovery_validation_note(recovery)
+
+# %% [markdown]
 # ### Privacy
 
 # %%
@@ -581,9 +648,11 @@ summary = reporting.clinic_summary(
     as_of=window.as_of,
     rule=rule,
     responders=reporting.responder_figures(overall, cohort="ended", min_cell_size=disclosure),
-    practitioner_counts=shown.attrs.get("practitioner_counts"),
+    practitioner_counts=comparison.shown.attrs.get("practitioner_counts"),
     frequency=reporting.frequency_figures(frequency.patient_level),
     version=needling_analytics.__version__,
+    recovery=reporting.recovery_figures(recovery, min_cell_size=disclosure),
+    practitioner_comparison=comparison.kind,
 )
 
 # %%
@@ -599,7 +668,9 @@ written = reporting.write_results(
         "frequency": frequency.patient_level,
         "safety": safety,
         "serious_events": serious,
-        "practitioners": shown,
+        "practitioners": comparison.shown,
+        "fixed_time": fixed_time,
+        "not_on_track": not_on_track,
         "attendance": attendance,
     },
 )

@@ -26,7 +26,14 @@ FUNCTIONS = {name: getattr(metrics, name) for name in metrics.__all__ if inspect
 
 #: Public functions that read no clinic data: reference tables (no argument), and the funnel's limits for
 #: plotting (a target proportion and a largest sample size in, the limits out).
-NOT_ON_DATA = {"funnel_limits", "instrument_table", "mdc_table", "normal_rom", "published_benchmarks"}
+NOT_ON_DATA = {
+    "difference_funnel_limits",
+    "funnel_limits",
+    "instrument_table",
+    "mdc_table",
+    "normal_rom",
+    "published_benchmarks",
+}
 
 #: Public functions that read a file written by the package, not clinic data: a saved expected-recovery model
 #: (its parameters only, fitted once on pooled data and reused in each clinic's run).
@@ -90,7 +97,7 @@ def test_a_metric_takes_the_clinic_or_a_documented_frame_first(name):
 def test_functions_that_read_no_clinic_data_are_reference_tables_or_funnel_limits(name):
     parameters = inspect.signature(FUNCTIONS[name]).parameters
     required = [p for p in parameters.values() if p.default is inspect.Parameter.empty]
-    assert name == "funnel_limits" or not parameters, name
+    assert name in ("funnel_limits", "difference_funnel_limits") or not parameters, name
     assert all(p.annotation in ("float", "int") for p in required), name
 
 
@@ -181,6 +188,11 @@ CALLS = {
             m["monthly"], numerator="discharged_responders", denominator="discharged_assessable"
         ),
     ),
+    "difference_funnel": (
+        (),
+        lambda c, m: metrics.difference_funnel(metrics.expected_at_fixed_time(_recovery(c), c), min_episodes=1),
+    ),
+    "difference_funnel_limits": ((), lambda c, m: metrics.difference_funnel_limits(0.0, 1.5, 20)),
     "episode_pain": ((), lambda c, m: metrics.episode_pain(c)),
     "expected_at_fixed_time": ((), lambda c, m: metrics.expected_at_fixed_time(_recovery(c), c)),
     "fit_expected_recovery": ((), lambda c, m: metrics.fit_expected_recovery(c, min_courses=10)),

@@ -33,6 +33,11 @@ def demo(demo_clinic):
     rom = metrics.rom_change(clinic)
     trend = metrics.journal_trend(clinic)
     funnel = metrics.practitioner_funnel(clinic, min_episodes=5)
+    fixed = pd.DataFrame(  # a hand-made fixed-time table: the plot needs no fitted model
+        {"practitioner_id": ["A"] * 12 + ["B"] * 30, "patient_id": [f"p{i}" for i in range(42)],
+         "difference": np.tile([0.8, -1.1, 0.3], 14)}
+    )  # fmt: skip
+    difference = metrics.difference_funnel(fixed)
     analysis = metrics.analyze_frequency(clinic)
     recovery = metrics.fit_expected_recovery(clinic, validate=False)
     first_episode = pain["episode_id"].iloc[0]
@@ -58,6 +63,8 @@ def demo(demo_clinic):
         "episodes": episodes,
         "control": metrics.monthly_control_chart(metrics.monthly_activity(clinic, "2026-10"), "adverse_events"),
         "calibration": metrics.calibration_table(recovery.one_step(clinic)),
+        "difference_funnel": difference,
+        "difference_limits": metrics.difference_funnel_limits(difference.attrs["target"], difference.attrs["sd"], 60),
     }
 
 
@@ -76,6 +83,9 @@ CALLS = {
     "plot_pain_change_distribution": lambda d, f, **kw: plots.plot_pain_change_distribution(f(d["episodes"]), **kw),
     "plot_control_chart": lambda d, f, **kw: plots.plot_control_chart(f(d["control"]), **kw),
     "plot_calibration": lambda d, f, **kw: plots.plot_calibration(f(d["calibration"]), **kw),
+    "plot_difference_funnel": lambda d, f, **kw: plots.plot_difference_funnel(
+        f(d["difference_funnel"]), d["difference_limits"], **kw
+    ),
 }
 
 

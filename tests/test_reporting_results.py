@@ -89,7 +89,9 @@ def test_summary_of_the_issue_case_counts_the_hidden_practitioner_below_the_limi
     )
     assert summary["practitioners"] == {
         "shown": 1, "hidden": 3, "above_95": 0, "below_95": 1, "above_998": 0, "below_998": 0,
+        "comparison": "responder_rate",
     }  # fmt: skip
+    assert summary["recovery"] is None  # not given
     # 12 months up to October 2026: courses that started from 1 November 2025 to 31 October 2026
     assert summary["period"] == {
         "month": "2026-10", "courses_from": "2025-11-01", "courses_to": "2026-10-31", "as_of": "2026-10-31",

@@ -76,7 +76,12 @@ def test_the_clinic_report_writes_its_figures_as_json_and_its_tables_as_csv(firs
     assert summary["audience"] == "public" and summary["period"]["month"] == MONTH  # monthly's default: the safe one
     assert set(summary) >= {"audience", "period", "rule", "responders", "practitioners", "frequency"}
     assert summary["responders"]["cohort"] == "ended" and summary["frequency"]["design"] == "landmark"
-    assert set(summary["practitioners"]) == {"shown", "hidden", "above_95", "below_95", "above_998", "below_998"}
+    assert set(summary["practitioners"]) == {
+        "shown", "hidden", "above_95", "below_95", "above_998", "below_998", "comparison",
+    }  # fmt: skip
+    # a 12-patient clinic: too few courses for the expected course, so it says why and shows no figure
+    assert summary["recovery"]["available"] is False and summary["recovery"]["reason"] == "too_few_courses"
+    assert summary["practitioners"]["comparison"] == "responder_rate"
     # a tiny clinic: every headline count is small, so the public summary gives none of them
     assert summary["responders"]["improved"] is None and summary["responders"]["rate"] is None
     written = {p.stem for p in (clinic / "tables").glob("*.csv")}

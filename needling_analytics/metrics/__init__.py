@@ -29,6 +29,8 @@ _WHERE = {
     "compare_to_benchmarks": "safety_benchmarks",
     "control_chart": "control",
     "courses_not_on_track": "recovery_use",
+    "difference_funnel": "recovery_funnel",
+    "difference_funnel_limits": "recovery_funnel",
     "episode_pain": "pain",
     "expected_at_fixed_time": "recovery_use",
     "fit_expected_recovery": "recovery",

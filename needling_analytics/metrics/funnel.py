@@ -282,7 +282,9 @@ def overdispersion(
     case-mix adjusted funnel (:func:`~needling_analytics.metrics.case_mix_adjusted`,
     which has an ``expected`` column) the variance is that of the adjusted
     rate theta O / E when O ~ Binomial(n, E / n): theta^2 (1 - E / n) / E,
-    so that z_i = (O_i - E_i) / sqrt(E_i (1 - E_i / n_i)). Under no
+    so that z_i = (O_i - E_i) / sqrt(E_i (1 - E_i / n_i)). For a funnel of
+    means (:func:`~needling_analytics.metrics.difference_funnel`, which has
+    an ``sd`` column) the variance is sd^2 / n_i. Under no
     overdispersion k x phi is chi-square with k - 1 degrees of freedom
     (one lost because the target is estimated from the same episodes).
     When overdispersed, the limits are widened by sqrt(phi): pass
@@ -306,7 +308,7 @@ def overdispersion(
     funnel : DataFrame
         The output of :func:`practitioner_funnel` (``n``, ``indicator``,
         ``target`` are used) or of :func:`case_mix_adjusted` (``expected``
-        too).
+        too) or :func:`difference_funnel` (``sd`` too).
     winsorize : float
         Share of z-scores winsorised at each end, 0 to under 0.5.
     alpha : float
@@ -346,6 +348,9 @@ def overdispersion(
         expected = funnel["expected"].to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             variance = theta**2 * (1 - expected / n) / expected
+        usable = bool(np.all(np.isfinite(variance) & (variance > 0)))
+    elif "sd" in funnel:  # a mean (the adjusted funnel of recovery_funnel.difference_funnel): variance sd^2 / n
+        variance = funnel["sd"].to_numpy(dtype=float) ** 2 / n
         usable = bool(np.all(np.isfinite(variance) & (variance > 0)))
     else:
         variance = theta * (1 - theta) / n

@@ -5,7 +5,8 @@
 - :func:`expected_at_fixed_time`: each course's score nearest a fixed day
   (week 8 by default, as the landmark outcome) beside the *marginal*
   expectation for its case mix (never conditioned on its own follow-ups,
-  which would be circular).
+  which would be circular), as its median and its mean on the outcome's
+  scale (the mean is what a mean difference is measured against).
 - :func:`recovery_effectiveness`: the mean of actual minus expected change,
   signed so that positive is better than expected, with its interval: the
   effectiveness FOTO publishes (NQF 0428).

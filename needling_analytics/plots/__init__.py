@@ -34,6 +34,7 @@ from .outcomes import plot_pain_change_distribution, plot_responder_curve
 from .patient import plot_journal, plot_pain_over_sessions, plot_prom_scores, plot_rom_progress, target_pain
 from .practitioners import plot_funnel
 from .recovery import plot_expected_course
+from .recovery_funnel import plot_difference_funnel
 from .safety import plot_adverse_event_rates
 from .survival import plot_time_to_response
 from .theme import PALETTE, set_theme
@@ -44,6 +45,7 @@ __all__ = [
     "plot_calibration",
     "plot_control_chart",
     "plot_expected_course",
+    "plot_difference_funnel",
     "plot_frequency_association",
     "plot_funnel",
     "plot_journal",

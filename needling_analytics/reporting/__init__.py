@@ -9,6 +9,8 @@ modules:
 - :mod:`.display`: tables and charts for readers, or one sentence instead;
 - :mod:`.monthly`, :mod:`.summaries`, :mod:`.funnel`: the clinic report's protected tables and chart inputs;
 - :mod:`.text`: plain-language sentences and the report's header and footer;
+- :mod:`.recovery`: the clinic report's expected-recovery sections (predicted versus actual, the
+  adjusted practitioner funnel, courses not on track);
 - :mod:`.results`: ``summary.json`` and ``tables/*.csv`` beside the report;
 - :mod:`.suppression` and :mod:`.pseudonyms`: small counts and practitioners protected.
 
@@ -24,6 +26,17 @@ from .inputs import open_clinic, open_patient, run_settings, select_episode
 from .monthly import BEYOND_VARIATION, KPIS, NOT_TESTED, WITHIN_VARIATION, kpi_table, protect_control_chart
 from .patient_recovery import RecoverySection, course_scores, recovery_section
 from .pseudonyms import label_practitioners, practitioner_labels, pseudonym_note
+from .recovery import (
+    ClinicRecovery,
+    FunnelView,
+    adjusted_funnel_curve,
+    clinic_recovery,
+    not_on_track_table,
+    practitioner_view,
+    predicted_vs_actual,
+    protect_difference_funnel,
+    recovery_figures,
+)
 from .results import clinic_summary, frequency_figures, responder_figures, write_results
 from .summaries import (
     SENSITIVITY_METHODS,
@@ -46,6 +59,8 @@ from .text import (
     Headline,
     Html,
     Paragraph,
+    adjusted_funnel_intro,
+    adjusted_funnel_summary,
     attendance_sentence,
     audience_line,
     case_mix_sentence,
@@ -67,13 +82,18 @@ from .text import (
     funnel_summary,
     label,
     median_sentence,
+    not_on_track_summary,
     paragraph,
     patient_headline,
     period_label,
     practitioner_recording,
+    predicted_vs_actual_summary,
     reading_the_expected_course,
+    recovery_unavailable,
+    recovery_validation_note,
     report_footer,
     report_header,
+    responder_funnel_intro,
     responder_summary,
     rom_device_note,
     safety_summary,
@@ -167,6 +187,23 @@ __all__ = [
     "sensitivity_sentence",
     "similar_threshold",
     "trajectory_caveat",
+    # recovery (the clinic report's expected-recovery sections)
+    "ClinicRecovery",
+    "FunnelView",
+    "adjusted_funnel_curve",
+    "clinic_recovery",
+    "not_on_track_table",
+    "practitioner_view",
+    "predicted_vs_actual",
+    "protect_difference_funnel",
+    "recovery_figures",
+    "adjusted_funnel_intro",
+    "adjusted_funnel_summary",
+    "not_on_track_summary",
+    "predicted_vs_actual_summary",
+    "recovery_unavailable",
+    "recovery_validation_note",
+    "responder_funnel_intro",
     # results
     "clinic_summary",
     "frequency_figures",

@@ -123,6 +123,8 @@ def clinic_summary(
     practitioner_counts: Mapping | None,
     frequency: dict,
     version: str,
+    recovery: dict | None = None,
+    practitioner_comparison: str = "responder_rate",
 ) -> dict:
     """The clinic report's headline figures as one JSON-ready dict.
 
@@ -136,8 +138,12 @@ def clinic_summary(
     ``practitioners`` (the six counts of
     :func:`~needling_analytics.metrics.funnel_counts` on the unprotected
     funnel: ``shown, hidden, above_95, below_95, above_998, below_998``;
-    ``null`` values when no practitioner was compared), ``frequency``
-    (:func:`frequency_figures`) and ``version`` (of needling-analytics).
+    ``null`` values when no practitioner was compared; and ``comparison``:
+    ``responder_rate``, or ``observed_minus_expected`` when the funnel was
+    the case-mix adjusted one of the expected course), ``frequency``
+    (:func:`frequency_figures`), ``recovery`` (the expected course:
+    :func:`~needling_analytics.reporting.recovery_figures`; ``null`` when
+    not given) and ``version`` (of needling-analytics).
     """
     period = parse_month(month)
     start, end = (period - (months - 1)).start_time, period.end_time
@@ -154,8 +160,12 @@ def clinic_summary(
         },
         "rule": {key: (value if isinstance(value, str) else float(value)) for key, value in asdict(rule).items()},
         "responders": responders,
-        "practitioners": {key: _number(counts.get(key), int) for key in _FUNNEL_KEYS},
+        "practitioners": {
+            **{key: _number(counts.get(key), int) for key in _FUNNEL_KEYS},
+            "comparison": practitioner_comparison,
+        },
         "frequency": frequency,
+        "recovery": recovery,
         "version": version,
     }
 

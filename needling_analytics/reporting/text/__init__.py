@@ -13,7 +13,8 @@ The thresholds quoted come from the responder rule the report used
 One module per part of a report: :mod:`.words` (building blocks: codes,
 numbers, dates, the rule), :mod:`.page` (header, footer, data quality),
 :mod:`.patient` (and :mod:`.recovery`: "patients like you"), :mod:`.outcomes`, :mod:`.monthly` (control charts),
-:mod:`.frequency`, :mod:`.safety` and :mod:`.practitioners`. Their public
+:mod:`.frequency`, :mod:`.safety`, :mod:`.practitioners` and
+:mod:`.recovery_clinic` (the clinic report's expected-recovery sections). Their public
 functions are all here, so ``text.<name>`` works for any of them.
 """
 
@@ -30,6 +31,15 @@ from .recovery import (
     expected_course_unavailable,
     reading_the_expected_course,
     similar_threshold,
+)
+from .recovery_clinic import (
+    adjusted_funnel_intro,
+    adjusted_funnel_summary,
+    not_on_track_summary,
+    predicted_vs_actual_summary,
+    recovery_unavailable,
+    recovery_validation_note,
+    responder_funnel_intro,
 )
 from .safety import safety_summary
 from .words import (
@@ -61,8 +71,10 @@ __all__ = [
     "MIN_SIMILAR",
     "NATURAL_RECOVERY",
     "PATIENT_NATURAL_RECOVERY",
-    "Paragraph",
     "UNAVAILABLE",
+    "Paragraph",
+    "adjusted_funnel_intro",
+    "adjusted_funnel_summary",
     "attendance_sentence",
     "audience_line",
     "case_mix_sentence",
@@ -76,21 +88,26 @@ __all__ = [
     "expected_course_unavailable",
     "reading_the_expected_course",
     "fit_summary",
-    "frequency_not_estimable",
     "format_count",
     "format_date",
     "format_pct",
     "format_points",
+    "frequency_not_estimable",
     "frequency_paragraph",
     "funnel_summary",
     "label",
     "median_sentence",
+    "not_on_track_summary",
     "paragraph",
     "patient_headline",
     "period_label",
     "practitioner_recording",
+    "predicted_vs_actual_summary",
+    "recovery_unavailable",
+    "recovery_validation_note",
     "report_footer",
     "report_header",
+    "responder_funnel_intro",
     "responder_summary",
     "rom_device_note",
     "safety_summary",
