@@ -8,6 +8,8 @@ patient's rows and the model's output).
 
 from __future__ import annotations
 
+import html
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -296,3 +298,15 @@ def test_section_on_a_real_cache_holds_this_patient_only(cache):
         assert not [p for p in others if re.search(rf"\b{p}\b", written)]
         shown += 1
     assert shown >= 2
+
+
+def test_the_text_says_where_the_band_stops_when_scores_go_on_after_it():
+    data = patient_slice(positions=("within",) * 5)  # scores to day 35
+    within_band = reporting.recovery_section(data)
+    assert "band stops" not in within_band.text()
+    short = data.frames["expected"]
+    data.frames["expected"] = short[short["day"] <= 28]  # a band validated to week 4 only
+    cut = reporting.recovery_section(data)
+    assert "The band stops at week 4: the clinic's more recent courses of care could only be checked that far" in (
+        html.unescape(cut.text())
+    )

@@ -67,7 +67,10 @@ class RecoverySection:
         """The sentence and, under a chart, the caveat, as HTML paragraphs."""
         parts = [self.sentence, *([self.caveat] if self.caveat else [])]
         if self.shows_band:
-            parts.insert(1, reading_the_expected_course(self.level, latest=len(self.latest) > 0))
+            band_end = float(self.expected["day"].max())
+            last_score = float(self.scores["days_since_start"].max()) if len(self.scores) else 0.0
+            ends = round(band_end / 7) if last_score > band_end else None
+            parts.insert(1, reading_the_expected_course(self.level, latest=len(self.latest) > 0, band_ends_week=ends))
         return Html("".join(f'<p class="na-text">{html.escape(p)}</p>' for p in parts))
 
 

@@ -147,8 +147,14 @@ def expected_course_sentence(
     )
 
 
-def reading_the_expected_course(level: float = 0.8, *, latest: bool = True) -> Paragraph:
-    """How to read the chart: the line, the band (at ``level``), the dots and, with ``latest``, the bracket."""
+def reading_the_expected_course(
+    level: float = 0.8, *, latest: bool = True, band_ends_week: float | None = None
+) -> Paragraph:
+    """How to read the chart: the line, the band (at ``level``), the dots and, with ``latest``, the bracket.
+
+    ``band_ends_week``: the week the band stops at, when the patient's scores go on after it (the band
+    is drawn only as far as the model's check on recent courses reached).
+    """
     share = round(10 * level)
     text = (
         "In the chart, the dashed line is the usual course for patients who started like you, and the grey band "
@@ -159,5 +165,10 @@ def reading_the_expected_course(level: float = 0.8, *, latest: bool = True) -> P
         text += (
             " The orange bracket is the range expected at your latest score once your earlier scores are taken "
             "into account: the sentence above compares your latest score with it."
+        )
+    if band_ends_week is not None:
+        text += (
+            f" The band stops at week {band_ends_week:g}: the clinic's more recent courses of care could only be "
+            "checked that far, so it is not drawn further."
         )
     return Paragraph(text)
