@@ -91,6 +91,12 @@ def plot_funnel(funnel: pd.DataFrame, limits: pd.DataFrame, *, ax: Axes | None =
     percent_axis(ax, "y")
     label_axes(ax, **labels)
     legend_below(ax, ncols=4, order=["practitioner", "clinic rate"])
+    hidden_practitioners_caption(ax, funnel)
+    return ax
+
+
+def hidden_practitioners_caption(ax: Axes, funnel: pd.DataFrame) -> None:
+    """Under a funnel chart: how many practitioners are not drawn for privacy (``attrs["hidden_practitioners"]``)."""
     hidden = int(funnel.attrs.get("hidden_practitioners", 0))
     if hidden:
         min_cell_size = funnel.attrs.get("threshold", 11)
@@ -100,4 +106,3 @@ def plot_funnel(funnel: pd.DataFrame, limits: pd.DataFrame, *, ax: Axes | None =
             f"To protect patients' privacy, {who} not drawn, so that no count below {min_cell_size} can be read "
             "or worked out from the chart.",
         )
-    return ax

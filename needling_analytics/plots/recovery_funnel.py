@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .theme import GOOD, GREY, MAIN, check_frame, get_axes, label_axes, legend_below, privacy_caption
+from .practitioners import hidden_practitioners_caption
+from .theme import GOOD, GREY, MAIN, check_frame, get_axes, label_axes, legend_below
 from .theme import show_no_data as _no_data
 
 
@@ -87,13 +88,5 @@ def plot_difference_funnel(funnel: pd.DataFrame, limits: pd.DataFrame, *, ax: Ax
         ax.set_ylim(low - pad, high + pad)
     label_axes(ax, **labels)
     legend_below(ax, ncols=3, order=["practitioner", "clinic average", "as expected (0)"])
-    hidden = int(funnel.attrs.get("hidden_practitioners", 0))
-    if hidden:
-        min_cell_size = funnel.attrs.get("threshold", 11)
-        who = "1 practitioner is" if hidden == 1 else f"{hidden} practitioners are"
-        privacy_caption(
-            ax,
-            f"To protect patients' privacy, {who} not drawn, so that no count below {min_cell_size} can be read "
-            "or worked out from the chart.",
-        )
+    hidden_practitioners_caption(ax, funnel)
     return ax
