@@ -31,7 +31,7 @@ from needling_analytics.demo import generate_clinic, write_clinic
 from needling_analytics.reporting import RunSettings, write_cache
 from needling_analytics.runner import RunConfig, patients_seen
 from needling_analytics.runner.execute import KERNEL, notebook_path
-from needling_analytics.runner.monthly import Job, _fan_out
+from needling_analytics.runner.local import Job, fan_out
 
 
 def main() -> None:
@@ -79,7 +79,7 @@ def main() -> None:
                 jobs = [Job(pid, "patient", pid, parameters(pid), out / f"{pid}.html", "") for pid in chosen]
                 config = RunConfig(data_dir=tmp / "data", out_dir=out, workers=workers, isolation=isolation)
                 start = time.perf_counter()
-                results = _fan_out(jobs, config)
+                results = fan_out(jobs, config, out)
                 seconds = time.perf_counter() - start
                 failed = [r for r in results if r.status != "ok"]
                 if failed:

@@ -15,14 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import sys
-import time
-import traceback
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -46,9 +42,11 @@ from .config import (
     report_settings,
     safe_name,
 )
-from .execute import ReportError, ReportResult, notebook_path, run_report
+from .execute import ReportResult, notebook_path
 from .index import write_index
 from .kernel import report_kernel_spec
+from .lifeline import remove_dead_workers_folders
+from .local import Job, fan_out
 
 log = logging.getLogger("needling_analytics.runner")
 DEPENDENCIES = (
@@ -66,19 +64,7 @@ EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Run folders that hold every patient's rows (the metrics cache; the quality
 #: report's quarantined rows as written): owner-only even when reports are
 #: shared with a group.
-PRIVATE_FOLDERS = ("cache", "quality")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One report to make."""
-
-    name: str
-    kind: str
-    label: str
-    parameters: dict
-    html: Path
-    key: str
+PRIVATE_FOLDERS = ("cache", "quality", "kernels")
 
 
 @dataclass
@@ -172,50 +158,6 @@ def _up_to_date(job: Job) -> bool:
     return job.html.is_file() and key_file.is_file() and key_file.read_text() == job.key
 
 
-_KERNEL = None  # this worker process's warm kernel, when isolation is "warm"
-
-
-def _start_worker(isolation: str) -> None:
-    """Worker initialiser: start a warm kernel for patient reports."""
-    global _KERNEL
-    if isolation == "warm":
-        from multiprocessing.util import Finalize
-
-        from .execute import KERNEL
-        from .pool import WarmKernel
-
-        _KERNEL = WarmKernel(KERNEL)
-        Finalize(_KERNEL, _KERNEL.shutdown, exitpriority=10)
-
-
-def _run_job(job: Job, timeout: int) -> ReportResult:
-    """Run one job in a worker; never raises."""
-    started = time.perf_counter()
-    try:
-        kernel = _KERNEL if job.kind == "patient" else None
-        result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
-        key_file = job.html.with_suffix(".key")
-        key_file.write_text(job.key)
-        result.name = job.name
-        return result
-    except ReportError as exc:
-        return ReportResult(
-            job.name,
-            "failed",
-            time.perf_counter() - started,
-            reason=exc.reason,
-            error=exc.detail or traceback.format_exc(),
-        )
-    except Exception as exc:  # a bug must still not stop the other reports
-        return ReportResult(
-            job.name,
-            "failed",
-            time.perf_counter() - started,
-            reason=f"an unexpected error: {type(exc).__name__}: {exc}",
-            error=traceback.format_exc(),
-        )
-
-
 def _remove_partial_files(run_dir: Path) -> int:
     partial = [p for p in run_dir.rglob(".*.tmp-*") if p.is_file()]
     for path in partial:
@@ -256,6 +198,9 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
         removed = _remove_partial_files(run_dir)
         if removed:
             log.info("removed %d half-written file(s) left by an interrupted run", removed)
+        removed = remove_dead_workers_folders(run_dir / "kernels")
+        if removed:
+            log.info("removed the kernel files of %d worker(s) of an interrupted run", removed)
         log.info("monthly run for %s, data %s", month, config.data_dir)
         report_kernel_spec()  # no kernel can start (ipykernel missing): say so once, not once per report
         with warnings.catch_warnings():
@@ -289,7 +234,7 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
             if j not in todo
         ]
         log.info("%d report(s): %d to make, %d unchanged", len(jobs), len(todo), len(jobs) - len(todo))
-        results += _fan_out(todo, config)
+        results += fan_out(todo, config, run_dir)
         exit_code = EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
     except KeyboardInterrupt:
         log.warning("interrupted: finished reports are kept; run again to make the rest")
@@ -309,40 +254,6 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
         log.removeHandler(handler)
         handler.close()
     return MonthlyRun(run_dir, results, exit_code)
-
-
-def _fan_out(jobs: list[Job], config: RunConfig) -> list[ReportResult]:
-    if not jobs:
-        return []
-    results = []
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        progress = tqdm(total=len(jobs), unit="report", desc="reports")
-    context = multiprocessing.get_context("spawn")
-    workers = max(1, min(config.workers, len(jobs)))
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(config.isolation,)
-    ) as pool:
-        futures = {pool.submit(_run_job, job, config.timeout): job for job in jobs}
-        try:
-            for future in as_completed(futures):
-                result = future.result()
-                results.append(result)
-                if result.status == "failed":
-                    log.error("%s failed: %s\n%s", result.name, result.reason, result.error)
-                else:
-                    log.info("%s made in %.1f s", result.name, result.seconds)
-                if progress is not None:
-                    progress.update(1)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    if progress is not None:
-        progress.close()
-    order = {job.name: i for i, job in enumerate(jobs)}
-    return sorted(results, key=lambda r: order.get(r.name, 0))
 
 
 def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerprint, run_dir: Path) -> dict:

@@ -21,6 +21,7 @@ import ast
 import os
 import shutil
 import tempfile
+import weakref
 
 import nbformat
 from jupyter_client.manager import KernelManager
@@ -56,16 +57,59 @@ _BUILTIN_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 UNKNOWN = "<the wipe did not finish>"
 
 
+#: Where kernels' private folders are made (see :func:`keep_kernel_files_in`); ``None``: the system's temporary folder.
+_KERNEL_FILES_DIR: str | None = None
+#: The longest folder that can hold kernels' folders: a Unix socket's path must fit in about 107 bytes.
+MAX_KERNEL_FILES_DIR = 64
+#: Every kernel manager of this process, so that :func:`kill_kernels_now` can reach kernels papermill started.
+_MANAGERS: weakref.WeakSet = weakref.WeakSet()
+
+
+def keep_kernel_files_in(folder) -> bool:
+    """Make the kernels this process starts keep their sockets and connection file under ``folder``.
+
+    Returns False (and the system's temporary folder is used) when
+    ``folder`` is too long a path for a socket, or is None.
+    """
+    global _KERNEL_FILES_DIR
+    fits = folder is not None and len(str(folder)) <= MAX_KERNEL_FILES_DIR
+    _KERNEL_FILES_DIR = str(folder) if fits else None
+    return fits
+
+
+def kill_kernels_now() -> None:
+    """Kill every kernel this process started and remove its files, without a word to the kernel.
+
+    For a worker whose run is gone; safe to call from any thread.
+    """
+    for manager in list(_MANAGERS):
+        manager.kill_now()
+
+
 class PrivateKernelManager(KernelManager):
     """A kernel reached through Unix sockets in a folder only this user can open.
 
     Jupyter's default transport is TCP on localhost: messages are signed but
     not encrypted, and any local account can subscribe to a kernel's output
     channel and read every report as it is made. Unix sockets in a private
-    temporary folder (mode 0700) close that door; the folder is removed when
-    the kernel shuts down. Kernel specs come from :class:`~.kernel.ReportKernelSpecs`:
-    without a registered ``needling-analytics`` kernel, the running Python starts the kernel.
+    folder (mode 0700) close that door. The folder also holds the
+    connection file, sits in the run's private ``kernels`` folder when a
+    monthly run started the kernel (:func:`keep_kernel_files_in`), and is
+    removed when the kernel shuts down. Kernel specs come from
+    :class:`~.kernel.ReportKernelSpecs`: without a registered
+    ``needling-analytics`` kernel, the running Python starts the kernel.
     """
+
+    def __init__(self, **kwargs):
+        self._folder = None
+        super().__init__(**kwargs)
+        _MANAGERS.add(self)
+
+    def private_folder(self) -> str:
+        """This kernel's folder (mode 0700), made on first use."""
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="needling-kernel-", dir=_KERNEL_FILES_DIR)
+        return self._folder
 
     @default("kernel_spec_manager")
     def _default_kernel_spec_manager(self) -> ReportKernelSpecs:
@@ -79,12 +123,23 @@ class PrivateKernelManager(KernelManager):
     def _default_ip(self) -> str:
         if self.transport != "ipc":
             return "127.0.0.1"
-        return os.path.join(tempfile.mkdtemp(prefix="needling-kernel-"), "kernel")
+        return os.path.join(self.private_folder(), "kernel")
+
+    @default("connection_file")
+    def _default_connection_file(self) -> str:
+        return os.path.join(self.private_folder(), "connection.json")
 
     def remove_socket_folder(self) -> None:
-        """Remove the private socket folder (also after a kernel died, when no clean-up hook runs)."""
-        if self.transport == "ipc" and os.path.basename(os.path.dirname(self.ip)).startswith("needling-kernel-"):
-            shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+        """Remove the private folder (also after a kernel died, when no clean-up hook runs)."""
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def kill_now(self) -> None:
+        """Kill the kernel process at once and remove its folder (see :func:`kill_kernels_now`)."""
+        process = getattr(self.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+        self.remove_socket_folder()
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

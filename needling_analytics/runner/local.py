@@ -1,0 +1,223 @@
+"""The local executor: reports made in parallel by worker processes on this machine.
+
+Each worker process starts a warm kernel (:mod:`.pool`) and makes report
+after report. One failing report never stops the others. A worker process
+that dies (killed by the out-of-memory killer, or a crash inside a kernel
+it started) does not stop the run either: the reports it had not finished
+are made again by new workers, and a report whose worker died while making
+it twice is failed with that reason. Workers and their kernels end when the
+run that started them dies (:mod:`.lifeline`).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import RunConfig
+from .execute import ReportError, ReportResult, run_report
+from .lifeline import WORKER_PREFIX, remove_dead_workers_folders, watch_parent, worker_folder
+
+log = logging.getLogger("needling_analytics.runner")
+#: A report is failed after its worker died this many times while making it.
+DEATHS_PER_REPORT = 2
+#: The run stops starting workers after this many pools broke with no report to blame (workers that cannot start).
+BLAMELESS_BREAKS = 2
+#: In a worker's folder: the name of the report it is making.
+CURRENT_JOB = "current-report"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report to make."""
+
+    name: str
+    kind: str
+    label: str
+    parameters: dict
+    html: Path
+    key: str
+
+
+_KERNEL = None  # this worker process's warm kernel, when isolation is "warm"
+_FOLDER: Path | None = None  # this worker process's private folder
+
+
+def _start_worker(isolation: str, run_pid: int, kernels: Path) -> None:
+    """Worker initialiser: end with the run (:mod:`.lifeline`), keep kernel files private, start a warm kernel."""
+    global _KERNEL, _FOLDER
+    from multiprocessing.util import Finalize
+
+    from .pool import keep_kernel_files_in, kill_kernels_now
+
+    folder = _FOLDER = worker_folder(kernels)
+    if not keep_kernel_files_in(folder):
+        log.info("the run folder's path is too long for kernel sockets: kernel files go in the temporary folder")
+
+    def leave_nothing_behind() -> None:
+        kill_kernels_now()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def terminated(signum, frame) -> None:  # the pool ends its other workers so when one dies: not their fault
+        leave_nothing_behind()
+        os._exit(128 + signum)
+
+    watch_parent(run_pid, leave_nothing_behind)
+    signal.signal(signal.SIGTERM, terminated)
+    Finalize(None, shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}, exitpriority=5)
+    if isolation == "warm":
+        from .execute import KERNEL
+        from .pool import WarmKernel
+
+        _KERNEL = WarmKernel(KERNEL)
+        Finalize(_KERNEL, _KERNEL.shutdown, exitpriority=10)
+
+
+def _run_job(job: Job, timeout: int) -> ReportResult:
+    """Run one job in a worker; never raises."""
+    started = time.perf_counter()
+    current = _FOLDER / CURRENT_JOB if _FOLDER is not None else None
+    if current is not None:  # read by the run if this worker dies while making the report
+        current.write_text(job.name, encoding="utf-8")
+    try:
+        kernel = _KERNEL if job.kind == "patient" else None
+        result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
+        key_file = job.html.with_suffix(".key")
+        key_file.write_text(job.key)
+        result.name = job.name
+        return result
+    except ReportError as exc:
+        return ReportResult(
+            job.name,
+            "failed",
+            time.perf_counter() - started,
+            reason=exc.reason,
+            error=exc.detail or traceback.format_exc(),
+        )
+    except Exception as exc:  # a bug must still not stop the other reports
+        return ReportResult(
+            job.name,
+            "failed",
+            time.perf_counter() - started,
+            reason=f"an unexpected error: {type(exc).__name__}: {exc}",
+            error=traceback.format_exc(),
+        )
+    finally:
+        if current is not None:
+            current.unlink(missing_ok=True)
+
+
+def _reports_of_dead_workers(kernels: Path) -> set[str]:
+    """The reports that workers no longer running were making when they died."""
+    names = set()
+    for marker in kernels.glob(f"{WORKER_PREFIX}*/{CURRENT_JOB}"):
+        pid = marker.parent.name.removeprefix(WORKER_PREFIX)
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            names.add(marker.read_text(encoding="utf-8"))
+        except (PermissionError, ValueError):
+            pass
+    return names
+
+
+def fan_out(jobs: list[Job], config: RunConfig, run_dir: Path) -> list[ReportResult]:
+    """Make ``jobs`` with ``config.workers`` worker processes; one result per job, in the jobs' order.
+
+    Workers keep their kernels' files under ``run_dir / "kernels"``. When a
+    worker dies, the unfinished reports are made again by new workers (see
+    the module docstring); a half-written report is never kept, because
+    reports are written to a temporary file and renamed when complete.
+    """
+    if not jobs:
+        return []
+    kernels = run_dir / "kernels"
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(jobs), unit="report", desc="reports")
+    results: list[ReportResult] = []
+    deaths = dict.fromkeys((job.name for job in jobs), 0)
+    remaining, blameless = list(jobs), 0
+    while remaining:
+        done, unfinished = _one_pool(remaining, config, kernels, progress)
+        results += done
+        if not unfinished:
+            break
+        blamed = _reports_of_dead_workers(kernels)
+        remove_dead_workers_folders(kernels)
+        _remove_partial_reports(unfinished)
+        for name in blamed:
+            deaths[name] = deaths.get(name, 0) + 1
+        blameless = 0 if blamed else blameless + 1
+        given_up = [j for j in unfinished if deaths[j.name] >= DEATHS_PER_REPORT or blameless >= BLAMELESS_BREAKS]
+        for job in given_up:
+            reason = (
+                f"its worker process died {deaths[job.name]} times while making it (out of memory, or a crash)"
+                if deaths[job.name]
+                else "the worker processes died before they could make it (see run.log)"
+            )
+            results.append(ReportResult(job.name, "failed", 0.0, reason=reason))
+            log.error("%s failed: %s", job.name, reason)
+        remaining = [j for j in unfinished if j not in given_up]
+        if remaining:
+            log.warning(
+                "a worker process died%s: %d unfinished report(s) are made again by new workers",
+                f" while making {', '.join(sorted(blamed))}" if blamed else "",
+                len(remaining),
+            )
+    if progress is not None:
+        progress.close()
+    order = {job.name: i for i, job in enumerate(jobs)}
+    return sorted(results, key=lambda r: order.get(r.name, 0))
+
+
+def _one_pool(jobs: list[Job], config: RunConfig, kernels: Path, progress) -> tuple[list[ReportResult], list[Job]]:
+    """Run ``jobs`` in one process pool; return the results and the jobs left unfinished by a broken pool."""
+    results, unfinished = [], []
+    context = multiprocessing.get_context("spawn")
+    workers = max(1, min(config.workers, len(jobs)))
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(config.isolation, os.getpid(), kernels),
+    ) as pool:
+        futures = {pool.submit(_run_job, job, config.timeout): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    unfinished.append(futures[future])
+                    continue
+                results.append(result)
+                if result.status == "failed":
+                    log.error("%s failed: %s\n%s", result.name, result.reason, result.error)
+                else:
+                    log.info("%s made in %.1f s", result.name, result.seconds)
+                if progress is not None:
+                    progress.update(1)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return results, unfinished
+
+
+def _remove_partial_reports(jobs: list[Job]) -> None:
+    """Remove the temporary files a dead worker left beside these jobs' reports."""
+    for job in jobs:
+        patterns = [f".{job.html.name}.tmp-*", f".{job.html.stem}.ipynb.tmp-*", f".{job.html.stem}.tmp-*.ipynb"]
+        for partial in (p for pattern in patterns for p in job.html.parent.glob(pattern)):
+            partial.unlink(missing_ok=True)

@@ -1,0 +1,167 @@
+"""Runs that die: nothing is left running, and reports whose worker died are made again.
+
+A monthly run killed outright (SIGKILL, as the out-of-memory killer or a
+scheduler's time limit does) must take its worker processes, the
+multiprocessing helper and its kernels with it, and leave no kernel
+connection file behind; the next run finishes the reports. A worker that
+dies during a run is replaced and its report made again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from needling_analytics.demo import write_clinic
+from needling_analytics.runner import RunConfig, run_monthly
+from needling_analytics.runner.execute import NOTEBOOK_DIR
+
+from .conftest import demo_tables
+
+MONTH = "2026-10"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the run's processes through /proc"),
+]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clinic")
+    write_clinic(demo_tables(n_patients=30, seed=2), folder)
+    return folder
+
+
+def _processes_marked(mark: str) -> dict[int, str]:
+    """Running processes (not zombies) whose environment holds ``mark``, with their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if mark.encode() in environ and state != "Z":
+            found[int(entry.name)] = command
+    return found
+
+
+def _wait_until(condition, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    return condition()
+
+
+def test_a_killed_run_leaves_nothing_running_and_the_rerun_finishes(data_dir, tmp_path):
+    mark = f"needling-test-{uuid.uuid4().hex}"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "NEEDLING_TEST_MARK": mark, "TMPDIR": str(temporary)}
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "needling_analytics", "monthly", "--month", MONTH]
+    command += ["--data", str(data_dir), "--out", str(out), "--workers", "2", "--clinic-name", "Killed"]
+    run = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    patients = out / "killed" / MONTH / "patients"
+    try:
+        assert _wait_until(lambda: len(list(patients.glob("*.html"))) >= 3, 240), "no report was made in time"
+        running = _processes_marked(mark)
+        kernels = [c for c in running.values() if "ipykernel" in c]
+        # the run, the multiprocessing resource tracker, two workers and their two kernels
+        assert len(running) >= 5 and len(kernels) == 2, running
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        left = _wait_until(lambda: not _processes_marked(mark), 10)
+        assert left, f"still running 10 s after the run was killed: {_processes_marked(mark)}"
+    finally:
+        for pid in _processes_marked(mark):  # never leave orphans on the test machine either
+            os.kill(pid, signal.SIGKILL)
+    made_before = {p.stem for p in patients.glob("*.html")}
+    run_dir = out / "killed" / MONTH
+    assert not list((run_dir / "kernels").iterdir()), "kernel files were left in the run folder"
+    assert not list(temporary.iterdir()), "files were left in the temporary folder"
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    statuses = {r["name"]: r["status"] for r in manifest["reports"]}
+    assert set(statuses.values()) <= {"ok", "skipped"} and manifest["counts"]["failed"] == 0
+    assert {n for n, s in statuses.items() if s == "skipped"} >= made_before - {"clinic_report"}
+    assert {p.stem for p in patients.glob("*.html")} == {n for n in statuses if n != "clinic_report"}
+    assert not _processes_marked(mark)
+
+
+def _notebooks_that_kill_a_worker(folder: Path, victim: str, once_marker: Path | None) -> Path:
+    """Copy the notebooks; the patient report of ``victim`` kills the worker process running it.
+
+    The kernel's parent is the worker. With ``once_marker``, only the first attempt kills.
+    """
+    notebooks = folder / "notebooks"
+    notebooks.mkdir()
+    for source in NOTEBOOK_DIR.glob("*.ipynb"):
+        (notebooks / source.name).write_bytes(source.read_bytes())
+    book = nbformat.read(notebooks / "patient_report.ipynb", as_version=4)
+    position = next(i for i, c in enumerate(book.cells) if "parameters" in c.metadata.get("tags", [])) + 1
+    once = f"not os.path.exists({str(once_marker)!r})" if once_marker else "True"
+    touch = f"open({str(once_marker)!r}, 'w').close()\n    " if once_marker else ""
+    code = f"import os, signal\nif patient_id == {victim!r} and {once}:\n    {touch}os.kill(os.getppid(), signal.SIGKILL)"
+    book.cells.insert(position, nbformat.v4.new_code_cell(code))
+    nbformat.write(book, notebooks / "patient_report.ipynb")
+    return notebooks
+
+
+def _victim(data_dir: Path) -> str:
+    from needling_analytics.load import load_clinic
+    from needling_analytics.runner import patients_seen
+
+    import pandas as pd
+
+    return patients_seen(load_clinic(data_dir), pd.Period(MONTH, "M"))[3]
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_its_report_made_again(data_dir, tmp_path, monkeypatch):
+    victim = _victim(data_dir)
+    monkeypatch.setenv("NEEDLING_NOTEBOOKS", str(_notebooks_that_kill_a_worker(tmp_path, victim, tmp_path / "once")))
+    config = RunConfig(data_dir=data_dir, clinic_name="Lost worker", out_dir=tmp_path / "out", workers=2)
+    run = run_monthly(config, month=MONTH)
+    assert (tmp_path / "once").exists(), "the worker was never killed: the test proves nothing"
+    assert run.exit_code == 0
+    assert {r.status for r in run.results} == {"ok"}
+    assert (run.run_dir / "patients" / f"{victim}.html").is_file()
+    log = (run.run_dir / "run.log").read_text()
+    assert f"a worker process died while making {victim}" in log
+    assert not list((run.run_dir / "kernels").iterdir())
+    assert not list((run.run_dir / "patients").glob(".*tmp*"))
+    manifest = json.loads((run.run_dir / "manifest.json").read_text())
+    assert manifest["exit_code"] == 0 and manifest["counts"]["failed"] == 0
+
+
+def test_a_report_that_kills_its_worker_every_time_fails_alone(data_dir, tmp_path, monkeypatch):
+    victim = _victim(data_dir)
+    monkeypatch.setenv("NEEDLING_NOTEBOOKS", str(_notebooks_that_kill_a_worker(tmp_path, victim, None)))
+    config = RunConfig(data_dir=data_dir, clinic_name="Poison", out_dir=tmp_path / "out", workers=2)
+    run = run_monthly(config, month=MONTH)
+    assert run.exit_code == 1
+    statuses = {r.name: r.status for r in run.results}
+    assert statuses.pop(victim) == "failed"
+    assert set(statuses.values()) == {"ok"}
+    failed = next(r for r in run.results if r.status == "failed")
+    assert failed.reason == "its worker process died 2 times while making it (out of memory, or a crash)"
+    manifest = json.loads((run.run_dir / "manifest.json").read_text())
+    assert manifest["exit_code"] == 1 and manifest["counts"]["failed"] == 1
+    assert not list((run.run_dir / "kernels").iterdir())
