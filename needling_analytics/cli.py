@@ -126,6 +126,12 @@ def _run_config(args):
         values["disclosure"] = args.disclosure
     if getattr(args, "recovery_model", None):
         values["recovery_model"] = Path(args.recovery_model)
+    if getattr(args, "executor", None):
+        values["executor"] = args.executor
+    if getattr(args, "scheduler", None):
+        values["scheduler"] = args.scheduler
+    if getattr(args, "insecure", False):
+        values["insecure"] = True
     return RunConfig(**values)
 
 
@@ -379,6 +385,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--isolation",
         choices=["warm", "strict"],
         help="warm: each worker's kernel serves many reports, wiped clean between them (default); strict: a fresh kernel per report",
+    )
+    monthly.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        help="local: worker processes on this computer (default); dask: the workers of a Dask cluster",
+    )
+    monthly.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --executor dask: an existing cluster's scheduler, e.g. tls://10.0.0.5:8786 "
+        "(default: a local cluster of --workers processes)",
+    )
+    monthly.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a plain tcp:// scheduler on another computer: patients' data then cross the network unencrypted",
     )
     _disclosure_options(monthly)
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")

@@ -32,10 +32,11 @@ def data_dir(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module")
-def first_run(data_dir, tmp_path_factory):
+@pytest.fixture(scope="module", params=["local", "dask"])
+def first_run(data_dir, tmp_path_factory, request):
+    """A monthly run with each executor: the same tests hold for both."""
     out = tmp_path_factory.mktemp("runs")
-    config = RunConfig(data_dir=data_dir, clinic_name="Tiny Physio", out_dir=out, workers=2)
+    config = RunConfig(data_dir=data_dir, clinic_name="Tiny Physio", out_dir=out, workers=2, executor=request.param)
     return config, run_monthly(config, month=MONTH)
 
 
@@ -146,7 +147,8 @@ def test_a_rerun_skips_unchanged_reports_and_finishes_an_interrupted_one(first_r
     assert forced == {"clinic_report": "ok"}
 
 
-def test_one_broken_patient_fails_alone(data_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_one_broken_patient_fails_alone(data_dir, tmp_path, monkeypatch, executor):
     victim = _expected_patients(data_dir)[0]
     notebooks = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOK_DIR, notebooks, ignore=shutil.ignore_patterns("*.py", "README.md"))
@@ -158,7 +160,9 @@ def test_one_broken_patient_fails_alone(data_dir, tmp_path, monkeypatch):
     )
     nbformat.write(book, notebooks / "patient_report.ipynb")
     monkeypatch.setenv("NEEDLING_NOTEBOOKS", str(notebooks))
-    config = RunConfig(data_dir=data_dir, clinic_name="Tiny Physio", out_dir=tmp_path / "out", workers=2)
+    config = RunConfig(
+        data_dir=data_dir, clinic_name="Tiny Physio", out_dir=tmp_path / "out", workers=2, executor=executor
+    )
     run = run_monthly(config, month=MONTH)
     assert run.exit_code == 1
     statuses = {r.name: r.status for r in run.results}

@@ -221,3 +221,50 @@ def test_every_run_setting_reaches_the_reports_through_the_cache_only(tmp_path):
     assert run_settings(cache_dir=str(cache), audience="owner", clinic_name="Other", min_episodes=50) == settings
     by_hand = run_settings(audience="owner", clinic_name="By hand")
     assert by_hand.disclosure == Disclosure("owner") and by_hand.clinic_name == "By hand"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"executor": "threads"}, "`executor` must be 'local'"),
+        ({"scheduler": "tls://10.0.0.5:8786"}, 'give it with `executor = "dask"`'),
+        ({"executor": "dask", "scheduler": "10.0.0.5:8786"}, "must be an address like tls://HOST:8786"),
+        ({"executor": "dask", "scheduler": "tcp://10.0.0.5:8786"}, "unencrypted"),
+        ({"executor": "dask", "scheduler": "tls://10.0.0.5:8786"}, "needs the certificate files tls_ca_file"),
+        ({"executor": "dask", "insecure": "yes"}, "`insecure` must be true or false"),
+    ],
+)
+def test_scheduler_addresses_that_would_expose_patient_data_are_refused(tmp_path, settings, message):
+    with pytest.raises(InputError, match=message):
+        RunConfig(data_dir=tmp_path, **settings)
+
+
+def test_plain_tcp_is_allowed_on_this_computer_or_when_the_user_says_insecure(tmp_path):
+    assert RunConfig(data_dir=tmp_path, executor="dask", scheduler="tcp://127.0.0.1:8786").scheduler
+    assert RunConfig(data_dir=tmp_path, executor="dask", scheduler="tcp://localhost:8786").scheduler
+    remote = RunConfig(data_dir=tmp_path, executor="dask", scheduler="tcp://10.0.0.5:8786", insecure=True)
+    assert remote.insecure
+
+
+def test_tls_scheduler_needs_existing_certificate_files_named_in_the_config(tmp_path):
+    for name in ("ca.pem", "client.pem"):
+        (tmp_path / name).write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "clinic.toml").write_text(
+        'data_dir = "."\nexecutor = "dask"\nscheduler = "tls://10.0.0.5:8786"\n'
+        'tls_ca_file = "ca.pem"\ntls_cert_file = "client.pem"\ntls_key_file = "client-key.pem"\n'
+    )
+    with pytest.raises(InputError, match="`tls_key_file` names no file") as caught:
+        load_config(tmp_path / "clinic.toml")
+    assert str(tmp_path / "client-key.pem") in str(caught.value)
+    (tmp_path / "client-key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    config = load_config(tmp_path / "clinic.toml")
+    assert config.tls_ca_file == (tmp_path / "ca.pem").resolve() and config.executor == "dask"
+
+
+def test_the_command_line_refuses_a_remote_plain_tcp_scheduler_with_exit_2(tmp_path, capsys):
+    from needling_analytics.cli import main
+
+    code = main(["monthly", "--data", str(tmp_path), "--executor", "dask", "--scheduler", "tcp://10.0.0.5:8786"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "unencrypted" in error and "--insecure" in error

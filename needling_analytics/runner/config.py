@@ -18,6 +18,12 @@ Example ``clinic.toml``::
     permissions = "owner"                 # or "group": the account's group may read reports too
     recovery_model = "group-model.json"   # optional: an expected-recovery model fitted once on a group's
                                           # pooled data (fit-recovery); default: fitted on this clinic's data
+    executor = "local"                    # or "dask": reports are made by the workers of a Dask cluster
+    # scheduler = "tls://10.0.0.5:8786"   # dask only: an existing cluster (default: a local one of `workers` processes)
+    # tls_ca_file = "certs/ca.pem"        # a tls:// scheduler: the certificate authority, and this client's
+    # tls_cert_file = "certs/client.pem"  # certificate and key (Dask's Security)
+    # tls_key_file = "certs/client-key.pem"
+    # insecure = false                    # true: allow a plain tcp:// scheduler on another host (unencrypted)
 
     [responder_rule]
     abs_threshold = 2.0
@@ -66,10 +72,16 @@ class RunConfig:
     permissions: str = "owner"
     rule: ResponderRule = ResponderRule()
     recovery_model: Path | None = None
+    executor: str = "local"
+    scheduler: str | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    insecure: bool = False
 
     def __post_init__(self):
         # Notebooks run in their own folder: every path they are given must be absolute.
-        for name in ("data_dir", "out_dir", "mapping", "recovery_model"):
+        for name in ("data_dir", "out_dir", "mapping", "recovery_model", *TLS_FILES):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser().resolve())
@@ -90,6 +102,9 @@ class RunConfig:
             raise InputError(
                 f"`isolation` must be 'warm' (a kernel serves many reports, wiped between them) or 'strict' (a fresh kernel per report), got {self.isolation!r}"
             )
+        if not isinstance(self.insecure, bool):
+            raise InputError(f"`insecure` must be true or false, got {self.insecure!r}")
+        check_executor(self)
 
     @property
     def disclosure_policy(self) -> Disclosure:
@@ -102,6 +117,56 @@ class RunConfig:
         name = unicodedata.normalize("NFKD", self.clinic_name or self.data_dir.resolve().name)
         slug = re.sub(r"[^a-z0-9]+", "-", name.encode("ascii", "ignore").decode().casefold()).strip("-")[:60]
         return slug or "clinic"
+
+
+#: The settings naming the certificate files of a TLS connection to a Dask scheduler.
+TLS_FILES = ("tls_ca_file", "tls_cert_file", "tls_key_file")
+#: Host names of this computer: a plain tcp:// scheduler there sends nothing over a network.
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def check_executor(config: RunConfig) -> None:
+    """Refuse an unknown executor, and a scheduler address that would send patient data unprotected.
+
+    Patient data cross the network between the run and a remote cluster's
+    workers: a ``tcp://`` address of another host is refused unless
+    ``insecure`` is set, and a ``tls://`` address needs the three
+    certificate files.
+
+    Raises
+    ------
+    InputError
+        Saying what to give instead.
+    """
+    if config.executor not in ("local", "dask"):
+        raise InputError(
+            f"`executor` must be 'local' (worker processes on this computer) or 'dask' (a Dask cluster), got {config.executor!r}"
+        )
+    if config.scheduler is None:
+        return
+    if config.executor != "dask":
+        raise InputError(
+            '`scheduler` is the address of a Dask cluster: give it with `executor = "dask"` (--executor dask)'
+        )
+    scheme, _, rest = str(config.scheduler).partition("://")
+    host = rest.rsplit(":", 1)[0] if rest else ""
+    if scheme not in ("tcp", "tls") or not host:
+        raise InputError(
+            f"`scheduler` must be an address like tls://HOST:8786 (or tcp://127.0.0.1:8786 on this computer), got {config.scheduler!r}"
+        )
+    if scheme == "tcp" and host not in LOOPBACK and not config.insecure:
+        raise InputError(
+            f"the scheduler {config.scheduler} is reached over plain TCP: patients' data would cross the network "
+            "unencrypted between this computer and the workers. Use a tls:// address with tls_ca_file, "
+            "tls_cert_file and tls_key_file, or give --insecure (insecure = true) if the network is private"
+        )
+    missing = [name for name in TLS_FILES if getattr(config, name) is None]
+    if scheme == "tls" and missing:
+        raise InputError(f"a tls:// scheduler needs the certificate files {', '.join(missing)} in the configuration")
+    for name in TLS_FILES:
+        path = getattr(config, name)
+        if path is not None and not path.is_file():
+            raise InputError(f"`{name}` names no file", path=path)
 
 
 def check_recovery_model(path: Path) -> None:
@@ -218,7 +283,7 @@ def load_config(path: str | Path) -> RunConfig:
         raise InputError("`data_dir` is required: the folder holding the clinic's exports", path=path)
     base = path.parent
     values = dict(raw)
-    for key in ("data_dir", "mapping", "out_dir", "recovery_model"):
+    for key in ("data_dir", "mapping", "out_dir", "recovery_model", *TLS_FILES):
         if key in values:
             if not isinstance(values[key], str):
                 raise InputError(f"`{key}` must be a path in quotes, got {values[key]!r}", path=path)

@@ -11,12 +11,14 @@ run that started them dies (:mod:`.lifeline`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -50,31 +52,33 @@ class Job:
 
 
 _KERNEL = None  # this worker process's warm kernel, when isolation is "warm"
+_KERNEL_LOCK = threading.Lock()  # a Dask worker with several threads shares one kernel
 _FOLDER: Path | None = None  # this worker process's private folder
 
 
-def _start_worker(isolation: str, run_pid: int, kernels: Path) -> None:
-    """Worker initialiser: end with the run (:mod:`.lifeline`), keep kernel files private, start a warm kernel."""
+def start_worker(isolation: str, run_pid: int, kernels: Path) -> None:
+    """Prepare this process to make reports: end with ``run_pid`` (:mod:`.lifeline`), keep kernel files
+    private under ``kernels``, and (isolation ``warm``) hold a warm kernel, started with the first report.
+
+    The process pool's initialiser; the Dask executor's worker plugin calls it too.
+    """
     global _KERNEL, _FOLDER
     from multiprocessing.util import Finalize
 
-    from .pool import keep_kernel_files_in, kill_kernels_now
+    from .pool import keep_kernel_files_in
 
     folder = _FOLDER = worker_folder(kernels)
     if not keep_kernel_files_in(folder):
         log.info("the run folder's path is too long for kernel sockets: kernel files go in the temporary folder")
 
-    def leave_nothing_behind() -> None:
-        kill_kernels_now()
-        shutil.rmtree(folder, ignore_errors=True)
-
     def terminated(signum, frame) -> None:  # the pool ends its other workers so when one dies: not their fault
-        leave_nothing_behind()
+        stop_worker()
         os._exit(128 + signum)
 
-    watch_parent(run_pid, leave_nothing_behind)
-    signal.signal(signal.SIGTERM, terminated)
-    Finalize(None, shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}, exitpriority=5)
+    watch_parent(run_pid, stop_worker)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
+    Finalize(None, stop_worker, exitpriority=5)
     if isolation == "warm":
         from .execute import KERNEL
         from .pool import WarmKernel
@@ -83,15 +87,27 @@ def _start_worker(isolation: str, run_pid: int, kernels: Path) -> None:
         Finalize(_KERNEL, _KERNEL.shutdown, exitpriority=10)
 
 
-def _run_job(job: Job, timeout: int) -> ReportResult:
-    """Run one job in a worker; never raises."""
+def stop_worker() -> None:
+    """Kill this process's kernels at once and remove its private folder; safe from any thread."""
+    global _KERNEL, _FOLDER
+    from .pool import kill_kernels_now
+
+    kill_kernels_now()
+    if _FOLDER is not None:
+        shutil.rmtree(_FOLDER, ignore_errors=True)
+    _KERNEL = _FOLDER = None
+
+
+def run_job(job: Job, timeout: int) -> ReportResult:
+    """Make one report in a worker; never raises."""
     started = time.perf_counter()
     current = _FOLDER / CURRENT_JOB if _FOLDER is not None else None
     if current is not None:  # read by the run if this worker dies while making the report
         current.write_text(job.name, encoding="utf-8")
     try:
         kernel = _KERNEL if job.kind == "patient" else None
-        result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
+        with _KERNEL_LOCK if kernel is not None else contextlib.nullcontext():
+            result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
         key_file = job.html.with_suffix(".key")
         key_file.write_text(job.key)
         result.name = job.name
@@ -191,10 +207,10 @@ def _one_pool(jobs: list[Job], config: RunConfig, kernels: Path, progress) -> tu
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=_start_worker,
+        initializer=start_worker,
         initargs=(config.isolation, os.getpid(), kernels),
     ) as pool:
-        futures = {pool.submit(_run_job, job, config.timeout): job for job in jobs}
+        futures = {pool.submit(run_job, job, config.timeout): job for job in jobs}
         try:
             for future in as_completed(futures):
                 try:

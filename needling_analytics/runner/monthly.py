@@ -158,6 +158,15 @@ def _up_to_date(job: Job) -> bool:
     return job.html.is_file() and key_file.is_file() and key_file.read_text() == job.key
 
 
+def _fan_out(config: RunConfig):
+    """The executor's ``fan_out``: :mod:`.local` (worker processes here) or :mod:`.cluster` (Dask)."""
+    if config.executor == "dask":
+        from .cluster import fan_out as on_cluster
+
+        return on_cluster
+    return fan_out
+
+
 def _remove_partial_files(run_dir: Path) -> int:
     partial = [p for p in run_dir.rglob(".*.tmp-*") if p.is_file()]
     for path in partial:
@@ -234,7 +243,10 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
             if j not in todo
         ]
         log.info("%d report(s): %d to make, %d unchanged", len(jobs), len(todo), len(jobs) - len(todo))
-        results += fan_out(todo, config, run_dir)
+        results += _fan_out(config)(todo, config, run_dir)
+        removed = _remove_partial_files(run_dir)  # left by a worker that died
+        if removed:
+            log.info("removed %d half-written file(s) left by worker processes that died", removed)
         exit_code = EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
     except KeyboardInterrupt:
         log.warning("interrupted: finished reports are kept; run again to make the rest")
@@ -278,6 +290,8 @@ def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerpr
             "show_practitioner_ids": config.show_practitioner_ids,
             "timeout": config.timeout,
             "isolation": config.isolation,
+            "executor": config.executor,
+            "scheduler": config.scheduler,
             "responder_rule": asdict(config.rule),
             "recovery_model": str(config.recovery_model) if config.recovery_model else None,
             "recovery_model_sha256": _file_hash(config.recovery_model),

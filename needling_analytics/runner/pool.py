@@ -59,8 +59,9 @@ UNKNOWN = "<the wipe did not finish>"
 
 #: Where kernels' private folders are made (see :func:`keep_kernel_files_in`); ``None``: the system's temporary folder.
 _KERNEL_FILES_DIR: str | None = None
-#: The longest folder that can hold kernels' folders: a Unix socket's path must fit in about 107 bytes.
-MAX_KERNEL_FILES_DIR = 64
+#: The longest folder that can hold kernels' folders: a socket's path (this folder, ``/k-XXXXXXXX/k-1``)
+#: must fit in the 107 bytes Linux allows.
+MAX_KERNEL_FILES_DIR = 90
 #: Every kernel manager of this process, so that :func:`kill_kernels_now` can reach kernels papermill started.
 _MANAGERS: weakref.WeakSet = weakref.WeakSet()
 
@@ -108,7 +109,8 @@ class PrivateKernelManager(KernelManager):
     def private_folder(self) -> str:
         """This kernel's folder (mode 0700), made on first use."""
         if self._folder is None:
-            self._folder = tempfile.mkdtemp(prefix="needling-kernel-", dir=_KERNEL_FILES_DIR)
+            prefix = "k-" if _KERNEL_FILES_DIR else "needling-kernel-"  # short: the sockets' paths are limited
+            self._folder = tempfile.mkdtemp(prefix=prefix, dir=_KERNEL_FILES_DIR)
         return self._folder
 
     @default("kernel_spec_manager")
@@ -123,7 +125,7 @@ class PrivateKernelManager(KernelManager):
     def _default_ip(self) -> str:
         if self.transport != "ipc":
             return "127.0.0.1"
-        return os.path.join(self.private_folder(), "kernel")
+        return os.path.join(self.private_folder(), "k")
 
     @default("connection_file")
     def _default_connection_file(self) -> str:
