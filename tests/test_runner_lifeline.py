@@ -182,3 +182,31 @@ def test_a_report_that_kills_its_worker_every_time_fails_alone(data_dir, tmp_pat
     manifest = json.loads((run.run_dir / "manifest.json").read_text())
     assert manifest["exit_code"] == 1 and manifest["counts"]["failed"] == 1
     assert not list((run.run_dir / "kernels").iterdir())
+
+
+def test_an_idle_warm_kernel_stops_itself_and_the_next_report_starts_a_new_one(tmp_path, monkeypatch):
+    import threading
+
+    from needling_analytics.runner import local
+    from needling_analytics.runner.execute import KERNEL
+    from needling_analytics.runner.pool import WarmKernel, keep_kernel_files_in
+
+    keep_kernel_files_in(None)
+    kernel = WarmKernel(KERNEL)
+    monkeypatch.setattr(local, "_KERNEL", kernel)
+    monkeypatch.setattr(local, "_FOLDER", tmp_path)
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})])
+    book.cells.append(nbformat.v4.new_code_cell("print(x * 2)"))
+    try:
+        assert kernel.run(book, {"x": 3}, timeout=60).cells[-1].outputs[0]["text"] == "6\n"
+        first = kernel.km.provisioner.process
+        local._used_now()
+        watch = threading.Thread(target=local.stop_idle_kernel, args=(0.5,), kwargs={"every": 0.1}, daemon=True)
+        watch.start()
+        assert _wait_until(lambda: first.poll() is not None, 10), "the idle kernel was not stopped"
+        with local._KERNEL_LOCK:  # as run_job holds it: a kernel making a report is never stopped
+            assert kernel.run(book, {"x": 5}, timeout=60).cells[-1].outputs[0]["text"] == "10\n"
+            assert kernel.km.provisioner.process is not first
+    finally:
+        monkeypatch.setattr(local, "_FOLDER", None)  # ends the watch
+        kernel.shutdown()

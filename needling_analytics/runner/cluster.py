@@ -29,6 +29,7 @@ import os
 import secrets
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import dask
@@ -38,13 +39,15 @@ from ..errors import InputError
 from .config import RunConfig
 from .execute import ReportResult
 from .lifeline import remove_dead_workers_folders
-from .local import DEATHS_PER_REPORT, Job, run_job, start_worker, stop_worker
+from .local import DEATHS_PER_REPORT, Job, run_job, start_worker, stop_idle_kernel, stop_worker
 
 log = logging.getLogger("needling_analytics.runner")
 #: The name of the worker plugin on the cluster.
 PLUGIN = "needling-analytics-warm-kernels"
 #: Seconds to wait for a remote cluster's scheduler and its first worker.
 CONNECT_SECONDS = 30
+#: An existing cluster's workers outlive the run: their warm kernels stop after this many seconds without a report.
+IDLE_KERNEL_SECONDS = 300
 
 
 class WarmKernels(WorkerPlugin):
@@ -56,6 +59,7 @@ class WarmKernels(WorkerPlugin):
 
     def setup(self, worker):
         start_worker(self.isolation, os.getppid(), self.kernels)
+        threading.Thread(target=stop_idle_kernel, args=(IDLE_KERNEL_SECONDS,), daemon=True).start()
 
     def teardown(self, worker):
         stop_worker()

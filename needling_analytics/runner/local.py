@@ -54,6 +54,7 @@ class Job:
 _KERNEL = None  # this worker process's warm kernel, when isolation is "warm"
 _KERNEL_LOCK = threading.Lock()  # a Dask worker with several threads shares one kernel
 _FOLDER: Path | None = None  # this worker process's private folder
+_LAST_USED = time.monotonic()  # when the warm kernel last finished a report
 
 
 def start_worker(isolation: str, run_pid: int, kernels: Path) -> None:
@@ -98,6 +99,34 @@ def stop_worker() -> None:
     _KERNEL = _FOLDER = None
 
 
+def _used_now() -> None:
+    global _LAST_USED
+    _LAST_USED = time.monotonic()
+
+
+def stop_idle_kernel(after: float, *, every: float = 10.0) -> None:
+    """Kill this process's warm kernel whenever it has made no report for ``after`` seconds; loop until
+    :func:`stop_worker`. The next report starts a new kernel.
+
+    For the workers of an existing Dask cluster, which outlive the run: a run
+    killed outright cannot end its kernels, so they end themselves.
+    """
+    from .pool import kill_kernels_now
+
+    folder = _FOLDER
+    while _FOLDER is not None and _FOLDER == folder:
+        time.sleep(min(after, every))
+        if _KERNEL is None or time.monotonic() - _LAST_USED < after or not _KERNEL_LOCK.acquire(blocking=False):
+            continue
+        try:
+            if _KERNEL is not None and _KERNEL.km is not None:
+                kill_kernels_now()
+                log.info("the warm kernel made no report for %.0f s: stopped", after)
+        finally:
+            _used_now()
+            _KERNEL_LOCK.release()
+
+
 def run_job(job: Job, timeout: int) -> ReportResult:
     """Make one report in a worker; never raises."""
     started = time.perf_counter()
@@ -108,6 +137,7 @@ def run_job(job: Job, timeout: int) -> ReportResult:
         kernel = _KERNEL if job.kind == "patient" else None
         with _KERNEL_LOCK if kernel is not None else contextlib.nullcontext():
             result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
+            _used_now()
         key_file = job.html.with_suffix(".key")
         key_file.write_text(job.key)
         result.name = job.name
