@@ -6,7 +6,8 @@ Generates the demo clinic, picks the first ``--patients`` patients seen in
 October 2026, and times: plain ``papermill`` on the patient notebook (one
 fresh kernel per report, one after another), then the monthly runner's
 fan-out with ``isolation`` "strict" and "warm", each with 1 worker and with
-all cores. The slow configurations (plain papermill and strict) make only
+all cores, and "warm" with all cores on a Dask LocalCluster (``executor =
+"dask"``). The slow configurations (plain papermill and strict) make only
 the first ``--baseline-patients`` reports, to keep the benchmark short; a
 rate is reports per minute either way, and the start-up of worker processes
 and kernels is inside every timing. Load, validation and the metrics cache
@@ -30,6 +31,7 @@ from needling_analytics import DataQualityWarning, load_clinic
 from needling_analytics.demo import generate_clinic, write_clinic
 from needling_analytics.reporting import RunSettings, write_cache
 from needling_analytics.runner import RunConfig, patients_seen
+from needling_analytics.runner.cluster import fan_out as fan_out_on_dask
 from needling_analytics.runner.execute import KERNEL, notebook_path
 from needling_analytics.runner.local import Job, fan_out
 
@@ -85,6 +87,16 @@ def main() -> None:
                 if failed:
                     raise SystemExit(f"{len(failed)} report(s) failed: {failed[0].reason}")
                 rates[f"{isolation}, {workers} worker(s)"] = len(chosen) / seconds * 60
+        out = tmp / "dask"
+        jobs = [Job(pid, "patient", pid, parameters(pid), out / f"{pid}.html", "") for pid in patients]
+        config = RunConfig(data_dir=tmp / "data", out_dir=out, workers=cores, executor="dask")
+        (out / "kernels").mkdir(parents=True)
+        start = time.perf_counter()
+        results = fan_out_on_dask(jobs, config, out)
+        seconds = time.perf_counter() - start
+        if any(r.status != "ok" for r in results):
+            raise SystemExit("a report failed on the Dask cluster")
+        rates[f"warm, dask, {cores} worker(s)"] = len(patients) / seconds * 60
         base = rates["plain papermill, 1 process"]
         for label, rate in rates.items():
             print(f"  {label:<28} {rate:6.1f} reports/min  ({rate / base:4.1f}x plain papermill)")
