@@ -34,16 +34,39 @@ pytestmark = [
 ]
 
 
+def _certificates(folder: Path) -> list[str]:
+    """A certificate authority and one certificate it signed for 127.0.0.1, made with openssl: the TLS options."""
+    folder.mkdir()
+
+    def openssl(*arguments):
+        subprocess.run(["openssl", *arguments], cwd=folder, check=True, capture_output=True)
+
+    new_key = ["-newkey", "rsa:2048", "-nodes", "-days", "2"]
+    openssl("req", "-x509", *new_key, "-keyout", "ca-key.pem", "-out", "ca.pem", "-subj", "/CN=needling-test-ca")
+    openssl("req", *new_key[:3], "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=localhost")
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    sign = ["x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial"]
+    openssl(*sign, "-days", "2", "-extfile", "san.cnf", "-out", "cert.pem")
+    return [
+        f"--tls-ca-file={folder / 'ca.pem'}",
+        f"--tls-cert={folder / 'cert.pem'}",
+        f"--tls-key={folder / 'key.pem'}",
+    ]
+
+
 @pytest.fixture
-def cluster(tmp_path):
-    """Start ``dask scheduler`` on loopback; yield a function that starts a worker (optionally blind)."""
+def cluster(tmp_path, request):
+    """Start ``dask scheduler`` on loopback (over TLS when the test is parametrised with ``tls``);
+    yield its address and a function that starts a worker (optionally blind)."""
     mark = f"needling-cluster-{uuid.uuid4().hex}"
     env = {**os.environ, "NEEDLING_TEST_MARK": mark}
     address_file = tmp_path / "scheduler.json"
+    tls = _certificates(tmp_path / "certs") if getattr(request, "param", "tcp") == "tls" else []
     started = [
         subprocess.Popen(
             [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
-            + ["--scheduler-file", str(address_file)],
+            + ["--scheduler-file", str(address_file)]
+            + (["--protocol", "tls", *tls] if tls else []),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -51,7 +74,7 @@ def cluster(tmp_path):
     ]
 
     def worker(*, hide: Path | None = None):
-        command = [DASK, "worker", "--scheduler-file", str(address_file), "--nthreads", "1", "--no-dashboard"]
+        command = [DASK, "worker", "--scheduler-file", str(address_file), "--nthreads", "1", "--no-dashboard", *tls]
         if hide is not None:  # an empty file system over the folder, seen by this worker only
             command = ["unshare", "--mount", "sh", "-c", f'mount -t tmpfs tmpfs "{hide}" && exec "$@"', "sh", *command]
         started.append(
@@ -73,10 +96,14 @@ def cluster(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
-def _workers(address: str, count: int) -> bool:
-    from distributed import Client
+def _workers(address: str, count: int, certificates: Path | None = None) -> bool:
+    from distributed import Client, Security
 
-    with Client(address, timeout=10) as client:
+    security = None
+    if certificates is not None:
+        files = {"tls_ca_file": "ca.pem", "tls_client_cert": "cert.pem", "tls_client_key": "key.pem"}
+        security = Security(**{k: str(certificates / v) for k, v in files.items()}, require_encryption=True)
+    with Client(address, timeout=10, security=security) as client:
         return len(client.scheduler_info()["workers"]) >= count
 
 
@@ -135,3 +162,30 @@ def test_workers_that_cannot_see_the_run_folder_are_named_and_the_run_exits_2(cl
     assert manifest["exit_code"] == 2 and manifest["reports"] == []
     assert not list((run_dir / "patients").glob("*.html"))
     assert time.monotonic() - started < 120
+
+
+@pytest.mark.parametrize("cluster", ["tls"], indirect=True)
+def test_a_tls_cluster_is_reached_with_the_certificates_named_in_the_config(cluster, tmp_path, run_folder):
+    address, worker, _ = cluster
+    assert address.startswith("tls://")
+    worker()
+    certificates = tmp_path / "certs"
+    assert _wait_until(lambda: _workers(address, 1, certificates), 60), "the worker did not join"
+    data = tmp_path / "data"
+    write_clinic(demo_tables(n_patients=6, seed=1), data)
+    config = tmp_path / "clinic.toml"
+    config.write_text(
+        f'clinic_name = "Cluster"\ndata_dir = "data"\nout_dir = "{run_folder}"\nexecutor = "dask"\n'
+        f'scheduler = "{address}"\ntls_ca_file = "certs/ca.pem"\ntls_cert_file = "certs/cert.pem"\n'
+        'tls_key_file = "certs/key.pem"\n'
+    )
+    command = [sys.executable, "-m", "needling_analytics", "monthly", "--month", MONTH, "--config", str(config)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = json.loads((run_folder / "cluster" / MONTH / "manifest.json").read_text())
+    assert manifest["parameters"]["scheduler"] == address and manifest["counts"]["failed"] == 0
+    assert manifest["counts"]["ok"] == len(manifest["reports"]) >= 2
+    # without the certificates the same scheduler is not reached
+    plain = address.replace("tls://", "tcp://")
+    refused = _monthly(data, run_folder / "plain", plain)
+    assert refused.returncode == 2 and "could not be reached" in refused.stderr
