@@ -135,6 +135,36 @@ def _run_config(args):
     return RunConfig(**values)
 
 
+def _as_of(clinic, text: str):
+    """The clinic as it stood at the end of the day ``text``; say what was left out."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from .cohort import DATED_TABLES, clinic_until
+
+    try:
+        day = pd.Timestamp(dt.date.fromisoformat(text))
+    except ValueError:
+        raise InputError(f"--as-of must be a date written YYYY-MM-DD, got {text!r}") from None
+    if day > clinic.as_of:
+        raise InputError(f"--as-of {text} is after the data's own date ({clinic.as_of:%Y-%m-%d}): give an earlier day")
+    cut = clinic_until(clinic, day)
+    words = {
+        "sessions": "sessions",
+        "rom": "range-of-motion measurements",
+        "proms": "questionnaires",
+        "journal": "journal entries",
+        "episodes": "courses of care",
+        "adverse_events": "adverse events",
+    }
+    assert set(words) == {name for name, _ in DATED_TABLES} | {"adverse_events"}
+    left_out = {name: len(clinic.tables[name]) - len(cut.tables[name]) for name in words}
+    said = ", ".join(f"{n:,} {words[name]}" for name, n in left_out.items() if n)
+    print(f"As of {text}: {said or 'nothing'} dated later left out.")
+    return cut
+
+
 def _report(args) -> int:
     import tempfile
 
@@ -148,6 +178,8 @@ def _report(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         clinic = load_clinic(config.data_dir, config.mapping, timezone=config.timezone)
+    if args.as_of:
+        clinic = _as_of(clinic, args.as_of)
     out = config.out_dir / config.clinic_slug
     with file_permissions(config.permissions), tempfile.TemporaryDirectory(prefix="needling-cache-") as cache:
         if args.kind == "clinic":  # the set-up step: a key made once for the clinic reports, never by a report
@@ -159,6 +191,8 @@ def _report(args) -> int:
                     f"patient {args.patient_id!r} is not in the data (or all their rows were quarantined)",
                     path=config.data_dir,
                 )
+            if args.as_of and args.patient_id not in set(clinic.episodes["patient_id"]):
+                raise InputError(f"patient {args.patient_id!r} had no course of care yet on {args.as_of}")
             parameters = patient_parameters(args.patient_id, cache)
             html = out / "patients" / f"{safe_name(args.patient_id)}.html"
             title = f"Patient {args.patient_id}"
@@ -371,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     _disclosure_options(clinic)
     for sub in (patient, clinic):
         _run_options(sub)
+        sub.add_argument(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="make the report as it would have been at the end of that day: later sessions, scores and courses "
+            "are left out, later discharges count as ongoing (default: all the data)",
+        )
         sub.set_defaults(run=_report)
 
     monthly = commands.add_parser(

@@ -30,6 +30,7 @@ from .clinic import Clinic
 from .periods import parse_month
 
 __all__ = [
+    "clinic_until",
     "clinic_window",
     "ended_courses",
     "episode_outcomes",
@@ -61,6 +62,39 @@ def restrict_clinic(clinic: Clinic, episode_ids) -> Clinic:
     return dataclasses.replace(clinic, tables=tables)
 
 
+#: The tables cut by :func:`clinic_until`, with the column dating each row.
+DATED_TABLES = (
+    ("sessions", "session_date"),
+    ("rom", "measured_on"),
+    ("proms", "completed_on"),
+    ("journal", "entry_date"),
+    ("episodes", "start_date"),
+)
+
+
+def clinic_until(clinic: Clinic, day) -> Clinic:
+    """The clinic as it stood at the end of ``day``, as if a report had been made that day.
+
+    Sessions, measurements, questionnaires, journal entries and courses of
+    care dated after ``day`` are removed, with the adverse events of removed
+    sessions; a discharge after ``day`` becomes "ongoing" again. The as-of
+    date becomes ``day`` (or stays earlier). Compare the tables' lengths
+    with ``clinic``'s to count what went.
+    """
+    end = pd.Timestamp(day).normalize()
+    t = dict(clinic.tables)
+    for name, column in DATED_TABLES:
+        t[name] = t[name][~(t[name][column] > end)].reset_index(drop=True)
+    episodes = t["episodes"].copy()
+    later = episodes["end_date"] > end
+    episodes.loc[later, "end_date"] = pd.NaT
+    episodes.loc[later, "discharge_reason"] = np.nan
+    t["episodes"] = episodes
+    events = t["adverse_events"]
+    t["adverse_events"] = events[events["session_id"].isin(t["sessions"]["session_id"])].reset_index(drop=True)
+    return dataclasses.replace(clinic, tables=t, as_of=min(clinic.as_of, end))
+
+
 def clinic_window(clinic: Clinic, month, *, months: int = 12) -> Clinic:
     """The clinic as it stood at the end of ``month``, with the episodes started in the ``months`` up to it.
 
@@ -80,27 +114,15 @@ def clinic_window(clinic: Clinic, month, *, months: int = 12) -> Clinic:
     period = parse_month(month)
     end = period.end_time.normalize()
     start = (period - (months - 1)).start_time
-    t = dict(clinic.tables)
-    for name, column in (
-        ("sessions", "session_date"),
-        ("rom", "measured_on"),
-        ("proms", "completed_on"),
-        ("journal", "entry_date"),
-    ):
-        t[name] = t[name][~(t[name][column] > end)].reset_index(drop=True)
-    episodes = t["episodes"].copy()
-    later = episodes["end_date"] > end
-    episodes.loc[later, "end_date"] = pd.NaT
-    episodes.loc[later, "discharge_reason"] = np.nan
-    t["episodes"] = episodes
-    cut = dataclasses.replace(clinic, tables=t, as_of=min(clinic.as_of, end))
+    cut = clinic_until(clinic, end)
+    episodes = cut.episodes
     started = episodes["start_date"].between(start, end)
     if not started.any():
-        first, last = episodes["start_date"].min(), episodes["start_date"].max()
+        every = clinic.episodes["start_date"]  # the message describes the whole clinic, not the cut one
         raise ValueError(
             f"`month` {str(period)!r}: no course of care started between {start:%Y-%m-%d} and {end:%Y-%m-%d}; "
-            f"the clinic's episodes start from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-            if len(episodes)
+            f"the clinic's episodes start from {every.min():%Y-%m-%d} to {every.max():%Y-%m-%d}"
+            if len(every)
             else f"`month` {str(period)!r}: the clinic has no episodes"
         )
     return restrict_clinic(cut, episodes.loc[started, "episode_id"])

@@ -69,7 +69,7 @@ recovery = reporting.clinic_recovery(clinic, window, cache_dir=cache_dir, settin
 
 # %%
 reporting.report_header(
-    "Monthly clinic report", f"{settings.clinic_name} · {reporting.period_label(month)}", audience=disclosure
+    "Monthly clinic report", (settings.clinic_name, reporting.period_label(month)), audience=disclosure
 )
 
 # %% [markdown]

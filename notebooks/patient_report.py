@@ -33,7 +33,9 @@ as_of: str = ""  # date the data is complete to (YYYY-MM-DD), only when cache_di
 patient = reporting.open_patient(patient_id, episode_id=episode_id, cache_dir=cache_dir, data_dir=data_dir, as_of=as_of)
 
 # %%
-reporting.report_header("Progress report", reporting.episode_subtitle(patient_id, patient.episodes))
+reporting.report_header(
+    "Progress report", (patient.clinic_name, reporting.episode_subtitle(patient_id, patient.episodes))
+)
 
 # %% [markdown]
 # How this course of dry-needling care is going: pain at every session,

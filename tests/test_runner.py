@@ -266,3 +266,19 @@ def test_hostile_patient_ids_stay_inside_the_run_folder_end_to_end(tmp_path):
     pages = {name: path.read_text(encoding="utf-8") for name, path in made.items()}
     for hostile in renames.values():  # each patient's own report names them, escaped
         assert sum(f"Patient {markup.escape(hostile)} " in page for page in pages.values()) == 1, hostile
+
+
+def test_report_as_of_a_day_says_what_it_left_out_and_dates_the_report(data_dir, tmp_path, capsys):
+    patient = _expected_patients(data_dir)[0]
+    sessions = pd.read_csv(data_dir / "sessions.csv", dtype=str)
+    mine = sessions[sessions["patient_id"] == patient].sort_values("session_date")
+    day = mine["session_date"].iloc[1][:10]  # the day of the patient's second session
+    later = (sessions["session_date"].str[:10] > day).sum()
+    command = ["report", "patient", patient, "--data", str(data_dir), "--out", str(tmp_path), "--as-of", day]
+    assert main(command) == 0
+    printed = capsys.readouterr().out
+    assert f"As of {day}: {later:,} sessions" in printed
+    text = (tmp_path / data_dir.name / "patients" / f"{patient}.html").read_text()
+    assert re.search(rf"Data complete to</th><td[^>]*>{pd.Timestamp(day):%-d %b %Y}</td>", text)
+    assert main([*command[:-1], "2026-13-01"]) == 2
+    assert "--as-of must be a date written YYYY-MM-DD" in capsys.readouterr().err

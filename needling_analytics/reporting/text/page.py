@@ -41,8 +41,18 @@ def audience_line(disclosure) -> str:
     return line
 
 
-def report_header(title: str, subtitle: str = "", *, audience: Disclosure | str | None = None) -> Html:
-    """The report's title block (HTML); with ``audience``, a line saying who the report is for (:func:`audience_line`)."""
+def report_header(title: str, subtitle="", *, audience: Disclosure | str | None = None) -> Html:
+    """The report's title block (HTML); with ``audience``, a line saying who the report is for (:func:`audience_line`).
+
+    ``subtitle``: text, or parts (the clinic's name, the period) joined by " · ", empty ones left out.
+
+    >>> "Harbour Physio · October 2026" in report_header("Report", ("Harbour Physio", "October 2026"))
+    True
+    >>> ">October 2026<" in report_header("Report", ("", "October 2026"))
+    True
+    """
+    if not isinstance(subtitle, str):
+        subtitle = " · ".join(str(part) for part in subtitle if part)
     sub = f'<p class="na-subtitle" style="margin:0;color:#555;">{html.escape(subtitle)}</p>' if subtitle else ""
     if audience is not None:
         sub += f'<p class="na-audience" style="margin:0.2em 0 0 0;font-weight:600;">{html.escape(audience_line(audience))}</p>'
