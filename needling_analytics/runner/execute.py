@@ -104,7 +104,11 @@ class _DropStderr(Preprocessor):
 def _exporter() -> HTMLExporter:
     """One HTML exporter per process: loading its templates costs more than a report's export."""
     exporter = HTMLExporter(
-        template_name="lab", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        template_name="needling",  # JupyterLab's page without scripts from a CDN: see html/needling/
+        extra_template_basedirs=[str(Path(__file__).parent / "html")],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags={"parameters", "injected-parameters", "remove"}, enabled=True),
