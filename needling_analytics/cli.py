@@ -440,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument(
         "--insecure",
         action="store_true",
-        help="allow a plain tcp:// scheduler on another computer: patients' data then cross the network unencrypted",
+        help="allow a plain tcp:// scheduler: patients' data then cross the network unencrypted, and anyone who "
+        "can reach the scheduler can run code on its workers",
     )
     _disclosure_options(monthly)
     monthly.add_argument("--force", action="store_true", help="remake reports even when nothing changed")

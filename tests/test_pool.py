@@ -103,8 +103,10 @@ def test_kernels_listen_on_private_unix_sockets_not_tcp(kernel):
     info = kernel.km.get_connection_info()
     assert info["transport"] == "ipc"
     folder = os.path.dirname(kernel.km.ip)
-    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
-    sockets = os.listdir(folder)
+    assert stat.S_IMODE(os.stat(folder).st_mode) & 0o777 == 0o700  # (jupyter_client adds the sticky bit)
+    assert kernel.km.connection_file == os.path.join(folder, "connection.json")  # its signing key, beside them
+    assert stat.S_IMODE(os.stat(kernel.km.connection_file).st_mode) & 0o077 == 0
+    sockets = set(os.listdir(folder)) - {"connection.json"}
     assert sockets and all(stat.S_ISSOCK(os.stat(os.path.join(folder, s)).st_mode) for s in sockets)
     kernel.shutdown()
     assert not os.path.exists(folder)

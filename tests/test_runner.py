@@ -60,6 +60,9 @@ def test_monthly_run_makes_every_report_with_index_and_manifest(first_run, data_
     manifest = json.loads((run.run_dir / "manifest.json").read_text())
     assert manifest["counts"] == {"ok": len(expected) + 1, "skipped": 0, "failed": 0}
     assert manifest["month"] == MONTH and manifest["exit_code"] == 0
+    assert manifest["parameters"]["executor"] == config.executor
+    if config.executor == "dask":  # the run's own cluster talks TLS: no other account can reach its workers
+        assert "Dask cluster: scheduler tls://127.0.0.1:" in (run.run_dir / "run.log").read_text()
     assert {"pandas", "papermill", "statsmodels"} <= set(manifest["versions"])
     assert manifest["parameters"]["responder_rule"]["pct_threshold"] == 30.0
     assert len(manifest["data_fingerprint"]) == 64

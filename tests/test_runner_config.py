@@ -239,11 +239,13 @@ def test_scheduler_addresses_that_would_expose_patient_data_are_refused(tmp_path
         RunConfig(data_dir=tmp_path, **settings)
 
 
-def test_plain_tcp_is_allowed_on_this_computer_or_when_the_user_says_insecure(tmp_path):
-    assert RunConfig(data_dir=tmp_path, executor="dask", scheduler="tcp://127.0.0.1:8786").scheduler
-    assert RunConfig(data_dir=tmp_path, executor="dask", scheduler="tcp://localhost:8786").scheduler
+def test_plain_tcp_needs_insecure_even_on_this_computer(tmp_path):
+    """Dask's TCP has no authentication: another account on the scheduler's computer could run code."""
+    with pytest.raises(InputError, match="another account on its computer"):
+        RunConfig(data_dir=tmp_path, executor="dask", scheduler="tcp://127.0.0.1:8786")
+    local = RunConfig(data_dir=tmp_path, executor="dask", scheduler="tcp://127.0.0.1:8786", insecure=True)
     remote = RunConfig(data_dir=tmp_path, executor="dask", scheduler="tcp://10.0.0.5:8786", insecure=True)
-    assert remote.insecure
+    assert local.insecure and remote.insecure
 
 
 def test_tls_scheduler_needs_existing_certificate_files_named_in_the_config(tmp_path):

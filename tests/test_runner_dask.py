@@ -117,6 +117,7 @@ def run_folder():
 def _monthly(data: Path, out: Path, address: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "needling_analytics", "monthly", "--month", MONTH, "--data", str(data)]
     command += ["--out", str(out), "--clinic-name", "Cluster", "--executor", "dask", "--scheduler", address]
+    command += ["--insecure"] if address.startswith("tcp://") else []  # the test's own loopback cluster
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
@@ -185,7 +186,11 @@ def test_a_tls_cluster_is_reached_with_the_certificates_named_in_the_config(clus
     manifest = json.loads((run_folder / "cluster" / MONTH / "manifest.json").read_text())
     assert manifest["parameters"]["scheduler"] == address and manifest["counts"]["failed"] == 0
     assert manifest["counts"]["ok"] == len(manifest["reports"]) >= 2
-    # without the certificates the same scheduler is not reached
+    # plain TCP is refused before connecting; forced with --insecure, the TLS scheduler does not answer it
     plain = address.replace("tls://", "tcp://")
-    refused = _monthly(data, run_folder / "plain", plain)
-    assert refused.returncode == 2 and "could not be reached" in refused.stderr
+    command[command.index("--config") :] = ["--data", str(data), "--out", str(run_folder / "plain")]
+    command += ["--executor", "dask", "--scheduler", plain]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "unencrypted" in refused.stderr and "--insecure" in refused.stderr
+    unanswered = _monthly(data, run_folder / "plain", plain)
+    assert unanswered.returncode == 2 and "could not be reached" in unanswered.stderr

@@ -184,29 +184,31 @@ def test_a_report_that_kills_its_worker_every_time_fails_alone(data_dir, tmp_pat
     assert not list((run.run_dir / "kernels").iterdir())
 
 
-def test_an_idle_warm_kernel_stops_itself_and_the_next_report_starts_a_new_one(tmp_path, monkeypatch):
+def test_an_idle_warm_kernel_stops_itself_and_the_next_report_starts_a_new_one(tmp_path):
     import threading
 
-    from needling_analytics.runner import local
-    from needling_analytics.runner.execute import KERNEL
-    from needling_analytics.runner.pool import WarmKernel, keep_kernel_files_in
+    from needling_analytics.runner.local import ReportWorker
+    from needling_analytics.runner.pool import PrivateKernelManager, keep_kernel_files_in
 
     keep_kernel_files_in(None)
-    kernel = WarmKernel(KERNEL)
-    monkeypatch.setattr(local, "_KERNEL", kernel)
-    monkeypatch.setattr(local, "_FOLDER", tmp_path)
+    worker = ReportWorker("warm")
+    bystander = PrivateKernelManager()  # another kernel of the process (a clinic report's): never touched
+    bystander.start_kernel()
     book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})])
     book.cells.append(nbformat.v4.new_code_cell("print(x * 2)"))
     try:
-        assert kernel.run(book, {"x": 3}, timeout=60).cells[-1].outputs[0]["text"] == "6\n"
-        first = kernel.km.provisioner.process
-        local._used_now()
-        watch = threading.Thread(target=local.stop_idle_kernel, args=(0.5,), kwargs={"every": 0.1}, daemon=True)
+        assert worker.kernel.run(book, {"x": 3}, timeout=60).cells[-1].outputs[0]["text"] == "6\n"
+        first = worker.kernel.km.provisioner.process
+        worker.last_used = time.monotonic()
+        watch = threading.Thread(target=worker.stop_when_idle, args=(0.5,), kwargs={"every": 0.1}, daemon=True)
         watch.start()
         assert _wait_until(lambda: first.poll() is not None, 10), "the idle kernel was not stopped"
-        with local._KERNEL_LOCK:  # as run_job holds it: a kernel making a report is never stopped
-            assert kernel.run(book, {"x": 5}, timeout=60).cells[-1].outputs[0]["text"] == "10\n"
-            assert kernel.km.provisioner.process is not first
+        assert bystander.is_alive(), "the idle watch stopped a kernel that was not the warm one"
+        with worker.lock:  # as ReportWorker.run holds it: a kernel making a report is never stopped
+            assert worker.kernel.run(book, {"x": 5}, timeout=60).cells[-1].outputs[0]["text"] == "10\n"
+            assert worker.kernel.km.provisioner.process is not first
     finally:
-        monkeypatch.setattr(local, "_FOLDER", None)  # ends the watch
-        kernel.shutdown()
+        worker.stop()
+        watch.join(timeout=5)
+        bystander.shutdown_kernel(now=True)
+    assert not watch.is_alive()

@@ -5,27 +5,35 @@ Without a ``scheduler`` address, the run starts a ``LocalCluster`` of
 one, it uses that cluster (for example ``dask scheduler`` on one machine and
 ``dask worker --nthreads 1`` on several). In both cases:
 
-- every worker keeps a warm kernel, as the local executor's workers do: a
-  worker plugin prepares the worker when it starts (again after a worker
-  restart) and kills its kernels and removes their files when the run ends;
+- every worker keeps a warm kernel for the run, as the local executor's
+  workers do: a worker plugin, named for the run (two runs may share a
+  cluster), prepares it when the worker starts (again after a restart) and
+  kills it when the run ends; it also stops itself after
+  :data:`IDLE_KERNEL_SECONDS` without a report, for a run killed outright;
+  kernel files stay on the worker's own disk (its temporary folder);
 - a worker that dies does not stop the run: the scheduler gives its report
   to another worker, and a report whose worker died twice while making it
   fails alone (on a LocalCluster; an existing cluster's scheduler follows
-  its own ``distributed.scheduler.allowed-failures``);
+  its own ``distributed.scheduler.allowed-failures``). The run hands out
+  no more reports than the cluster has threads, so a worker that dies
+  holds only the reports it was making, and only they are blamed;
+- the LocalCluster talks TLS with certificates made for the run
+  (``Security.temporary()``), so no other account on the computer can send
+  its workers code or read what they return;
 - workers must see the run folder at the same path (a shared folder): the
   run checks this before the first report and stops with exit status 2,
   naming the workers that cannot;
-- patients' data cross the network to a remote cluster, so a plain
-  ``tcp://`` address of another host is refused unless ``insecure`` is set
-  (see :func:`~.config.check_executor`); ``tls://`` uses the certificate
-  files of the configuration.
+- patients' data cross the network to a cluster's workers, and Dask's
+  plain TCP lets anyone who can reach the scheduler run code on them, so a
+  ``tcp://`` address is refused unless ``insecure`` is set (see
+  :func:`~.config.check_executor`); ``tls://`` uses the certificate files
+  of the configuration.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
 import shutil
 import sys
@@ -33,13 +41,13 @@ import threading
 from pathlib import Path
 
 import dask
-from distributed import Client, KilledWorker, LocalCluster, Security, WorkerPlugin, as_completed
+from distributed import Client, KilledWorker, LocalCluster, Security, WorkerPlugin, as_completed, get_worker
 
 from ..errors import InputError
 from .config import RunConfig
 from .execute import ReportResult
-from .lifeline import remove_dead_workers_folders
-from .local import DEATHS_PER_REPORT, Job, run_job, start_worker, stop_idle_kernel, stop_worker
+from .lifeline import remove_dead_workers_folders, worker_folder
+from .local import DEATHS_PER_REPORT, Job, ReportWorker
 
 log = logging.getLogger("needling_analytics.runner")
 #: The name of the worker plugin on the cluster.
@@ -51,18 +59,34 @@ IDLE_KERNEL_SECONDS = 300
 
 
 class WarmKernels(WorkerPlugin):
-    """Each worker's warm kernel and private kernel folder, as the local executor's (:func:`.local.start_worker`)."""
+    """A run's :class:`~.local.ReportWorker` (its warm kernel) in each Dask worker.
 
-    def __init__(self, isolation: str, kernels: Path):
+    ``kernels``: the run's private folder for kernel files, for the run's own
+    LocalCluster; None (an existing cluster, whose run folder is shared): the
+    worker's temporary folder, as Unix sockets do not belong on a shared file system.
+    """
+
+    def __init__(self, isolation: str, kernels: Path | None):
         self.isolation = isolation
         self.kernels = kernels
+        self.reports = None
 
     def setup(self, worker):
-        start_worker(self.isolation, os.getppid(), self.kernels)
-        threading.Thread(target=stop_idle_kernel, args=(IDLE_KERNEL_SECONDS,), daemon=True).start()
+        from .pool import keep_kernel_files_in
+
+        folder = worker_folder(self.kernels) if self.kernels is not None else None
+        keep_kernel_files_in(folder)
+        self.reports = ReportWorker(self.isolation, folder)
+        threading.Thread(target=self.reports.stop_when_idle, args=(IDLE_KERNEL_SECONDS,), daemon=True).start()
 
     def teardown(self, worker):
-        stop_worker()
+        if self.reports is not None:
+            self.reports.stop()
+
+
+def _run_on_worker(job: Job, timeout: int, plugin: str) -> ReportResult:
+    """Make one report with the run's :class:`~.local.ReportWorker` on this Dask worker; never raises."""
+    return get_worker().plugins[plugin].reports.run(job, timeout)
 
 
 def _read_text(path: str) -> str | None:
@@ -112,6 +136,7 @@ def _client(config: RunConfig, jobs: int, run_dir: Path):
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
+                    security=Security.temporary(),  # TLS: no other account can reach the workers
                     dashboard_address="127.0.0.1:0",  # its status pages on loopback only, any free port
                     silence_logs=logging.ERROR,
                 ) as cluster,
@@ -131,12 +156,15 @@ def _client(config: RunConfig, jobs: int, run_dir: Path):
         )
     try:
         client = Client(config.scheduler, security=security, timeout=CONNECT_SECONDS)
-        client.wait_for_workers(1, timeout=CONNECT_SECONDS)
     except (OSError, TimeoutError) as exc:
-        raise InputError(
-            f"the Dask scheduler at {config.scheduler} could not be reached, or has no worker: {exc}"
-        ) from None
+        raise InputError(f"the Dask scheduler at {config.scheduler} could not be reached: {exc}") from None
     with client:
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError):
+            raise InputError(
+                f"the Dask scheduler at {config.scheduler} has no worker (waited {CONNECT_SECONDS} s)"
+            ) from None
         yield client
 
 
@@ -144,37 +172,47 @@ def fan_out(jobs: list[Job], config: RunConfig, run_dir: Path) -> list[ReportRes
     """Make ``jobs`` on a Dask cluster; one result per job, in the jobs' order (see the module docstring)."""
     if not jobs:
         return []
-    kernels = run_dir / "kernels"
     progress = None
     if sys.stderr.isatty():
         from tqdm import tqdm
 
         progress = tqdm(total=len(jobs), unit="report", desc="reports")
     settings = {
-        # a worker's death counts against the report it was making only: one report at a time per thread
         "distributed.scheduler.allowed-failures": DEATHS_PER_REPORT - 1,
-        "distributed.scheduler.worker-saturation": 1.0,
         "temporary-directory": str(run_dir / "kernels" / "dask"),
     }
     results = []
+    kernels = run_dir / "kernels"
     with dask.config.set(settings), _client(config, len(jobs), run_dir) as client:
         log.info("Dask cluster: scheduler %s, %d worker(s)", client.scheduler.address, len(client.nthreads()))
         check_shared_folder(client, run_dir)
-        client.register_plugin(WarmKernels(config.isolation, kernels), name=PLUGIN)
+        run = secrets.token_hex(4)
+        plugin = f"{PLUGIN}-{run}"
+        own_cluster = config.scheduler is None
+        client.register_plugin(WarmKernels(config.isolation, kernels if own_cluster else None), name=plugin)
         try:
-            run = secrets.token_hex(4)
-            futures = {
-                client.submit(run_job, job, config.timeout, key=f"report-{run}-{i}", pure=False): job
-                for i, job in enumerate(jobs)
-            }
-            for future in as_completed(futures):
-                job = futures[future]
+            waiting = list(enumerate(jobs))[::-1]
+            pending = as_completed()
+            owner = {}
+
+            def hand_out() -> None:  # no more reports in flight than threads: a dying worker holds only its own
+                while waiting and pending.count() < max(1, sum(client.nthreads().values())):
+                    i, job = waiting.pop()
+                    future = client.submit(_run_on_worker, job, config.timeout, plugin, key=f"report-{run}-{i}")
+                    owner[future.key] = job
+                    pending.add(future)
+
+            hand_out()
+            for future in pending:
+                job = owner[future.key]
                 try:
                     result = future.result()
-                except KilledWorker:
-                    reason = (
-                        f"its worker process died {DEATHS_PER_REPORT} times while making it (out of memory, or a crash)"
-                    )
+                except KilledWorker as exc:
+                    deaths = exc.allowed_failures + 1
+                    reason = f"its worker process died {deaths} times while making it (out of memory, or a crash)"
+                    result = ReportResult(job.name, "failed", 0.0, reason=reason)
+                except Exception as exc:  # the cluster lost the task: say so, never count it as made
+                    reason = f"the Dask cluster could not make it: {type(exc).__name__}: {exc}"
                     result = ReportResult(job.name, "failed", 0.0, reason=reason)
                 results.append(result)
                 if result.status == "failed":
@@ -183,10 +221,11 @@ def fan_out(jobs: list[Job], config: RunConfig, run_dir: Path) -> list[ReportRes
                     log.info("%s made in %.1f s", result.name, result.seconds)
                 if progress is not None:
                     progress.update(1)
+                hand_out()
         finally:
             with contextlib.suppress(Exception):  # the cluster may be gone; its workers then end with it
-                client.unregister_worker_plugin(PLUGIN)
-    remove_dead_workers_folders(kernels)  # a worker killed outright could not remove its own
+                client.unregister_worker_plugin(plugin)
+    remove_dead_workers_folders(kernels)  # of the run's own workers killed outright
     if progress is not None:
         progress.close()
     order = {job.name: i for i, job in enumerate(jobs)}

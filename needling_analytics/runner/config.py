@@ -23,7 +23,7 @@ Example ``clinic.toml``::
     # tls_ca_file = "certs/ca.pem"        # a tls:// scheduler: the certificate authority, and this client's
     # tls_cert_file = "certs/client.pem"  # certificate and key (Dask's Security)
     # tls_key_file = "certs/client-key.pem"
-    # insecure = false                    # true: allow a plain tcp:// scheduler on another host (unencrypted)
+    # insecure = false                    # true: allow a plain tcp:// scheduler (unencrypted, unauthenticated)
 
     [responder_rule]
     abs_threshold = 2.0
@@ -121,17 +121,15 @@ class RunConfig:
 
 #: The settings naming the certificate files of a TLS connection to a Dask scheduler.
 TLS_FILES = ("tls_ca_file", "tls_cert_file", "tls_key_file")
-#: Host names of this computer: a plain tcp:// scheduler there sends nothing over a network.
-LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def check_executor(config: RunConfig) -> None:
     """Refuse an unknown executor, and a scheduler address that would send patient data unprotected.
 
-    Patient data cross the network between the run and a remote cluster's
-    workers: a ``tcp://`` address of another host is refused unless
-    ``insecure`` is set, and a ``tls://`` address needs the three
-    certificate files.
+    Patient data cross the network between the run and a cluster's workers,
+    and Dask's plain TCP has no authentication: a ``tcp://`` address is
+    refused unless ``insecure`` is set, and a ``tls://`` address needs the
+    three certificate files.
 
     Raises
     ------
@@ -154,11 +152,12 @@ def check_executor(config: RunConfig) -> None:
         raise InputError(
             f"`scheduler` must be an address like tls://HOST:8786 (or tcp://127.0.0.1:8786 on this computer), got {config.scheduler!r}"
         )
-    if scheme == "tcp" and host not in LOOPBACK and not config.insecure:
+    if scheme == "tcp" and not config.insecure:
         raise InputError(
             f"the scheduler {config.scheduler} is reached over plain TCP: patients' data would cross the network "
-            "unencrypted between this computer and the workers. Use a tls:// address with tls_ca_file, "
-            "tls_cert_file and tls_key_file, or give --insecure (insecure = true) if the network is private"
+            "unencrypted, and anyone who can reach the scheduler (another account on its computer included) could "
+            "run code on the workers and read the reports. Use a tls:// address with tls_ca_file, tls_cert_file "
+            "and tls_key_file, or give --insecure (insecure = true) if every account that can reach it may"
         )
     missing = [name for name in TLS_FILES if getattr(config, name) is None]
     if scheme == "tls" and missing:

@@ -104,7 +104,10 @@ def write_index(run_dir: Path, manifest: dict, *, jobs=(), quality=None) -> Path
     patient_rows = [_row(r, labels.get(r["name"], r["name"])) for r in reports if r["name"] != "clinic_report"]
     head = "<thead><tr><th>Report</th><th>Status</th><th>Why not</th><th>Time</th></tr></thead>"
     summary_file = run_dir / "clinic" / "summary.json"
-    figures = headline(json.loads(summary_file.read_text(encoding="utf-8"))) if summary_file.is_file() else []
+    current = any(r["name"] == "clinic_report" and r["status"] in ("ok", "skipped") for r in reports)
+    figures = (
+        headline(json.loads(summary_file.read_text(encoding="utf-8"))) if current and summary_file.is_file() else []
+    )
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",

@@ -51,116 +51,124 @@ class Job:
     key: str
 
 
-_KERNEL = None  # this worker process's warm kernel, when isolation is "warm"
-_KERNEL_LOCK = threading.Lock()  # a Dask worker with several threads shares one kernel
-_FOLDER: Path | None = None  # this worker process's private folder
-_LAST_USED = time.monotonic()  # when the warm kernel last finished a report
+class ReportWorker:
+    """What one worker needs to make reports: a warm kernel (isolation ``warm``), used by one report at a
+    time, and optionally a private folder whose ``current-report`` file names the report being made.
+
+    The process pool keeps one per worker process (:func:`start_worker`); the
+    Dask executor one per run in each Dask worker.
+    """
+
+    def __init__(self, isolation: str, folder: Path | None = None):
+        from .execute import KERNEL
+        from .pool import WarmKernel
+
+        self.kernel = WarmKernel(KERNEL) if isolation == "warm" else None
+        self.folder = folder
+        self.lock = threading.Lock()  # a Dask worker with several threads shares the kernel
+        self.last_used = time.monotonic()
+        self.stopped = False
+
+    def run(self, job: Job, timeout: int) -> ReportResult:
+        """Make one report; never raises."""
+        started = time.perf_counter()
+        current = self.folder / CURRENT_JOB if self.folder is not None else None
+        if current is not None:  # read by the run if this worker dies while making the report
+            current.write_text(job.name, encoding="utf-8")
+        kernel = self.kernel if job.kind == "patient" else None
+        self.last_used = time.monotonic()
+        try:
+            with self.lock if kernel is not None else contextlib.nullcontext():
+                result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
+            job.html.with_suffix(".key").write_text(job.key)
+            result.name = job.name
+            return result
+        except ReportError as exc:
+            return ReportResult(
+                job.name,
+                "failed",
+                time.perf_counter() - started,
+                reason=exc.reason,
+                error=exc.detail or traceback.format_exc(),
+            )
+        except Exception as exc:  # a bug must still not stop the other reports
+            return ReportResult(
+                job.name,
+                "failed",
+                time.perf_counter() - started,
+                reason=f"an unexpected error: {type(exc).__name__}: {exc}",
+                error=traceback.format_exc(),
+            )
+        finally:
+            self.last_used = time.monotonic()
+            if current is not None:
+                current.unlink(missing_ok=True)
+
+    def stop(self, *, every_kernel: bool = False) -> None:
+        """Kill the warm kernel at once (``every_kernel``: every kernel of this process) and remove the
+        private folder; safe from any thread."""
+        from .pool import kill_kernels_now
+
+        self.stopped = True
+        if every_kernel:
+            kill_kernels_now()
+        elif self.kernel is not None and self.kernel.km is not None:
+            self.kernel.km.kill_now()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def stop_when_idle(self, after: float, *, every: float = 10.0) -> None:
+        """Loop until :meth:`stop`: kill the warm kernel whenever it has made no report for ``after``
+        seconds (the next report starts a new one).
+
+        For the workers of an existing Dask cluster, which outlive the run: a
+        run killed outright cannot end its kernels, so they end themselves.
+        """
+        while not self.stopped:
+            time.sleep(min(after, every))
+            km = self.kernel.km if self.kernel is not None else None
+            if km is None or time.monotonic() - self.last_used < after or not self.lock.acquire(blocking=False):
+                continue
+            try:
+                if km.is_alive():
+                    km.kill_now()
+                    log.info("the warm kernel made no report for %.0f s: stopped", after)
+            finally:
+                self.lock.release()
+
+
+_WORKER: ReportWorker | None = None  # this process's, in the process pool
 
 
 def start_worker(isolation: str, run_pid: int, kernels: Path) -> None:
-    """Prepare this process to make reports: end with ``run_pid`` (:mod:`.lifeline`), keep kernel files
-    private under ``kernels``, and (isolation ``warm``) hold a warm kernel, started with the first report.
-
-    The process pool's initialiser; the Dask executor's worker plugin calls it too.
-    """
-    global _KERNEL, _FOLDER
+    """The process pool's initialiser: end with the run ``run_pid`` (:mod:`.lifeline`), keep kernel files
+    in a private folder under ``kernels``, and hold a :class:`ReportWorker`."""
+    global _WORKER
     from multiprocessing.util import Finalize
 
     from .pool import keep_kernel_files_in
 
-    folder = _FOLDER = worker_folder(kernels)
+    folder = worker_folder(kernels)
     if not keep_kernel_files_in(folder):
         log.info("the run folder's path is too long for kernel sockets: kernel files go in the temporary folder")
+    worker = _WORKER = ReportWorker(isolation, folder)
 
     def terminated(signum, frame) -> None:  # the pool ends its other workers so when one dies: not their fault
-        stop_worker()
-        os._exit(128 + signum)
-
-    watch_parent(run_pid, stop_worker)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminated)
-    Finalize(None, stop_worker, exitpriority=5)
-    if isolation == "warm":
-        from .execute import KERNEL
-        from .pool import WarmKernel
-
-        _KERNEL = WarmKernel(KERNEL)
-        Finalize(_KERNEL, _KERNEL.shutdown, exitpriority=10)
-
-
-def stop_worker() -> None:
-    """Kill this process's kernels at once and remove its private folder; safe from any thread."""
-    global _KERNEL, _FOLDER
-    from .pool import kill_kernels_now
-
-    kill_kernels_now()
-    if _FOLDER is not None:
-        shutil.rmtree(_FOLDER, ignore_errors=True)
-    _KERNEL = _FOLDER = None
-
-
-def _used_now() -> None:
-    global _LAST_USED
-    _LAST_USED = time.monotonic()
-
-
-def stop_idle_kernel(after: float, *, every: float = 10.0) -> None:
-    """Kill this process's warm kernel whenever it has made no report for ``after`` seconds; loop until
-    :func:`stop_worker`. The next report starts a new kernel.
-
-    For the workers of an existing Dask cluster, which outlive the run: a run
-    killed outright cannot end its kernels, so they end themselves.
-    """
-    from .pool import kill_kernels_now
-
-    folder = _FOLDER
-    while _FOLDER is not None and _FOLDER == folder:
-        time.sleep(min(after, every))
-        if _KERNEL is None or time.monotonic() - _LAST_USED < after or not _KERNEL_LOCK.acquire(blocking=False):
-            continue
         try:
-            if _KERNEL is not None and _KERNEL.km is not None:
-                kill_kernels_now()
-                log.info("the warm kernel made no report for %.0f s: stopped", after)
+            worker.stop(every_kernel=True)
         finally:
-            _used_now()
-            _KERNEL_LOCK.release()
+            os._exit(128 + signum)
+
+    watch_parent(run_pid, lambda: worker.stop(every_kernel=True))
+    signal.signal(signal.SIGTERM, terminated)
+    Finalize(None, worker.stop, kwargs={"every_kernel": True}, exitpriority=5)
+    if worker.kernel is not None:
+        Finalize(worker.kernel, worker.kernel.shutdown, exitpriority=10)
 
 
 def run_job(job: Job, timeout: int) -> ReportResult:
-    """Make one report in a worker; never raises."""
-    started = time.perf_counter()
-    current = _FOLDER / CURRENT_JOB if _FOLDER is not None else None
-    if current is not None:  # read by the run if this worker dies while making the report
-        current.write_text(job.name, encoding="utf-8")
-    try:
-        kernel = _KERNEL if job.kind == "patient" else None
-        with _KERNEL_LOCK if kernel is not None else contextlib.nullcontext():
-            result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
-            _used_now()
-        key_file = job.html.with_suffix(".key")
-        key_file.write_text(job.key)
-        result.name = job.name
-        return result
-    except ReportError as exc:
-        return ReportResult(
-            job.name,
-            "failed",
-            time.perf_counter() - started,
-            reason=exc.reason,
-            error=exc.detail or traceback.format_exc(),
-        )
-    except Exception as exc:  # a bug must still not stop the other reports
-        return ReportResult(
-            job.name,
-            "failed",
-            time.perf_counter() - started,
-            reason=f"an unexpected error: {type(exc).__name__}: {exc}",
-            error=traceback.format_exc(),
-        )
-    finally:
-        if current is not None:
-            current.unlink(missing_ok=True)
+    """Make one report in a worker process of the pool; never raises."""
+    return (_WORKER or ReportWorker("strict")).run(job, timeout)
 
 
 def _reports_of_dead_workers(kernels: Path) -> set[str]:
@@ -206,7 +214,7 @@ def fan_out(jobs: list[Job], config: RunConfig, run_dir: Path) -> list[ReportRes
         _remove_partial_reports(unfinished)
         for name in blamed:
             deaths[name] = deaths.get(name, 0) + 1
-        blameless = 0 if blamed else blameless + 1
+        blameless = 0 if blamed or done else blameless + 1  # workers that die before making anything
         given_up = [j for j in unfinished if deaths[j.name] >= DEATHS_PER_REPORT or blameless >= BLAMELESS_BREAKS]
         for job in given_up:
             reason = (

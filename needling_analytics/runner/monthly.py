@@ -257,6 +257,10 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
         if getattr(exc, "quality", None) is not None:
             exc.quality.write(run_dir / "quality")
         raise
+    except Exception:  # a defect: the manifest and index must not say the run succeeded
+        log.exception("the run stopped on an unexpected error")
+        exit_code = EXIT_FAILED
+        raise
     finally:
         manifest = _manifest(config, month, started_at, results, exit_code, fingerprint, run_dir)
         manifest["input_error"] = input_error

@@ -73,7 +73,7 @@ def keep_kernel_files_in(folder) -> bool:
     ``folder`` is too long a path for a socket, or is None.
     """
     global _KERNEL_FILES_DIR
-    fits = folder is not None and len(str(folder)) <= MAX_KERNEL_FILES_DIR
+    fits = folder is not None and len(os.fsencode(str(folder))) <= MAX_KERNEL_FILES_DIR  # bytes, as the limit
     _KERNEL_FILES_DIR = str(folder) if fits else None
     return fits
 
