@@ -36,7 +36,6 @@ import contextlib
 import logging
 import secrets
 import shutil
-import sys
 import threading
 from pathlib import Path
 
@@ -47,7 +46,7 @@ from ..errors import InputError
 from .config import RunConfig
 from .execute import ReportResult
 from .lifeline import remove_dead_workers_folders, worker_folder
-from .local import DEATHS_PER_REPORT, Job, ReportWorker
+from .local import DEATHS_PER_REPORT, Job, ReportWorker, in_job_order, note_result, progress_bar
 
 log = logging.getLogger("needling_analytics.runner")
 #: The name of the worker plugin on the cluster.
@@ -172,11 +171,7 @@ def fan_out(jobs: list[Job], config: RunConfig, run_dir: Path) -> list[ReportRes
     """Make ``jobs`` on a Dask cluster; one result per job, in the jobs' order (see the module docstring)."""
     if not jobs:
         return []
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        progress = tqdm(total=len(jobs), unit="report", desc="reports")
+    progress = progress_bar(len(jobs))
     settings = {
         "distributed.scheduler.allowed-failures": DEATHS_PER_REPORT - 1,
         "temporary-directory": str(run_dir / "kernels" / "dask"),
@@ -214,19 +209,10 @@ def fan_out(jobs: list[Job], config: RunConfig, run_dir: Path) -> list[ReportRes
                 except Exception as exc:  # the cluster lost the task: say so, never count it as made
                     reason = f"the Dask cluster could not make it: {type(exc).__name__}: {exc}"
                     result = ReportResult(job.name, "failed", 0.0, reason=reason)
-                results.append(result)
-                if result.status == "failed":
-                    log.error("%s failed: %s\n%s", result.name, result.reason, result.error)
-                else:
-                    log.info("%s made in %.1f s", result.name, result.seconds)
-                if progress is not None:
-                    progress.update(1)
+                results.append(note_result(result, progress))
                 hand_out()
         finally:
             with contextlib.suppress(Exception):  # the cluster may be gone; its workers then end with it
                 client.unregister_worker_plugin(plugin)
     remove_dead_workers_folders(kernels)  # of the run's own workers killed outright
-    if progress is not None:
-        progress.close()
-    order = {job.name: i for i, job in enumerate(jobs)}
-    return sorted(results, key=lambda r: order.get(r.name, 0))
+    return in_job_order(results, jobs, progress)

@@ -171,6 +171,34 @@ def run_job(job: Job, timeout: int) -> ReportResult:
     return (_WORKER or ReportWorker("strict")).run(job, timeout)
 
 
+def progress_bar(total: int):
+    """A progress bar on a terminal (tqdm); None when the output is a log."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="report", desc="reports")
+
+
+def note_result(result: ReportResult, progress) -> ReportResult:
+    """Log one report's result (a failure with its reason and traceback) and move the progress bar."""
+    if result.status == "failed":
+        log.error("%s failed: %s\n%s", result.name, result.reason, result.error)
+    else:
+        log.info("%s made in %.1f s", result.name, result.seconds)
+    if progress is not None:
+        progress.update(1)
+    return result
+
+
+def in_job_order(results: list[ReportResult], jobs: list[Job], progress=None) -> list[ReportResult]:
+    """The results in the jobs' order (the bar closed)."""
+    if progress is not None:
+        progress.close()
+    order = {job.name: i for i, job in enumerate(jobs)}
+    return sorted(results, key=lambda r: order.get(r.name, 0))
+
+
 def _reports_of_dead_workers(kernels: Path) -> set[str]:
     """The reports that workers no longer running were making when they died."""
     names = set()
@@ -196,11 +224,7 @@ def fan_out(jobs: list[Job], config: RunConfig, run_dir: Path) -> list[ReportRes
     if not jobs:
         return []
     kernels = run_dir / "kernels"
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        progress = tqdm(total=len(jobs), unit="report", desc="reports")
+    progress = progress_bar(len(jobs))
     results: list[ReportResult] = []
     deaths = dict.fromkeys((job.name for job in jobs), 0)
     remaining, blameless = list(jobs), 0
@@ -231,10 +255,7 @@ def fan_out(jobs: list[Job], config: RunConfig, run_dir: Path) -> list[ReportRes
                 f" while making {', '.join(sorted(blamed))}" if blamed else "",
                 len(remaining),
             )
-    if progress is not None:
-        progress.close()
-    order = {job.name: i for i, job in enumerate(jobs)}
-    return sorted(results, key=lambda r: order.get(r.name, 0))
+    return in_job_order(results, jobs, progress)
 
 
 def _one_pool(jobs: list[Job], config: RunConfig, kernels: Path, progress) -> tuple[list[ReportResult], list[Job]]:
@@ -256,13 +277,7 @@ def _one_pool(jobs: list[Job], config: RunConfig, kernels: Path, progress) -> tu
                 except BrokenProcessPool:
                     unfinished.append(futures[future])
                     continue
-                results.append(result)
-                if result.status == "failed":
-                    log.error("%s failed: %s\n%s", result.name, result.reason, result.error)
-                else:
-                    log.info("%s made in %.1f s", result.name, result.seconds)
-                if progress is not None:
-                    progress.update(1)
+                results.append(note_result(result, progress))
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
