@@ -126,6 +126,8 @@ def _run_config(args):
         values["disclosure"] = args.disclosure
     if getattr(args, "recovery_model", None):
         values["recovery_model"] = Path(args.recovery_model)
+    if getattr(args, "format", None):
+        values["format"] = args.format
     if getattr(args, "executor", None):
         values["executor"] = args.executor
     if getattr(args, "scheduler", None):
@@ -133,6 +135,14 @@ def _run_config(args):
     if getattr(args, "insecure", False):
         values["insecure"] = True
     return RunConfig(**values)
+
+
+def _format_option(parser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=["html", "pdf", "both"],
+        help="html (default), pdf (A4, made from the same page; needs the [pdf] extra: WeasyPrint), or both",
+    )
 
 
 def _as_of(clinic, text: str):
@@ -173,6 +183,7 @@ def _report(args) -> int:
     from .reporting import write_cache
     from .runner import ReportError, run_report, safe_name
     from .runner.config import clinic_parameters, ensure_practitioner_key, patient_parameters, report_settings
+    from .runner.pdf import FORMATS, finish_formats
 
     config = _run_config(args)
     with warnings.catch_warnings():
@@ -205,7 +216,11 @@ def _report(args) -> int:
         except ReportError as exc:
             print(f"needling-analytics: the report could not be made: {exc.reason}", file=sys.stderr)
             return EXIT_QUARANTINED
-    print(f"Report: {result.html} ({result.seconds:.1f} s)")
+        footer = f"{title} · {config.clinic_name}" if config.clinic_name else title
+        main_file = finish_formats(html, FORMATS[config.format], footer=footer)
+        if config.format == "both":
+            print(f"PDF: {main_file.with_suffix('.pdf')}")
+    print(f"Report: {main_file} ({result.seconds:.1f} s)")
     return EXIT_OK
 
 
@@ -405,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     _disclosure_options(clinic)
     for sub in (patient, clinic):
         _run_options(sub)
+        _format_option(sub)
         sub.add_argument(
             "--as-of",
             metavar="YYYY-MM-DD",
@@ -426,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["warm", "strict"],
         help="warm: each worker's kernel serves many reports, wiped clean between them (default); strict: a fresh kernel per report",
     )
+    _format_option(monthly)
     monthly.add_argument(
         "--executor",
         choices=["local", "dask"],

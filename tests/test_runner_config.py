@@ -270,3 +270,17 @@ def test_the_command_line_refuses_a_remote_plain_tcp_scheduler_with_exit_2(tmp_p
     assert code == 2
     error = capsys.readouterr().err
     assert "unencrypted" in error and "--insecure" in error
+
+
+def test_pdf_without_weasyprint_says_how_to_install_it_and_exits_2(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from needling_analytics.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "weasyprint" else real(name, *a))
+    with pytest.raises(InputError, match=r"pip install 'needling-analytics\[pdf\]'"):
+        RunConfig(data_dir=tmp_path, format="pdf")
+    assert RunConfig(data_dir=tmp_path, format="html").format == "html"  # HTML never needs it
+    assert main(["report", "clinic", "--month", "2026-10", "--data", str(tmp_path), "--format", "both"]) == 2
+    assert "WeasyPrint" in capsys.readouterr().err

@@ -18,6 +18,7 @@ Example ``clinic.toml``::
     permissions = "owner"                 # or "group": the account's group may read reports too
     recovery_model = "group-model.json"   # optional: an expected-recovery model fitted once on a group's
                                           # pooled data (fit-recovery); default: fitted on this clinic's data
+    format = "html"                       # or "pdf" (A4, made from the same page), or "both"
     executor = "local"                    # or "dask": reports are made by the workers of a Dask cluster
     # scheduler = "tls://10.0.0.5:8786"   # dask only: an existing cluster (default: a local one of `workers` processes)
     # tls_ca_file = "certs/ca.pem"        # a tls:// scheduler: the certificate authority, and this client's
@@ -78,6 +79,7 @@ class RunConfig:
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     insecure: bool = False
+    format: str = "html"
 
     def __post_init__(self):
         # Notebooks run in their own folder: every path they are given must be absolute.
@@ -105,6 +107,12 @@ class RunConfig:
         if not isinstance(self.insecure, bool):
             raise InputError(f"`insecure` must be true or false, got {self.insecure!r}")
         check_executor(self)
+        if self.format not in ("html", "pdf", "both"):
+            raise InputError(f"`format` must be 'html', 'pdf' or 'both', got {self.format!r}")
+        if self.format != "html":
+            from .pdf import check_pdf_support
+
+            check_pdf_support()
 
     @property
     def disclosure_policy(self) -> Disclosure:

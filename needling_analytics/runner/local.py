@@ -29,6 +29,7 @@ from pathlib import Path
 from .config import RunConfig
 from .execute import ReportError, ReportResult, run_report
 from .lifeline import WORKER_PREFIX, remove_dead_workers_folders, watch_parent, worker_folder
+from .pdf import finish_formats
 
 log = logging.getLogger("needling_analytics.runner")
 #: A report is failed after its worker died this many times while making it.
@@ -49,6 +50,13 @@ class Job:
     parameters: dict
     html: Path
     key: str
+    formats: tuple[str, ...] = ("html",)
+    footer: str = ""  # for a PDF: the text at the foot of every page
+
+    @property
+    def outputs(self) -> list[Path]:
+        """The report's files: its HTML and/or PDF, as ``formats`` asks."""
+        return [self.html.with_suffix(f".{f}") for f in self.formats]
 
 
 class ReportWorker:
@@ -80,6 +88,10 @@ class ReportWorker:
         try:
             with self.lock if kernel is not None else contextlib.nullcontext():
                 result = run_report(job.kind, job.parameters, job.html, title=job.label, timeout=timeout, kernel=kernel)
+            try:
+                result.html = str(finish_formats(job.html, job.formats, footer=job.footer))
+            except Exception as exc:  # a layout failure fails this report only
+                raise ReportError(f"the PDF could not be laid out: {type(exc).__name__}: {exc}") from exc
             job.html.with_suffix(".key").write_text(job.key)
             result.name = job.name
             return result

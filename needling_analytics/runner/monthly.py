@@ -47,6 +47,7 @@ from .index import write_index
 from .kernel import report_kernel_spec
 from .lifeline import remove_dead_workers_folders
 from .local import Job, fan_out
+from .pdf import FORMATS
 
 log = logging.getLogger("needling_analytics.runner")
 DEPENDENCIES = (
@@ -122,6 +123,8 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
     pseudonym_key = hashlib.sha256(key_file.read_bytes()).hexdigest() if key_file else ""
     # a new pooled model changes every expected course: remake the reports
     model = _file_hash(config.recovery_model) or ""
+    formats = FORMATS[config.format]
+    clinic_footer = f" · {config.clinic_name}" if config.clinic_name else ""
     jobs = [
         Job(
             "clinic_report",
@@ -129,7 +132,10 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
             f"Clinic report, {month:%B %Y}",
             parameters,
             run_dir / "clinic" / "clinic_report.html",
-            _hash(code["clinic"], parameters, fingerprint, __version__, pseudonym_key, config.permissions, model),
+            _hash(code["clinic"], parameters, fingerprint, __version__, pseudonym_key, config.permissions, model)
+            + config.format,
+            formats,
+            f"Clinic report, {month:%B %Y}{clinic_footer}",
         )
     ]
     used = set()
@@ -147,7 +153,9 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
                 f"Patient {patient_id}",
                 parameters,
                 html,
-                _hash(code["patient"], parameters, fingerprint, __version__, config.permissions, model),
+                _hash(code["patient"], parameters, fingerprint, __version__, config.permissions, model) + config.format,
+                formats,
+                f"Patient {patient_id}{clinic_footer}",
             )
         )
     return jobs
@@ -155,7 +163,7 @@ def _jobs(config: RunConfig, month: pd.Period, clinic, cache: Path, run_dir: Pat
 
 def _up_to_date(job: Job) -> bool:
     key_file = job.html.with_suffix(".key")
-    return job.html.is_file() and key_file.is_file() and key_file.read_text() == job.key
+    return all(p.is_file() for p in job.outputs) and key_file.is_file() and key_file.read_text() == job.key
 
 
 def _fan_out(config: RunConfig):
@@ -235,7 +243,7 @@ def _run_monthly(config: RunConfig, month: pd.Period, force: bool) -> MonthlyRun
                 j.name,
                 "skipped",
                 0.0,
-                str(j.html),
+                str(j.outputs[0]),
                 str(j.html.with_suffix(".ipynb")),
                 reason="unchanged since the last run",
             )
@@ -294,6 +302,7 @@ def _manifest(config: RunConfig, month, started_at, results, exit_code, fingerpr
             "show_practitioner_ids": config.show_practitioner_ids,
             "timeout": config.timeout,
             "isolation": config.isolation,
+            "format": config.format,
             "executor": config.executor,
             "scheduler": config.scheduler,
             "responder_rule": asdict(config.rule),
