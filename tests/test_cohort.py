@@ -26,7 +26,7 @@ def _clinic():
             "discharge_reason": ["goals met", None],
         }
     )
-    events = pd.DataFrame({"session_id": ["S0", "S2"], "event_type": ["bruising", "soreness"]})
+    events = pd.DataFrame({"session_id": ["S0", "S2"], "event_type": ["bruising", "pain_after"]})
     return small_clinic(sessions=sessions, episodes=episodes, adverse_events=events, as_of="2026-10-31")
 
 
