@@ -23,7 +23,7 @@ def _clinic():
             "episode_id": ["E1", "E2"],
             "start_date": pd.to_datetime(["2026-09-01", "2026-10-10"]),
             "end_date": pd.to_datetime(["2026-10-03", None]),
-            "discharge_reason": ["goals met", None],
+            "discharge_reason": ["goals_met", None],
         }
     )
     events = pd.DataFrame({"session_id": ["S0", "S2"], "event_type": ["bruising", "pain_after"]})
