@@ -194,3 +194,26 @@ def test_a_tls_cluster_is_reached_with_the_certificates_named_in_the_config(clus
     assert refused.returncode == 2 and "unencrypted" in refused.stderr and "--insecure" in refused.stderr
     unanswered = _monthly(data, run_folder / "plain", plain)
     assert unanswered.returncode == 2 and "could not be reached" in unanswered.stderr
+
+
+def test_two_runs_share_one_cluster_and_neither_stops_the_others_kernels(cluster, tmp_path, run_folder):
+    """Each run's worker plugin is its own: one run ending (its teardown) must not kill the other's kernels."""
+    address, worker, mark = cluster
+    worker()
+    worker()
+    assert _wait_until(lambda: _workers(address, 2), 60), "the workers did not join"
+    runs = []
+    for number, patients in ((1, 6), (2, 14)):  # a short run that ends while the longer one is still going
+        data = tmp_path / f"data-{number}"
+        write_clinic(demo_tables(n_patients=patients, seed=number), data)
+        command = [sys.executable, "-m", "needling_analytics", "monthly", "--month", MONTH, "--data", str(data)]
+        command += ["--out", str(run_folder / f"out-{number}"), "--clinic-name", f"Clinic {number}"]
+        command += ["--executor", "dask", "--scheduler", address, "--insecure"]
+        runs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for number, process in enumerate(runs, start=1):
+        _, error = process.communicate(timeout=900)
+        assert process.returncode == 0, error[-3000:]
+        manifest = json.loads((run_folder / f"out-{number}" / f"clinic-{number}" / MONTH / "manifest.json").read_text())
+        assert manifest["counts"]["failed"] == 0 and manifest["counts"]["ok"] == len(manifest["reports"]) >= 2
+    running = _wait_until(lambda: not any("ipykernel" in c for c in _processes_marked(mark).values()), 10)
+    assert running, "a kernel outlived both runs"
