@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -78,3 +79,8 @@ def test_a_monthly_run_in_pdf_only_links_the_pdfs_and_skips_them_when_unchanged(
     assert manifest["parameters"]["format"] == "pdf"
     again = run_monthly(config, month=MONTH)
     assert {r.status for r in again.results} == {"skipped"}
+    back = run_monthly(dataclasses.replace(config, format="html"), month=MONTH)  # no stale PDF stays behind
+    assert {r.status for r in back.results} == {"ok"}
+    assert not list(run.run_dir.rglob("*.pdf")) and len(list((run.run_dir / "patients").glob("*.html"))) == len(
+        patients
+    )

@@ -77,9 +77,11 @@ FORMATS = {"html": ("html",), "pdf": ("pdf",), "both": ("html", "pdf")}
 
 
 def finish_formats(html_path: Path, formats: tuple[str, ...], *, footer: str) -> Path:
-    """After the HTML report is written: add its PDF when ``formats`` asks for one, and remove the HTML when
-    only the PDF is wanted. Returns the report's main file (the HTML when kept)."""
+    """After the HTML report is written: add its PDF when ``formats`` asks for one (else remove a PDF an
+    earlier run made), and remove the HTML when only the PDF is wanted. Returns the report's main file
+    (the HTML when kept)."""
     if "pdf" not in formats:
+        html_path.with_suffix(".pdf").unlink(missing_ok=True)  # never leave an older PDF beside a newer page
         return html_path
     pdf = write_pdf(html_path, html_path.with_suffix(".pdf"), footer=footer)
     if "html" not in formats:
