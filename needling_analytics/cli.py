@@ -151,7 +151,7 @@ def _as_of(clinic, text: str):
 
     import pandas as pd
 
-    from .cohort import DATED_TABLES, clinic_until
+    from .cohort import clinic_until
 
     try:
         day = pd.Timestamp(dt.date.fromisoformat(text))
@@ -168,8 +168,7 @@ def _as_of(clinic, text: str):
         "episodes": "courses of care",
         "adverse_events": "adverse events",
     }
-    assert set(words) == {name for name, _ in DATED_TABLES} | {"adverse_events"}
-    left_out = {name: len(clinic.tables[name]) - len(cut.tables[name]) for name in words}
+    left_out = {name: len(clinic.tables[name]) - len(cut.tables[name]) for name in words}  # the tables cut
     said = ", ".join(f"{n:,} {words[name]}" for name, n in left_out.items() if n)
     print(f"As of {text}: {said or 'nothing'} dated later left out.")
     return cut

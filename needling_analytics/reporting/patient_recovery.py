@@ -91,24 +91,16 @@ def _of(frame: pd.DataFrame, episode_id: str) -> pd.DataFrame:
 def course_scores(patient: PatientData, episode_id: str) -> pd.DataFrame:
     """The course's pain scores by days since it started: session ``pain_pre`` and follow-up assessments."""
     start = pd.Timestamp(_of(patient.episodes, episode_id)["start_date"].iloc[0])
-    pain = _of(patient.pain, episode_id).dropna(subset=["session_date", "pain_pre"])
-    sessions = pd.DataFrame(
-        {
-            "episode_id": episode_id,
-            "days_since_start": (pd.to_datetime(pain["session_date"]) - start).dt.days.astype(float),
-            "pain": pain["pain_pre"].astype(float),
-            "source": "session",
-        }
-    )
-    checks = _of(patient.pain_followup, episode_id).dropna(subset=["date", "pain"])
-    follow = pd.DataFrame(
-        {
-            "episode_id": episode_id,
-            "days_since_start": (pd.to_datetime(checks["date"]) - start).dt.days.astype(float),
-            "pain": checks["pain"].astype(float),
-            "source": "assessment",
-        }
-    )
+
+    def scores(frame: pd.DataFrame, date: str, value: str, source: str) -> pd.DataFrame:
+        frame = _of(frame, episode_id).dropna(subset=[date, value])
+        days = (pd.to_datetime(frame[date]) - start).dt.days.astype(float)
+        return pd.DataFrame(
+            {"episode_id": episode_id, "days_since_start": days, "pain": frame[value].astype(float), "source": source}
+        )
+
+    sessions = scores(patient.pain, "session_date", "pain_pre", "session")
+    follow = scores(patient.pain_followup, "date", "pain", "assessment")
     parts = [part for part in (sessions, follow) if len(part)]
     if not parts:
         return pd.DataFrame(columns=SCORE_COLUMNS)

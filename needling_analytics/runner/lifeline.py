@@ -61,7 +61,8 @@ def worker_folder(kernels: Path) -> Path:
     return folder
 
 
-def _running(pid: int) -> bool:
+def is_running(pid: int) -> bool:
+    """Whether a process with this ID exists (one of another account counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -76,7 +77,7 @@ def remove_dead_workers_folders(kernels: Path) -> int:
     removed = 0
     for folder in kernels.glob(f"{WORKER_PREFIX}*") if kernels.is_dir() else []:
         pid = folder.name.removeprefix(WORKER_PREFIX)
-        if folder.is_dir() and (not pid.isdigit() or not _running(int(pid))):
+        if folder.is_dir() and (not pid.isdigit() or not is_running(int(pid))):
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .config import RunConfig
 from .execute import ReportError, ReportResult, run_report
-from .lifeline import WORKER_PREFIX, remove_dead_workers_folders, watch_parent, worker_folder
+from .lifeline import WORKER_PREFIX, is_running, remove_dead_workers_folders, watch_parent, worker_folder
 from .pdf import finish_formats
 
 log = logging.getLogger("needling_analytics.runner")
@@ -216,12 +216,8 @@ def _reports_of_dead_workers(kernels: Path) -> set[str]:
     names = set()
     for marker in kernels.glob(f"{WORKER_PREFIX}*/{CURRENT_JOB}"):
         pid = marker.parent.name.removeprefix(WORKER_PREFIX)
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if pid.isdigit() and not is_running(int(pid)):
             names.add(marker.read_text(encoding="utf-8"))
-        except (PermissionError, ValueError):
-            pass
     return names
 
 

@@ -7,7 +7,6 @@ its page number ("Page 2 of 5") at the foot.
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import os
 import re
@@ -63,13 +62,6 @@ def write_pdf(source: Path, pdf: Path, *, footer: str) -> Path:
     weasyprint.HTML(filename=str(source), base_url=str(source.parent)).write_pdf(str(tmp), stylesheets=[style])
     os.replace(tmp, pdf)
     return pdf
-
-
-def page_title(source: Path) -> str:
-    """The ``<title>`` of an HTML report (for the PDF's footer)."""
-    head = source.read_text(encoding="utf-8")[:20000]
-    found = re.search(r"<title>(.*?)</title>", head, flags=re.S)
-    return html.unescape(found.group(1)).strip() if found else source.stem
 
 
 #: The files each ``format`` setting makes.
